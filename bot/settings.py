@@ -1,0 +1,77 @@
+"""Process settings from the environment and .env; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(default="sqlite:///reviewops.db", alias="DATABASE_URL")
+    port: int = Field(default=3000, alias="PORT")
+    public_url: str = Field(default="", alias="PUBLIC_URL")
+
+    slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: str | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+
+    twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
+    twilio_from: str | None = Field(default=None, alias="TWILIO_FROM")
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, alias="TWILIO_MESSAGING_SERVICE_SID"
+    )
+    twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
+    twilio_api_url: str = Field(default="https://api.twilio.com", alias="TWILIO_API_URL")
+
+    smtp_url: str | None = Field(default=None, alias="SMTP_URL")
+    email_from: str | None = Field(default=None, alias="EMAIL_FROM")
+    email_reply_to: str | None = Field(default=None, alias="EMAIL_REPLY_TO")
+
+    default_region: str = Field(default="US", alias="DEFAULT_REGION")
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://localhost:{self.port}"
+        self.public_url = self.public_url.rstrip("/")
+        return self
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def sms_live(self) -> bool:
+        return self.twilio_configured and bool(
+            self.twilio_from or self.twilio_messaging_service_sid
+        )
+
+    @property
+    def whatsapp_live(self) -> bool:
+        return self.twilio_configured and bool(self.twilio_whatsapp_from)
+
+    @property
+    def email_live(self) -> bool:
+        return bool(self.smtp_url)
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_signing_secret and (self.slack_bot_token or self.slack_client_id))
+
+    def senders_line(self) -> str:
+        """Say in one line which senders are live and which print to the console."""
+
+        def state(live: bool, what: str) -> str:
+            return what if live else "console"
+
+        return (
+            f"senders: SMS={state(self.sms_live, 'Twilio')}, "
+            f"WhatsApp={state(self.whatsapp_live, 'Twilio')}, "
+            f"email={state(self.email_live, 'SMTP')}"
+        )

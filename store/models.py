@@ -1,0 +1,190 @@
+"""SQLModel tables. Table models skip validation: input is validated before it gets here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from store.types import UTCDateTime
+
+
+def _dt(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspace"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, unique=True)
+    name: str = Field(default="", max_length=200)
+    # Validated by bot.domain.policy.WorkspacePolicy before it is written.
+    policy: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    next_number: int = Field(default=1)
+    bot_token: str | None = Field(default=None, max_length=255)
+    bot_user_id: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contact"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "phone", name="uq_contact_phone"),
+        UniqueConstraint("workspace_id", "email", name="uq_contact_email"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    name: str = Field(default="customer", max_length=100)
+    phone: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=320)
+    language: str = Field(default="en", max_length=8)
+    # STOP opts a number out of SMS and WhatsApp; unsubscribe or a complaint opts out email.
+    phone_opted_out_at: datetime | None = _dt()
+    email_opted_out_at: datetime | None = _dt()
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ReviewRequest(SQLModel, table=True):
+    __tablename__ = "review_request"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number", name="uq_request_number"),
+        # History listing: newest first, keyset on (created_at, id).
+        Index("ix_request_ws_created", "workspace_id", "created_at", "id"),
+        Index("ix_request_ws_status_created", "workspace_id", "status", "created_at", "id"),
+        Index("ix_request_ws_contact", "workspace_id", "contact_id"),
+        Index("ix_request_ws_reference", "workspace_id", "reference"),
+        Index("ix_request_ws_creator_created", "workspace_id", "created_by", "created_at", "id"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    number: int
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
+    customer_name: str = Field(max_length=100)
+    phone: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=320)
+    language: str = Field(default="en", max_length=8)
+    method: str = Field(max_length=16)  # sms, whatsapp, email, sms_or_email, sms_and_email
+    channel: str = Field(max_length=16)  # what it went out by: sms, whatsapp, email, sms+email
+    review_type: str = Field(default="service", max_length=16)
+    reference: str | None = Field(default=None, max_length=100)
+    status: str = Field(max_length=16)  # derived from the messages, kept here for filtering
+    created_by: str = Field(max_length=64)
+    created_by_name: str = Field(default="", max_length=100)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    scheduled_at: datetime | None = _dt()
+    sent_at: datetime | None = _dt()
+    delivered_at: datetime | None = _dt()
+    opened_at: datetime | None = _dt()
+    clicked_at: datetime | None = _dt()
+    retries: int = 0  # reminders actually sent
+    last_error: str | None = Field(default=None, max_length=500)
+    slack_channel: str | None = Field(default=None, max_length=32)
+    slack_ts: str | None = Field(default=None, max_length=32)
+    origin_channel: str | None = Field(default=None, max_length=32)
+    deleted_at: datetime | None = _dt()
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (
+        # The dispatcher's claim: due queued rows, oldest first.
+        Index("ix_message_status_due", "status", "due_at"),
+        Index("ix_message_request", "request_id", "id"),
+        Index("ix_message_provider_id", "provider_id"),
+        Index("ix_message_to_status", "workspace_id", "to_address", "status"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    request_id: int = Field(foreign_key="review_request.id", ondelete="CASCADE")
+    kind: str = Field(max_length=16)  # initial, reminder, fallback, resend
+    channel: str = Field(max_length=16)  # sms, whatsapp, email
+    to_address: str = Field(max_length=320)
+    status: str = Field(max_length=16)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    token: str = Field(max_length=64, unique=True)  # tracked link, pixel and unsubscribe
+    claim_token: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _dt()
+    attempts: int = 0  # transient provider refusals (RETRY), not sends
+    sent_at: datetime | None = _dt()
+    delivered_at: datetime | None = _dt()
+    read_at: datetime | None = _dt()
+    opened_at: datetime | None = _dt()
+    clicked_at: datetime | None = _dt()
+    failed_at: datetime | None = _dt()
+    provider: str | None = Field(default=None, max_length=16)
+    provider_id: str | None = Field(default=None, max_length=255)
+    error_code: str | None = Field(default=None, max_length=32)
+    error_reason: str | None = Field(default=None, max_length=500)
+    subject: str | None = Field(default=None, max_length=300)
+    body: str | None = None
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Event(SQLModel, table=True):
+    """Append-only: every change to a request, by whom and when."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_request", "request_id", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    request_id: int | None = Field(
+        default=None, foreign_key="review_request.id", ondelete="SET NULL"
+    )
+    message_id: int | None = Field(default=None, foreign_key="message.id", ondelete="SET NULL")
+    kind: str = Field(max_length=32)
+    actor: str = Field(max_length=100)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Provider callbacks and replays carry a key; a second copy is refused by the index.
+    dedup_key: str | None = Field(default=None, max_length=200, unique=True)
+
+
+class SlackOutbox(SQLModel, table=True):
+    """Slack posts waiting to go out, in order, paced per channel and retried."""
+
+    __tablename__ = "slack_outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    request_id: int | None = Field(
+        default=None, foreign_key="review_request.id", ondelete="SET NULL"
+    )
+    kind: str = Field(max_length=16)  # root, reply, update, alert, dm
+    channel: str | None = Field(default=None, max_length=32)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending, done, dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    done_at: datetime | None = _dt()
+    last_error: str | None = Field(default=None, max_length=500)

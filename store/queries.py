@@ -1,0 +1,218 @@
+"""Read-side queries: history filters with keyset pages, counts and stats."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, or_
+from sqlmodel import Session, col, select
+
+from store.models import ReviewRequest
+
+FAILED_STATUSES = ("failed", "undelivered")
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What the team wants to see of the history; every field narrows it."""
+
+    statuses: frozenset[str] = frozenset()
+    channel: str | None = None  # sms, whatsapp, email
+    created_by: str | None = None
+    review_type: str | None = None
+    reference: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None  # exclusive
+    sent_from: datetime | None = None
+    sent_to: datetime | None = None  # exclusive
+    text: str | None = None  # name, email or phone: prefix or substring
+    phone: str | None = None  # an E.164 form of `text`, when it parses as a phone number
+    contact_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    created_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """Read a cursor made by `encode`.
+
+        :raise ValueError: it was not made by `encode`.
+        """
+        padded = text + "=" * (-len(text) % 4)
+        created, _, ident = base64.urlsafe_b64decode(padded.encode()).decode().partition("|")
+        return cls(datetime.fromisoformat(created), int(ident))
+
+
+@dataclass
+class Page:
+    rows: list[ReviewRequest]
+    next: Cursor | None = None  # older rows
+    prev: Cursor | None = None  # newer rows
+    filters: HistoryFilter = field(default_factory=HistoryFilter)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def conditions(workspace_id: int, f: HistoryFilter) -> list[ColumnElement[bool]]:
+    """Translate a filter into SQL conditions on review_request."""
+    r = ReviewRequest
+    where: list[ColumnElement[bool]] = [
+        col(r.workspace_id) == workspace_id,
+        col(r.deleted_at).is_(None),
+    ]
+    if f.statuses:
+        where.append(col(r.status).in_(sorted(f.statuses)))
+    if f.channel:
+        where.append(col(r.channel).contains(f.channel))
+    if f.created_by:
+        where.append(col(r.created_by) == f.created_by)
+    if f.review_type:
+        where.append(col(r.review_type) == f.review_type)
+    if f.reference:
+        where.append(col(r.reference) == f.reference)
+    if f.created_from:
+        where.append(col(r.created_at) >= f.created_from)
+    if f.created_to:
+        where.append(col(r.created_at) < f.created_to)
+    if f.sent_from:
+        where.append(col(r.sent_at) >= f.sent_from)
+    if f.sent_to:
+        where.append(col(r.sent_at) < f.sent_to)
+    if f.contact_id is not None:
+        where.append(col(r.contact_id) == f.contact_id)
+    if f.text:
+        needle = f"%{_like_escape(f.text.strip().lower())}%"
+        options: list[ColumnElement[bool]] = [
+            func.lower(col(r.customer_name)).like(needle, escape="\\"),
+            func.lower(col(r.email)).like(needle, escape="\\"),
+        ]
+        digits = re.sub(r"\D", "", f.text)
+        if len(digits) >= 3:
+            options.append(col(r.phone).like(f"%{digits}%"))
+        if f.phone:
+            options.append(col(r.phone) == f.phone)
+        where.append(or_(*options))
+    return where
+
+
+def list_requests(
+    session: Session,
+    workspace_id: int,
+    f: HistoryFilter,
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    limit: int = 10,
+) -> Page:
+    """Return one page, newest first, keyed on (created_at, id) so deep pages stay fast."""
+    r = ReviewRequest
+    where = conditions(workspace_id, f)
+    newest_first = True
+    if after is not None:
+        where.append(
+            or_(
+                col(r.created_at) < after.created_at,
+                and_(col(r.created_at) == after.created_at, col(r.id) < after.id),
+            )
+        )
+    elif before is not None:
+        newest_first = False
+        where.append(
+            or_(
+                col(r.created_at) > before.created_at,
+                and_(col(r.created_at) == before.created_at, col(r.id) > before.id),
+            )
+        )
+    order = (
+        (col(r.created_at).desc(), col(r.id).desc())
+        if newest_first
+        else (col(r.created_at).asc(), col(r.id).asc())
+    )
+    rows = list(session.exec(select(r).where(*where).order_by(*order).limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not newest_first:
+        rows.reverse()
+    page = Page(rows=rows, filters=f)
+    if rows:
+        first, last = rows[0], rows[-1]
+        assert first.id is not None and last.id is not None
+        older_exist = more if newest_first else before is not None
+        newer_exist = (after is not None) if newest_first else more
+        if older_exist:
+            page.next = Cursor(last.created_at, last.id)
+        if newer_exist:
+            page.prev = Cursor(first.created_at, first.id)
+    return page
+
+
+def iter_requests(
+    session: Session, workspace_id: int, f: HistoryFilter, *, batch: int = 1000
+) -> Iterator[ReviewRequest]:
+    """Yield every matching request, newest first, in keyset batches (constant memory)."""
+    cursor: Cursor | None = None
+    while True:
+        page = list_requests(session, workspace_id, f, after=cursor, limit=batch)
+        yield from page.rows
+        session.expunge_all()
+        if page.next is None:
+            return
+        cursor = page.next
+
+
+@dataclass(frozen=True)
+class Counts:
+    sent: int
+    delivered: int
+    opened: int
+    clicked: int
+    failed: int
+    queued: int
+
+    @property
+    def click_rate(self) -> float:
+        return self.clicked / self.sent if self.sent else 0.0
+
+
+def counts(session: Session, workspace_id: int, f: HistoryFilter | None = None) -> Counts:
+    """Count sent, delivered, opened, clicked, failed and waiting requests matching a filter."""
+    r = ReviewRequest
+    where = conditions(workspace_id, f or HistoryFilter())
+    row = session.exec(
+        select(
+            func.count(col(r.sent_at)),
+            func.count(col(r.delivered_at)),
+            func.count(col(r.opened_at)),
+            func.count(col(r.clicked_at)),
+            func.sum(func.cast(col(r.status).in_(FAILED_STATUSES), _int())),
+            func.sum(func.cast(col(r.status).in_(("queued", "paused")), _int())),
+        ).where(*where)
+    ).one()
+    sent, delivered, opened, clicked, failed, queued = row
+    return Counts(
+        sent=int(sent or 0),
+        delivered=int(delivered or 0),
+        opened=int(opened or 0),
+        clicked=int(clicked or 0),
+        failed=int(failed or 0),
+        queued=int(queued or 0),
+    )
+
+
+def _int():  # type: ignore[no-untyped-def]
+    from sqlalchemy import Integer
+
+    return Integer()
