@@ -1,0 +1,111 @@
+"""The app factory: wire settings, store, senders, use-cases and the scheduler; nothing at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import Clock, SystemClock
+from bot.compose import Composer
+from bot.delivery.base import Sender
+from bot.delivery.console import ConsoleSender
+from bot.dispatching import Dispatcher
+from bot.notify import Notifier
+from bot.requests import ReviewOps
+from bot.settings import Settings
+from scheduler import dispatch, reaper
+from scheduler.jobs import Scheduler
+from store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReviewOpsApp:
+    """Everything a process needs, built once by `create_app`."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    ops: ReviewOps
+    dispatcher: Dispatcher
+    scheduler: Scheduler
+    senders: Mapping[str, Sender]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def start_scheduler(self) -> None:
+        """Start the dispatch and reaper jobs in this process, woken when a request is due."""
+        dispatch.register(self.scheduler, self.dispatcher)
+        reaper.register(self.scheduler, self.dispatcher)
+        self.ops.set_wake(self.scheduler.wake)
+        self.scheduler.start()
+
+    def close(self) -> None:
+        self.ops.set_wake(None)
+        self.scheduler.shutdown(wait=True)
+        self.db.dispose()
+
+
+def build_senders(settings: Settings) -> dict[str, Sender]:
+    """Use Twilio and SMTP where configured; print to the console otherwise."""
+    senders: dict[str, Sender] = {}
+    if settings.sms_live or settings.whatsapp_live:
+        from bot.delivery.twilio import TwilioSender
+
+        assert settings.twilio_account_sid and settings.twilio_auth_token
+        twilio = TwilioSender(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            api_url=settings.twilio_api_url,
+            sms_from=settings.twilio_from,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            whatsapp_from=settings.twilio_whatsapp_from,
+        )
+        if settings.sms_live:
+            senders["sms"] = twilio
+        if settings.whatsapp_live:
+            senders["whatsapp"] = twilio
+    if settings.email_live:
+        from bot.delivery.smtp import SmtpSender
+
+        assert settings.smtp_url
+        senders["email"] = SmtpSender(
+            settings.smtp_url,
+            default_from=settings.email_from or "reviews@localhost",
+            default_reply_to=settings.email_reply_to,
+        )
+    console = ConsoleSender()
+    for channel in ("sms", "whatsapp", "email"):
+        senders.setdefault(channel, console)
+    return senders
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    senders: Mapping[str, Sender] | None = None,
+    notifier: Notifier | None = None,
+) -> ReviewOpsApp:
+    """Build a wired app from settings; tests pass their own clock, senders and notifier."""
+    clock = clock or SystemClock()
+    db = Database(settings.database_url)
+    ops = ReviewOps(db, clock=clock, notifier=notifier, default_region=settings.default_region)
+    composer = Composer(
+        public_url=settings.public_url,
+        email_from=settings.email_from,
+        email_reply_to=settings.email_reply_to,
+    )
+    chosen = dict(senders) if senders is not None else build_senders(settings)
+    dispatcher = Dispatcher(ops, senders=chosen, composer=composer)
+    return ReviewOpsApp(
+        settings=settings,
+        db=db,
+        clock=clock,
+        ops=ops,
+        dispatcher=dispatcher,
+        scheduler=Scheduler(),
+        senders=chosen,
+    )

@@ -1,0 +1,367 @@
+"""The `reviewops` command line: serve, worker, db, and the request commands for scripts and ops."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, NoReturn
+
+import typer
+
+from bot.app import ReviewOpsApp, create_app
+from bot.domain.errors import DomainError
+from bot.domain.status import Status
+from bot.requests import METHOD_LABELS, Actor, BulkResult, RequestCreate
+from bot.settings import Settings
+from store import db as store_db
+
+cli = typer.Typer(
+    name="reviewops",
+    help="Ask customers for reviews by SMS, WhatsApp and email, and run the outreach from Slack.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+settings_cli = typer.Typer(help="Workspace settings.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(settings_cli, name="settings")
+
+WorkspaceOpt = Annotated[
+    str | None, typer.Option("--workspace", help="Slack team id, when there are several.")
+]
+
+
+def fail(message: str) -> NoReturn:
+    """Print a user error to stderr and exit with code 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def opened_app(*, upgrade: bool = True) -> Iterator[ReviewOpsApp]:
+    settings = Settings()
+    if upgrade:
+        store_db.upgrade(settings.database_url)
+    app = create_app(settings)
+    try:
+        yield app
+    except DomainError as exc:
+        fail(exc.message)
+    finally:
+        app.close()
+
+
+def workspace_id(app: ReviewOpsApp, team_id: str | None) -> int:
+    """Resolve the workspace the CLI acts on (see DESIGN: the token's, the named, or the only one)."""
+    if team_id is None and app.settings.slack_bot_token:
+        from slack_sdk import WebClient
+
+        client = WebClient(token=app.settings.slack_bot_token, base_url=app.settings.slack_api_url)
+        auth = client.auth_test()
+        workspace = app.ops.ensure_workspace(str(auth["team_id"]), str(auth.get("team") or ""))
+    else:
+        workspace = app.ops.only_workspace(team_id)
+    assert workspace.id is not None
+    return workspace.id
+
+
+def cli_actor() -> Actor:
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001  (no login name in some containers)
+        user = "ops"
+    return Actor(f"cli:{user}", user)
+
+
+def parse_numbers(raw: list[str]) -> list[int]:
+    numbers: list[int] = []
+    for item in raw:
+        text = item.strip().lstrip("#")
+        if not text.isdigit():
+            fail(f"'{item}' is not a request number (like 42 or #42).")
+        numbers.append(int(text))
+    return numbers
+
+
+def report(result: BulkResult, verb: str) -> None:
+    for number in result.changed:
+        typer.echo(f"#{number} {verb}")
+    for number, reason in result.refused:
+        typer.echo(f"#{number} not {verb}: {reason}", err=True)
+    if result.refused and not result.changed:
+        raise typer.Exit(code=1)
+
+
+@cli.command()
+def send(
+    name: Annotated[str, typer.Argument(help="Customer name.")],
+    phone: Annotated[str | None, typer.Option(help="Phone number, any usual format.")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    via: Annotated[
+        str | None, typer.Option(help="sms, whatsapp, email, sms_or_email or sms_and_email.")
+    ] = None,
+    ref: Annotated[str | None, typer.Option(help="Order or service reference.")] = None,
+    review_type: Annotated[str, typer.Option("--type", help="service or product.")] = "service",
+    in_: Annotated[str | None, typer.Option("--in", help="Delay, like 2h or 1d.")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="Date and time in the workspace timezone, like 2026-12-01T10:00."),
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="en, fr or sv.")] = None,
+    override_cooldown: Annotated[
+        bool, typer.Option("--override-cooldown", help="Send even within the cooldown.")
+    ] = False,
+    queue_only: Annotated[
+        bool, typer.Option("--queue-only", help="Leave sending to a running worker.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Create a review request; send it now when it is due."""
+    from bot.domain.timing import parse_delay, parse_when
+
+    if via is not None and via not in METHOD_LABELS:
+        fail(f"--via must be one of {', '.join(METHOD_LABELS)}.")
+    if review_type not in ("service", "product"):
+        fail("--type must be service or product.")
+    if in_ and at:
+        fail("Give --in or --at, not both.")
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        policy = app.ops.policy(ws)
+        when = "delay"
+        delay = at_time = None
+        if in_:
+            delay = parse_delay(in_)
+        if at:
+            when = "at"
+            at_time = parse_when(at, now=app.clock.now(), tz=policy.timezone)
+        data = RequestCreate(
+            name=name,
+            phone=phone,
+            email=email,
+            method=via,  # type: ignore[arg-type]
+            review_type=review_type,  # type: ignore[arg-type]
+            reference=ref,
+            when=when,  # type: ignore[arg-type]
+            at=at_time,
+            delay=delay,
+            language=language,
+            override_cooldown=override_cooldown,
+        )
+        request = app.ops.create(ws, data, cli_actor())
+        due = request.scheduled_at
+        typer.echo(f"#{request.number} created for {request.customer_name} by {request.channel}")
+        if not queue_only and due is not None and due <= app.clock.now():
+            app.dispatcher.run_until_idle()
+        detail = app.ops.show(ws, request.number)
+        typer.echo(f"#{request.number} {detail.request.status}")
+
+
+@cli.command("list")
+def list_(
+    status: Annotated[list[str] | None, typer.Option(help="Status (repeatable).")] = None,
+    via: Annotated[str | None, typer.Option(help="sms, whatsapp or email.")] = None,
+    search: Annotated[str | None, typer.Option(help="Name, email or phone.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List requests, newest first."""
+    from store.queries import HistoryFilter, list_requests
+
+    valid = {s.value for s in Status}
+    for s in status or []:
+        if s not in valid:
+            fail(f"Unknown status '{s}'. Use one of: {', '.join(sorted(valid))}.")
+    if via is not None and via not in ("sms", "whatsapp", "email"):
+        fail("--via must be sms, whatsapp or email.")
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        f = HistoryFilter(statuses=frozenset(status or []), channel=via, text=search)
+        with app.db.read() as session:
+            page = list_requests(session, ws, f, limit=limit)
+        typer.echo(
+            f"{'#':>6}  {'name':<24} {'contact':<28} {'via':<10} {'status':<12} {'sent':<16} retries"
+        )
+        for r in page.rows:
+            sent = r.sent_at.strftime("%Y-%m-%d %H:%M") if r.sent_at else "-"
+            contact = r.phone or r.email or ""
+            typer.echo(
+                f"{'#' + str(r.number):>6}  {r.customer_name[:24]:<24} {contact[:28]:<28} "
+                f"{r.channel:<10} {r.status:<12} {sent:<16} {r.retries}"
+            )
+
+
+@cli.command()
+def show(number: str, workspace: WorkspaceOpt = None) -> None:
+    """Show a request, its messages and its history."""
+    (n,) = parse_numbers([number])
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        d = app.ops.show(ws, n)
+        r = d.request
+        rows = [
+            ("Request", f"#{r.number}"),
+            ("Name", r.customer_name),
+            ("Email", r.email or "-"),
+            ("Phone", r.phone or "-"),
+            ("Reference", r.reference or "-"),
+            ("Type", r.review_type),
+            ("Method", METHOD_LABELS.get(r.method, r.method)),
+            ("Status", r.status),
+            ("Created", _fmt(r.created_at)),
+            ("Scheduled", _fmt(r.scheduled_at)),
+            ("Sent", _fmt(r.sent_at)),
+            ("Retries", str(r.retries)),
+            ("Sent by", r.created_by_name or r.created_by),
+        ]
+        for label, value in rows:
+            typer.echo(f"{label:<10} {value}")
+        typer.echo("Messages:")
+        for m in d.messages:
+            why = f"  ({m.error_code or ''} {m.error_reason})" if m.error_reason else ""
+            typer.echo(
+                f"  {m.kind:<8} {m.channel:<8} {m.status:<12} due {_fmt(m.due_at)}  sent {_fmt(m.sent_at)}{why}"
+            )
+        typer.echo("Events:")
+        for e in d.events:
+            typer.echo(f"  {_fmt(e.at)}  {e.kind:<18} {e.detail.get('actor_name') or e.actor}")
+
+
+def _fmt(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@cli.command()
+def pause(numbers: list[str], workspace: WorkspaceOpt = None) -> None:
+    """Pause queued requests."""
+    parsed = parse_numbers(numbers)
+    with opened_app() as app:
+        report(app.ops.pause(workspace_id(app, workspace), parsed, cli_actor()), "paused")
+
+
+@cli.command()
+def resume(numbers: list[str], workspace: WorkspaceOpt = None) -> None:
+    """Resume paused requests."""
+    parsed = parse_numbers(numbers)
+    with opened_app() as app:
+        report(app.ops.resume(workspace_id(app, workspace), parsed, cli_actor()), "resumed")
+
+
+@cli.command()
+def cancel(
+    numbers: Annotated[list[str] | None, typer.Argument()] = None,
+    all_queued: Annotated[
+        bool, typer.Option("--all-queued", help="Cancel every queued request.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Don't ask for confirmation.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Cancel requests that have not been sent yet."""
+    if bool(numbers) == all_queued:
+        fail("Give request numbers or --all-queued (not both).")
+    parsed = parse_numbers(numbers or [])
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        if all_queued:
+            count = app.ops.count_queued(ws)
+            if count == 0:
+                typer.echo("Nothing is queued.")
+                return
+            if not yes and not typer.confirm(f"Cancel {count} queued request(s)?"):
+                raise typer.Exit(code=1)
+            report(app.ops.cancel_all_queued(ws, cli_actor()), "canceled")
+        else:
+            report(app.ops.cancel(ws, parsed, cli_actor()), "canceled")
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest version."""
+    settings = Settings()
+    store_db.upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@settings_cli.command("show")
+def settings_show(workspace: WorkspaceOpt = None) -> None:
+    """Show the workspace settings."""
+    from bot.domain.policy import as_display_rows
+
+    with opened_app() as app:
+        policy = app.ops.policy(workspace_id(app, workspace))
+        for key, value in as_display_rows(policy):
+            typer.echo(f"{key:<24} {value}")
+
+
+@settings_cli.command("set")
+def settings_set(pairs: list[str], workspace: WorkspaceOpt = None) -> None:
+    """Change workspace settings: KEY=VALUE ...; all or nothing."""
+    from bot.domain.policy import parse_setting_assignments
+
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        policy = parse_setting_assignments(app.ops.policy(ws), pairs)
+        app.ops.update_policy(ws, policy, cli_actor())
+        typer.echo("settings saved")
+
+
+def _run_until_signal(app: ReviewOpsApp) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+
+
+@cli.command()
+def worker() -> None:
+    """Run the scheduler only: dispatch, reaper and Slack outbox."""
+    _setup_logging()
+    settings = Settings()
+    store_db.upgrade(settings.database_url)
+    app = create_app(settings)
+    typer.echo(settings.senders_line())
+    app.start_scheduler()
+    typer.echo("worker running; Ctrl-C to stop")
+    try:
+        _run_until_signal(app)
+    finally:
+        app.close()
+
+
+@cli.command()
+def serve(
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="Talk to Slack over Socket Mode (development).")
+    ] = False,
+) -> None:
+    """Serve Slack, webhooks, tracked links and health, and run the scheduler."""
+    _setup_logging()
+    settings = Settings()
+    store_db.upgrade(settings.database_url)
+    typer.echo(settings.senders_line())
+    from bot.server import serve as run_server
+
+    run_server(settings, socket_mode=socket_mode)
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Turn a stored message into what a provider is handed: rendered text, sender, links."""
+
+from __future__ import annotations
+
+from bot.delivery.base import Channel, OutgoingMessage
+from bot.domain import templating
+from bot.domain.policy import WorkspacePolicy
+from store.models import Message, ReviewRequest
+
+
+class Composer:
+    """Render messages with the workspace's templates and this deployment's public URLs."""
+
+    def __init__(
+        self, *, public_url: str, email_from: str | None = None, email_reply_to: str | None = None
+    ) -> None:
+        self.public_url = public_url.rstrip("/")
+        self.email_from = email_from
+        self.email_reply_to = email_reply_to
+
+    def link(self, message: Message) -> str:
+        return f"{self.public_url}/r/{message.token}"
+
+    def unsubscribe_url(self, message: Message) -> str:
+        return f"{self.public_url}/u/{message.token}"
+
+    def pixel_url(self, message: Message) -> str:
+        return f"{self.public_url}/o/{message.token}.gif"
+
+    def status_callback_url(self) -> str:
+        return f"{self.public_url}/webhooks/twilio/status"
+
+    def compose(
+        self, message: Message, request: ReviewRequest, policy: WorkspacePolicy
+    ) -> OutgoingMessage:
+        """Render one message for its channel and language."""
+        assert message.id is not None
+        language = request.language or policy.language
+        context = {
+            "name": request.customer_name,
+            "business": policy.business_name or "us",
+            "link": self.link(message),
+            "reference": request.reference or "",
+        }
+        channel: Channel
+        if message.channel == "email":
+            channel = "email"
+            context["unsubscribe_link"] = self.unsubscribe_url(message)
+            context["pixel_url"] = self.pixel_url(message)
+            subject_source = policy.email_subject or templating.load_default(
+                "email_subject.txt.j2", language
+            )
+            text_source = policy.email_body or templating.load_default("email.txt.j2", language)
+            html_source = templating.load_default("email.html.j2", language)
+            return OutgoingMessage(
+                message_id=message.id,
+                channel=channel,
+                to=message.to_address,
+                subject=templating.render(subject_source, context).strip(),
+                body_text=templating.render(text_source, context),
+                body_html=templating.render_html(html_source, context),
+                sender_name=policy.email_from_name or policy.business_name or None,
+                from_address=policy.email_from or self.email_from,
+                reply_to=policy.email_reply_to or self.email_reply_to,
+                unsubscribe_url=self.unsubscribe_url(message),
+            )
+        if message.channel == "whatsapp":
+            channel = "whatsapp"
+            body = templating.render(templating.load_default("whatsapp.txt.j2", language), context)
+        else:
+            channel = "sms"
+            body = templating.compose_sms(policy.sms_template or None, context, language)
+        return OutgoingMessage(
+            message_id=message.id,
+            channel=channel,
+            to=message.to_address,
+            body_text=body,
+            sender_name=(policy.sms_sender or None) if channel == "sms" else None,
+            status_callback_url=self.status_callback_url(),
+        )

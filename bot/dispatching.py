@@ -1,0 +1,515 @@
+"""Use-cases of sending: claim due messages, hand each to its provider once, record the outcome.
+
+At-most-once: a message is moved to `sending` (and committed) before the provider is called,
+and nothing ever moves a `sending` row back to `queued`; if its outcome is lost it becomes
+`unknown` and waits for a human or a reconciliation.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.compose import Composer
+from bot.delivery.base import Outcome, OutgoingMessage, Sender, SendResult
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.status import PENDING, Status, advance, keep_error
+from bot.domain.window import next_allowed, parse_window
+from bot.notify import Change
+from bot.requests import (
+    SYSTEM,
+    Actor,
+    ReviewOps,
+    add_message,
+    opted_out,
+    record_event,
+    refresh_status,
+)
+from store.models import Contact, Message, ReviewRequest, Workspace
+
+log = logging.getLogger(__name__)
+
+CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "email"}
+CLAIM_LEASE = timedelta(minutes=2)  # claimed but not yet handed over: safe to give back
+SENDING_LEASE = timedelta(minutes=5)  # longer than any provider timeout
+MAX_RETRY_DELAY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Claim:
+    message_id: int
+    token: str
+
+
+class Dispatcher:
+    """Send what is due, through the senders of each channel."""
+
+    def __init__(
+        self,
+        ops: ReviewOps,
+        *,
+        senders: Mapping[str, Sender],
+        composer: Composer,
+        batch_size: int = 50,
+    ) -> None:
+        self.ops = ops
+        self.db = ops.db
+        self.clock = ops.clock
+        self.senders = senders
+        self.composer = composer
+        self.batch_size = batch_size
+
+    def run_once(self) -> int:
+        """Claim and send one batch of due messages; return how many were handed over."""
+        handed = 0
+        for claim in self.claim_due():
+            outgoing = self.start_sending(claim)
+            if outgoing is None:
+                continue
+            result = self._send(outgoing)
+            self.record_result(claim, result)
+            handed += 1
+        return handed
+
+    def run_until_idle(self, max_batches: int = 1000) -> int:
+        """Send batches until nothing is due (tests and the CLI's one-shot send)."""
+        total = 0
+        for _ in range(max_batches):
+            claims_left = self.run_once()
+            total += claims_left
+            if not self._has_due():
+                break
+        return total
+
+    def _has_due(self) -> bool:
+        with self.db.read() as session:
+            return (
+                session.exec(
+                    select(Message.id)
+                    .where(Message.status == Status.QUEUED.value)
+                    .where(col(Message.due_at) <= self.clock.now())
+                    .limit(1)
+                ).first()
+                is not None
+            )
+
+    def _send(self, outgoing: OutgoingMessage) -> SendResult:
+        sender = self.senders.get(outgoing.channel)
+        if sender is None:
+            return SendResult(Outcome.FAILED, "none", reason=f"No sender for {outgoing.channel}")
+        try:
+            return sender.send(outgoing)
+        except Exception:
+            # A sender bug after the hand-over may have sent it: never resend.
+            log.exception("sender %s raised for message %s", sender.name, outgoing.message_id)
+            return SendResult(Outcome.UNKNOWN, sender.name, reason="The sender crashed")
+
+    # --- claim ----------------------------------------------------------------------------
+
+    def claim_due(self) -> list[Claim]:
+        """Mark a batch of due queued messages as claimed by this worker, under a fresh token."""
+        now = self.clock.now()
+        token = secrets.token_hex(16)
+        with self.db.write() as session:
+            query = (
+                select(Message.id)
+                .where(Message.status == Status.QUEUED.value, col(Message.due_at) <= now)
+                .order_by(col(Message.due_at), col(Message.id))
+                .limit(self.batch_size)
+            )
+            if self.db.dialect == "postgresql":
+                # Another worker's claimed rows are skipped, not waited for.
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.exec(query).all())
+            if not ids:
+                return []
+            session.execute(
+                update(Message)
+                .where(col(Message.id).in_(ids), col(Message.status) == Status.QUEUED.value)
+                .values(
+                    status=Status.CLAIMED.value,
+                    claim_token=token,
+                    lease_until=now + CLAIM_LEASE,
+                    updated_at=now,
+                )
+            )
+        return [Claim(int(i), token) for i in ids if i is not None]
+
+    def start_sending(self, claim: Claim) -> OutgoingMessage | None:
+        """Re-check a claimed message and move it to `sending`; None when it must not go now."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            message = _claimed(session, claim, Status.CLAIMED)
+            if message is None:
+                return None
+            request = session.get(ReviewRequest, message.request_id)
+            assert request is not None
+            workspace = session.get(Workspace, message.workspace_id)
+            assert workspace is not None
+            policy = WorkspacePolicy.model_validate(workspace.policy)
+            contact = session.get(Contact, request.contact_id) if request.contact_id else None
+
+            if request.deleted_at is not None:
+                self._cancel(session, message, request, "The request was deleted", now)
+                return None
+            if contact is not None and opted_out(contact, message.channel):
+                self._cancel(session, message, request, "The customer opted out", now)
+                return None
+            allowed = next_allowed(
+                now, policy.timezone, parse_window(policy.send_window), policy.holidays
+            )
+            if allowed > now:
+                # Outside the send window (it may have changed since queuing): wait for it.
+                message.status = Status.QUEUED.value
+                message.due_at = allowed
+                message.claim_token = None
+                message.lease_until = None
+                message.updated_at = now
+                session.add(message)
+                return None
+            outgoing = self.composer.compose(message, request, policy)
+            message.status = Status.SENDING.value
+            message.body = outgoing.body_text
+            message.subject = outgoing.subject
+            message.lease_until = now + SENDING_LEASE
+            message.updated_at = now
+            session.add(message)
+            return outgoing
+
+    def _cancel(
+        self, session: Session, message: Message, request: ReviewRequest, reason: str, now: datetime
+    ) -> None:
+        message.status = Status.CANCELED.value
+        message.error_reason = keep_error(message.error_reason, reason)
+        message.claim_token = None
+        message.updated_at = now
+        session.add(message)
+        refresh_status(session, request, now)
+        record_event(
+            session, request, "canceled", SYSTEM, now, message=message, detail={"reason": reason}
+        )
+        self.ops.notifier.notify(session, request, Change("canceled", f"Not sent: {reason}"))
+
+    # --- outcome --------------------------------------------------------------------------
+
+    def record_result(self, claim: Claim, result: SendResult) -> None:
+        """Store what the provider said about a message this worker handed over."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            message = session.exec(
+                select(Message).where(
+                    Message.id == claim.message_id, Message.claim_token == claim.token
+                )
+            ).first()
+            if message is None:
+                log.error(
+                    "message %s lost its claim before its result was stored", claim.message_id
+                )
+                return
+            request = session.get(ReviewRequest, message.request_id)
+            assert request is not None
+            actor = Actor(result.provider, result.provider)
+            message.provider = result.provider
+            message.provider_id = message.provider_id or result.provider_id
+            message.updated_at = now
+            channel = CHANNEL_LABELS.get(message.channel, message.channel)
+            if result.outcome is Outcome.SENT:
+                self._record_sent(session, message, request, result, now, actor, channel)
+            elif result.outcome is Outcome.RETRY and message.status == Status.SENDING.value:
+                self._record_retry(session, message, request, result, now, actor)
+            elif result.outcome is Outcome.UNKNOWN:
+                message.status = advance(Status(message.status), Status.UNKNOWN).value
+                message.error_reason = keep_error(message.error_reason, result.reason)
+                session.add(message)
+                refresh_status(session, request, now)
+                record_event(
+                    session,
+                    request,
+                    "unknown",
+                    actor,
+                    now,
+                    message=message,
+                    detail={"reason": result.reason},
+                )
+                self.ops.notifier.notify(
+                    session,
+                    request,
+                    Change(
+                        "unknown",
+                        f"The {channel} may or may not have gone out ({result.reason or 'no answer'}); "
+                        "it will not be sent again automatically.",
+                        alert=True,
+                    ),
+                )
+            elif result.outcome in (Outcome.FAILED, Outcome.OPTED_OUT):
+                self._record_failure(session, message, request, result, now, actor, channel)
+            else:
+                # A retry for a row the reaper already gave up on: keep it `unknown`.
+                log.warning("message %s: late %s ignored", message.id, result.outcome)
+
+    def _record_sent(
+        self,
+        session: Session,
+        message: Message,
+        request: ReviewRequest,
+        result: SendResult,
+        now: datetime,
+        actor: Actor,
+        channel: str,
+    ) -> None:
+        message.status = advance(Status(message.status), Status.SENT).value
+        message.sent_at = message.sent_at or now
+        message.lease_until = None
+        session.add(message)
+        request.sent_at = request.sent_at or now
+        if message.kind == "reminder":
+            request.retries += 1
+        refresh_status(session, request, now)
+        detail = {
+            "provider": result.provider,
+            "provider_id": result.provider_id,
+            "kind": message.kind,
+        }
+        record_event(session, request, "sent", actor, now, message=message, detail=detail)
+        how = f"{channel} ({result.provider})"
+        if result.provider == "console":
+            how = f"{channel} to the console (printed, not delivered: no provider configured)"
+        kind = {
+            "reminder": "Reminder sent",
+            "fallback": "Fallback email sent",
+            "resend": "Sent again",
+        }
+        self.ops.notifier.notify(
+            session, request, Change("sent", f"{kind.get(message.kind, 'Sent')} by {how}")
+        )
+        self._schedule_reminder(session, request, message, now)
+
+    def _record_retry(
+        self,
+        session: Session,
+        message: Message,
+        request: ReviewRequest,
+        result: SendResult,
+        now: datetime,
+        actor: Actor,
+    ) -> None:
+        # Nothing reached the provider, so the row may safely go back to the queue.
+        message.attempts += 1
+        delay = timedelta(seconds=result.retry_after_seconds or 0) or min(
+            timedelta(seconds=30 * 2 ** min(message.attempts - 1, 10)), MAX_RETRY_DELAY
+        )
+        message.status = Status.QUEUED.value
+        message.due_at = now + delay
+        message.claim_token = None
+        message.lease_until = None
+        session.add(message)
+        record_event(
+            session,
+            request,
+            "retry",
+            actor,
+            now,
+            message=message,
+            detail={
+                "reason": result.reason,
+                "attempt": message.attempts,
+                "next_at": message.due_at.isoformat(),
+            },
+        )
+
+    def _record_failure(
+        self,
+        session: Session,
+        message: Message,
+        request: ReviewRequest,
+        result: SendResult,
+        now: datetime,
+        actor: Actor,
+        channel: str,
+    ) -> None:
+        opted = result.outcome is Outcome.OPTED_OUT
+        new_status = Status.UNSUBSCRIBED if opted else Status.FAILED
+        message.status = advance(Status(message.status), new_status).value
+        message.error_code = keep_error(message.error_code, result.error_code)
+        message.error_reason = keep_error(message.error_reason, result.reason)
+        message.failed_at = message.failed_at or now
+        message.lease_until = None
+        session.add(message)
+        request.last_error = keep_error(request.last_error, result.reason)
+        if result.reason:
+            request.last_error = result.reason
+        refresh_status(session, request, now)
+        record_event(
+            session,
+            request,
+            new_status.value,
+            actor,
+            now,
+            message=message,
+            detail={"code": result.error_code, "reason": result.reason},
+        )
+        code = f" (error {result.error_code})" if result.error_code else ""
+        self.ops.notifier.notify(
+            session,
+            request,
+            Change(
+                new_status.value,
+                f"{channel} {new_status.value}: {result.reason or 'no reason given'}{code}",
+                alert=True,
+            ),
+        )
+        if opted and request.contact_id:
+            contact = session.get(Contact, request.contact_id)
+            if contact is not None and contact.phone_opted_out_at is None:
+                contact.phone_opted_out_at = now
+                session.add(contact)
+                self.ops.cancel_for_opt_out(
+                    session, contact, ["sms", "whatsapp"], "The customer opted out", now
+                )
+        self.fall_back_to_email(session, request, message, now)
+
+    def fall_back_to_email(
+        self, session: Session, request: ReviewRequest, failed: Message, now: datetime
+    ) -> Message | None:
+        """Queue the email once when an SMS of an "SMS, else email" request fails."""
+        if request.method != "sms_or_email" or failed.channel != "sms" or not request.email:
+            return None
+        workspace = session.get(Workspace, request.workspace_id)
+        assert workspace is not None
+        if not WorkspacePolicy.model_validate(workspace.policy).fallback_email:
+            return None
+        messages = session.exec(select(Message).where(Message.request_id == request.id)).all()
+        if any(m.kind == "fallback" for m in messages):
+            return None
+        contact = session.get(Contact, request.contact_id) if request.contact_id else None
+        if contact is not None and contact.email_opted_out_at is not None:
+            return None
+        fallback = add_message(session, request, "email", "fallback", now, now)
+        refresh_status(session, request, now)
+        record_event(session, request, "fallback", SYSTEM, now, message=fallback)
+        self.ops.notifier.notify(
+            session, request, Change("fallback", "SMS failed: falling back to email")
+        )
+        return fallback
+
+    def _schedule_reminder(
+        self, session: Session, request: ReviewRequest, sent: Message, now: datetime
+    ) -> None:
+        """Queue the next reminder after a send, while the customer has not acted."""
+        workspace = session.get(Workspace, request.workspace_id)
+        assert workspace is not None
+        policy = WorkspacePolicy.model_validate(workspace.policy)
+        if policy.reminders <= 0 or request.clicked_at is not None:
+            return
+        messages = session.exec(select(Message).where(Message.request_id == request.id)).all()
+        reminders = [m for m in messages if m.kind == "reminder"]
+        if len(reminders) >= policy.reminders or any(m.status in PENDING for m in reminders):
+            return
+        if any(
+            m.status in (Status.COMPLAINED, Status.UNSUBSCRIBED, Status.CLICKED) for m in messages
+        ):
+            return
+        channel = _reminder_channel(policy.reminder_channel, request, sent)
+        if channel is None:
+            return
+        contact = session.get(Contact, request.contact_id) if request.contact_id else None
+        if contact is not None and opted_out(contact, channel):
+            return
+        due = next_allowed(
+            now + timedelta(days=policy.reminder_interval_days),
+            policy.timezone,
+            parse_window(policy.send_window),
+            policy.holidays,
+        )
+        reminder = add_message(session, request, channel, "reminder", due, now)
+        record_event(
+            session,
+            request,
+            "reminder_scheduled",
+            SYSTEM,
+            now,
+            message=reminder,
+            detail={"due_at": due.isoformat()},
+        )
+
+    # --- reaper ---------------------------------------------------------------------------
+
+    def reap(self) -> tuple[int, int]:
+        """Give back expired claims; turn expired sends into `unknown`. Return both counts."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            released = session.execute(
+                update(Message)
+                .where(
+                    col(Message.status) == Status.CLAIMED.value,
+                    col(Message.lease_until) < now,
+                )
+                .values(
+                    status=Status.QUEUED.value, claim_token=None, lease_until=None, updated_at=now
+                )
+            ).rowcount
+            stuck = session.exec(
+                select(Message).where(
+                    Message.status == Status.SENDING.value, col(Message.lease_until) < now
+                )
+            ).all()
+            for message in stuck:
+                # It may have reached the provider before the worker died: never resend.
+                message.status = Status.UNKNOWN.value
+                message.error_reason = keep_error(
+                    message.error_reason, "The worker stopped while sending"
+                )
+                message.updated_at = now
+                session.add(message)
+                request = session.get(ReviewRequest, message.request_id)
+                assert request is not None
+                refresh_status(session, request, now)
+                record_event(
+                    session,
+                    request,
+                    "unknown",
+                    SYSTEM,
+                    now,
+                    message=message,
+                    detail={"reason": "lease expired while sending"},
+                )
+                self.ops.notifier.notify(
+                    session,
+                    request,
+                    Change(
+                        "unknown",
+                        "A worker stopped while sending: the message may or may not have gone out. "
+                        "It will not be sent again automatically.",
+                        alert=True,
+                    ),
+                )
+        return int(released or 0), len(stuck)
+
+
+def _claimed(session: Session, claim: Claim, status: Status) -> Message | None:
+    return session.exec(
+        select(Message).where(
+            Message.id == claim.message_id,
+            Message.claim_token == claim.token,
+            Message.status == status.value,
+        )
+    ).first()
+
+
+def _reminder_channel(setting: str, request: ReviewRequest, sent: Message) -> str | None:
+    """Pick a reminder's channel: by default email for SMS-and-email requests, else the same."""
+    if setting == "auto":
+        wanted = "email" if request.method == "sms_and_email" else sent.channel
+    else:
+        wanted = setting
+    if wanted == "email" and request.email:
+        return "email"
+    if wanted in ("sms", "whatsapp") and request.phone:
+        return wanted
+    return sent.channel

@@ -1,0 +1,26 @@
+"""Non-Slack HTTP routes: webhooks, tracked links, unsubscribe, health and metrics."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from bot.app import ReviewOpsApp
+
+
+def blueprint(app: ReviewOpsApp) -> Blueprint:
+    """Build the routes of bot/web.py bound to one wired app."""
+    web = Blueprint("reviewops_web", __name__)
+
+    @web.get("/healthz")
+    def healthz() -> Response:
+        with app.db.read() as session:
+            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        return Response("ok\n", mimetype="text/plain")
+
+    @web.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+    return web

@@ -1,0 +1,77 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when TEST_DATABASE_URL is set) and clocks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.clock import FrozenClock
+from store import db as store_db
+from store.db import Database
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+TABLES = ("slack_outbox", "event", "message", "review_request", "contact", "workspace")
+
+# Monday 2026-11-23 10:00 UTC: inside the default Mon-Fri 09:00-19:00 window in UTC.
+START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Migrate once, copy per test: each test gets a fresh, fully migrated file.
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    store_db.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_ready() -> str | None:
+    if not PG_URL:
+        return None
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    store_db.upgrade(PG_URL)
+    return PG_URL
+
+
+def _database_params() -> list[str]:
+    return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(params=_database_params())
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path
+) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, and PostgreSQL when configured."""
+    if request.param == "sqlite":
+        path = tmp_path / "reviewops.db"
+        shutil.copyfile(_sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("_pg_ready")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
