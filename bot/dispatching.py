@@ -31,6 +31,7 @@ from bot.requests import (
     record_event,
     refresh_status,
 )
+from store.db import Database
 from store.models import Contact, Message, ReviewRequest, Workspace
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,11 @@ class Dispatcher:
         senders: Mapping[str, Sender],
         composer: Composer,
         batch_size: int = 50,
+        db: Database | None = None,
     ) -> None:
         self.ops = ops
-        self.db = ops.db
+        # A worker may use its own engine (its own connections) on the same database.
+        self.db = db or ops.db
         self.clock = ops.clock
         self.senders = senders
         self.composer = composer
