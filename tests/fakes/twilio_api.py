@@ -229,8 +229,9 @@ class FakeTwilio:
             "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
+        # A short poll interval: shutdown() waits up to one interval, on every test.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-twilio", daemon=True
+            target=self._server.serve_forever, args=(0.01,), name="fake-twilio", daemon=True
         )
         self._thread.start()
 
