@@ -646,3 +646,13 @@ def test_inbound_messages_are_signed_like_twilios(fake: FakeTwilio) -> None:
     assert post.form["NumMedia"] == "0"
     assert post.form["MessageSid"].startswith("SM")
     assert fake.webhooks[0].status == 204
+
+
+def test_twilio_edge_and_region_variables_do_not_reroute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_EDGE", "sydney")
+    monkeypatch.setenv("TWILIO_REGION", "au1")
+
+    sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, sms_from=SMS_FROM)
+
+    url = "https://api.twilio.com/2010-04-01/Accounts.json"
+    assert sender.client.get_hostname(url) == url

@@ -222,8 +222,14 @@ class TwilioSender:
         self.whatsapp_from = whatsapp_from or None
         self.timeout = timeout
         self.http_client = RedirectingHttpClient(api_url, timeout=timeout)
-        # environment={} so TWILIO_EDGE/TWILIO_REGION in os.environ cannot reroute requests.
-        self.client = Client(account_sid, auth_token, http_client=self.http_client, environment={})
+        # The SDK reads TWILIO_EDGE/TWILIO_REGION from os.environ unless given a non-empty
+        # mapping (an empty one falls back to os.environ): configuration comes from Settings.
+        self.client = Client(
+            account_sid,
+            auth_token,
+            http_client=self.http_client,
+            environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
+        )
 
     # -- sending ---------------------------------------------------------------------------
 
