@@ -49,7 +49,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-SPEC_PATH = Path("/work/shared/reference/specs/twilio_api_v2010.json")
+# A copy kept in the repository, so any clone (CI included) validates against it.
+SPEC_PATH = Path(__file__).parent / "specs" / "twilio_api_v2010.json"
 TWILIO_HOST_URL = "https://api.twilio.com"
 API_VERSION = "2010-04-01"
 
