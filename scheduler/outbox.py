@@ -1,0 +1,372 @@
+"""The Slack outbox job: post what handlers/notifications.py queued, in order, paced, retried.
+
+Rules:
+- oldest row first; a request's rows go out in the order they were written, so a reply or an
+  update waits for its root, and a row that failed for now holds back the rows behind it;
+- about one message per second per channel (Slack's chat.postMessage limit);
+- 429: wait what Retry-After says; 5xx and connection errors: back off 2, 4, 8 ... s (at most
+  5 min); any other Slack error is permanent: the row is "dead" with the error, and rows that
+  needed it (a reply or update after a dead root) die with it instead of waiting forever;
+- a row is leased (its next_attempt_at moved past the call's timeout) before Slack is called,
+  so two workers never post the same row, and the root's ts is stored in the same
+  transaction that marks it done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot.clock import Clock
+from scheduler.jobs import Scheduler
+from store.db import Database
+from store.models import ReviewRequest, SlackOutbox, Workspace
+
+log = logging.getLogger(__name__)
+
+OUTBOX_JOB = "slack_outbox"
+OUTBOX_INTERVAL_SECONDS = 1.0
+# Longer than WebClient's 30 s timeout: a leased row is never taken by another worker mid-call.
+LEASE = timedelta(minutes=2)
+MAX_BACKOFF_SECONDS = 300
+DEFAULT_RETRY_AFTER_SECONDS = 30
+
+PENDING, DONE, DEAD = "pending", "done", "dead"
+
+# Slack errors that say "not now" rather than "never": the workspace may be reinstalled.
+TRANSIENT_ERRORS = frozenset(
+    {
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "team_access_not_granted",
+    }
+)
+NO_CLIENT = "no Slack token for this workspace"
+ROOT_LOST = "the request's card was never posted, so its thread doesn't exist"
+
+
+def slack_client(token: str | None, *, base_url: str = WebClient.BASE_URL) -> WebClient:
+    """Build a WebClient for the outbox job: no retry handlers, the job retries by itself.
+
+    slack_sdk's default handler resends a request whose connection broke, which can post a
+    message twice; the outbox retries each row itself, after recording what happened.
+    """
+    return WebClient(token=token, base_url=base_url, retry_handlers=[])
+
+
+class WorkspaceClients:
+    """Give the outbox a WebClient per workspace: its installed bot token, else the default one."""
+
+    def __init__(
+        self, db: Database, *, base_url: str = WebClient.BASE_URL, default_token: str | None = None
+    ) -> None:
+        self.db = db
+        self.base_url = base_url
+        self.default_token = default_token
+        self._clients: dict[str, WebClient] = {}
+
+    def __call__(self, workspace_id: int) -> WebClient | None:
+        with self.db.read() as session:
+            workspace = session.get(Workspace, workspace_id)
+        token = (workspace.bot_token if workspace else None) or self.default_token
+        if not token:
+            return None
+        client = self._clients.get(token)
+        if client is None:
+            client = self._clients[token] = slack_client(token, base_url=self.base_url)
+        return client
+
+
+@dataclass(frozen=True)
+class _Failure:
+    kind: str  # ratelimited, transient, permanent
+    error: str
+    retry_after: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What one leased row asks of Slack, read in the lease's transaction."""
+
+    row_id: int
+    kind: str
+    workspace_id: int
+    request_id: int | None
+    args: dict[str, Any]
+
+
+class OutboxSender:
+    """Post due Slack outbox rows; `run_once` is the scheduler job."""
+
+    def __init__(
+        self,
+        db: Database,
+        client_for_workspace: Callable[[int], WebClient | None],
+        clock: Clock,
+        *,
+        per_channel_interval: float = 1.0,
+        batch_size: int = 500,
+    ) -> None:
+        self.db = db
+        self.client_for_workspace = client_for_workspace
+        self.clock = clock
+        self.per_channel_interval = timedelta(seconds=per_channel_interval)
+        self.batch_size = batch_size
+        # channel -> when it may be posted to again (pacing and 429s), in this process.
+        self._free_at: dict[str, datetime] = {}
+
+    def run_once(self) -> int:
+        """Process the due pending rows that may go now; return how many reached Slack."""
+        now = self.clock.now()
+        with self.db.read() as session:
+            due = session.exec(
+                select(SlackOutbox.id, SlackOutbox.request_id, SlackOutbox.channel)
+                .where(SlackOutbox.status == PENDING, col(SlackOutbox.next_attempt_at) <= now)
+                .order_by(col(SlackOutbox.id))
+                .limit(self.batch_size)
+            ).all()
+            request_ids = {r for _, r, _ in due if r is not None}
+            # Every pending row of these requests, due or not: a row waits for all before it.
+            queues: dict[int, list[int]] = defaultdict(list)
+            if request_ids:
+                for row_id, request_id in session.exec(
+                    select(SlackOutbox.id, SlackOutbox.request_id)
+                    .where(
+                        SlackOutbox.status == PENDING,
+                        col(SlackOutbox.request_id).in_(request_ids),
+                    )
+                    .order_by(col(SlackOutbox.id))
+                ).all():
+                    assert row_id is not None and request_id is not None
+                    queues[request_id].append(row_id)
+
+        posted = 0
+        for row_id, request_id, channel in due:
+            assert row_id is not None
+            if request_id is not None and queues[request_id][0] != row_id:
+                continue  # an earlier row of this request has not gone out yet
+            now = self.clock.now()
+            if channel and self._free_at.get(channel, now) > now:
+                continue  # paced: this channel had a message less than a second ago
+            finished, reached = self._process(row_id, channel, now)
+            posted += reached
+            if finished and request_id is not None:
+                queues[request_id].pop(0)
+        return posted
+
+    # --- one row --------------------------------------------------------------------------
+
+    def _process(self, row_id: int, paced: str | None, now: datetime) -> tuple[bool, bool]:
+        """Lease, post and record one row; return (finished, reached Slack)."""
+        call = self._lease(row_id, now)
+        if call is None:
+            return True, False  # finished without a call (or another worker has it)
+        client = self.client_for_workspace(call.workspace_id)
+        if client is None:
+            self._retry(call, _Failure("transient", NO_CLIENT), now)
+            return False, False
+        channel = paced or call.args["channel"]
+        try:
+            if call.kind == "update":
+                response = client.chat_update(**call.args)
+            else:
+                response = client.chat_postMessage(**call.args)
+        except Exception as exc:
+            failure = classify(exc)
+            if failure.kind == "transient" and not isinstance(exc, SlackApiError | OSError):
+                log.exception("slack outbox row %s: unexpected error", row_id)
+            self._free_at[channel] = now + max(
+                self.per_channel_interval, timedelta(seconds=failure.retry_after)
+            )
+            if failure.kind == "permanent":
+                self._dead(call.row_id, failure.error, now)
+                return True, False
+            self._retry(call, failure, now)
+            return False, False
+        self._free_at[channel] = now + self.per_channel_interval
+        self._done(call, response.data if isinstance(response.data, dict) else {}, now)
+        return True, True
+
+    def _lease(self, row_id: int, now: datetime) -> _Call | None:
+        """Take the row for this worker and read what to send; None when nothing is to be sent."""
+        with self.db.write() as session:
+            taken = session.exec(
+                update(SlackOutbox)
+                .where(
+                    col(SlackOutbox.id) == row_id,
+                    col(SlackOutbox.status) == PENDING,
+                    col(SlackOutbox.next_attempt_at) <= now,
+                )
+                .values(next_attempt_at=now + LEASE)
+            )
+            if taken.rowcount != 1:
+                return None
+            row = session.get(SlackOutbox, row_id)
+            assert row is not None and row.channel is not None
+            request = session.get(ReviewRequest, row.request_id) if row.request_id else None
+            payload = row.payload
+            args: dict[str, Any] = {"channel": row.channel, "text": payload.get("text", "")}
+            if payload.get("blocks"):
+                args["blocks"] = payload["blocks"]
+
+            if row.kind == "root":
+                if request is not None and request.slack_ts:
+                    _finish(row, now)  # already posted: post a card only once
+                    session.add(row)
+                    return None
+                args.update(unfurl_links=False, unfurl_media=False)
+            elif row.kind in ("reply", "update"):
+                if request is None or not request.slack_ts or not request.slack_channel:
+                    _finish(row, now, status=DEAD, error=ROOT_LOST)
+                    session.add(row)
+                    log.warning("slack outbox row %s dead: %s", row_id, ROOT_LOST)
+                    return None
+                if row.kind == "update" and _superseded(session, row):
+                    _finish(row, now)  # a later update draws the card as it is now
+                    session.add(row)
+                    return None
+                args["channel"] = request.slack_channel
+                if row.kind == "reply":
+                    args["thread_ts"] = request.slack_ts
+                    if payload.get("reply_broadcast"):
+                        args["reply_broadcast"] = True
+                    args.update(unfurl_links=False, unfurl_media=False)
+                else:
+                    args["ts"] = request.slack_ts
+            elif row.kind == "alert":
+                if request is not None and request.slack_ts and request.slack_channel:
+                    link = thread_link(request.slack_channel, request.slack_ts)
+                    label = f"Open #{request.number}'s thread"
+                    args["text"] = f"{args['text']} <{link}|{label}>"
+                    args["blocks"] = [
+                        *args.get("blocks", []),
+                        ContextBlock(
+                            elements=[MarkdownTextObject(text=f"<{link}|{label}>")]
+                        ).to_dict(),
+                    ]
+                args.update(unfurl_links=False, unfurl_media=False)
+            return _Call(row_id, row.kind, row.workspace_id, row.request_id, args)
+
+    def _done(self, call: _Call, data: dict[str, Any], now: datetime) -> None:
+        with self.db.write() as session:
+            row = session.get(SlackOutbox, call.row_id)
+            assert row is not None
+            _finish(row, now)
+            row.attempts += 1
+            session.add(row)
+            if call.kind == "root" and call.request_id is not None:
+                request = session.get(ReviewRequest, call.request_id)
+                if request is not None:
+                    # Same transaction as "done": the card is never posted twice.
+                    request.slack_channel = data.get("channel") or call.args["channel"]
+                    request.slack_ts = data.get("ts")
+                    session.add(request)
+
+    def _retry(self, call: _Call, failure: _Failure, now: datetime) -> None:
+        with self.db.write() as session:
+            row = session.get(SlackOutbox, call.row_id)
+            assert row is not None
+            if failure.kind == "ratelimited":
+                # Slack asked us to wait; that is not a failed attempt.
+                delay = failure.retry_after
+            else:
+                row.attempts += 1
+                delay = backoff_seconds(row.attempts)
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            row.last_error = failure.error[:500]
+            session.add(row)
+        log.info(
+            "slack outbox row %s: %s (%s), next try in %ss",
+            call.row_id,
+            failure.kind,
+            failure.error,
+            delay,
+        )
+
+    def _dead(self, row_id: int, error: str, now: datetime) -> None:
+        with self.db.write() as session:
+            row = session.get(SlackOutbox, row_id)
+            assert row is not None
+            row.attempts += 1
+            _finish(row, now, status=DEAD, error=error)
+            session.add(row)
+        log.warning("slack outbox row %s dead: %s", row_id, error)
+
+
+def classify(exc: Exception) -> _Failure:
+    """Say whether a Slack call's error means wait (429), retry later (5xx, network) or give up."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = int(getattr(response, "status_code", 200) or 200)
+        data = response.data if isinstance(response.data, dict) else {}
+        error = str(data.get("error") or f"HTTP {status}")
+        if status == 429 or error == "ratelimited":
+            headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+            return _Failure("ratelimited", error, _retry_after(headers.get("retry-after")))
+        if status >= 500 or error in TRANSIENT_ERRORS:
+            return _Failure("transient", error)
+        return _Failure("permanent", error)
+    return _Failure("transient", f"{type(exc).__name__}: {exc}")
+
+
+def backoff_seconds(attempts: int) -> int:
+    """Return the wait after the n-th failed attempt: 2, 4, 8 ... seconds, at most 5 minutes."""
+    return min(2 ** max(attempts, 1), MAX_BACKOFF_SECONDS)
+
+
+def thread_link(channel: str, ts: str) -> str:
+    """Return a link to a message, in the form of Slack's permalinks."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def register(scheduler: Scheduler, outbox_sender: OutboxSender) -> None:
+    """Run the outbox every second."""
+    scheduler.add(OUTBOX_JOB, outbox_sender.run_once, OUTBOX_INTERVAL_SECONDS)
+
+
+def _retry_after(value: Any) -> float:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(float(value), 1.0)
+    except (TypeError, ValueError):
+        return float(DEFAULT_RETRY_AFTER_SECONDS)
+
+
+def _finish(
+    row: SlackOutbox, now: datetime, *, status: str = DONE, error: str | None = None
+) -> None:
+    row.status = status
+    row.done_at = now
+    row.next_attempt_at = now
+    if error is not None:
+        row.last_error = error[:500]
+
+
+def _superseded(session: Any, row: SlackOutbox) -> bool:
+    later = session.exec(
+        select(SlackOutbox.id).where(
+            SlackOutbox.request_id == row.request_id,
+            SlackOutbox.kind == "update",
+            SlackOutbox.status == PENDING,
+            col(SlackOutbox.id) > row.id,
+        )
+    ).first()
+    return later is not None
