@@ -615,10 +615,7 @@ def _choose_channels(
         if phone is None:
             raise InvalidInput(f"{label} needs a phone number.", field="phone")
         if not mobile:
-            raise InvalidInput(
-                f"{contacts.format_phone_international(phone)} is a landline, which can't receive {label}.",
-                field="phone",
-            )
+            raise InvalidInput(contacts.not_mobile_reason(phone, label), field="phone")
         if opted.phone is not None:
             raise InvalidInput(
                 f"This number opted out (replied STOP) on {opted.phone:%Y-%m-%d}; it can't be sent {label}.",

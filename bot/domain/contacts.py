@@ -1,0 +1,143 @@
+"""Contact normalisation: phone numbers to E.164 (phonenumbers), emails (email-validator), names."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+from bot.domain.errors import InvalidInput
+
+# Numbers that cannot take an SMS. Personal, VoIP and fixed-or-mobile numbers can.
+_NO_SMS_TYPES = {
+    PhoneNumberType.FIXED_LINE,
+    PhoneNumberType.TOLL_FREE,
+    PhoneNumberType.PREMIUM_RATE,
+    PhoneNumberType.SHARED_COST,
+    PhoneNumberType.VOICEMAIL,
+    PhoneNumberType.UAN,
+}
+
+
+def validate_region(code: str) -> str:
+    """Return an uppercase region code phonenumbers knows.
+
+    :raise InvalidInput: unknown region.
+    """
+    region = (code or "").strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidInput(
+            f"'{code}' is not a known country code (like FR, SE or US).", field="region"
+        )
+    return region
+
+
+def _candidates(raw: str, region: str) -> list[phonenumbers.PhoneNumber]:
+    digits = re.sub(r"\D", "", raw)
+    found: list[phonenumbers.PhoneNumber] = []
+    attempts: list[tuple[str, str | None]] = [(raw, region)]
+    if not raw.strip().startswith("+") and digits:
+        if digits.startswith("00"):
+            attempts.append(("+" + digits[2:], None))
+        # "33610203040": the country code written without "+" (common in CSV exports).
+        attempts.append(("+" + digits, None))
+        # "610203040": a national number missing its trunk prefix "0".
+        attempts.append(("0" + digits, region))
+    for text, reg in attempts:
+        try:
+            number = phonenumbers.parse(text, reg)
+        except NumberParseException:
+            continue
+        found.append(number)
+    return found
+
+
+def normalize_phone(raw: str, region: str, *, require_mobile: bool) -> str:
+    """Return the number in E.164, reading national forms with the workspace region.
+
+    :raise InvalidInput: not a valid number, or a landline where a mobile is required.
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidInput("Give a phone number.", field="phone")
+    valid = [n for n in _candidates(text, region) if phonenumbers.is_valid_number(n)]
+    if not valid:
+        raise InvalidInput(f"'{text}' is not a valid phone number for {region}.", field="phone")
+    # Prefer a reading in the workspace's own country, then the first valid one.
+    own = [n for n in valid if phonenumbers.region_code_for_number(n) == region]
+    number = (own or valid)[0]
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    if require_mobile and not is_mobile(e164):
+        raise InvalidInput(not_mobile_reason(e164), field="phone")
+    return e164
+
+
+def is_mobile(e164: str) -> bool:
+    """Say whether a number can receive SMS (mobile, or a fixed-or-mobile numbering plan)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return False
+    return phonenumbers.number_type(number) not in _NO_SMS_TYPES
+
+
+def not_mobile_reason(e164: str, what: str = "SMS or WhatsApp") -> str:
+    """Explain why a number can't receive a text message."""
+    shown = format_phone_international(e164)
+    if phonenumbers.number_type(phonenumbers.parse(e164, None)) == PhoneNumberType.FIXED_LINE:
+        return f"{shown} is a landline, which can't receive {what}."
+    return f"{shown} is not a mobile number, so it can't receive {what}."
+
+
+def format_phone_international(e164: str) -> str:
+    """Return a number as people write it internationally (+33 6 10 20 30 40)."""
+    try:
+        return phonenumbers.format_number(
+            phonenumbers.parse(e164, None), PhoneNumberFormat.INTERNATIONAL
+        )
+    except NumberParseException:
+        return e164
+
+
+def normalize_email(raw: str) -> str:
+    """Return the normalised address (syntax only: no DNS lookups).
+
+    :raise InvalidInput: not a valid address, with the reason.
+    """
+    text = (raw or "").strip()
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"'{text}' is not a valid email address: {exc}", field="email") from exc
+
+
+def normalize_name(raw: str | None) -> str:
+    """Return a tidy display name; an empty one becomes "customer"."""
+    name = " ".join((raw or "").split())[:100]
+    return name or "customer"
+
+
+def mask_phone(e164: str | None) -> str:
+    """Hide all but the country code and last two digits, for channel messages."""
+    if not e164:
+        return ""
+    try:
+        country = f"+{phonenumbers.parse(e164, None).country_code}"
+    except NumberParseException:
+        country = ""
+    return f"{country} •••• ••{e164[-2:]}".strip()
+
+
+def mask_email(email: str | None) -> str:
+    """Hide the local part but its first letter, for channel messages."""
+    if not email:
+        return ""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def mask_contact(phone: str | None, email: str | None) -> str:
+    """Mask whichever contact details there are, phone first."""
+    return " / ".join(x for x in (mask_phone(phone), mask_email(email)) if x)

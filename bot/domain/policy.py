@@ -1,0 +1,271 @@
+"""Workspace settings (the request policy): defaults, validation, and KEY=VALUE editing."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.domain import contacts, templating, timing, window
+from bot.domain.errors import InvalidInput
+
+Method = Literal["sms", "whatsapp", "email", "sms_or_email", "sms_and_email"]
+_SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+SMS_CUSTOM_MAX = 110
+
+
+def _url(value: str) -> str:
+    value = value.strip()
+    if value and not re.match(r"^https?://[^\s/$.?#].[^\s]*$", value):
+        raise ValueError(f"'{value}' is not a web address (https://...).")
+    return value
+
+
+class WorkspacePolicy(BaseModel):
+    """A workspace's settings, validated field by field; stored as JSON on the workspace."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+    business_name: str = Field(default="", max_length=80)
+    timezone: str = "UTC"
+    region: str = "US"
+    language: Literal["en", "fr", "sv"] = "en"
+    send_window: str = "mon-fri 09:00-19:00"
+    holidays: str | None = None
+    delay: str = "0"
+    method: Method = "sms_or_email"
+    reminders: int = Field(default=0, ge=0, le=5)
+    reminder_interval_days: int = Field(default=3, ge=1, le=60)
+    reminder_channel: Literal["auto", "sms", "whatsapp", "email"] = "auto"
+    fallback_email: bool = True
+    cooldown_days: int = Field(default=30, ge=0, le=3650)
+    landing_url_service: str = ""
+    landing_url_product: str = ""
+    landing_urls: dict[str, str] = Field(default_factory=dict)  # "service.fr" -> URL
+    sms_sender: str = ""
+    sms_template: str = ""
+    sms_price: Decimal = Decimal("0.045")
+    currency: str = "EUR"
+    email_from: str = ""
+    email_from_name: str = Field(default="", max_length=80)
+    email_reply_to: str = ""
+    email_subject: str = Field(default="", max_length=200)
+    email_body: str = Field(default="", max_length=5000)
+    notify_channel: str = ""
+    alert_channel: str = ""
+    admins: list[str] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return _domain(window.validate_timezone, value)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return _domain(contacts.validate_region, value)
+
+    @field_validator("send_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        return window.format_window(_domain(window.parse_window, value))
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _holidays(cls, value: Any) -> str | None:
+        return _domain(window.validate_holiday_country, value)
+
+    @field_validator("delay")
+    @classmethod
+    def _delay(cls, value: str) -> str:
+        return timing.format_delay(_domain(timing.parse_delay, value))
+
+    @field_validator("landing_url_service", "landing_url_product")
+    @classmethod
+    def _landing(cls, value: str) -> str:
+        return _url(value)
+
+    @field_validator("landing_urls")
+    @classmethod
+    def _landings(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, url in value.items():
+            kind, _, lang = key.partition(".")
+            if kind not in ("service", "product") or lang not in templating.LANGUAGES:
+                raise ValueError(f"'{key}' must look like service.fr or product.sv.")
+            _url(url)
+        return value
+
+    @field_validator("sms_sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        if not _SENDER.match(value):
+            raise ValueError("The SMS sender name has at most 11 letters, digits and spaces.")
+        if value.replace(" ", "").isdigit():
+            raise ValueError("The SMS sender name can't be digits only.")
+        return value
+
+    @field_validator("sms_template")
+    @classmethod
+    def _sms_template(cls, value: str) -> str:
+        value = value.strip()
+        if len(value) > SMS_CUSTOM_MAX:
+            raise ValueError(
+                f"The SMS text is {len(value)} characters; at most {SMS_CUSTOM_MAX} "
+                "(the link and STOP notice are added after it)."
+            )
+        if value:
+            _domain(
+                templating.validate_template,
+                value,
+                allowed=templating.SMS_CUSTOM_PLACEHOLDERS,
+                field="sms_template",
+            )
+        return value
+
+    @field_validator("email_subject", "email_body")
+    @classmethod
+    def _email_templates(cls, value: str) -> str:
+        if value:
+            _domain(
+                templating.validate_template,
+                value,
+                allowed=templating.EMAIL_PLACEHOLDERS,
+                field="email_template",
+            )
+        return value
+
+    @field_validator("email_from", "email_reply_to")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return _domain(contacts.normalize_email, value) if value.strip() else ""
+
+    @field_validator("sms_price")
+    @classmethod
+    def _price(cls, value: Decimal) -> Decimal:
+        if value < 0 or value > 10:
+            raise ValueError("The SMS price must be between 0 and 10.")
+        return value
+
+    @field_validator("notify_channel", "alert_channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        value = value.strip().lstrip("#") if value.strip().startswith("#") else value.strip()
+        if value and not _SLACK_CHANNEL.match(value):
+            raise ValueError(f"'{value}' is not a Slack channel id (like C0123ABCD).")
+        return value
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _admins(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value or [])
+        cleaned = [str(i).strip().removeprefix("<@").removesuffix(">") for i in items]
+        cleaned = [i for i in cleaned if i]
+        for item in cleaned:
+            if not _SLACK_USER.match(item):
+                raise ValueError(f"'{item}' is not a Slack user id (like U0123ABCD).")
+        return cleaned
+
+    def landing_url(self, review_type: str, language: str) -> str:
+        """Return the landing page for a review type in a language (its own, else the default)."""
+        specific = self.landing_urls.get(f"{review_type}.{language}")
+        if specific:
+            return specific
+        return self.landing_url_product if review_type == "product" else self.landing_url_service
+
+
+def _domain(func: Any, *args: Any, **kwargs: Any) -> Any:
+    # Pydantic reports ValueError text; our domain checks raise InvalidInput.
+    try:
+        return func(*args, **kwargs)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from exc
+
+
+SETTING_KEYS = tuple(WorkspacePolicy.model_fields)
+
+
+def policy_errors(data: dict[str, Any]) -> dict[str, str]:
+    """Validate settings and map each invalid field to its reason (empty when all are valid)."""
+    try:
+        WorkspacePolicy.model_validate(data)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            key = str(error["loc"][0]) if error["loc"] else "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            errors.setdefault(key, message)
+        return errors
+    return {}
+
+
+def _coerce(key: str, raw: str) -> Any:
+    if key == "fallback_email":
+        lowered = raw.strip().lower()
+        if lowered in ("on", "true", "yes", "1"):
+            return True
+        if lowered in ("off", "false", "no", "0"):
+            return False
+        raise InvalidInput("fallback_email is on or off.", field=key)
+    if key == "holidays" and raw.strip().lower() in ("none", "off", ""):
+        return None
+    if key == "landing_urls":
+        pairs = [p for p in raw.split(",") if p.strip()]
+        result: dict[str, str] = {}
+        for pair in pairs:
+            name, sep, url = pair.partition("=")
+            if not sep:
+                raise InvalidInput(
+                    "landing_urls is service.fr=https://...,product.sv=https://...", field=key
+                )
+            result[name.strip()] = url.strip()
+        return result
+    return raw
+
+
+def parse_setting_assignments(current: WorkspacePolicy, pairs: list[str]) -> WorkspacePolicy:
+    """Apply KEY=VALUE edits all at once; any invalid one refuses them all.
+
+    :raise InvalidInput: unknown key, missing "=", or an invalid value (named).
+    """
+    data = current.model_dump()
+    if not pairs:
+        raise InvalidInput("Give at least one KEY=VALUE.", field="settings")
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep:
+            raise InvalidInput(f"'{pair}' is not KEY=VALUE.", field="settings")
+        if key not in SETTING_KEYS:
+            raise InvalidInput(
+                f"Unknown setting '{key}'. Settings: {', '.join(SETTING_KEYS)}.", field=key
+            )
+        data[key] = _coerce(key, value)
+    errors = policy_errors(data)
+    if errors:
+        raise InvalidInput.many({k: f"{k}: {v}" for k, v in errors.items()})
+    return WorkspacePolicy.model_validate(data)
+
+
+def as_display_rows(policy: WorkspacePolicy) -> list[tuple[str, str]]:
+    """Return (key, value) rows for `settings show`, in the documented order."""
+    rows: list[tuple[str, str]] = []
+    for key, value in policy.model_dump(mode="json").items():
+        if isinstance(value, list):
+            shown = ",".join(value) or "-"
+        elif isinstance(value, dict):
+            shown = ",".join(f"{k}={v}" for k, v in value.items()) or "-"
+        elif isinstance(value, bool):
+            shown = "on" if value else "off"
+        elif value is None or value == "":
+            shown = "-"
+        else:
+            shown = str(value)
+        rows.append((key, shown))
+    return rows
