@@ -24,9 +24,9 @@ from handlers.notifications import (
     MAX_TEXT,
     SlackNotifier,
 )
-from scheduler.outbox import OutboxSender, backoff_seconds, slack_client
+from scheduler.outbox import OutboxSender, WorkspaceClients, backoff_seconds, slack_client
 from store.db import Database
-from store.models import ReviewRequest, SlackOutbox
+from store.models import ReviewRequest, SlackOutbox, Workspace
 from tests.fakes.slack_api import FakeSlack
 from tests.helpers import ALICE, Engine
 
@@ -396,3 +396,72 @@ def _texts(node: Any) -> list[str]:
     if isinstance(node, list):
         return [t for v in node for t in _texts(v)]
     return []
+
+
+# --- workers and clients --------------------------------------------------------------------
+
+
+def test_two_workers_post_each_row_once(db: Database, clock: FrozenClock, fake: FakeSlack) -> None:
+    setup = Setup(db, clock, fake, delay="1h")
+    other = OutboxSender(db, setup.client_for, clock)
+    request = setup.create()
+    setup.ops.pause(setup.ws, [request.number], BOB)
+    for _ in range(5):
+        setup.outbox.run_once()
+        other.run_once()
+        clock.advance(SECOND)
+    assert not setup.pending()
+    assert len(fake.calls_to("chat.postMessage")) == 2  # the card and one reply
+    assert len(fake.calls_to("chat.update")) == 1
+
+
+def test_rows_wait_while_a_workspace_has_no_client(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    setup = Setup(db, clock, fake)
+    clients: dict[int, WebClient] = {}
+    outbox = OutboxSender(db, clients.get, clock)
+    setup.create()
+    assert outbox.run_once() == 0
+    (row,) = setup.pending()
+    assert row.attempts == 1 and row.last_error
+    clients[setup.ws] = setup.client
+    clock.advance(timedelta(seconds=backoff_seconds(1)))
+    assert outbox.run_once() == 1
+    assert len(fake.messages(CHANNEL)) == 1
+
+
+def test_workspace_clients_use_the_installed_token_else_the_default(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    setup = Setup(db, clock, fake)
+    assert WorkspaceClients(db, base_url=fake.api_url)(setup.ws) is None
+    clients = WorkspaceClients(db, base_url=fake.api_url, default_token="xoxb-default")
+    default = clients(setup.ws)
+    assert default is not None and default.token == "xoxb-default"
+    assert default.retry_handlers == []  # the job retries; the client must not resend
+    assert default.base_url == fake.api_url
+    with db.write() as session:
+        workspace = session.get(Workspace, setup.ws)
+        assert workspace is not None
+        workspace.bot_token = "xoxb-installed"
+        session.add(workspace)
+    installed = clients(setup.ws)
+    assert installed is not None and installed.token == "xoxb-installed"
+    assert clients(setup.ws) is installed
+
+
+def test_deleted_request_card_loses_its_content(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    setup = Setup(db, clock, fake, delay="1h")
+    request = setup.create(reference="INV-77")
+    setup.drain()
+    setup.ops.delete(setup.ws, request.number, BOB)
+    setup.drain()
+    root_ts = setup.request(request.number).slack_ts
+    assert root_ts
+    card = fake.message(CHANNEL, root_ts)
+    assert action_ids(card) == []
+    assert "Jane Doe" not in json.dumps(card["blocks"]) and "INV-77" not in json.dumps(card)
+    assert "Deleted request" in json.dumps(card["blocks"])
