@@ -101,6 +101,13 @@ class _Failure:
     retry_after: float = 0.0
 
 
+class _Finished:
+    """A leased row settled without calling Slack."""
+
+
+FINISHED = _Finished()
+
+
 @dataclass(frozen=True)
 class _Call:
     """What one leased row asks of Slack, read in the lease's transaction."""
@@ -160,15 +167,16 @@ class OutboxSender:
         posted = 0
         for row_id, request_id, channel in due:
             assert row_id is not None
-            if request_id is not None and queues[request_id][0] != row_id:
+            queue = queues.get(request_id) if request_id is not None else None
+            if queue is not None and (not queue or queue[0] != row_id):
                 continue  # an earlier row of this request has not gone out yet
             now = self.clock.now()
             if channel and self._free_at.get(channel, now) > now:
                 continue  # paced: this channel had a message less than a second ago
             finished, reached = self._process(row_id, channel, now)
             posted += reached
-            if finished and request_id is not None:
-                queues[request_id].pop(0)
+            if finished and queue:
+                queue.pop(0)
         return posted
 
     # --- one row --------------------------------------------------------------------------
@@ -177,7 +185,9 @@ class OutboxSender:
         """Lease, post and record one row; return (finished, reached Slack)."""
         call = self._lease(row_id, now)
         if call is None:
-            return True, False  # finished without a call (or another worker has it)
+            return False, False  # another worker has it: what follows it waits
+        if isinstance(call, _Finished):
+            return True, False  # settled without a call (already posted, superseded, dead)
         client = self.client_for_workspace(call.workspace_id)
         if client is None:
             self._retry(call, _Failure("transient", NO_CLIENT), now)
@@ -204,8 +214,12 @@ class OutboxSender:
         self._done(call, response.data if isinstance(response.data, dict) else {}, now)
         return True, True
 
-    def _lease(self, row_id: int, now: datetime) -> _Call | None:
-        """Take the row for this worker and read what to send; None when nothing is to be sent."""
+    def _lease(self, row_id: int, now: datetime) -> _Call | _Finished | None:
+        """Take the row for this worker and read what to send.
+
+        Return FINISHED when the row was settled without a call, None when another worker
+        has it (or it is no longer due).
+        """
         with self.db.write() as session:
             taken = session.exec(
                 update(SlackOutbox)
@@ -230,18 +244,18 @@ class OutboxSender:
                 if request is not None and request.slack_ts:
                     _finish(row, now)  # already posted: post a card only once
                     session.add(row)
-                    return None
+                    return FINISHED
                 args.update(unfurl_links=False, unfurl_media=False)
             elif row.kind in ("reply", "update"):
                 if request is None or not request.slack_ts or not request.slack_channel:
                     _finish(row, now, status=DEAD, error=ROOT_LOST)
                     session.add(row)
                     log.warning("slack outbox row %s dead: %s", row_id, ROOT_LOST)
-                    return None
+                    return FINISHED
                 if row.kind == "update" and _superseded(session, row):
                     _finish(row, now)  # a later update draws the card as it is now
                     session.add(row)
-                    return None
+                    return FINISHED
                 args["channel"] = request.slack_channel
                 if row.kind == "reply":
                     args["thread_ts"] = request.slack_ts
