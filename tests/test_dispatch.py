@@ -39,7 +39,9 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def twilio_sender(fake: tw.FakeTwilio, timeout: float = 10.0) -> TwilioSender:
-    return TwilioSender(SID, TOKEN, api_url=fake.url, sms_from=FROM, whatsapp_from=FROM, timeout=timeout)
+    return TwilioSender(
+        SID, TOKEN, api_url=fake.url, sms_from=FROM, whatsapp_from=FROM, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -53,8 +55,12 @@ def statuses(engine: Engine, number: int) -> list[str]:
     return [m.status for m in engine.ops.show(engine.ws, number).messages]
 
 
-def test_sms_reaches_twilio_exactly_once_with_callback(engine: Engine, twilio: tw.FakeTwilio) -> None:
-    r = engine.ops.create(engine.ws, RequestCreate(name="Jane Doe", phone="+1 415 555 0100", method="sms"), ALICE)
+def test_sms_reaches_twilio_exactly_once_with_callback(
+    engine: Engine, twilio: tw.FakeTwilio
+) -> None:
+    r = engine.ops.create(
+        engine.ws, RequestCreate(name="Jane Doe", phone="+1 415 555 0100", method="sms"), ALICE
+    )
     assert engine.dispatcher.run_until_idle() == 1
     assert engine.dispatcher.run_until_idle() == 0  # nothing left to send: never twice
     assert len(twilio.messages) == 1
@@ -71,13 +77,17 @@ def test_sms_reaches_twilio_exactly_once_with_callback(engine: Engine, twilio: t
 
 
 def test_whatsapp_uses_prefixed_addresses(engine: Engine, twilio: tw.FakeTwilio) -> None:
-    engine.ops.create(engine.ws, RequestCreate(name="W", phone="+1 415 555 0101", method="whatsapp"), ALICE)
+    engine.ops.create(
+        engine.ws, RequestCreate(name="W", phone="+1 415 555 0101", method="whatsapp"), ALICE
+    )
     engine.dispatcher.run_until_idle()
     assert twilio.messages[0]["To"] == "whatsapp:+14155550101"
     assert twilio.messages[0]["From"] == f"whatsapp:{FROM}"
 
 
-def test_email_arrives_with_both_parts_and_unsubscribe_headers(engine: Engine, smtp: SmtpServer) -> None:
+def test_email_arrives_with_both_parts_and_unsubscribe_headers(
+    engine: Engine, smtp: SmtpServer
+) -> None:
     r = engine.ops.create(engine.ws, RequestCreate(name="Bob", email="bob@example.com"), ALICE)
     engine.dispatcher.run_until_idle()
     assert len(smtp.messages) == 1
@@ -87,7 +97,11 @@ def test_email_arrives_with_both_parts_and_unsubscribe_headers(engine: Engine, s
     assert email["To"] == "bob@example.com"
     assert email["List-Unsubscribe"] == f"<{PUBLIC_URL}/u/{message.token}>"
     assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    parts = {part.get_content_type(): part.get_content() for part in email.walk() if not part.is_multipart()}
+    parts = {
+        part.get_content_type(): part.get_content()
+        for part in email.walk()
+        if not part.is_multipart()
+    }
     assert set(parts) == {"text/plain", "text/html"}
     assert f"{PUBLIC_URL}/r/{message.token}" in parts["text/plain"]
     assert message.provider_id == email["Message-ID"]
@@ -119,16 +133,24 @@ def test_provider_outcomes(
 
 
 def test_opted_out_by_provider_marks_contact_and_cancels_waiting(engine: Engine) -> None:
-    first = engine.ops.create(engine.ws, RequestCreate(name="X", phone=tw.SCENARIO_UNSUBSCRIBED, method="sms"), ALICE)
+    first = engine.ops.create(
+        engine.ws, RequestCreate(name="X", phone=tw.SCENARIO_UNSUBSCRIBED, method="sms"), ALICE
+    )
     engine.dispatcher.run_until_idle()
     with engine.db.read() as session:
-        contact = session.exec(select(Contact).where(Contact.phone == tw.SCENARIO_UNSUBSCRIBED)).one()
+        contact = session.exec(
+            select(Contact).where(Contact.phone == tw.SCENARIO_UNSUBSCRIBED)
+        ).one()
     assert contact.phone_opted_out_at is not None
     assert engine.ops.show(engine.ws, first.number).request.status == "unsubscribed"
 
 
-def test_rate_limited_is_retried_later_not_lost(engine: Engine, twilio: tw.FakeTwilio, clock: FrozenClock) -> None:
-    r = engine.ops.create(engine.ws, RequestCreate(name="X", phone=tw.SCENARIO_RATE_LIMITED, method="sms"), ALICE)
+def test_rate_limited_is_retried_later_not_lost(
+    engine: Engine, twilio: tw.FakeTwilio, clock: FrozenClock
+) -> None:
+    r = engine.ops.create(
+        engine.ws, RequestCreate(name="X", phone=tw.SCENARIO_RATE_LIMITED, method="sms"), ALICE
+    )
     engine.dispatcher.run_until_idle()
     message = engine.ops.show(engine.ws, r.number).messages[0]
     assert message.status == "queued" and message.attempts == 1
@@ -141,7 +163,9 @@ def test_rate_limited_is_retried_later_not_lost(engine: Engine, twilio: tw.FakeT
 def test_connection_refused_is_retried(db: Database, clock: FrozenClock) -> None:
     closed = TwilioSender(SID, TOKEN, api_url="http://127.0.0.1:9", sms_from=FROM, timeout=1.0)
     engine = Engine(db, clock, senders={"sms": closed}, region="US")
-    r = engine.ops.create(engine.ws, RequestCreate(name="X", phone="+14155550100", method="sms"), ALICE)
+    r = engine.ops.create(
+        engine.ws, RequestCreate(name="X", phone="+14155550100", method="sms"), ALICE
+    )
     engine.dispatcher.run_until_idle()
     message = engine.ops.show(engine.ws, r.number).messages[0]
     assert message.status == "queued" and message.attempts == 1
@@ -157,8 +181,12 @@ def test_smtp_permanent_refusal_fails_with_reason(engine: Engine) -> None:
 
 
 def test_paused_and_canceled_are_never_sent(engine: Engine, twilio: tw.FakeTwilio) -> None:
-    a = engine.ops.create(engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
-    b = engine.ops.create(engine.ws, RequestCreate(name="B", phone="+14155550101", method="sms"), ALICE)
+    a = engine.ops.create(
+        engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE
+    )
+    b = engine.ops.create(
+        engine.ws, RequestCreate(name="B", phone="+14155550101", method="sms"), ALICE
+    )
     engine.ops.pause(engine.ws, [a.number], ALICE)
     engine.ops.cancel(engine.ws, [b.number], ALICE)
     engine.clock.advance(timedelta(days=30))
@@ -171,7 +199,9 @@ def test_paused_and_canceled_are_never_sent(engine: Engine, twilio: tw.FakeTwili
 def test_pause_after_claim_is_refused_and_cancel_while_claimed_never_sends_twice(
     engine: Engine, twilio: tw.FakeTwilio
 ) -> None:
-    r = engine.ops.create(engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
+    r = engine.ops.create(
+        engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE
+    )
     claims = engine.dispatcher.claim_due()
     assert len(claims) == 1
     refused = engine.ops.pause(engine.ws, [r.number], ALICE).refused
@@ -184,7 +214,9 @@ def test_pause_after_claim_is_refused_and_cancel_while_claimed_never_sends_twice
 def test_killed_worker_row_becomes_unknown_and_is_not_resent(
     engine: Engine, twilio: tw.FakeTwilio, clock: FrozenClock
 ) -> None:
-    r = engine.ops.create(engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
+    r = engine.ops.create(
+        engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE
+    )
     claims = engine.dispatcher.claim_due()
     assert engine.dispatcher.start_sending(claims[0]) is not None
     # The worker "dies" here: no provider call, no result recorded.
@@ -197,8 +229,12 @@ def test_killed_worker_row_becomes_unknown_and_is_not_resent(
     assert twilio.messages == []
 
 
-def test_expired_claim_goes_back_to_queue(engine: Engine, twilio: tw.FakeTwilio, clock: FrozenClock) -> None:
-    r = engine.ops.create(engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
+def test_expired_claim_goes_back_to_queue(
+    engine: Engine, twilio: tw.FakeTwilio, clock: FrozenClock
+) -> None:
+    r = engine.ops.create(
+        engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE
+    )
     assert len(engine.dispatcher.claim_due()) == 1  # claimed, then the worker dies before sending
     clock.advance(timedelta(minutes=3))
     assert engine.dispatcher.reap() == (1, 0)
@@ -219,7 +255,9 @@ def test_send_window_defers_to_monday_morning(db: Database, twilio: tw.FakeTwili
         timezone="Europe/Paris",
         send_window="mon-fri 09:00-19:00",
     )
-    r = engine.ops.create(engine.ws, RequestCreate(name="A", phone="0610203040", method="sms"), ALICE)
+    r = engine.ops.create(
+        engine.ws, RequestCreate(name="A", phone="0610203040", method="sms"), ALICE
+    )
     monday_nine_paris = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
     assert r.scheduled_at == monday_nine_paris
     assert engine.dispatcher.run_until_idle() == 0
@@ -233,7 +271,9 @@ def test_window_changed_after_queuing_is_respected(engine: Engine, twilio: tw.Fa
     policy = engine.ops.policy(engine.ws)
     # 10:00 UTC Monday is now outside a window that opens at 14:00.
     engine.ops.update_policy(
-        engine.ws, policy.model_validate({**policy.model_dump(), "send_window": "mon-fri 14:00-18:00"}), ALICE
+        engine.ws,
+        policy.model_validate({**policy.model_dump(), "send_window": "mon-fri 14:00-18:00"}),
+        ALICE,
     )
     assert engine.dispatcher.run_until_idle() == 0
     with engine.db.read() as session:
