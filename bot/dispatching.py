@@ -12,8 +12,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
 from bot.compose import Composer
@@ -447,7 +448,7 @@ class Dispatcher:
         """Give back expired claims; turn expired sends into `unknown`. Return both counts."""
         now = self.clock.now()
         with self.db.write() as session:
-            released = session.execute(
+            released_result = session.execute(
                 update(Message)
                 .where(
                     col(Message.status) == Status.CLAIMED.value,
@@ -456,7 +457,8 @@ class Dispatcher:
                 .values(
                     status=Status.QUEUED.value, claim_token=None, lease_until=None, updated_at=now
                 )
-            ).rowcount
+            )
+            released = cast(CursorResult[Any], released_result).rowcount
             stuck = session.exec(
                 select(Message).where(
                     Message.status == Status.SENDING.value, col(Message.lease_until) < now

@@ -760,7 +760,7 @@ def _allocate_number(session: Session, workspace_id: int) -> int:
         update(Workspace)
         .where(col(Workspace.id) == workspace_id)
         .values(next_number=Workspace.next_number + 1)
-        .returning(Workspace.next_number)
+        .returning(col(Workspace.next_number))
     ).scalar_one()
     return int(next_number) - 1
 

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, Integer, and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from store.models import ReviewRequest
@@ -191,14 +192,14 @@ def counts(session: Session, workspace_id: int, f: HistoryFilter | None = None) 
     """Count sent, delivered, opened, clicked, failed and waiting requests matching a filter."""
     r = ReviewRequest
     where = conditions(workspace_id, f or HistoryFilter())
-    row = session.exec(
-        select(
+    row = session.execute(
+        sa_select(
             func.count(col(r.sent_at)),
             func.count(col(r.delivered_at)),
             func.count(col(r.opened_at)),
             func.count(col(r.clicked_at)),
-            func.sum(func.cast(col(r.status).in_(FAILED_STATUSES), _int())),
-            func.sum(func.cast(col(r.status).in_(("queued", "paused")), _int())),
+            func.sum(func.cast(col(r.status).in_(FAILED_STATUSES), Integer())),
+            func.sum(func.cast(col(r.status).in_(("queued", "paused")), Integer())),
         ).where(*where)
     ).one()
     sent, delivered, opened, clicked, failed, queued = row
@@ -210,9 +211,3 @@ def counts(session: Session, workspace_id: int, f: HistoryFilter | None = None) 
         failed=int(failed or 0),
         queued=int(queued or 0),
     )
-
-
-def _int():  # type: ignore[no-untyped-def]
-    from sqlalchemy import Integer
-
-    return Integer()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 
-from bot.delivery.console import ConsoleSender
-from bot.domain.policy import WorkspacePolicy
-
 from bot.clock import FrozenClock
 from bot.compose import Composer
 from bot.delivery.base import Sender
+from bot.delivery.console import ConsoleSender
 from bot.dispatching import Dispatcher
+from bot.domain.policy import WorkspacePolicy
 from bot.notify import Notifier, RecordingNotifier
 from bot.requests import Actor, ReviewOps
 from store.db import Database

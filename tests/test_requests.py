@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from bot.domain.errors import Conflict, InvalidInput, NotFound
 from sqlmodel import select
 
 from bot.clock import FrozenClock
+from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.requests import RequestCreate
 from store.db import Database
 from store.models import Event, Message, ReviewRequest

@@ -8,7 +8,7 @@ Create Date: 2026-11-22 13:46:23.446765
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import store.types
