@@ -36,7 +36,12 @@ class Scheduler:
                 log.exception("job %s failed", job_id)
 
         self._scheduler.add_job(
-            run, "interval", seconds=seconds, id=job_id, next_run_time=datetime.now(UTC)
+            run,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            name=job_id,
+            next_run_time=datetime.now(UTC),
         )
 
     def wake(self, job_id: str = DISPATCH_JOB) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -26,6 +26,9 @@ OPT_OUT_NOTICE = {
 # User-written templates run in a sandbox: no attribute tricks, no access to Python objects.
 _text_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 _html_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+for _env in (_text_env, _html_env):
+    # No helpers (range, cycler, lipsum...): a template sees only its placeholders.
+    _env.globals.clear()
 
 
 def render(source: str, context: dict[str, str]) -> str:
@@ -59,6 +62,14 @@ def validate_template(source: str, *, allowed: frozenset[str] | set[str], field:
         raise InvalidInput(
             f"Template error on line {exc.lineno}: {exc.message}", field=field
         ) from exc
+    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        raise InvalidInput(
+            f"Line {node.lineno}: only plain placeholders like {{{{ name }}}} are allowed.",
+            field=field,
+        )
+    for node in parsed.find_all(nodes.Filter):
+        if node.name == "attr":
+            raise InvalidInput(f"Line {node.lineno}: the attr filter is not allowed.", field=field)
     unknown = meta.find_undeclared_variables(parsed) - set(allowed)
     if unknown:
         names = ", ".join(f"{{{{ {n} }}}}" for n in sorted(unknown))
