@@ -36,9 +36,14 @@ class ReviewOpsApp:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def start_scheduler(self) -> None:
-        """Start the dispatch and reaper jobs in this process, woken when a request is due."""
+        """Start the dispatch, reaper and Slack outbox jobs, woken when a request is due."""
         dispatch.register(self.scheduler, self.dispatcher)
         reaper.register(self.scheduler, self.dispatcher)
+        outbox_sender = self.extras.get("outbox")
+        if outbox_sender is not None:
+            from scheduler import outbox
+
+            outbox.register(self.scheduler, outbox_sender)
         self.ops.set_wake(self.scheduler.wake)
         self.scheduler.start()
 
@@ -92,6 +97,18 @@ def create_app(
     """Build a wired app from settings; tests pass their own clock, senders and notifier."""
     clock = clock or SystemClock()
     db = Database(settings.database_url)
+    extras: dict[str, Any] = {}
+    slack_enabled = bool(settings.slack_bot_token or settings.slack_client_id)
+    if slack_enabled:
+        # Every change becomes Slack outbox rows, posted by the outbox job in order.
+        from handlers.notifications import SlackNotifier
+        from scheduler.outbox import OutboxSender, WorkspaceClients
+
+        notifier = notifier or SlackNotifier(clock)
+        clients = WorkspaceClients(
+            db, base_url=settings.slack_api_url, default_token=settings.slack_bot_token
+        )
+        extras["outbox"] = OutboxSender(db, clients, clock)
     ops = ReviewOps(db, clock=clock, notifier=notifier, default_region=settings.default_region)
     composer = Composer(
         public_url=settings.public_url,
@@ -108,4 +125,5 @@ def create_app(
         dispatcher=dispatcher,
         scheduler=Scheduler(),
         senders=chosen,
+        extras=extras,
     )
