@@ -496,15 +496,7 @@ class ReviewOps:
         queued = [m for m in _pending_messages(session, request) if m.status == Status.QUEUED]
         if not queued:
             raise NotAllowed(_why_not(session, request, "paused"))
-        for message in queued:
-            message.status = Status.PAUSED.value
-            message.updated_at = now
-            session.add(message)
-        _refresh_status(session, request, now)
-        _record(session, request, "paused", actor, now)
-        self.notifier.notify(
-            session, request, Change("paused", f"Paused by {actor.label}", actor_id=actor.id)
-        )
+        self._move(session, request, queued, Status.PAUSED, "paused", actor, now)
 
     def _resume_one(
         self, session: Session, request: ReviewRequest, actor: Actor, now: datetime
@@ -514,15 +506,7 @@ class ReviewOps:
             if _pending_messages(session, request):
                 raise NotAllowed(f"#{request.number} isn't paused, so it can't be resumed.")
             raise NotAllowed(_why_not(session, request, "resumed"))
-        for message in paused:
-            message.status = Status.QUEUED.value
-            message.updated_at = now
-            session.add(message)
-        _refresh_status(session, request, now)
-        _record(session, request, "resumed", actor, now)
-        self.notifier.notify(
-            session, request, Change("resumed", f"Resumed by {actor.label}", actor_id=actor.id)
-        )
+        self._move(session, request, paused, Status.QUEUED, "resumed", actor, now)
 
     def _cancel_one(
         self, session: Session, request: ReviewRequest, actor: Actor, now: datetime
@@ -531,16 +515,32 @@ class ReviewOps:
         if not pending:
             raise NotAllowed(_why_not(session, request, "canceled"))
         for message in pending:
-            message.status = Status.CANCELED.value
             message.error_reason = keep_error(
                 message.error_reason, f"Canceled by {actor.name or actor.id}"
             )
+        self._move(session, request, pending, Status.CANCELED, "canceled", actor, now)
+
+    def _move(
+        self,
+        session: Session,
+        request: ReviewRequest,
+        messages: list[Message],
+        status: Status,
+        verb: str,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        """Set waiting messages to a status, then record and tell who did it."""
+        for message in messages:
+            message.status = status.value
             message.updated_at = now
             session.add(message)
         _refresh_status(session, request, now)
-        _record(session, request, "canceled", actor, now)
+        _record(session, request, verb, actor, now)
         self.notifier.notify(
-            session, request, Change("canceled", f"Canceled by {actor.label}", actor_id=actor.id)
+            session,
+            request,
+            Change(verb, f"{verb.capitalize()} by {actor.label}", actor_id=actor.id),
         )
 
     # --- what the dispatcher and the providers report --------------------------------
