@@ -129,6 +129,13 @@ def test_spring_forward_gap_opens_at_the_jump() -> None:
     assert result == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # 03:00 CEST, the first real instant
 
 
+def test_window_inside_a_dst_gap_moves_to_the_next_day() -> None:
+    window = parse_window("mon-sun 02:00-02:45")
+    saturday = datetime(2026, 3, 7, 8, 0, tzinfo=UTC)  # New York springs forward on Sunday
+    result = next_allowed(saturday, "America/New_York", window, None)
+    assert result == datetime(2026, 3, 9, 6, 0, tzinfo=UTC)  # Monday 02:00 EDT
+
+
 @settings(max_examples=400)
 @given(
     st.datetimes(

@@ -153,6 +153,8 @@ def next_allowed(
             continue
         opening_time = time(0) if window.always else window.start
         opening = _local_instant(candidate_day, opening_time, zone)
+        if not window.allows(opening.astimezone(zone)):
+            continue  # the whole window falls in a spring-forward gap: no window that day
         if opening > now:
             return opening.astimezone(UTC)
         # Today's opening is behind us: we are after the window (or before it was skipped).
