@@ -77,7 +77,7 @@ class Setup:
         self.engine = Engine(db, clock, notifier=SlackNotifier(clock), senders=senders, **policy)
         self.ops: ReviewOps = self.engine.ops
         self.ws = self.engine.ws
-        self.client = client or slack_client("xoxb-test", base_url=fake.api_url)
+        self.client = client or slack_client(fake.bot_token, base_url=fake.api_url)
         self.outbox = OutboxSender(db, self.client_for, clock)
 
     def client_for(self, workspace_id: int) -> WebClient | None:
@@ -126,8 +126,7 @@ def action_ids(message: dict[str, Any]) -> list[str]:
 
 def all_text(fake: FakeSlack) -> str:
     """Everything the fake Slack was sent, as one string."""
-    calls = [fake.calls_to(m) for m in ("chat.postMessage", "chat.update")]
-    return json.dumps(calls, default=str)
+    return json.dumps(fake.all_sent(), default=str)
 
 
 def closed_port_url() -> str:
@@ -320,7 +319,7 @@ def test_500_is_retried_with_backoff(db: Database, clock: FrozenClock, fake: Fak
 def test_slack_down_keeps_rows_then_delivers_in_order(
     db: Database, clock: FrozenClock, fake: FakeSlack
 ) -> None:
-    down = slack_client("xoxb-test", base_url=closed_port_url())
+    down = slack_client(fake.bot_token, base_url=closed_port_url())
     setup = Setup(db, clock, fake, client=down, delay="1h")
     request = setup.create()
     setup.ops.pause(setup.ws, [request.number], BOB)
@@ -332,7 +331,7 @@ def test_slack_down_keeps_rows_then_delivers_in_order(
     assert rows[0].attempts >= 3 and rows[0].last_error
     assert [r.attempts for r in rows[1:]] == [0, 0]  # the replies waited behind the root
 
-    setup.client = slack_client("xoxb-test", base_url=fake.api_url)
+    setup.client = slack_client(fake.bot_token, base_url=fake.api_url)
     clock.advance(timedelta(minutes=5))
     setup.drain()
     root_ts = setup.request(request.number).slack_ts
@@ -386,6 +385,9 @@ def test_what_reaches_slack_has_fallback_text_and_fits_block_kit(
         assert len(blocks) <= MAX_BLOCKS
         for text in _texts(blocks):
             assert len(text) <= MAX_TEXT
+    for message in fake.messages(CHANNEL) + fake.messages(ALERTS):
+        assert message["has_fallback_text"]
+        assert all(reply["has_fallback_text"] for reply in message["replies"])
     assert PHONE not in all_text(fake) and EMAIL not in all_text(fake)
 
 
@@ -463,5 +465,6 @@ def test_deleted_request_card_loses_its_content(
     assert root_ts
     card = fake.message(CHANNEL, root_ts)
     assert action_ids(card) == []
-    assert "Jane Doe" not in json.dumps(card["blocks"]) and "INV-77" not in json.dumps(card)
+    shown = json.dumps([card["text"], card["blocks"]])
+    assert "Jane Doe" not in shown and "INV-77" not in shown
     assert "Deleted request" in json.dumps(card["blocks"])
