@@ -345,9 +345,8 @@ class Dispatcher:
         message.failed_at = message.failed_at or now
         message.lease_until = None
         session.add(message)
-        request.last_error = keep_error(request.last_error, result.reason)
-        if result.reason:
-            request.last_error = result.reason
+        # The request shows its latest error; each message keeps its own first one.
+        request.last_error = result.reason or request.last_error
         refresh_status(session, request, now)
         record_event(
             session,
