@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from bot.app import ReviewOpsApp
+from bot.webhooks import register_webhooks
 
 
 def blueprint(app: ReviewOpsApp) -> Blueprint:
@@ -23,4 +24,11 @@ def blueprint(app: ReviewOpsApp) -> Blueprint:
     def metrics() -> Response:
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
+    register_webhooks(
+        web,
+        app,
+        twilio_auth_token=app.settings.twilio_auth_token,
+        mailgun_signing_key=getattr(app.settings, "mailgun_signing_key", None),
+        public_url=app.settings.public_url,
+    )
     return web

@@ -1,0 +1,912 @@
+"""Use-cases of feedback: apply what providers and customers report back to the messages.
+
+Twilio status callbacks and replies, email provider events, tracked clicks, the open pixel,
+unsubscribes and reconciliation all end here. Every report is de-duplicated (Event.dedup_key,
+unique), applied monotonically (bot.domain.status.advance), recorded as an event and told to
+the team through the Notifier, inside one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import reduce
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.domain.errors import NotAllowed, NotFound
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.status import PENDING, Status, advance, keep_error
+from bot.notify import Change
+from bot.requests import (
+    SYSTEM,
+    Actor,
+    ReviewOps,
+    add_message,
+    record_event,
+    refresh_status,
+)
+from store.models import Contact, Event, Message, ReviewRequest, Workspace
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WAKE = "reviewops_wake_dispatcher"  # session.info flag: something became due now
+
+TWILIO = Actor("twilio", "Twilio")
+CUSTOMER = Actor("customer", "the customer")
+RECONCILER = Actor("reconcile", "reconciliation")
+
+CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
+PHONE_CHANNELS = ("sms", "whatsapp")
+
+# Slack action ids for an unresolved `unknown` message (handlers/actions.py routes them).
+ACTION_MARK_SENT = "message_mark_sent"
+ACTION_SEND_AGAIN = "request_send_again"
+
+# Twilio MessageStatus -> our status; None: an earlier stage that can never move a row on.
+TWILIO_STATUSES: dict[str, Status | None] = {
+    "accepted": None,
+    "scheduled": None,
+    "queued": None,
+    "sending": Status.SENDING,
+    "sent": Status.SENT,
+    "delivered": Status.DELIVERED,
+    "partially_delivered": Status.DELIVERED,
+    "read": Status.READ,
+    "undelivered": Status.UNDELIVERED,
+    "failed": Status.FAILED,
+    "canceled": Status.CANCELED,
+}
+TWILIO_OPTED_OUT_CODE = "21610"
+
+# Twilio's default opt-out, opt-in and help keywords (matched whole, trimmed, any case).
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"}
+)
+START_WORDS = frozenset({"START", "UNSTOP"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+
+# The evidence a report is of a moment; it is kept even when the status cannot move.
+_MESSAGE_STAMPS: dict[Status, str] = {
+    Status.SENT: "sent_at",
+    Status.DELIVERED: "delivered_at",
+    Status.READ: "read_at",
+    Status.OPENED: "opened_at",
+    Status.CLICKED: "clicked_at",
+    Status.UNDELIVERED: "failed_at",
+    Status.FAILED: "failed_at",
+}
+_REQUEST_STAMPS: dict[Status, str] = {
+    Status.SENT: "sent_at",
+    Status.DELIVERED: "delivered_at",
+    Status.READ: "delivered_at",
+    Status.OPENED: "opened_at",
+    Status.CLICKED: "clicked_at",
+}
+FAILURES = frozenset({Status.FAILED, Status.UNDELIVERED})
+ALERTS = frozenset({Status.FAILED, Status.UNDELIVERED, Status.COMPLAINED, Status.UNSUBSCRIBED})
+
+
+class Applied(StrEnum):
+    APPLIED = "applied"  # something changed: an event was written and the team told
+    DUPLICATE = "duplicate"  # this report was seen before
+    IGNORED = "ignored"  # nothing to change (a late or lower-ranked report)
+    NOT_FOUND = "not_found"  # no message matches it
+
+
+@dataclass(frozen=True)
+class Report:
+    """One piece of evidence about one message."""
+
+    status: Status
+    actor: Actor
+    dedup_key: str | None = None
+    error_code: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboundAnswer:
+    """What an inbound SMS/WhatsApp did, and the text to answer with (TwiML), if any."""
+
+    kind: str  # opted_out, opted_in, help, reply, duplicate, unknown_sender
+    reply: str | None = None
+
+
+def fold(current: Status, reports: Iterable[Status]) -> Status:
+    """Return a message's status after reports arrive in this order (pure; the property tested)."""
+    return reduce(advance, reports, current)
+
+
+def twilio_status(value: str) -> Status | None:
+    """Map a Twilio MessageStatus to ours; None for early stages and unknown words."""
+    return TWILIO_STATUSES.get(value.strip().lower())
+
+
+def normalize_message_id(value: str | None) -> str:
+    """Return a Message-ID without angle brackets or surrounding space (both sides compare so)."""
+    return (value or "").strip().removeprefix("<").removesuffix(">").strip()
+
+
+def bare_phone(address: str) -> str:
+    """Return the E.164 number of a Twilio address ("whatsapp:+33..." -> "+33...")."""
+    return address.strip().removeprefix("whatsapp:").strip()
+
+
+def keyword(body: str) -> str:
+    """Return an inbound text as a keyword candidate: trimmed, upper case, end punctuation off."""
+    return body.strip().rstrip(".!").strip().upper()
+
+
+class Feedback:
+    """The feedback use-cases, bound to the same database, clock and notifier as ReviewOps."""
+
+    def __init__(self, ops: ReviewOps) -> None:
+        self.ops = ops
+        self.db = ops.db
+        self.clock = ops.clock
+
+    # --- Twilio -----------------------------------------------------------------------------
+
+    def twilio_status(
+        self,
+        *,
+        sid: str,
+        status: str,
+        to: str = "",
+        error_code: str | None = None,
+        idempotency_token: str | None = None,
+    ) -> Applied:
+        """Apply one Twilio status callback to the message it is about."""
+        from bot.delivery.twilio import twilio_error_reason
+
+        reported = twilio_status(status)
+        if not sid or reported is None:
+            return Applied.IGNORED
+        code = (error_code or "").strip() or None
+        if code == TWILIO_OPTED_OUT_CODE and reported in FAILURES:
+            reported = Status.UNSUBSCRIBED
+        report = Report(
+            reported,
+            TWILIO,
+            # A retry carries the same idempotency token, and always the same sid and status:
+            # this key catches retries and Twilio's own repeats alike.
+            dedup_key=f"twilio:{sid}:{status.strip().lower()}",
+            error_code=code,
+            reason=twilio_error_reason(code) if code else None,
+            detail={"twilio_status": status, "idempotency_token": idempotency_token},
+        )
+        return self._guarded(lambda session: self._twilio_status(session, sid, to, report))
+
+    def _twilio_status(self, session: Session, sid: str, to: str, report: Report) -> Applied:
+        now = self.clock.now()
+        message = _locked(session, select(Message).where(Message.provider_id == sid))
+        if message is None:
+            message = self._adopt(session, sid, bare_phone(to), now)
+        if message is None:
+            log.warning("status callback for unknown Twilio message %s", sid)
+            return Applied.NOT_FOUND
+        result = self.apply(session, message, report, now)
+        if result is Applied.APPLIED and report.status is Status.UNSUBSCRIBED:
+            self._opt_out_phone(session, message.to_address, "The customer replied STOP", now)
+        return result
+
+    def _adopt(self, session: Session, sid: str, to: str, now: datetime) -> Message | None:
+        # A callback for a send whose answer was lost: the one in-doubt row to that number is it.
+        if not to:
+            return None
+        candidates = session.exec(
+            select(Message).where(
+                col(Message.to_address) == to,
+                col(Message.channel).in_(PHONE_CHANNELS),
+                col(Message.status).in_([Status.SENDING.value, Status.UNKNOWN.value]),
+                col(Message.provider_id).is_(None),
+            )
+        ).all()
+        if len(candidates) != 1:
+            return None
+        message = candidates[0]
+        message.provider = "twilio"
+        message.provider_id = sid
+        session.add(message)
+        return message
+
+    def inbound(self, *, sid: str, from_: str, to: str, body: str) -> InboundAnswer:
+        """Handle a customer's SMS/WhatsApp: opt out, opt in, help, or a reply for the team."""
+        phone = bare_phone(from_)
+        word = keyword(body)
+
+        def run(session: Session) -> InboundAnswer:
+            now = self.clock.now()
+            key = f"twilio-in:{sid}"
+            if sid and _seen(session, key):
+                if word in HELP_WORDS:
+                    return InboundAnswer("help", self._help_text(session, phone))
+                return InboundAnswer("duplicate")
+            if word in STOP_WORDS:
+                done = self._opt_out_phone(
+                    session, phone, f"The customer replied {word}", now, dedup_key=key, word=word
+                )
+                return InboundAnswer("opted_out" if done else "unknown_sender")
+            if word in START_WORDS:
+                done = self._opt_in_phone(session, phone, word, now, dedup_key=key)
+                return InboundAnswer("opted_in" if done else "unknown_sender")
+            if word in HELP_WORDS:
+                return InboundAnswer("help", self._help_text(session, phone))
+            request = _latest_request_to_phone(session, phone)
+            if request is None:
+                return InboundAnswer("unknown_sender")
+            text = body.strip()
+            record_event(
+                session,
+                request,
+                "reply",
+                CUSTOMER,
+                now,
+                detail={"text": text, "from": phone},
+                dedup_key=key if sid else None,
+            )
+            self.ops.notifier.notify(
+                session, request, Change("reply", f"{request.customer_name} replied: {text}")
+            )
+            return InboundAnswer("reply")
+
+        return self._guarded_value(run, lambda: InboundAnswer("duplicate"))
+
+    def _help_text(self, session: Session, phone: str) -> str:
+        request = _latest_request_to_phone(session, phone)
+        policy = _policy(session, request.workspace_id) if request else None
+        name = (policy.business_name if policy else "") or "Reviews"
+        contact = (policy.email_reply_to or policy.email_from) if policy else ""
+        text = f"{name}: we sent you a request for a review."
+        if contact:
+            text += f" Questions? Write to {contact}."
+        return text + " Reply STOP to stop messages, START to receive them again."
+
+    def _opt_out_phone(
+        self,
+        session: Session,
+        phone: str,
+        reason: str,
+        now: datetime,
+        *,
+        dedup_key: str | None = None,
+        word: str = "STOP",
+    ) -> bool:
+        """Opt every contact with this number out of SMS and WhatsApp; cancel what waits."""
+        contacts = _contacts_by_phone(session, phone)
+        # Rows queued to this number whatever contact they hang on (a request's phone may
+        # differ from its contact's): none of them may go out.
+        stray = session.exec(
+            select(Message).where(
+                col(Message.to_address) == phone,
+                col(Message.channel).in_(PHONE_CHANNELS),
+                col(Message.status).in_([s.value for s in PENDING]),
+            )
+        ).all()
+        if not contacts and not stray:
+            return False
+        key = dedup_key
+        for contact in contacts:
+            newly = contact.phone_opted_out_at is None
+            if newly:
+                contact.phone_opted_out_at = now
+                session.add(contact)
+            self.ops.cancel_for_opt_out(session, contact, PHONE_CHANNELS, reason, now, CUSTOMER)
+            request = _latest_request_of_contact(session, contact)
+            if request is None or not newly:
+                continue
+            last = _latest_handed_over(session, request, PHONE_CHANNELS)
+            if last is not None:
+                last.status = advance(Status(last.status), Status.UNSUBSCRIBED).value
+                last.error_reason = keep_error(last.error_reason, reason)
+                last.updated_at = now
+                session.add(last)
+            refresh_status(session, request, now)
+            record_event(
+                session,
+                request,
+                "opted_out",
+                CUSTOMER,
+                now,
+                message=last,
+                detail={"channels": list(PHONE_CHANNELS), "keyword": word, "reason": reason},
+                dedup_key=key,
+            )
+            key = None
+            self.ops.notifier.notify(
+                session,
+                request,
+                Change(
+                    "opted_out",
+                    f"{request.customer_name} opted out of SMS and WhatsApp ({reason})",
+                    alert=True,
+                ),
+            )
+        for message in stray:
+            if message.status in PENDING:  # not already canceled above
+                request = session.get(ReviewRequest, message.request_id)
+                message.status = Status.CANCELED.value
+                message.error_reason = keep_error(message.error_reason, reason)
+                message.updated_at = now
+                session.add(message)
+                if request is not None:
+                    refresh_status(session, request, now)
+                    record_event(
+                        session,
+                        request,
+                        "canceled",
+                        CUSTOMER,
+                        now,
+                        message=message,
+                        detail={"reason": reason},
+                    )
+                    self.ops.notifier.notify(
+                        session, request, Change("canceled", f"Canceled: {reason}")
+                    )
+        return True
+
+    def _opt_in_phone(
+        self, session: Session, phone: str, word: str, now: datetime, *, dedup_key: str | None
+    ) -> bool:
+        contacts = _contacts_by_phone(session, phone)
+        key = dedup_key
+        for contact in contacts:
+            if contact.phone_opted_out_at is None:
+                continue
+            contact.phone_opted_out_at = None
+            session.add(contact)
+            request = _latest_request_of_contact(session, contact)
+            if request is None:
+                continue
+            record_event(
+                session,
+                request,
+                "opted_in",
+                CUSTOMER,
+                now,
+                detail={"channels": list(PHONE_CHANNELS), "keyword": word},
+                dedup_key=key,
+            )
+            key = None
+            self.ops.notifier.notify(
+                session,
+                request,
+                Change("opted_in", f"{request.customer_name} replied {word}: SMS allowed again"),
+            )
+        return bool(contacts)
+
+    # --- tracked link, pixel, unsubscribe ---------------------------------------------------
+
+    def click(self, token: str, *, counted: bool) -> str | None:
+        """Record a click on a message's review link (once) and return its landing page.
+
+        :raise NotFound: no message has this token.
+        """
+
+        def run(session: Session) -> str | None:
+            message = _locked(session, select(Message).where(Message.token == token))
+            if message is None:
+                raise NotFound("No such link.")
+            request = session.get(ReviewRequest, message.request_id)
+            assert request is not None
+            policy = _policy(session, request.workspace_id)
+            url = policy.landing_url(request.review_type, request.language) or None
+            if counted and request.deleted_at is None:
+                report = Report(Status.CLICKED, CUSTOMER, dedup_key=f"click:{message.id}")
+                if self.apply(session, message, report, self.clock.now()) is Applied.APPLIED:
+                    self._cancel_reminders(session, request, self.clock.now())
+            return url
+
+        return self._guarded_value(run, lambda: self._landing(token))
+
+    def _landing(self, token: str) -> str | None:
+        with self.db.read() as session:
+            message = session.exec(select(Message).where(Message.token == token)).first()
+            if message is None:
+                raise NotFound("No such link.")
+            request = session.get(ReviewRequest, message.request_id)
+            assert request is not None
+            policy = _policy(session, request.workspace_id)
+            return policy.landing_url(request.review_type, request.language) or None
+
+    def _cancel_reminders(self, session: Session, request: ReviewRequest, now: datetime) -> None:
+        waiting = session.exec(
+            select(Message).where(
+                Message.request_id == request.id,
+                Message.kind == "reminder",
+                col(Message.status).in_([s.value for s in PENDING]),
+            )
+        ).all()
+        for message in waiting:
+            message.status = Status.CANCELED.value
+            message.error_reason = keep_error(
+                message.error_reason, "The customer clicked the review link"
+            )
+            message.updated_at = now
+            session.add(message)
+            record_event(
+                session,
+                request,
+                "reminder_canceled",
+                SYSTEM,
+                now,
+                message=message,
+                detail={"reason": "clicked"},
+            )
+        if waiting:
+            refresh_status(session, request, now)
+
+    def opened(self, token: str) -> bool:
+        """Record that an email was opened (the pixel); False when the token is unknown."""
+
+        def run(session: Session) -> bool:
+            message = _locked(session, select(Message).where(Message.token == token))
+            if message is None:
+                return False
+            if message.channel == "email":
+                report = Report(Status.OPENED, CUSTOMER, dedup_key=f"open:{message.id}")
+                self.apply(session, message, report, self.clock.now())
+            return True
+
+        return self._guarded_value(run, lambda: True)
+
+    def unsubscribe(self, token: str) -> Message:
+        """Opt the customer out of the channel this message went by, at once.
+
+        :raise NotFound: no message has this token.
+        """
+
+        def run(session: Session) -> Message:
+            message = _locked(session, select(Message).where(Message.token == token))
+            if message is None:
+                raise NotFound("No such link.")
+            self._unsubscribe(session, message, "The customer unsubscribed", self.clock.now())
+            return message
+
+        return self._guarded_value(run, lambda: self.message_by_token(token))
+
+    def message_by_token(self, token: str) -> Message:
+        """Return the message a link token belongs to.
+
+        :raise NotFound: no message has this token.
+        """
+        with self.db.read() as session:
+            message = session.exec(select(Message).where(Message.token == token)).first()
+            if message is None:
+                raise NotFound("No such link.")
+            return message
+
+    def _unsubscribe(
+        self,
+        session: Session,
+        message: Message,
+        reason: str,
+        now: datetime,
+        *,
+        status: Status = Status.UNSUBSCRIBED,
+        dedup_key: str | None = None,
+        actor: Actor = CUSTOMER,
+    ) -> Applied:
+        if message.channel in PHONE_CHANNELS:
+            self._opt_out_phone(session, message.to_address, reason, now)
+            return Applied.APPLIED
+        request = session.get(ReviewRequest, message.request_id)
+        assert request is not None
+        contacts = _contacts_by_email(session, message.workspace_id, message.to_address)
+        if request.contact_id and all(c.id != request.contact_id for c in contacts):
+            own = session.get(Contact, request.contact_id)
+            if own is not None and own.email == message.to_address:
+                contacts.append(own)
+        for contact in contacts:
+            if contact.email_opted_out_at is None:
+                contact.email_opted_out_at = now
+                session.add(contact)
+            self.ops.cancel_for_opt_out(session, contact, ["email"], reason, now, actor)
+        report = Report(
+            status, actor, dedup_key=dedup_key or f"{status.value}:{message.id}", reason=reason
+        )
+        return self.apply(session, message, report, now)
+
+    # --- email provider events --------------------------------------------------------------
+
+    def email_event(
+        self,
+        *,
+        provider: str,
+        message_id: str,
+        event: str,
+        event_id: str,
+        severity: str | None = None,
+        code: str | None = None,
+        reason: str | None = None,
+    ) -> Applied:
+        """Apply one email provider event (Mailgun's names) to the message with this Message-ID."""
+        actor = Actor(provider, provider.capitalize())
+        key = f"{provider}:{event_id}" if event_id else None
+        wanted = normalize_message_id(message_id)
+        if not wanted:
+            return Applied.NOT_FOUND
+
+        def run(session: Session) -> Applied:
+            now = self.clock.now()
+            if key and _seen(session, key):
+                return Applied.DUPLICATE
+            message = _locked(
+                session,
+                select(Message).where(
+                    col(Message.channel) == "email",
+                    col(Message.provider_id).in_([wanted, f"<{wanted}>"]),
+                ),
+            )
+            if message is None:
+                return Applied.NOT_FOUND
+            request = session.get(ReviewRequest, message.request_id)
+            assert request is not None
+            name = event.strip().lower()
+            if name == "failed" and (severity or "").lower() == "temporary":
+                # The provider retries by itself: worth a line in the log, not a status.
+                record_event(
+                    session,
+                    request,
+                    "delivery_delayed",
+                    actor,
+                    now,
+                    message=message,
+                    detail={"code": code, "reason": reason},
+                    dedup_key=key,
+                )
+                return Applied.APPLIED
+            if name == "complained":
+                return self._unsubscribe(
+                    session,
+                    message,
+                    "The customer marked the email as spam",
+                    now,
+                    status=Status.COMPLAINED,
+                    dedup_key=key,
+                    actor=actor,
+                )
+            if name == "unsubscribed":
+                return self._unsubscribe(
+                    session,
+                    message,
+                    "The customer unsubscribed",
+                    now,
+                    dedup_key=key,
+                    actor=actor,
+                )
+            status = {
+                "delivered": Status.DELIVERED,
+                "opened": Status.OPENED,
+                "clicked": Status.CLICKED,
+                "failed": Status.FAILED,
+            }.get(name)
+            if status is None:
+                return Applied.IGNORED
+            report = Report(
+                status,
+                actor,
+                dedup_key=key,
+                error_code=code if status is Status.FAILED else None,
+                reason=(reason or "The email bounced") if status is Status.FAILED else None,
+            )
+            applied = self.apply(session, message, report, now)
+            if applied is Applied.APPLIED and status is Status.CLICKED:
+                self._cancel_reminders(session, request, now)
+            return applied
+
+        return self._guarded(run)
+
+    # --- reconciliation and human decisions -------------------------------------------------
+
+    def resolve_unknown(
+        self,
+        message_id: int,
+        *,
+        sid: str,
+        status: Status,
+        error_code: str | None,
+        reason: str | None,
+    ) -> Applied:
+        """Record what the provider says became of a message whose outcome was unknown."""
+
+        def run(session: Session) -> Applied:
+            message = _locked(session, select(Message).where(Message.id == message_id))
+            if message is None or message.status != Status.UNKNOWN.value:
+                return Applied.IGNORED
+            message.provider = message.provider or "twilio"
+            message.provider_id = message.provider_id or sid
+            report = Report(
+                status,
+                RECONCILER,
+                dedup_key=f"reconciled:{message.id}",
+                error_code=error_code,
+                reason=reason,
+                detail={"sid": sid, "found_at_provider": True},
+            )
+            return self.apply(session, message, report, self.clock.now())
+
+        return self._guarded(run)
+
+    def report_unresolved(self, message_id: int, reason: str) -> Applied:
+        """Tell the team, once, that a message's outcome could not be found out."""
+
+        def run(session: Session) -> Applied:
+            now = self.clock.now()
+            key = f"unresolved:{message_id}"
+            if _seen(session, key):
+                return Applied.DUPLICATE
+            message = session.get(Message, message_id)
+            if message is None or message.status != Status.UNKNOWN.value:
+                return Applied.IGNORED
+            request = session.get(ReviewRequest, message.request_id)
+            assert request is not None
+            record_event(
+                session,
+                request,
+                "unresolved",
+                RECONCILER,
+                now,
+                message=message,
+                detail={
+                    "reason": reason,
+                    "actions": [ACTION_MARK_SENT, ACTION_SEND_AGAIN],
+                },
+                dedup_key=key,
+            )
+            channel = CHANNEL_LABELS.get(message.channel, message.channel)
+            self.ops.notifier.notify(
+                session,
+                request,
+                Change(
+                    "unresolved",
+                    f"Couldn't find out whether the {channel} went out ({reason}). "
+                    "Choose *Mark as sent* or *Send again*.",
+                    alert=True,
+                ),
+            )
+            return Applied.APPLIED
+
+        return self._guarded(run)
+
+    def mark_as_sent(self, workspace_id: int, number: int, actor: Actor) -> ReviewRequest:
+        """Record a person's decision that a request's `unknown` message did go out.
+
+        :raise NotFound: there is no such request.
+        :raise NotAllowed: it has no message whose outcome is unknown.
+        """
+        now = self.clock.now()
+        with self.db.write() as session:
+            request = session.exec(
+                select(ReviewRequest).where(
+                    ReviewRequest.workspace_id == workspace_id, ReviewRequest.number == number
+                )
+            ).first()
+            if request is None or request.deleted_at is not None:
+                raise NotFound(f"There is no request #{number}.")
+            unknown = session.exec(
+                select(Message)
+                .where(Message.request_id == request.id, Message.status == Status.UNKNOWN.value)
+                .order_by(col(Message.id))
+                .with_for_update()
+            ).all()
+            if not unknown:
+                raise NotAllowed(
+                    f"#{number} has no message in doubt, so it can't be marked as sent."
+                )
+            for message in unknown:
+                message.status = Status.SENT.value
+                message.sent_at = message.sent_at or now
+                message.updated_at = now
+                session.add(message)
+                record_event(
+                    session,
+                    request,
+                    "marked_sent",
+                    actor,
+                    now,
+                    message=message,
+                    detail={"decision": "mark_as_sent"},
+                )
+            request.sent_at = request.sent_at or now
+            refresh_status(session, request, now)
+            self.ops.notifier.notify(
+                session,
+                request,
+                Change("marked_sent", f"Marked as sent by {actor.label}", actor_id=actor.id),
+            )
+            return request
+
+    def send_again(self, workspace_id: int, number: int, actor: Actor) -> ReviewRequest:
+        """Send a request whose outcome is unknown again (the same rules as any resend)."""
+        return self.ops.resend(workspace_id, number, actor)
+
+    # --- the one place a report changes a message -------------------------------------------
+
+    def apply(self, session: Session, message: Message, report: Report, now: datetime) -> Applied:
+        """Apply a report to a message inside the caller's transaction; tell the team once."""
+        if report.dedup_key and _seen(session, report.dedup_key):
+            return Applied.DUPLICATE
+        request = session.get(ReviewRequest, message.request_id)
+        assert request is not None
+        before = Status(message.status)
+        after = advance(before, report.status)
+        changed = after is not before
+        stamp = _MESSAGE_STAMPS.get(report.status)
+        if stamp and getattr(message, stamp) is None:
+            setattr(message, stamp, now)
+            changed = True
+        failure = report.status in FAILURES
+        if failure and report.error_code and not message.error_code:
+            changed = True  # a code for a failure we knew without one
+        if not changed:
+            return Applied.IGNORED
+        message.status = after.value
+        if failure or after in ALERTS:
+            message.error_code = keep_error(message.error_code, report.error_code)
+            message.error_reason = keep_error(message.error_reason, report.reason)
+        message.updated_at = now
+        session.add(message)
+        request_stamp = _REQUEST_STAMPS.get(report.status)
+        if request_stamp and getattr(request, request_stamp) is None:
+            setattr(request, request_stamp, now)
+        if failure and after is report.status:
+            request.last_error = report.reason or request.last_error
+        refresh_status(session, request, now)
+        detail = {
+            "from": before.value,
+            "to": after.value,
+            "code": report.error_code,
+            "reason": report.reason,
+            **report.detail,
+        }
+        record_event(
+            session,
+            request,
+            report.status.value,
+            report.actor,
+            now,
+            message=message,
+            detail={k: v for k, v in detail.items() if v is not None},
+            dedup_key=report.dedup_key,
+        )
+        alert = after is report.status and report.status in ALERTS
+        self.ops.notifier.notify(
+            session,
+            request,
+            Change(report.status.value, _change_text(request, message, report), alert=alert),
+        )
+        if failure and after is report.status:
+            if fall_back_to_email(self.ops, session, request, message, now) is not None:
+                session.info[WAKE] = True  # the fallback email is due now
+        return Applied.APPLIED
+
+    def _guarded(self, run: Callable[[Session], Applied]) -> Applied:
+        """Run a write; a unique-key race with another worker means a duplicate."""
+        return self._guarded_value(run, lambda: Applied.DUPLICATE)
+
+    def _guarded_value(self, run: Callable[[Session], T], on_duplicate: Callable[[], T]) -> T:
+        try:
+            with self.db.write() as session:
+                result = run(session)
+        except IntegrityError:
+            # The same report applied at the same moment by another worker: the index won.
+            return on_duplicate()
+        if session.info.pop(WAKE, False):
+            self.ops.wake()
+        return result
+
+
+def fall_back_to_email(
+    ops: ReviewOps, session: Session, request: ReviewRequest, failed: Message, now: datetime
+) -> Message | None:
+    """Queue the email once when an SMS of an "SMS, else email" request fails or is undelivered."""
+    if request.method != "sms_or_email" or failed.channel != "sms" or not request.email:
+        return None
+    if request.deleted_at is not None:
+        return None
+    if not _policy(session, request.workspace_id).fallback_email:
+        return None
+    messages = session.exec(select(Message).where(Message.request_id == request.id)).all()
+    if any(m.kind == "fallback" for m in messages):
+        return None
+    contact = session.get(Contact, request.contact_id) if request.contact_id else None
+    if contact is not None and contact.email_opted_out_at is not None:
+        return None
+    fallback = add_message(session, request, "email", "fallback", now, now)
+    refresh_status(session, request, now)
+    record_event(session, request, "fallback", SYSTEM, now, message=fallback)
+    ops.notifier.notify(session, request, Change("fallback", "SMS failed: falling back to email"))
+    return fallback
+
+
+def _change_text(request: ReviewRequest, message: Message, report: Report) -> str:
+    channel = CHANNEL_LABELS.get(message.channel, message.channel)
+    name = request.customer_name
+    status = report.status
+    if status in FAILURES:
+        code = f" (error {report.error_code})" if report.error_code else ""
+        return f"{channel} {status.value}: {report.reason or 'no reason given'}{code}"
+    if status is Status.OPENED:
+        return "Email opened (may include mail privacy prefetch)"
+    if status is Status.CLICKED:
+        return f"{name} clicked the review link"
+    if status is Status.COMPLAINED:
+        return f"{name} marked the email as spam: no more email will be sent to them"
+    if status is Status.UNSUBSCRIBED:
+        return f"{name} unsubscribed from {channel}"
+    if report.actor is RECONCILER:
+        return f"Found at the provider: the {channel} went out ({status.value})"
+    return f"{channel} {status.value}"
+
+
+def _seen(session: Session, key: str) -> bool:
+    return session.exec(select(Event.id).where(Event.dedup_key == key)).first() is not None
+
+
+def _locked(session: Session, query: Any) -> Message | None:
+    # PostgreSQL: one report per message at a time; SQLite's write lock already serialises.
+    result: Message | None = session.exec(query.with_for_update()).first()
+    return result
+
+
+def _policy(session: Session, workspace_id: int) -> WorkspacePolicy:
+    workspace = session.get(Workspace, workspace_id)
+    assert workspace is not None
+    return WorkspacePolicy.model_validate(workspace.policy)
+
+
+def _contacts_by_phone(session: Session, phone: str) -> list[Contact]:
+    # Every workspace: the carrier blocks the number for our sender whichever team asked.
+    return list(session.exec(select(Contact).where(Contact.phone == phone)).all())
+
+
+def _contacts_by_email(session: Session, workspace_id: int, email: str) -> list[Contact]:
+    return list(
+        session.exec(
+            select(Contact).where(Contact.workspace_id == workspace_id, Contact.email == email)
+        ).all()
+    )
+
+
+def _latest_request_to_phone(session: Session, phone: str) -> ReviewRequest | None:
+    return session.exec(
+        select(ReviewRequest)
+        .where(ReviewRequest.phone == phone, col(ReviewRequest.deleted_at).is_(None))
+        .order_by(col(ReviewRequest.created_at).desc(), col(ReviewRequest.id).desc())
+        .limit(1)
+    ).first()
+
+
+def _latest_request_of_contact(session: Session, contact: Contact) -> ReviewRequest | None:
+    return session.exec(
+        select(ReviewRequest)
+        .where(ReviewRequest.contact_id == contact.id, col(ReviewRequest.deleted_at).is_(None))
+        .order_by(col(ReviewRequest.created_at).desc(), col(ReviewRequest.id).desc())
+        .limit(1)
+    ).first()
+
+
+def _latest_handed_over(
+    session: Session, request: ReviewRequest, channels: Sequence[str]
+) -> Message | None:
+    return session.exec(
+        select(Message)
+        .where(
+            Message.request_id == request.id,
+            col(Message.channel).in_(list(channels)),
+            col(Message.status).not_in(
+                [*(s.value for s in PENDING), Status.CLAIMED.value, Status.CANCELED.value]
+            ),
+        )
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    ).first()

@@ -1,0 +1,264 @@
+"""HTTP routes customers and providers reach: Twilio and email webhooks, links, pixel, unsubscribe.
+
+Each route verifies what it receives, hands it to one use-case in bot/feedback.py and answers
+fast; nothing here decides what a report means.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from html import escape
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape  # noqa: S406  (escaping our own output only)
+
+from flask import Blueprint, Flask, Response, abort, redirect, request
+from twilio.request_validator import RequestValidator
+
+from bot.app import ReviewOpsApp
+from bot.clock import Clock
+from bot.domain.errors import NotFound
+from bot.feedback import Feedback
+
+log = logging.getLogger(__name__)
+
+MAILGUN_MAX_AGE = timedelta(minutes=5)
+NO_CACHE = {
+    "Cache-Control": "no-store, no-cache, must-revalidate, private, max-age=0",
+    "Pragma": "no-cache",
+    "Expires": "0",
+}
+# A transparent 1x1 GIF.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+# Mail security gateways and link previewers fetch links before (or instead of) people.
+SCANNER_AGENTS = (
+    "barracuda",
+    "proofpoint",
+    "mimecast",
+    "microsoft office",
+    "safelinks",
+    "bot",
+    "preview",
+    "facebookexternalhit",
+    "slackbot-linkexpanding",
+    "spider",
+    "crawler",
+    "python-requests",
+    "curl/",
+    "wget/",
+    "headlesschrome",
+)
+
+
+def is_scanner(user_agent: str | None) -> bool:
+    """Say whether a request comes from a link scanner or previewer rather than a person."""
+    agent = (user_agent or "").lower()
+    return not agent or any(word in agent for word in SCANNER_AGENTS)
+
+
+def twiml_message(text: str) -> str:
+    """Return a TwiML document answering with one message."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Response><Message>{xml_escape(text)}</Message></Response>"
+    )
+
+
+class MailgunVerifier:
+    """Check Mailgun webhook signatures: HMAC, freshness, and one use per token."""
+
+    def __init__(self, signing_key: str, clock: Clock, *, max_age: timedelta = MAILGUN_MAX_AGE):
+        self.signing_key = signing_key.encode()
+        self.clock = clock
+        self.max_age = max_age
+        # Tokens older than max_age are refused as stale anyway: remembering those is enough.
+        self._seen: OrderedDict[str, datetime] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, signature: Any) -> int | None:
+        """Return None when the signature is good and fresh, else the HTTP status to refuse with."""
+        if not isinstance(signature, dict):
+            return 403
+        timestamp = str(signature.get("timestamp") or "")
+        token = str(signature.get("token") or "")
+        given = str(signature.get("signature") or "")
+        if not (timestamp and token and given):
+            return 403
+        expected = hmac.new(
+            self.signing_key, (timestamp + token).encode(), hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(expected, given):
+            return 403
+        try:
+            sent_at = datetime.fromtimestamp(int(timestamp), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            return 403
+        now = self.clock.now()
+        if abs(now - sent_at) > self.max_age:
+            return 406  # Mailgun stops retrying on 406
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) < now - self.max_age:
+                self._seen.popitem(last=False)
+            if token in self._seen:
+                return 406
+            self._seen[token] = now
+        return None
+
+
+def register_webhooks(
+    target: Blueprint | Flask,
+    app: ReviewOpsApp,
+    *,
+    twilio_auth_token: str | None,
+    mailgun_signing_key: str | None,
+    public_url: str,
+) -> Feedback:
+    """Add the webhook, link, pixel and unsubscribe routes to a blueprint or Flask app."""
+    feedback = Feedback(app.ops)
+    base = public_url.rstrip("/")
+    validator = RequestValidator(twilio_auth_token) if twilio_auth_token else None
+    mailgun = MailgunVerifier(mailgun_signing_key, app.clock) if mailgun_signing_key else None
+
+    def twilio_verified() -> bool:
+        # Twilio signs the URL it was given: ours as the public sees it, whatever proxy is between.
+        if validator is None:
+            return False
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature:
+            return False
+        url = base + request.path
+        if request.query_string:
+            url += "?" + request.query_string.decode("latin-1")
+        return bool(validator.validate(url, request.form, signature))
+
+    @target.post("/webhooks/twilio/status")
+    def twilio_status() -> Response:
+        if not twilio_verified():
+            log.warning("refused a Twilio status callback with a missing or wrong signature")
+            return Response("invalid signature\n", status=403, mimetype="text/plain")
+        form = request.form
+        feedback.twilio_status(
+            sid=form.get("MessageSid") or form.get("SmsSid") or "",
+            status=form.get("MessageStatus") or form.get("SmsStatus") or "",
+            to=form.get("To", ""),
+            error_code=form.get("ErrorCode"),
+            idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
+        )
+        return Response(EMPTY_TWIML, mimetype="text/xml")
+
+    @target.post("/webhooks/twilio/inbound")
+    def twilio_inbound() -> Response:
+        if not twilio_verified():
+            log.warning("refused a Twilio inbound webhook with a missing or wrong signature")
+            return Response("invalid signature\n", status=403, mimetype="text/plain")
+        form = request.form
+        answer = feedback.inbound(
+            sid=form.get("MessageSid") or form.get("SmsMessageSid") or "",
+            from_=form.get("From", ""),
+            to=form.get("To", ""),
+            body=form.get("Body", ""),
+        )
+        body = twiml_message(answer.reply) if answer.reply else EMPTY_TWIML
+        return Response(body, mimetype="text/xml")
+
+    @target.post("/webhooks/email/<provider>")
+    def email_webhook(provider: str) -> Response:
+        if provider != "mailgun":
+            abort(404)
+        if mailgun is None:
+            log.warning("a Mailgun webhook arrived but MAILGUN_SIGNING_KEY is not set")
+            return Response("not configured\n", status=403, mimetype="text/plain")
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return Response("expected JSON\n", status=400, mimetype="text/plain")
+        refused = mailgun.check(payload.get("signature"))
+        if refused is not None:
+            return Response("refused\n", status=refused, mimetype="text/plain")
+        data = payload.get("event-data")
+        if not isinstance(data, dict):
+            return Response("no event-data\n", status=400, mimetype="text/plain")
+        headers = (data.get("message") or {}).get("headers") or {}
+        status = data.get("delivery-status") or {}
+        code = status.get("code")
+        feedback.email_event(
+            provider="mailgun",
+            message_id=str(headers.get("message-id") or ""),
+            event=str(data.get("event") or ""),
+            event_id=str(data.get("id") or ""),
+            severity=data.get("severity"),
+            code=str(code) if code not in (None, "") else None,
+            reason=status.get("description") or status.get("message") or data.get("reason"),
+        )
+        return Response(status=200)
+
+    @target.route("/r/<token>", methods=["GET", "HEAD"])
+    def tracked_link(token: str) -> Any:
+        counted = request.method == "GET" and not is_scanner(request.headers.get("User-Agent"))
+        try:
+            url = feedback.click(token, counted=counted)
+        except NotFound:
+            abort(404)
+        if url is None:
+            page = "<!doctype html><title>Thank you</title><p>Thank you!</p>"
+            return Response(page, mimetype="text/html", headers=NO_CACHE)
+        response = redirect(url, code=302)
+        response.headers.update(NO_CACHE)
+        return response
+
+    @target.get("/o/<token>.gif")
+    def open_pixel(token: str) -> Response:
+        # Image proxies and privacy prefetch open too: the team sees opens labelled so.
+        found = feedback.opened(token)
+        if not found:
+            abort(404)
+        return Response(PIXEL, mimetype="image/gif", headers=NO_CACHE)
+
+    @target.route("/u/<token>", methods=["GET", "POST"])
+    def unsubscribe(token: str) -> Response:
+        if request.method == "GET":
+            try:
+                feedback.message_by_token(token)
+            except NotFound:
+                abort(404)
+            return Response(_confirm_page(token), mimetype="text/html", headers=NO_CACHE)
+        one_click = request.form.get("List-Unsubscribe") == "One-Click"
+        if not one_click and request.form.get("confirm") != "yes":
+            return Response("nothing to do\n", status=400, mimetype="text/plain")
+        try:
+            feedback.unsubscribe(token)
+        except NotFound:
+            abort(404)
+        if one_click and request.form.get("confirm") != "yes":
+            return Response("unsubscribed\n", mimetype="text/plain")
+        return Response(_done_page(), mimetype="text/html", headers=NO_CACHE)
+
+    return feedback
+
+
+def _confirm_page(token: str) -> str:
+    action = f"/u/{escape(token)}"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        "<title>Unsubscribe</title></head><body>"
+        "<h1>Unsubscribe</h1><p>Stop receiving review requests by email?</p>"
+        f"<form method='post' action='{action}'>"
+        "<input type='hidden' name='List-Unsubscribe' value='One-Click'>"
+        "<input type='hidden' name='confirm' value='yes'>"
+        "<button type='submit'>Unsubscribe</button></form></body></html>"
+    )
+
+
+def _done_page() -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Unsubscribed</title></head>"
+        "<body><h1>You're unsubscribed</h1><p>You won't receive these emails again.</p>"
+        "</body></html>"
+    )
