@@ -123,6 +123,7 @@ def running(
     clock: FrozenClock,
     *,
     mailgun_signing_key: str | None = None,
+    smtp_url: str | None = None,
     **policy: Any,
 ) -> Iterator[Web]:
     """Run the real app (create_app, create_flask) against the fake Twilio over HTTP."""
@@ -136,6 +137,7 @@ def running(
             TWILIO_AUTH_TOKEN=TOKEN,
             TWILIO_FROM=FROM,
             TWILIO_API_URL=twilio.url,
+            **({"SMTP_URL": smtp_url, "EMAIL_FROM": "shop@acme.example"} if smtp_url else {}),
         )
         notifier = RecordingNotifier()
         app = create_app(settings, clock=clock, notifier=notifier)
