@@ -128,17 +128,18 @@ def running(
 ) -> Iterator[Web]:
     """Run the real app (create_app, create_flask) against the fake Twilio over HTTP."""
     with tw.FakeTwilio(SID, TOKEN, now=clock.now) as twilio, serving() as (url, late):
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            DATABASE_URL=database_url,
-            PUBLIC_URL=url,
-            DEFAULT_REGION="US",
-            TWILIO_ACCOUNT_SID=SID,
-            TWILIO_AUTH_TOKEN=TOKEN,
-            TWILIO_FROM=FROM,
-            TWILIO_API_URL=twilio.url,
-            **({"SMTP_URL": smtp_url, "EMAIL_FROM": "shop@acme.example"} if smtp_url else {}),
-        )
+        env: dict[str, Any] = {
+            "DATABASE_URL": database_url,
+            "PUBLIC_URL": url,
+            "DEFAULT_REGION": "US",
+            "TWILIO_ACCOUNT_SID": SID,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_FROM": FROM,
+            "TWILIO_API_URL": twilio.url,
+        }
+        if smtp_url:
+            env |= {"SMTP_URL": smtp_url, "EMAIL_FROM": "shop@acme.example"}
+        settings = Settings(_env_file=None, **env)
         notifier = RecordingNotifier()
         app = create_app(settings, clock=clock, notifier=notifier)
         if mailgun_signing_key is None:
