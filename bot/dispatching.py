@@ -22,6 +22,7 @@ from bot.delivery.base import Outcome, OutgoingMessage, Sender, SendResult
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import PENDING, Status, advance, keep_error
 from bot.domain.window import next_allowed, parse_window
+from bot.feedback import fall_back_to_email
 from bot.notify import Change
 from bot.requests import (
     SYSTEM,
@@ -381,25 +382,8 @@ class Dispatcher:
         self, session: Session, request: ReviewRequest, failed: Message, now: datetime
     ) -> Message | None:
         """Queue the email once when an SMS of an "SMS, else email" request fails."""
-        if request.method != "sms_or_email" or failed.channel != "sms" or not request.email:
-            return None
-        workspace = session.get(Workspace, request.workspace_id)
-        assert workspace is not None
-        if not WorkspacePolicy.model_validate(workspace.policy).fallback_email:
-            return None
-        messages = session.exec(select(Message).where(Message.request_id == request.id)).all()
-        if any(m.kind == "fallback" for m in messages):
-            return None
-        contact = session.get(Contact, request.contact_id) if request.contact_id else None
-        if contact is not None and contact.email_opted_out_at is not None:
-            return None
-        fallback = add_message(session, request, "email", "fallback", now, now)
-        refresh_status(session, request, now)
-        record_event(session, request, "fallback", SYSTEM, now, message=fallback)
-        self.ops.notifier.notify(
-            session, request, Change("fallback", "SMS failed: falling back to email")
-        )
-        return fallback
+        # One rule for failures seen at send time and reported later by status callbacks.
+        return fall_back_to_email(self.ops, session, request, failed, now)
 
     def _schedule_reminder(
         self, session: Session, request: ReviewRequest, sent: Message, now: datetime

@@ -464,3 +464,14 @@ def test_reply_from_an_unknown_number_is_answered_empty(web: Web) -> None:
     assert web.changes("reply") == []
     with web.app.db.read() as session:
         assert session.exec(select(Event).where(col(Event.kind) == "reply")).all() == []
+
+
+def test_send_time_refusal_falls_back_by_the_same_rule(web: Web) -> None:
+    request = web.create(phone=tw.SCENARIO_INVALID, method="sms_or_email", email="j@example.com")
+    assert web.send_all() == 2  # the refused SMS, then the fallback email
+    detail = web.ops.show(web.ws, request.number)
+    assert [(m.channel, m.kind, m.status) for m in detail.messages] == [
+        ("sms", "initial", "failed"),
+        ("email", "fallback", "sent"),
+    ]
+    assert len(web.changes("fallback")) == 1
