@@ -1,0 +1,107 @@
+"""The Slack surface: one module per surface, joined here by `register_handlers`.
+
+Kept free of imports at module level: the engine imports handlers.notifications, which loads
+this package first.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_bolt.context import BoltContext
+
+    from bot.app import ReviewOpsApp
+    from bot.requests import Actor
+    from handlers.blocks import SenderInfo
+    from handlers.permissions import Permissions
+
+
+@dataclass
+class Registered:
+    """What the Slack surface listens to, recorded as it registers (checked against manifest.yml)."""
+
+    commands: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+
+
+class Surface:
+    """What every listener needs: the wired app, permissions, and workspace resolution."""
+
+    def __init__(self, app: ReviewOpsApp, permissions: Permissions) -> None:
+        self.app = app
+        self.ops = app.ops
+        self.permissions = permissions
+        self.registered = Registered()
+        self._workspaces: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def workspace_id(self, context: BoltContext | dict[str, Any]) -> int:
+        """Return our workspace for the Slack team of a request, creating it on first use."""
+        team_id = context.get("team_id") or context.get("enterprise_id") or ""
+        if not team_id:
+            raise ValueError("a Slack request without a team id")
+        with self._lock:
+            cached = self._workspaces.get(team_id)
+        if cached is not None:
+            return cached
+        workspace = self.ops.ensure_workspace(team_id)
+        assert workspace.id is not None
+        with self._lock:
+            self._workspaces[team_id] = workspace.id
+        return workspace.id
+
+    def sender_info(self) -> SenderInfo:
+        from handlers.blocks import SenderInfo
+
+        settings = self.app.settings
+        return SenderInfo(
+            email_from=settings.email_from,
+            email_reply_to=settings.email_reply_to,
+            sms_from=settings.twilio_from,
+        )
+
+
+def actor_of(body: dict[str, Any]) -> Actor:
+    """Return who clicked or typed, from a command, action or view payload."""
+    from bot.requests import Actor
+
+    if "user_id" in body:  # slash command
+        return Actor(str(body["user_id"]), str(body.get("user_name") or ""))
+    user = body.get("user") or {}
+    return Actor(str(user.get("id", "")), str(user.get("username") or user.get("name") or ""))
+
+
+def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
+    """Register every Slack listener on the Bolt app; return what was registered."""
+    from handlers import actions, commands, views
+    from handlers.permissions import Permissions
+
+    surface = Surface(app, Permissions(app.ops))
+    commands.register(bolt, surface)
+    views.register(bolt, surface)
+    actions.register(bolt, surface)
+    if importlib.util.find_spec("handlers.home") is not None:
+        home = importlib.import_module("handlers.home")
+        home.register(bolt, app)
+        surface.registered.events.append("app_home_opened")
+    else:
+        _register_home_placeholder(bolt, surface)
+    return surface
+
+
+def _register_home_placeholder(bolt: App, surface: Surface) -> None:
+    # Slack sends app_home_opened (see manifest.yml) before handlers/home.py exists: answer
+    # it, or Slack retries and Bolt logs an unhandled request each time.
+    @bolt.event("app_home_opened")
+    def home_opened(ack: Any) -> None:
+        ack()
+
+    surface.registered.events.append("app_home_opened")

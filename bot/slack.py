@@ -1,0 +1,133 @@
+"""The Slack app: Bolt wired to the use-cases, served at POST /slack/events or over Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from slack_bolt import App, BoltResponse
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry import RateLimitErrorRetryHandler, default_retry_handlers
+from slack_sdk.webhook import WebhookClient
+
+from bot.app import ReviewOpsApp
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+NOT_CONFIGURED = (
+    "Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (one workspace), "
+    "or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET (OAuth install)."
+)
+SORRY = (
+    ":face_with_head_bandage: Sorry, something went wrong on our side and it was logged. "
+    "Nothing else changed; please try again in a moment."
+)
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    """Build the WebClient for listeners: Slack's base URL from settings, retrying on 429."""
+    base_url = (
+        settings.slack_api_url
+        if settings.slack_api_url.endswith("/")
+        else settings.slack_api_url + "/"
+    )
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=base_url,
+        retry_handlers=[*default_retry_handlers(), RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+
+
+def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool = False) -> App:
+    """Build the Bolt app with every /reviews listener and one error handler."""
+    from handlers import register_handlers
+
+    bolt = App(
+        client=client,
+        signing_secret=app.settings.slack_signing_secret or "",
+        raise_error_for_unhandled_request=True,
+        # Socket Mode requests come over an authenticated socket, not signed HTTP.
+        request_verification_enabled=not socket_mode,
+        logger=logging.getLogger("slack_bolt"),
+    )
+
+    @bolt.error
+    def on_error(error: Exception, body: dict[str, Any], client: WebClient) -> BoltResponse | None:
+        if isinstance(error, BoltUnhandledRequestError):
+            log.warning("No listener for this Slack request (%s)", _describe(body))
+            return None
+        log.exception("Slack listener failed (%s)", _describe(body), exc_info=error)
+        _apologize(client, body)
+        return None
+
+    app.extras["slack_surface"] = register_handlers(bolt, app)
+    app.extras["bolt"] = bolt
+    return bolt
+
+
+def _describe(body: dict[str, Any]) -> str:
+    kind = body.get("type") or ("command" if "command" in body else "request")
+    what = body.get("command") or (body.get("event") or {}).get("type")
+    if body.get("actions"):
+        what = body["actions"][0].get("action_id")
+    if body.get("view"):
+        what = body["view"].get("callback_id")
+    return f"{kind} {what or ''}".strip()
+
+
+def _apologize(client: WebClient, body: dict[str, Any]) -> None:
+    """Tell the person whose click or command failed, if there is a way to reach them."""
+    url = body.get("response_url") or next(
+        (u.get("response_url") for u in body.get("response_urls") or []), None
+    )
+    try:
+        if url:
+            WebhookClient(url).send(text=SORRY, response_type="ephemeral", replace_original=False)
+            return
+        user = body.get("user_id") or (body.get("user") or {}).get("id")
+        channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+        if user and channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=SORRY)
+    except (SlackApiError, SlackRequestError, OSError):
+        log.warning("Couldn't tell the user about the error", exc_info=True)
+
+
+def install_slack(app: ReviewOpsApp) -> bool:
+    """Mount POST /slack/events on the Flask app that `create_flask` builds; say so if Slack is off."""
+    settings = app.settings
+    if not (settings.slack_signing_secret and settings.slack_bot_token):
+        log.warning(NOT_CONFIGURED)
+        return False
+
+    def hook(flask_app: Flask) -> None:
+        from slack_bolt.adapter.flask import SlackRequestHandler
+
+        bolt = create_bolt_app(app, client=make_web_client(settings))
+        handler = SlackRequestHandler(bolt)
+
+        def slack_events() -> Response:
+            return handler.handle(request)  # type: ignore[no-any-return]
+
+        flask_app.add_url_rule(EVENTS_PATH, "slack_events", slack_events, methods=["POST"])
+
+    app.extras.setdefault("flask_hooks", []).append(hook)
+    return True
+
+
+def run_socket_mode(app: ReviewOpsApp) -> None:
+    """Talk to Slack over Socket Mode until stopped (development: no public URL needed).
+
+    :raise RuntimeError: SLACK_APP_TOKEN or SLACK_BOT_TOKEN is missing.
+    """
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    settings = app.settings
+    if not (settings.slack_app_token and settings.slack_bot_token):
+        raise RuntimeError("Socket Mode needs SLACK_APP_TOKEN (xapp-...) and SLACK_BOT_TOKEN.")
+    bolt = create_bolt_app(app, client=make_web_client(settings), socket_mode=True)
+    SocketModeHandler(bolt, settings.slack_app_token).start()

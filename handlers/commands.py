@@ -1,0 +1,296 @@
+"""The /reviews slash command: ack first, parse, call one use-case, answer the person who asked."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App, Respond
+from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.domain.errors import Conflict, DomainError, InvalidInput
+from bot.domain.policy import as_display_rows, parse_setting_assignments
+from bot.domain.status import PENDING, Status
+from bot.requests import Actor
+from handlers import Surface, actor_of
+from handlers.blocks import (
+    Reply,
+    Row,
+    bulk_reply,
+    cancel_all_prompt,
+    created_reply,
+    detail_reply,
+    help_reply,
+    list_reply,
+    metadata,
+    send_modal,
+    settings_reply,
+    text_reply,
+)
+from handlers.parsing import (
+    STATUS_GROUPS,
+    PageState,
+    parse_list_query,
+    parse_numbers,
+    parse_quick_send,
+    split_command,
+)
+from handlers.permissions import refusal
+from store.models import Message, ReviewRequest
+from store.queries import HistoryFilter, conditions, list_requests
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/reviews"
+PAGE_SIZE = 10
+
+
+@dataclass
+class Invocation:
+    """One /reviews call: who, where, and how to answer."""
+
+    surface: Surface
+    workspace_id: int
+    team_id: str
+    actor: Actor
+    channel_id: str
+    args: str
+    trigger_id: str
+    response_url: str
+    respond: Respond
+    client: WebClient
+
+    def reply(self, reply: Reply) -> None:
+        self.respond(response_type="ephemeral", **reply.as_kwargs())
+
+
+def register(bolt: App, surface: Surface) -> None:
+    """Listen to /reviews."""
+
+    @bolt.command(COMMAND)
+    def reviews(
+        ack: Callable[..., None],
+        body: dict[str, Any],
+        respond: Respond,
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        command = split_command(str(body.get("text", "")))
+        inv = Invocation(
+            surface=surface,
+            workspace_id=surface.workspace_id(context),
+            team_id=str(context.team_id or ""),
+            actor=actor_of(body),
+            channel_id=str(body.get("channel_id", "")),
+            args=command.args,
+            trigger_id=str(body.get("trigger_id", "")),
+            response_url=str(body.get("response_url", "")),
+            respond=respond,
+            client=client,
+        )
+        handler = SUBCOMMANDS.get(command.name)
+        if handler is None:
+            inv.reply(help_reply(unknown=command.name))
+            return
+        try:
+            handler(inv)
+        except DomainError as exc:
+            inv.reply(text_reply(f":warning: {exc.message}"))
+
+    surface.registered.commands.append(COMMAND)
+
+
+# --- subcommands --------------------------------------------------------------------------------
+
+
+def do_help(inv: Invocation) -> None:
+    inv.reply(help_reply())
+
+
+def do_send(inv: Invocation) -> None:
+    """Open the send modal, or create a request from the quick form."""
+    policy = inv.surface.ops.policy(inv.workspace_id)
+    if not inv.args:
+        view = send_modal(
+            policy,
+            private_metadata=metadata(c=inv.channel_id or None, r=inv.response_url or None),
+        )
+        inv.client.views_open(trigger_id=inv.trigger_id, view=view)
+        return
+    data = parse_quick_send(
+        inv.args,
+        now=inv.surface.app.clock.now(),
+        timezone=policy.timezone,
+        origin_channel=inv.channel_id or None,
+    )
+    try:
+        request = inv.surface.ops.create(inv.workspace_id, data, inv.actor)
+    except DomainError as exc:
+        message = exc.message
+        if isinstance(exc, Conflict):
+            message += " (Add `force:yes` to send anyway.)"
+        inv.reply(text_reply(f":warning: Nothing was sent. {message}"))
+        return
+    inv.reply(created_reply(request))
+
+
+def do_list(inv: Invocation) -> None:
+    inv.reply(render_list(inv.surface, inv.workspace_id, inv.actor.id, PageState(inv.args)))
+
+
+def do_show(inv: Invocation) -> None:
+    numbers = parse_numbers(inv.args)
+    if len(numbers) != 1:
+        raise InvalidInput("Show one request at a time, like `/reviews show #42`.")
+    detail = inv.surface.ops.show(inv.workspace_id, numbers[0])
+    inv.reply(detail_reply(detail, inv.surface.sender_info()))
+
+
+def do_pause(inv: Invocation) -> None:
+    result = inv.surface.ops.pause(inv.workspace_id, parse_numbers(inv.args), inv.actor)
+    inv.reply(bulk_reply(result, "paused"))
+
+
+def do_resume(inv: Invocation) -> None:
+    result = inv.surface.ops.resume(inv.workspace_id, parse_numbers(inv.args), inv.actor)
+    inv.reply(bulk_reply(result, "resumed"))
+
+
+def do_cancel(inv: Invocation) -> None:
+    words = inv.args.lower().split()
+    if words and words[0] == "all":
+        if words[1:] not in ([], ["queued"]):
+            raise InvalidInput("Write `/reviews cancel all queued`.")
+        if not is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id):
+            inv.reply(text_reply(refusal("cancel every queued request")))
+            return
+        count = inv.surface.ops.count_queued(inv.workspace_id)
+        if count == 0:
+            inv.reply(text_reply("Nothing is queued or paused, so there is nothing to cancel."))
+            return
+        inv.reply(cancel_all_prompt(count))
+        return
+    result = inv.surface.ops.cancel(inv.workspace_id, parse_numbers(inv.args), inv.actor)
+    inv.reply(bulk_reply(result, "canceled"))
+
+
+def do_settings(inv: Invocation) -> None:
+    """Show the settings to anyone; change them for admins only."""
+    ops = inv.surface.ops
+    admin = is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id)
+    words = inv.args.split(maxsplit=1)
+    if not words or words[0].lower() == "show":
+        inv.reply(settings_reply(as_display_rows(ops.policy(inv.workspace_id)), admin=admin))
+        return
+    if words[0].lower() != "set":
+        raise InvalidInput("Write `/reviews settings` or `/reviews settings set key=value ...`.")
+    if not admin:
+        inv.reply(text_reply(refusal("change the workspace settings")))
+        return
+    try:
+        pairs = shlex.split(words[1] if len(words) > 1 else "")
+    except ValueError as exc:
+        raise InvalidInput(f"I can't read that: {exc}.") from exc
+    policy = parse_setting_assignments(ops.policy(inv.workspace_id), pairs)
+    ops.update_policy(inv.workspace_id, policy, inv.actor)
+    keys = ", ".join(p.partition("=")[0] for p in pairs)
+    inv.reply(text_reply(f":white_check_mark: Settings saved: {keys}."))
+
+
+SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
+    "help": do_help,
+    "send": do_send,
+    "list": do_list,
+    "show": do_show,
+    "pause": do_pause,
+    "resume": do_resume,
+    "cancel": do_cancel,
+    "settings": do_settings,
+}
+
+
+# --- shared with the buttons --------------------------------------------------------------------
+
+
+def is_admin(
+    surface: Surface, client: WebClient, workspace_id: int, team_id: str, user: str
+) -> bool:
+    return surface.permissions.is_admin(client, workspace_id, team_id, user)
+
+
+def render_list(
+    surface: Surface,
+    workspace_id: int,
+    user_id: str,
+    state: PageState,
+    *,
+    note: str | None = None,
+) -> Reply:
+    """Read one page of the history for a page state and build it.
+
+    :raise InvalidInput: the filter text is wrong (the reply names the filter).
+    """
+    policy = surface.ops.policy(workspace_id)
+    query = parse_list_query(state.query, timezone=policy.timezone, user_id=user_id)
+    with surface.app.db.read() as session:
+        page = list_requests(
+            session,
+            workspace_id,
+            query.filter,
+            after=state.after,
+            before=state.before,
+            limit=PAGE_SIZE,
+        )
+        waiting = _waiting(session, [r.id for r in page.rows if r.id is not None])
+        counts = {
+            key: _count(
+                session, workspace_id, HistoryFilter(**{**_fields(query.filter), "statuses": group})
+            )
+            for key, group in STATUS_GROUPS.items()
+        }
+        rows = [Row(r, frozenset(waiting.get(r.id or 0, set()))) for r in page.rows]
+    base = PageState(query.text)
+    return list_reply(
+        rows,
+        state=PageState(query.text, state.after, state.before),
+        f=query.filter,
+        counts=counts,
+        next_state=PageState(base.query, after=page.next) if page.next else None,
+        prev_state=PageState(base.query, before=page.prev) if page.prev else None,
+        note=note,
+    )
+
+
+def _fields(f: HistoryFilter) -> dict[str, Any]:
+    return {name: getattr(f, name) for name in f.__dataclass_fields__}
+
+
+def _count(session: Session, workspace_id: int, f: HistoryFilter) -> int:
+    return int(
+        session.exec(
+            select(func.count()).select_from(ReviewRequest).where(*conditions(workspace_id, f))
+        ).one()
+    )
+
+
+def _waiting(session: Session, request_ids: list[int]) -> dict[int, set[Status]]:
+    """Return, per request, the statuses of its messages not yet handed to a provider."""
+    if not request_ids:
+        return {}
+    rows = session.exec(
+        select(Message.request_id, Message.status).where(
+            col(Message.request_id).in_(request_ids),
+            col(Message.status).in_([s.value for s in PENDING]),
+        )
+    ).all()
+    out: dict[int, set[Status]] = {}
+    for request_id, status in rows:
+        out.setdefault(request_id, set()).add(Status(status))
+    return out

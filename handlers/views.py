@@ -1,0 +1,249 @@
+"""Modal submissions: send a request, reschedule one, filter the list.
+
+Submissions validate before they ack: a wrong field is answered with
+`response_action="errors"` on that field's block, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
+
+from slack_bolt import App
+from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from bot.domain.errors import Conflict, DomainError, InvalidInput
+from bot.requests import Method, RequestCreate, ReviewType
+from handlers import Surface, actor_of
+from handlers.blocks import (
+    FILTER_MODAL,
+    INPUT,
+    RESCHEDULE_MODAL,
+    SEND_MODAL,
+    Reply,
+    created_reply,
+    read_metadata,
+    text_reply,
+)
+from handlers.notifications import slack_date
+from handlers.parsing import PageState, parse_list_query
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[..., None]
+
+# Where each field a use-case names is shown in the send modal.
+SEND_FIELDS = {
+    "name": "name",
+    "phone": "phone",
+    "email": "email",
+    "method": "method",
+    "review_type": "review_type",
+    "type": "review_type",
+    "reference": "reference",
+    "language": "language",
+    "when": "when",
+    "at": "at",
+}
+FILTER_FIELDS = {
+    "status": "status",
+    "via": "via",
+    "by": "by",
+    "from": "from",
+    "to": "to",
+    "type": "type",
+    "ref": "ref",
+    "text": "text",
+    "filter": "text",
+}
+
+
+def _value(values: dict[str, Any], block_id: str) -> Any:
+    """Return what the user entered in a block's element, whatever its type (None if empty)."""
+    element = values.get(block_id, {}).get(INPUT) or {}
+    kind = element.get("type")
+    if kind in ("static_select", "radio_buttons"):
+        option = element.get("selected_option")
+        return option.get("value") if option else None
+    if kind in ("checkboxes", "multi_static_select"):
+        return [o["value"] for o in element.get("selected_options") or []]
+    if kind == "datetimepicker":
+        return element.get("selected_date_time")
+    if kind == "datepicker":
+        return element.get("selected_date")
+    if kind == "users_select":
+        return element.get("selected_user")
+    value = element.get("value")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def field_errors(exc: DomainError, mapping: dict[str, str], default: str) -> dict[str, str]:
+    """Spread a domain error over the modal's blocks, one message per field."""
+    errors = exc.errors or {exc.field or default: exc.message}
+    out: dict[str, str] = {}
+    for name, message in errors.items():
+        block = mapping.get(name, default)
+        out[block] = f"{out[block]} {message}" if block in out else message
+    return out
+
+
+def tell(
+    client: WebClient, meta: dict[str, Any], user_id: str, reply: Reply, *, replace: bool = False
+) -> None:
+    """Answer the person who submitted a modal: through the response_url it was opened from,
+    else as an ephemeral in its channel, else in a direct message."""
+    url = meta.get("r")
+    if url:
+        response = WebhookClient(url).send(
+            response_type="ephemeral", replace_original=replace, **reply.as_kwargs()
+        )
+        if response.status_code == 200:
+            return
+        log.warning("response_url answered %s; trying chat.postEphemeral", response.status_code)
+    channel = meta.get("c")
+    if channel:
+        try:
+            client.chat_postEphemeral(channel=channel, user=user_id, **reply.as_kwargs())
+            return
+        except SlackApiError as exc:
+            log.warning("chat.postEphemeral failed: %s", exc.response.get("error"))
+    client.chat_postMessage(channel=user_id, **reply.as_kwargs())
+
+
+def register(bolt: App, surface: Surface) -> None:
+    """Listen to the submissions of the send, reschedule and filter modals."""
+
+    @bolt.view(SEND_MODAL)
+    def send_submitted(
+        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        view = body["view"]
+        values = view["state"]["values"]
+        meta = read_metadata(view.get("private_metadata"))
+        choice = _value(values, "when") or "delay"
+        stamp = _value(values, "at")
+        errors: dict[str, str] = {}
+        at = datetime.fromtimestamp(int(stamp), UTC) if stamp else None
+        if choice == "at" and at is None:
+            errors["at"] = "Pick the date and time to send it."
+        elif choice == "now" and at is not None:
+            errors["at"] = 'You chose to send now: clear the date, or choose "At a date and time".'
+        if at is not None and choice == "delay":
+            choice = "at"  # a picked time is what the user wants, even with the default choice
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        data = RequestCreate(
+            name=_value(values, "name"),
+            phone=_value(values, "phone"),
+            email=_value(values, "email"),
+            method=cast(Method | None, _value(values, "method")),
+            review_type=cast(ReviewType, _value(values, "review_type") or "service"),
+            reference=_value(values, "reference"),
+            when=cast(Literal["now", "delay", "at"], choice),
+            at=at,
+            language=_value(values, "language"),
+            override_cooldown="override" in (_value(values, "override") or []),
+            origin_channel=meta.get("c"),
+        )
+        ws = surface.workspace_id(context)
+        try:
+            request = surface.ops.create(ws, data, actor_of(body))
+        except Conflict as exc:
+            ack(
+                response_action="errors",
+                errors={"override": f"{exc.message} Tick the box to send anyway."},
+            )
+            return
+        except DomainError as exc:
+            default = "at" if choice == "at" else "name"
+            mapping = {**SEND_FIELDS, "when": "at" if choice == "at" else "when"}
+            ack(response_action="errors", errors=field_errors(exc, mapping, default))
+            return
+        ack()
+        tell(client, meta, actor_of(body).id, created_reply(request))
+
+    @bolt.view(RESCHEDULE_MODAL)
+    def reschedule_submitted(
+        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        view = body["view"]
+        meta = read_metadata(view.get("private_metadata"))
+        stamp = _value(view["state"]["values"], "at")
+        if not stamp:
+            ack(response_action="errors", errors={"at": "Pick the new date and time."})
+            return
+        number = int(meta.get("n", 0))
+        try:
+            request = surface.ops.reschedule(
+                surface.workspace_id(context),
+                number,
+                datetime.fromtimestamp(int(stamp), UTC),
+                actor_of(body),
+            )
+        except DomainError as exc:
+            ack(response_action="errors", errors={"at": exc.message})
+            return
+        ack()
+        when = slack_date(request.scheduled_at) if request.scheduled_at else "now"
+        tell(
+            client,
+            meta,
+            actor_of(body).id,
+            text_reply(f":white_check_mark: #{number} rescheduled: it goes out {when}."),
+        )
+
+    @bolt.view(FILTER_MODAL)
+    def filter_submitted(
+        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        from handlers.commands import render_list
+
+        view = body["view"]
+        values = view["state"]["values"]
+        meta = read_metadata(view.get("private_metadata"))
+        user_id = actor_of(body).id
+        parts: list[str] = []
+        errors: dict[str, str] = {}
+        statuses = _value(values, "status") or []
+        if statuses:
+            parts.append("status:" + ",".join(statuses))
+        for key in ("via", "type"):
+            if _value(values, key):
+                parts.append(f"{key}:{_value(values, key)}")
+        if _value(values, "by"):
+            parts.append(f"by:{_value(values, 'by')}")
+        for key in ("from", "to"):
+            if _value(values, key):
+                parts.append(f"{key}:{_value(values, key)}")
+        ref = _value(values, "ref")
+        if ref:
+            if " " in ref:
+                errors["ref"] = "A reference has no spaces."
+            parts.append(f"ref:{ref}")
+        text = _value(values, "text")
+        if text:
+            if ":" in text:
+                errors["text"] = 'Search for a name, email or phone (without ":").'
+            parts.append(text)
+        ws = surface.workspace_id(context)
+        query = " ".join(parts)
+        if not errors:
+            try:
+                parse_list_query(query, timezone=surface.ops.policy(ws).timezone, user_id=user_id)
+            except InvalidInput as exc:
+                errors = field_errors(exc, FILTER_FIELDS, "text")
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        tell(
+            client, meta, user_id, render_list(surface, ws, user_id, PageState(query)), replace=True
+        )
+
+    surface.registered.views += [SEND_MODAL, RESCHEDULE_MODAL, FILTER_MODAL]
