@@ -148,7 +148,10 @@ def register(bolt: App, surface: Surface) -> None:
         try:
             state = PageState.decode(str(_action(body).get("value", "")))
             query = parse_list_query(
-                state.query, timezone=policy.timezone, user_id=actor_of(body).id
+                state.query,
+                timezone=policy.timezone,
+                user_id=actor_of(body).id,
+                region=policy.region,
             )
         except DomainError as exc:
             respond(replace_original=False, text=f":warning: {exc.message}")

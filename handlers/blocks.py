@@ -486,8 +486,12 @@ def _row_block(row: Row) -> SectionBlock:
 def describe_filter(f: HistoryFilter) -> str:
     """Say in words what a filter keeps."""
     parts: list[str] = []
-    if f.statuses:
-        parts.append("status " + " or ".join(sorted(f.statuses)))
+    group = next((k for k, v in STATUS_GROUPS.items() if v == f.statuses), None)
+    if group:
+        members = [s for s in FILTER_STATUSES if s in f.statuses]
+        parts.append(f"{group} ({', '.join(members)})")
+    elif f.statuses:
+        parts.append("status " + " or ".join(s for s in FILTER_STATUSES if s in f.statuses))
     if f.channel:
         parts.append(f"via {channel_label(f.channel)}")
     if f.created_by:

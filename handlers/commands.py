@@ -238,7 +238,9 @@ def render_list(
     :raise InvalidInput: the filter text is wrong (the reply names the filter).
     """
     policy = surface.ops.policy(workspace_id)
-    query = parse_list_query(state.query, timezone=policy.timezone, user_id=user_id)
+    query = parse_list_query(
+        state.query, timezone=policy.timezone, user_id=user_id, region=policy.region
+    )
     with surface.app.db.read() as session:
         page = list_requests(
             session,

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
+from bot.domain import contacts
 from bot.domain.errors import InvalidInput
 from bot.domain.status import Status
 from bot.domain.timing import parse_delay, parse_when
@@ -65,7 +66,7 @@ _KEY = re.compile(r"^(?P<key>[a-z]+):(?P<value>.*)$", re.I)
 _NUMBER = re.compile(r"^#?(?P<n>\d{1,9})$")
 _RANGE = re.compile(r"^#?(?P<a>\d{1,9})-#?(?P<b>\d{1,9})$")
 _PHONE_PART = re.compile(r"^[+(]?[\d().\-/]*\d[\d().\-/]*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s<>]*@[^@\s<>]*$")
 _MENTION = re.compile(r"^<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
@@ -265,7 +266,7 @@ def _parse_day(value: str, key: str) -> date:
         ) from exc
 
 
-def parse_list_query(text: str, *, timezone: str, user_id: str) -> ListQuery:
+def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "US") -> ListQuery:
     """Read list filters: status:, via:, by:@user (or by:me), from:, to:, type:, ref:, free text.
 
     Dates are days in the workspace timezone; `to:` includes its whole day. Several statuses
@@ -343,16 +344,19 @@ def parse_list_query(text: str, *, timezone: str, user_id: str) -> ListQuery:
             created_from=start.astimezone(UTC) if start else None,
             created_to=end.astimezone(UTC) if end else None,
             text=free or None,
-            phone=_as_phone(free),
+            phone=_as_phone(free, region),
         ),
     )
 
 
-def _as_phone(text: str) -> str | None:
-    digits = re.sub(r"\D", "", text)
-    if text.strip().startswith("+") and 6 <= len(digits) <= 15:
-        return "+" + digits
-    return None
+def _as_phone(text: str, region: str) -> str | None:
+    """Read free text as a phone number when it looks like one (06 10 20 30 40 in FR)."""
+    if not text or not re.fullmatch(r"[+\d\s().\-/]{6,30}", text):
+        return None
+    try:
+        return contacts.normalize_phone(text, region, require_mobile=False)
+    except InvalidInput:
+        return None
 
 
 def _parse_user(value: str, user_id: str) -> str:
