@@ -1,0 +1,331 @@
+"""The Slack endpoint itself: signatures, errors, the manifest, and Block Kit limits."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from slack_sdk.models.blocks import DividerBlock, Option
+
+from bot.domain.policy import WorkspacePolicy
+from bot.requests import BulkResult, RequestDetail
+from bot.slack import SORRY
+from handlers import blocks
+from handlers.parsing import PageState, parse_list_query
+from store.models import Event, Message, ReviewRequest
+from store.queries import Cursor
+from tests.slack_harness import SlackHarness, slack_fixture, text_of  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED_SCOPES = {
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "files:write",
+    "users:read",
+    "im:write",
+}
+
+
+# --- request verification ----------------------------------------------------------------------
+
+
+def test_a_forged_signature_is_refused_and_changes_nothing(slack: SlackHarness) -> None:
+    slack.create("Jane", phone="+33610203040")
+    response = slack.post_command("pause #1", secret="not-the-signing-secret")
+    assert response.status_code == 401
+    time.sleep(0.2)  # give a wrongly accepted request the time to act
+    assert slack.ops.show(slack.ws, 1).request.status == "queued"
+    assert slack.fake.responses == [] and slack.fake.calls_to("chat.postEphemeral") == []
+
+
+def test_a_stale_timestamp_is_refused_and_changes_nothing(slack: SlackHarness) -> None:
+    slack.create("Jane", phone="+33610203040")
+    response = slack.post_command("cancel #1", timestamp=int(time.time()) - 6 * 60)
+    assert response.status_code == 401
+    payload = slack.action_payload("request_cancel", "1", ephemeral=False)
+    assert slack.post_action(payload, timestamp=int(time.time()) - 6 * 60).status_code == 401
+    time.sleep(0.2)
+    assert slack.ops.show(slack.ws, 1).request.status == "queued"
+    assert slack.fake.responses == [] and slack.fake.ephemerals == []
+
+
+def test_an_unsigned_request_is_refused(slack: SlackHarness) -> None:
+    import requests
+
+    response = requests.post(slack.url, data={"command": "/reviews", "text": "help"}, timeout=5)
+    assert response.status_code == 401
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def test_a_failing_listener_is_logged_and_the_user_told_politely(
+    slack: SlackHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.fake.fail_next("views.open", status=500)
+    with caplog.at_level(logging.ERROR, logger="bot.slack"):
+        assert slack.post_command("send").status_code == 200
+        answer = slack.answer()
+    assert answer["text"] == SORRY
+    failures = [r for r in caplog.records if r.name == "bot.slack" and r.exc_info]
+    assert failures and "command /reviews" in failures[0].getMessage()
+
+
+def test_an_unhandled_request_answers_404(
+    slack: SlackHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.slack"):
+        response = slack.post_action(slack.action_payload("no_such_button", "1"))
+    assert response.status_code == 404
+    assert any("No listener" in r.getMessage() for r in caplog.records)
+
+
+# --- manifest ----------------------------------------------------------------------------------
+
+
+def test_the_manifest_agrees_with_the_registered_listeners(slack: SlackHarness) -> None:
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    registered = slack.app.extras["slack_surface"].registered
+    commands = manifest["features"]["slash_commands"]
+    assert [c["command"] for c in commands] == registered.commands == ["/reviews"]
+    assert all(c["usage_hint"] and c["url"].endswith("/slack/events") for c in commands)
+    settings = manifest["settings"]
+    assert sorted(settings["event_subscriptions"]["bot_events"]) == sorted(registered.events)
+    assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert settings["interactivity"]["is_enabled"] is bool(registered.actions or registered.views)
+    assert settings["interactivity"]["request_url"].endswith("/slack/events")
+    urls = {c["url"] for c in commands} | {
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+    }
+    assert urls == {"https://reviews.example.com/slack/events"}
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == REQUIRED_SCOPES
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["features"]["bot_user"]["display_name"]
+    assert settings["org_deploy_enabled"] is False and settings["socket_mode_enabled"] is False
+
+
+def test_every_registered_action_is_routed(slack: SlackHarness) -> None:
+    registered = slack.app.extras["slack_surface"].registered
+    for action_id in registered.actions:
+        before = len(slack.fake.responses) + len(slack.fake.ephemerals) + len(slack.fake.views)
+        if action_id == "list_row":
+            payload = slack.action_payload(action_id, selected="details:99")
+        else:
+            payload = slack.action_payload(
+                action_id, "99", ephemeral=not action_id.startswith("request_")
+            )
+        assert slack.post_action(payload).status_code == 200, action_id
+        assert slack.fake.wait_for(
+            lambda b=before: (
+                len(slack.fake.responses) + len(slack.fake.ephemerals) + len(slack.fake.views) > b
+            )
+        ), action_id
+
+
+# --- Block Kit limits --------------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+LONG = "Ŵ" * 100
+
+
+def request(number: int, **fields: Any) -> ReviewRequest:
+    values: dict[str, Any] = {
+        "id": number,
+        "workspace_id": 1,
+        "number": number,
+        "customer_name": LONG,
+        "phone": "+33610203040",
+        "email": "a" * 60 + "@" + "b" * 60 + ".example.com",
+        "method": "sms_and_email",
+        "channel": "sms+email",
+        "review_type": "product",
+        "reference": "R" * 100,
+        "status": "failed",
+        "created_by": "U0ALICE",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "scheduled_at": NOW,
+        "sent_at": NOW,
+        "retries": 3,
+        "last_error": "E" * 500,
+    }
+    values.update(fields)
+    return ReviewRequest(**values)
+
+
+def message(i: int) -> Message:
+    return Message(
+        id=i,
+        workspace_id=1,
+        request_id=1,
+        kind="reminder",
+        channel="email",
+        to_address="x" * 300,
+        status="failed",
+        due_at=NOW,
+        token=f"t{i}",
+        sent_at=NOW,
+        failed_at=NOW,
+        error_code="30003",
+        error_reason="Y" * 500,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def every_builder() -> list[tuple[str, Any, str]]:
+    policy = WorkspacePolicy(reminders=2, landing_url_product="https://example.com/" + "p" * 200)
+    detail = RequestDetail(
+        request(1),
+        [message(i) for i in range(80)],
+        [
+            Event(
+                id=i,
+                workspace_id=1,
+                request_id=1,
+                kind="reminder_scheduled",
+                actor="U0ALICE",
+                at=NOW,
+                detail={"reason": "Z" * 300},
+            )
+            for i in range(40)
+        ],
+        None,
+        policy,
+    )
+    rows = [
+        blocks.Row(request(n, status=s), frozenset(w))
+        for n, (s, w) in enumerate(
+            [
+                ("queued", {"queued"}),
+                ("paused", {"paused"}),
+                ("sent", set()),
+                ("failed", set()),
+                ("sent", {"queued"}),
+            ]
+            * 2,
+            start=1,
+        )
+    ]
+    from bot.domain.status import Status
+
+    rows = [blocks.Row(r.request, frozenset(Status(x) for x in r.waiting)) for r in rows]
+    long_query = "jane " + "status:queued,paused,sent,failed " * 20
+    cursor = Cursor(NOW, 10**12)
+    state = PageState(long_query[:1400], after=cursor, before=cursor)
+    f = parse_list_query(
+        "status:failed via:sms by:me from:2026-01-01 to:2026-12-31 type:product ref:X jane",
+        timezone="Europe/Paris",
+        user_id="U0ALICE",
+    ).filter
+    refused = BulkResult(changed=list(range(1, 101)), refused=[(n, "R" * 200) for n in range(100)])
+    return [
+        ("help", blocks.help_reply().blocks, "message"),
+        ("help unknown", blocks.help_reply("x" * 500).blocks, "message"),
+        (
+            "send modal",
+            blocks.send_modal(
+                policy, private_metadata=blocks.metadata(c="C1", r="https://x/" + "r" * 200)
+            ),
+            "modal",
+        ),
+        ("reschedule", blocks.reschedule_modal(123456789, NOW, private_metadata="{}"), "modal"),
+        ("filter", blocks.filter_modal(f, timezone="Europe/Paris", private_metadata="{}"), "modal"),
+        (
+            "list",
+            blocks.list_reply(
+                rows,
+                state=state,
+                f=f,
+                counts={"sent": 10**9},
+                next_state=state,
+                prev_state=state,
+                note="N" * 4000,
+            ).blocks,
+            "message",
+        ),
+        (
+            "empty list",
+            blocks.list_reply(
+                [], state=PageState(), f=f, counts={}, next_state=None, prev_state=None
+            ).blocks,
+            "message",
+        ),
+        (
+            "detail",
+            blocks.detail_reply(detail, blocks.SenderInfo("a@b.c", "d@e.f", "+15005550006")).blocks,
+            "message",
+        ),
+        ("bulk", blocks.bulk_reply(refused, "paused").blocks, "message"),
+        ("cancel all", blocks.cancel_all_prompt(10**9).blocks, "message"),
+        ("row cancel", blocks.row_cancel_prompt(10**9).blocks, "message"),
+        ("created", blocks.created_reply(request(1, status="queued")).blocks, "message"),
+        (
+            "settings",
+            blocks.settings_reply([(f"key{i}", "v" * 300) for i in range(40)], admin=True).blocks,
+            "message",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "kind"), every_builder(), ids=lambda x: x if isinstance(x, str) else ""
+)
+def test_every_builder_stays_within_slack_limits(name: str, payload: Any, kind: str) -> None:
+    blocks.assert_within_limits(payload, kind=kind)
+
+
+def test_the_limit_check_finds_each_kind_of_breach() -> None:
+    too_many = [DividerBlock() for _ in range(51)]
+    assert "51 blocks (at most 50)" in blocks.limit_problems(too_many, kind="message")
+    assert blocks.limit_problems(too_many, kind="modal") == []
+    # slack_sdk refuses to serialise some breaches itself, so these are raw dicts.
+    long_title = {"type": "modal", "title": {"type": "plain_text", "text": "T" * 25}, "blocks": []}
+    assert blocks.limit_problems(long_title, kind="modal") == ["title longer than 24"]
+    text = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    assert blocks.limit_problems(text, kind="message") == ["section text longer than 3000"]
+    option = Option(text="a", value="a").to_dict()
+    overflow = {"type": "overflow", "action_id": "o", "options": [option]}
+    one = [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "accessory": overflow}]
+    assert blocks.limit_problems(one, kind="message") == ["overflow with 1 options (2 to 5)"]
+    big = {"type": "button", "action_id": "b", "value": "v" * 2001}
+    button = [
+        {"type": "actions", "elements": [{**big, "text": {"type": "plain_text", "text": "b" * 76}}]}
+    ]
+    assert blocks.limit_problems(button, kind="message") == [
+        "button text longer than 75",
+        "button value longer than 2000",
+    ]
+    with pytest.raises(ValueError, match="51 blocks"):
+        blocks.assert_within_limits(too_many, kind="message")
+
+
+def test_what_was_actually_sent_to_slack_stays_within_limits(slack: SlackHarness) -> None:
+    for i in range(12):
+        slack.create(LONG[: 60 + i], email=f"c{i}@example.com", reference="R" * 100)
+    slack.post_command("list")
+    slack.answer()
+    slack.post_command("show #12")
+    slack.answer()
+    slack.post_command("send")
+    slack.opened_view()
+    for response in slack.fake.responses:
+        blocks.assert_within_limits(response, kind="message")
+    for view in slack.fake.views:
+        blocks.assert_within_limits(view, kind="modal")
+    assert "#12" in text_of(slack.fake.responses[0])
+
+
+def test_page_state_survives_a_button_round_trip() -> None:
+    state = PageState("status:failed jane", after=Cursor(NOW, 42))
+    assert PageState.decode(state.encode()) == state
+    with pytest.raises(Exception, match="out of date"):
+        PageState.decode("{not json")
+    assert len(PageState("x" * 1500, Cursor(NOW, 1), Cursor(NOW, 2)).encode()) <= 2000
