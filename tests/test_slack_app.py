@@ -329,3 +329,32 @@ def test_page_state_survives_a_button_round_trip() -> None:
     with pytest.raises(Exception, match="out of date"):
         PageState.decode("{not json")
     assert len(PageState("x" * 1500, Cursor(NOW, 1), Cursor(NOW, 2)).encode()) <= 2000
+
+
+def test_without_slack_settings_install_says_what_to_set(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.app import create_app
+    from bot.settings import Settings
+    from bot.slack import install_slack
+
+    app = create_app(Settings(_env_file=None, DATABASE_URL=database_url))  # type: ignore[call-arg]
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.slack"):
+            assert install_slack(app) is False
+        lines = [r.getMessage() for r in caplog.records if r.name == "bot.slack"]
+        assert len(lines) == 1
+        assert "SLACK_BOT_TOKEN" in lines[0] and "SLACK_SIGNING_SECRET" in lines[0]
+        assert "SLACK_CLIENT_ID" in lines[0]
+        assert app.extras.get("flask_hooks", []) == []
+    finally:
+        app.close()
+
+
+def test_admin_checks_ask_slack_once_a_minute(slack: SlackHarness) -> None:
+    from tests.slack_harness import ADMIN
+
+    for _ in range(2):
+        slack.post_command("cancel all queued", user=ADMIN)
+        slack.answer()
+    assert len(slack.fake.calls_to("users.info")) == 1

@@ -260,3 +260,23 @@ def test_card_resume_and_refusals(slack: SlackHarness) -> None:
     slack.ops.cancel(slack.ws, [1], ALICE)
     slack.post_action(slack.action_payload("request_send_now", "1", ephemeral=False))
     assert ":warning:" in slack.ephemeral()["text"]
+
+
+def test_row_menu_resends_a_failed_request(slack: SlackHarness) -> None:
+    from sqlmodel import select
+
+    from store.models import Message
+
+    slack.create("Jane Doe", phone="+33610203040", when="now")
+    slack.app.dispatcher.run_until_idle()
+    with slack.app.db.write() as session:
+        message = session.exec(select(Message)).one()
+        message.status = "failed"
+    with slack.app.db.write() as session:
+        from bot.requests import refresh_status
+        from store.models import ReviewRequest
+
+        refresh_status(session, session.exec(select(ReviewRequest)).one(), slack.clock.now())
+    slack.post_action(slack.action_payload("list_row", selected="resend:1"))
+    assert "#1 is being sent again" in text_of(slack.answer())
+    assert [m.kind for m in slack.ops.show(slack.ws, 1).messages] == ["initial", "resend"]
