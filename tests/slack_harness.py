@@ -75,7 +75,9 @@ class SlackHarness:
         self.flask = create_flask(self.app)
         self.server: BaseWSGIServer = make_server("127.0.0.1", 0, self.flask, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}/slack/events"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         fake.add_user(USER, name="alice", real_name="Alice Martin")
         fake.add_user(ADMIN, name="boss", real_name="Bea Boss", is_admin=True)
