@@ -152,6 +152,11 @@ HELP_LINES = (
         "`/reviews cancel #40-45`\n`/reviews cancel all queued` (admins; asks first)",
     ),
     (
+        "stats / export",
+        "`/reviews stats` the last 7 and 30 days · `/reviews export status:failed` "
+        "a CSV of the matching requests in a direct message (admins; `sep:;` for semicolons)",
+    ),
+    (
         "settings",
         "`/reviews settings` shows the workspace settings; "
         '`/reviews settings set delay=1d send_window="mon-fri 09:00-19:00"` (admins)',
@@ -169,7 +174,10 @@ def help_reply(unknown: str | None = None) -> Reply:
     blocks.append(SectionBlock(text=_md(intro)))
     for name, text in HELP_LINES:
         blocks.append(SectionBlock(text=_md(f"*{name}*\n{text}")))
-    fallback = intro + " Subcommands: send, list, show, pause, resume, cancel, settings, help."
+    fallback = (
+        intro
+        + " Subcommands: send, list, show, pause, resume, cancel, stats, export, settings, help."
+    )
     return Reply(fallback, _dicts(blocks))
 
 

@@ -23,6 +23,8 @@ SUBCOMMANDS = (
     "pause",
     "resume",
     "cancel",
+    "stats",
+    "export",
     "settings",
     "help",
 )

@@ -407,3 +407,30 @@ def test_settings_are_shown_to_all_and_changed_by_admins_only(slack: SlackHarnes
     assert "Settings saved: delay" in ask(slack, "settings set delay=1d", user=ADMIN)
     assert slack.ops.policy(slack.ws).delay == "1d"
     assert "Unknown setting 'colour'" in ask(slack, "settings set colour=red", user=ADMIN)
+
+
+# --- stats and export ------------------------------------------------------------------------
+
+
+def test_stats_count_the_last_7_and_30_days(slack: SlackHarness) -> None:
+    slack.create("Jane", phone="+33610203040", when="now")
+    slack.create("Bob", email="bob@example.com", delay=timedelta(days=1))
+    slack.app.dispatcher.run_until_idle()
+    text = ask(slack, "stats")
+    assert "*Last 7 days*: sent 1 · delivered 0" in text and "*Last 30 days*: sent 1" in text
+    assert "*Waiting to go out*: 1" in text
+
+
+def test_export_sends_an_admin_a_csv_in_a_direct_message(slack: SlackHarness) -> None:
+    slack.create("Jane Doe", phone="+33610203040", reference="A-1")
+    slack.create("Bob", email="bob@example.com")
+    assert "Only workspace admins can export" in ask(slack, "export")
+    assert slack.fake.files == {}
+    text = ask(slack, "export via:sms sep:;", user=ADMIN)
+    assert "Sent you 1 requests as a CSV file" in text
+    (upload,) = slack.fake.files.values()
+    assert upload["channel_id"] == f"D{ADMIN}"
+    lines = upload["content"].decode().splitlines()
+    assert lines[0].startswith("number;name;email;phone;reference")
+    assert lines[1].startswith("1;Jane Doe;;+33610203040;A-1;service;queued")
+    assert len(lines) == 2
