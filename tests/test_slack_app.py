@@ -358,3 +358,10 @@ def test_admin_checks_ask_slack_once_a_minute(slack: SlackHarness) -> None:
         slack.post_command("cancel all queued", user=ADMIN)
         slack.answer()
     assert len(slack.fake.calls_to("users.info")) == 1
+
+
+def test_socket_mode_needs_the_app_token(slack: SlackHarness) -> None:
+    from bot.slack import run_socket_mode
+
+    with pytest.raises(RuntimeError, match="SLACK_APP_TOKEN"):
+        run_socket_mode(slack.app)
