@@ -39,6 +39,7 @@ class ReviewOpsApp:
         """Start the dispatch, reaper and Slack outbox jobs, woken when a request is due."""
         dispatch.register(self.scheduler, self.dispatcher)
         reaper.register(self.scheduler, self.dispatcher)
+        self._register_reconcile()
         outbox_sender = self.extras.get("outbox")
         if outbox_sender is not None:
             from scheduler import outbox
@@ -46,6 +47,16 @@ class ReviewOpsApp:
             outbox.register(self.scheduler, outbox_sender)
         self.ops.set_wake(self.scheduler.wake)
         self.scheduler.start()
+
+    def _register_reconcile(self) -> None:
+        # Only Twilio can be asked what became of a message whose answer was lost; imported
+        # here so a process without Twilio never loads the twilio SDK.
+        from bot.feedback import Feedback
+        from scheduler import reconcile
+
+        found = reconcile.finders(self.senders)
+        if found:
+            reconcile.register(self.scheduler, reconcile.Reconciler(Feedback(self.ops), found))
 
     def close(self) -> None:
         self.ops.set_wake(None)

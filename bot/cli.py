@@ -344,6 +344,8 @@ def serve(
     """Serve Slack, webhooks, tracked links and health, and run the scheduler."""
     _setup_logging()
     settings = Settings()
+    if socket_mode and not (settings.slack_app_token and settings.slack_bot_token):
+        fail("Socket Mode needs SLACK_APP_TOKEN (xapp-...) and SLACK_BOT_TOKEN.")
     store_db.upgrade(settings.database_url)
     typer.echo(settings.senders_line())
     from bot.server import serve as run_server

@@ -9,13 +9,14 @@ from flask import Flask
 
 from bot.app import ReviewOpsApp, create_app
 from bot.settings import Settings
+from bot.slack import install_slack
 from bot.web import blueprint
 
 log = logging.getLogger(__name__)
 
 
 def create_flask(app: ReviewOpsApp) -> Flask:
-    """Build the Flask app serving bot/web.py's routes (and Slack's, once wired)."""
+    """Build the Flask app serving bot/web.py's routes and, when installed, /slack/events."""
     flask_app = Flask("reviewops")
     flask_app.register_blueprint(blueprint(app))
     for hook in app.extras.get("flask_hooks", []):
@@ -30,8 +31,14 @@ def serve(settings: Settings, *, socket_mode: bool = False) -> None:
     holder: dict[str, ReviewOpsApp] = {}
 
     def post_worker_init(_worker: Any) -> None:
-        # The scheduler lives in the serving worker: forked processes don't inherit threads.
-        holder["app"].start_scheduler()
+        # The scheduler (and the Socket Mode connection) live in the serving worker: forked
+        # processes don't inherit threads.
+        app = holder["app"]
+        app.start_scheduler()
+        if socket_mode:
+            from bot.slack import connect_socket_mode
+
+            connect_socket_mode(app)
 
     def worker_exit(_server: Any, _worker: Any) -> None:
         if "app" in holder:
@@ -55,6 +62,8 @@ def serve(settings: Settings, *, socket_mode: bool = False) -> None:
         def load(self) -> Flask:
             app = create_app(settings)
             holder["app"] = app
+            if not socket_mode:
+                install_slack(app)  # /slack/events, or one line saying what to set
             return create_flask(app)
 
     Server().run()

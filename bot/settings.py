@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     email_from: str | None = Field(default=None, alias="EMAIL_FROM")
     email_reply_to: str | None = Field(default=None, alias="EMAIL_REPLY_TO")
 
+    mailgun_signing_key: str | None = Field(default=None, alias="MAILGUN_SIGNING_KEY")
+
     default_region: str = Field(default="US", alias="DEFAULT_REGION")
 
     @model_validator(mode="after")

@@ -119,8 +119,8 @@ def install_slack(app: ReviewOpsApp) -> bool:
     return True
 
 
-def run_socket_mode(app: ReviewOpsApp) -> None:
-    """Talk to Slack over Socket Mode until stopped (development: no public URL needed).
+def connect_socket_mode(app: ReviewOpsApp) -> Any:
+    """Open the Socket Mode connection in the background (development: no public URL needed).
 
     :raise RuntimeError: SLACK_APP_TOKEN or SLACK_BOT_TOKEN is missing.
     """
@@ -130,4 +130,6 @@ def run_socket_mode(app: ReviewOpsApp) -> None:
     if not (settings.slack_app_token and settings.slack_bot_token):
         raise RuntimeError("Socket Mode needs SLACK_APP_TOKEN (xapp-...) and SLACK_BOT_TOKEN.")
     bolt = create_bolt_app(app, client=make_web_client(settings), socket_mode=True)
-    SocketModeHandler(bolt, settings.slack_app_token).start()
+    handler = SocketModeHandler(bolt, settings.slack_app_token)
+    handler.connect()
+    return handler

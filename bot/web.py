@@ -28,7 +28,7 @@ def blueprint(app: ReviewOpsApp) -> Blueprint:
         web,
         app,
         twilio_auth_token=app.settings.twilio_auth_token,
-        mailgun_signing_key=getattr(app.settings, "mailgun_signing_key", None),
+        mailgun_signing_key=app.settings.mailgun_signing_key,
         public_url=app.settings.public_url,
     )
     return web

@@ -50,6 +50,10 @@ class Scheduler:
         if job is not None and self._scheduler.running:
             job.modify(next_run_time=datetime.now(UTC))
 
+    def job_ids(self) -> list[str]:
+        """Name the jobs registered in this process."""
+        return sorted(job.id for job in self._scheduler.get_jobs())
+
     def start(self) -> None:
         self._scheduler.start()
 

@@ -56,6 +56,26 @@ def test_live_senders_are_named(database_url: str) -> None:
         app.close()
 
 
+def test_scheduler_runs_reconciliation_only_where_twilio_can_be_asked(database_url: str) -> None:
+    plain = create_app(settings_for(database_url))
+    twilio = create_app(
+        settings_for(
+            database_url,
+            TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+            TWILIO_AUTH_TOKEN="t",
+            TWILIO_FROM="+15005550006",
+        )
+    )
+    try:
+        plain.start_scheduler()
+        twilio.start_scheduler()
+        assert plain.scheduler.job_ids() == ["dispatch", "reaper"]
+        assert twilio.scheduler.job_ids() == ["dispatch", "reaper", "reconcile"]
+    finally:
+        plain.close()
+        twilio.close()
+
+
 def test_with_slack_a_new_request_is_posted_as_a_masked_thread_root(
     database_url: str, slack: FakeSlack, clock: FrozenClock
 ) -> None:

@@ -361,7 +361,7 @@ def test_admin_checks_ask_slack_once_a_minute(slack: SlackHarness) -> None:
 
 
 def test_socket_mode_needs_the_app_token(slack: SlackHarness) -> None:
-    from bot.slack import run_socket_mode
+    from bot.slack import connect_socket_mode
 
     with pytest.raises(RuntimeError, match="SLACK_APP_TOKEN"):
-        run_socket_mode(slack.app)
+        connect_socket_mode(slack.app)

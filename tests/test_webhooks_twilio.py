@@ -139,21 +139,12 @@ def running(
         }
         if smtp_url:
             env |= {"SMTP_URL": smtp_url, "EMAIL_FROM": "shop@acme.example"}
+        if mailgun_signing_key:
+            env["MAILGUN_SIGNING_KEY"] = mailgun_signing_key
         settings = Settings(_env_file=None, **env)
         notifier = RecordingNotifier()
         app = create_app(settings, clock=clock, notifier=notifier)
-        if mailgun_signing_key is None:
-            flask_app = create_flask(app)
-        else:
-            # MAILGUN_SIGNING_KEY is not a setting yet: wire the routes with the key directly.
-            flask_app = Flask("reviewops-test")
-            register_webhooks(
-                flask_app,
-                app,
-                twilio_auth_token=TOKEN,
-                mailgun_signing_key=mailgun_signing_key,
-                public_url=url,
-            )
+        flask_app = create_flask(app)
         late.wsgi = flask_app.wsgi_app
         workspace = app.ops.ensure_workspace("T0001", "Acme")
         assert workspace.id is not None

@@ -1,0 +1,172 @@
+"""`reviewops serve` for real: gunicorn in a child process, Slack at /slack/events, the scheduler.
+
+The child talks to the fake Slack in this process over loopback, so a /reviews command goes
+through gunicorn, Bolt's signature check and the listener, and the request it creates is sent
+by the child's own scheduler and posted to Slack by its outbox job.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from tests.fakes.slack_api import FakeSlack
+from tests.slack_harness import CHANNEL, SIGNING_SECRET, TEAM_ID, USER, sign, text_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(tmp_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """Run `python -m bot serve` until its /healthz answers; stop it with SIGTERM."""
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    base_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_", "SMTP_"))
+    }
+    child_env = base_env | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "PORT": str(port),
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "DEFAULT_REGION": "FR",
+        **env,
+    }
+    with log.open("wb") as out:
+        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env=child_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("serve did not start:\n" + log.read_text())
+            time.sleep(0.2)  # polling a child process's start-up, not a schedule
+        yield url, child, log
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _signed_command(fake: FakeSlack, text: str) -> tuple[bytes, dict[str, str], str]:
+    response_url = fake.new_response_url()
+    body = urlencode(
+        {
+            "team_id": TEAM_ID,
+            "channel_id": CHANNEL,
+            "user_id": USER,
+            "user_name": "alice",
+            "command": "/reviews",
+            "text": text,
+            "api_app_id": fake.app_id,
+            "response_url": response_url,
+            "trigger_id": fake.issue_trigger_id(),
+        }
+    )
+    ts = int(time.time())
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": sign(SIGNING_SECRET, ts, body),
+    }
+    return body.encode(), headers, response_url
+
+
+@pytest.mark.timeout(180)
+def test_serve_answers_slack_and_its_scheduler_sends_and_posts_the_thread(
+    tmp_path: Path,
+) -> None:
+    with FakeSlack() as fake:
+        fake.add_user(USER, name="alice", real_name="Alice Martin")
+        env = {
+            "SLACK_BOT_TOKEN": fake.bot_token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+        }
+        with serving(tmp_path, **env) as (url, _child, log):
+            body, headers, response_url = _signed_command(fake, "send Jane Doe +33 6 10 20 30 40")
+            answer = requests.post(f"{url}/slack/events", data=body, headers=headers, timeout=10)
+            assert answer.status_code == 200
+
+            forged = dict(headers, **{"X-Slack-Signature": "v0=" + "0" * 64})
+            assert (
+                requests.post(
+                    f"{url}/slack/events", data=body, headers=forged, timeout=10
+                ).status_code
+                == 401
+            )
+
+            def replied() -> bool:
+                return any(r["url"] == response_url for r in fake.responses)
+
+            assert fake.wait_for(replied, timeout=20), log.read_text()
+            reply = next(r for r in fake.responses if r["url"] == response_url)
+            assert "#1" in text_of(reply)
+
+            # The child's scheduler sends it (console sender) and its outbox posts the card.
+            def card() -> list[dict[str, object]]:
+                return [m for m in fake.messages(CHANNEL) if "thread_ts" not in m]
+
+            assert fake.wait_for(card, timeout=30), log.read_text()
+            root = card()[0]
+            assert "#1" in text_of(root)
+            assert "6 10 20 30 40" not in str(root)  # masked in the channel
+    output = log.read_text()
+    assert "senders: SMS=console" in output
+    assert "Jane" in output  # the console sender printed the SMS it sent
+
+
+@pytest.mark.timeout(120)
+def test_serve_without_slack_still_runs_and_says_what_to_set(tmp_path: Path) -> None:
+    with serving(tmp_path) as (url, _child, log):
+        assert requests.post(f"{url}/slack/events", data=b"x", timeout=5).status_code == 404
+        assert requests.get(f"{url}/metrics", timeout=5).status_code == 200
+    lines = [line for line in log.read_text().splitlines() if "Slack is off" in line]
+    assert len(lines) == 1
+    assert "SLACK_BOT_TOKEN" in lines[0]
+
+
+def test_socket_mode_without_app_token_exits_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'socket.db'}"
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "bot", "serve", "--socket-mode"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "SLACK_APP_TOKEN" in done.stderr
