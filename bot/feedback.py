@@ -671,6 +671,7 @@ class Feedback:
                     f"Couldn't find out whether the {channel} went out ({reason}). "
                     "Choose *Mark as sent* or *Send again*.",
                     alert=True,
+                    actions=(ACTION_MARK_SENT, ACTION_SEND_AGAIN),
                 ),
             )
             return Applied.APPLIED

@@ -16,6 +16,8 @@ class Change:
     text: str  # one line for the request's thread, e.g. "Paused by Jane"
     alert: bool = False  # managers must see it (failed, undelivered, complained, opted out)
     actor_id: str | None = None
+    # Decisions the team is asked to make about this change (Slack action ids, as buttons).
+    actions: tuple[str, ...] = ()
 
 
 class Notifier(Protocol):

@@ -81,13 +81,14 @@ def actor_of(body: dict[str, Any]) -> Actor:
 
 def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     """Register every Slack listener on the Bolt app; return what was registered."""
-    from handlers import actions, commands, views
+    from handlers import actions, commands, decisions, views
     from handlers.permissions import Permissions
 
     surface = Surface(app, Permissions(app.ops))
     commands.register(bolt, surface)
     views.register(bolt, surface)
     actions.register(bolt, surface)
+    decisions.register(bolt, surface)
     if importlib.util.find_spec("handlers.home") is not None:
         home = importlib.import_module("handlers.home")
         home.register(bolt, app)

@@ -36,6 +36,7 @@ from bot.clock import Clock
 from bot.domain.contacts import mask_contact, mask_email, mask_phone
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import PENDING, Status, label
+from bot.feedback import ACTION_MARK_SENT, ACTION_SEND_AGAIN
 from bot.notify import Change
 from bot.requests import METHOD_LABELS
 from store.models import Message, ReviewRequest, SlackOutbox, Workspace
@@ -51,6 +52,8 @@ ACTION_RESUME = "request_resume"
 ACTION_CANCEL = "request_cancel"
 ACTION_SEND_NOW = "request_send_now"
 ACTIONS_BLOCK_ID = "request_actions"
+DECISIONS_BLOCK_ID = "request_decisions"
+DECISION_LABELS = {ACTION_MARK_SENT: "Mark as sent", ACTION_SEND_AGAIN: "Send again"}
 
 CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
 
@@ -197,6 +200,19 @@ def request_buttons(number: int, waiting: Collection[Status]) -> list[ButtonElem
     return buttons
 
 
+def decision_blocks(text: str, number: int, actions: Collection[str]) -> list[Block]:
+    """Build a thread line that asks the team to decide, one button per decision."""
+    buttons = [
+        ButtonElement(text=DECISION_LABELS[a], action_id=a, value=str(number))
+        for a in actions
+        if a in DECISION_LABELS
+    ]
+    return [
+        SectionBlock(text=MarkdownTextObject(text=clip(text))),
+        ActionsBlock(block_id=DECISIONS_BLOCK_ID, elements=buttons),
+    ]
+
+
 def alert_text(request: ReviewRequest, reason: str, thread_channel: str | None) -> str:
     """Return the fallback text of an alert about a request."""
     where = f" (thread in <#{thread_channel}>)" if thread_channel else ""
@@ -268,15 +284,12 @@ class SlackNotifier:
                 self._add(session, request, "root", thread_channel, _card(request, waiting), now)
                 posted_card = True
 
+        decisions = _dicts(decision_blocks(text, request.number, change.actions))
         if thread_channel and change.kind != "created":
-            self._add(
-                session,
-                request,
-                "reply",
-                thread_channel,
-                {"text": clip(text), "request_id": request.id},
-                now,
-            )
+            reply: dict[str, Any] = {"text": clip(text), "request_id": request.id}
+            if change.actions:
+                reply["blocks"] = decisions
+            self._add(session, request, "reply", thread_channel, reply, now)
             if not posted_card:
                 payload = {**_card(request, waiting), "request_id": request.id}
                 self._add(session, request, "update", thread_channel, payload, now)
@@ -285,7 +298,8 @@ class SlackNotifier:
             if policy.alert_channel:
                 payload = {
                     "text": alert_text(request, text, thread_channel),
-                    "blocks": _dicts(alert_blocks(request, text, thread_channel)),
+                    "blocks": _dicts(alert_blocks(request, text, thread_channel))
+                    + (decisions[1:] if change.actions else []),
                     "request_id": request.id,
                     "number": request.number,
                 }
