@@ -15,6 +15,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.app import ReviewOpsApp
 from bot.settings import Settings
+from bot.slack_install import INSTALL_PATH, REDIRECT_PATH, oauth_settings
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +30,18 @@ SORRY = (
 )
 
 
-def make_web_client(settings: Settings) -> WebClient:
-    """Build the WebClient for listeners: Slack's base URL from settings, retrying on 429."""
+def make_web_client(settings: Settings, *, oauth: bool = False) -> WebClient:
+    """Build the WebClient for listeners: Slack's base URL from settings, retrying on 429.
+
+    With OAuth, Bolt gives each request a copy holding that workspace's installed token.
+    """
     base_url = (
         settings.slack_api_url
         if settings.slack_api_url.endswith("/")
         else settings.slack_api_url + "/"
     )
     return WebClient(
-        token=settings.slack_bot_token,
+        token=None if oauth else settings.slack_bot_token,
         base_url=base_url,
         retry_handlers=[*default_retry_handlers(), RateLimitErrorRetryHandler(max_retry_count=2)],
     )
@@ -49,6 +53,7 @@ def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool =
 
     bolt = App(
         client=client,
+        oauth_settings=None if socket_mode else oauth_settings(app.settings, app.ops),
         signing_secret=app.settings.slack_signing_secret or "",
         raise_error_for_unhandled_request=True,
         # Socket Mode requests come over an authenticated socket, not signed HTTP.
@@ -100,20 +105,26 @@ def _apologize(client: WebClient, body: dict[str, Any]) -> None:
 def install_slack(app: ReviewOpsApp) -> bool:
     """Mount POST /slack/events on the Flask app that `create_flask` builds; say so if Slack is off."""
     settings = app.settings
-    if not (settings.slack_signing_secret and settings.slack_bot_token):
+    oauth = bool(settings.slack_client_id and settings.slack_client_secret)
+    if not (settings.slack_signing_secret and (settings.slack_bot_token or oauth)):
         log.warning(NOT_CONFIGURED)
         return False
 
     def hook(flask_app: Flask) -> None:
         from slack_bolt.adapter.flask import SlackRequestHandler
 
-        bolt = create_bolt_app(app, client=make_web_client(settings))
+        bolt = create_bolt_app(app, client=make_web_client(settings, oauth=oauth))
         handler = SlackRequestHandler(bolt)
 
         def slack_events() -> Response:
             return handler.handle(request)  # type: ignore[no-any-return]
 
         flask_app.add_url_rule(EVENTS_PATH, "slack_events", slack_events, methods=["POST"])
+        if oauth:
+            flask_app.add_url_rule(INSTALL_PATH, "slack_install", slack_events, methods=["GET"])
+            flask_app.add_url_rule(
+                REDIRECT_PATH, "slack_oauth_redirect", slack_events, methods=["GET"]
+            )
 
     app.extras.setdefault("flask_hooks", []).append(hook)
     return True

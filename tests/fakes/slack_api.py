@@ -25,6 +25,7 @@ the introspection helpers return deep copies.
 
 from __future__ import annotations
 
+import base64
 import copy
 import email.parser
 import email.policy
@@ -54,6 +55,7 @@ MAX_VIEW_TITLE_CHARS = 24
 MAX_PRIVATE_METADATA_CHARS = 3000
 
 JSON_FIELDS = ("blocks", "attachments", "view", "files", "metadata")
+OAUTH_CODE_TTL_SECONDS = 600
 POSTED_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
 
 
@@ -165,6 +167,8 @@ class FakeSlack:
         self._views_by_id: dict[str, dict[str, Any]] = {}
         self._uploads: dict[str, dict[str, Any]] = {}
         self._response_urls: dict[str, dict[str, Any]] = {}
+        self._oauth_client: tuple[str, str] | None = None
+        self._oauth_codes: dict[str, float] = {}
 
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -250,6 +254,18 @@ class FakeSlack:
             trigger_id = f"{n}.{self.team_id}.{hashlib.sha1(str(n).encode()).hexdigest()[:16]}"  # noqa: S324
             self._triggers[trigger_id] = self.clock()
             return trigger_id
+
+    def configure_oauth(self, client_id: str, client_secret: str) -> None:
+        """Accept oauth.v2.access from the app with these credentials."""
+        with self._lock:
+            self._oauth_client = (client_id, client_secret)
+
+    def issue_oauth_code(self) -> str:
+        """Return a one-time code, as Slack puts on the redirect after a user approves."""
+        with self._lock:
+            code = f"{self.team_id}.{hashlib.sha1(str(next(self._seq)).encode()).hexdigest()}"  # noqa: S324
+            self._oauth_codes[code] = self.clock()
+            return code
 
     def new_response_url(self) -> str:
         with self._lock:
@@ -346,6 +362,8 @@ class FakeSlack:
                 self.calls.append((method, copy.deepcopy(params)))
                 if method in POSTED_METHODS:
                     self._posted.append({"method": method, **copy.deepcopy(params)})
+                if method == "oauth.v2.access":
+                    return _json_answer(self._oauth_access(params, auth_header))
                 if not token:
                     return _json_answer({"ok": False, "error": "not_authed"})
                 if token != self.bot_token:
@@ -365,6 +383,30 @@ class FakeSlack:
                 return _json_answer(body)
             finally:
                 self._cond.notify_all()
+
+    def _oauth_access(self, params: dict[str, Any], auth_header: str | None) -> dict[str, Any]:
+        # The app authenticates with its client id and secret (HTTP Basic, or form fields).
+        client = (params.get("client_id"), params.get("client_secret"))
+        if auth_header and auth_header.lower().startswith("basic "):
+            user, _, password = base64.b64decode(auth_header[6:]).decode().partition(":")
+            client = (user, password)
+        if self._oauth_client is None or client != self._oauth_client:
+            return {"ok": False, "error": "invalid_client_id"}
+        issued = self._oauth_codes.pop(str(params.get("code")), None)
+        if issued is None or self.clock() - issued > OAUTH_CODE_TTL_SECONDS:
+            return {"ok": False, "error": "invalid_code"}
+        return {
+            "ok": True,
+            "app_id": self.app_id,
+            "authed_user": {"id": "U0INSTALLER"},
+            "scope": "commands,chat:write,chat:write.public,files:write,users:read,im:write",
+            "token_type": "bot",
+            "access_token": self.bot_token,
+            "bot_user_id": self.bot_user_id,
+            "team": {"id": self.team_id, "name": self.team_name},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     def _handle_upload(
         self, file_id: str, data: bytes, content_type: str
