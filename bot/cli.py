@@ -16,7 +16,7 @@ import typer
 from bot.app import ReviewOpsApp, create_app
 from bot.domain.errors import DomainError
 from bot.domain.status import Status
-from bot.requests import METHOD_LABELS, Actor, BulkResult, RequestCreate
+from bot.requests import METHOD_LABELS, Actor, BulkResult, RequestCreate, RequestEdit
 from bot.settings import Settings
 from store import db as store_db
 
@@ -236,6 +236,33 @@ def show(number: str, workspace: WorkspaceOpt = None) -> None:
 
 def _fmt(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@cli.command()
+def edit(
+    number: Annotated[str, typer.Argument(help="Request number, like 42 or #42.")],
+    name: Annotated[str | None, typer.Option(help="Customer name.")] = None,
+    phone: Annotated[str | None, typer.Option(help='Phone number ("" removes it).')] = None,
+    email: Annotated[str | None, typer.Option(help='Email address ("" removes it).')] = None,
+    ref: Annotated[str | None, typer.Option(help='Reference ("" removes it).')] = None,
+    override_cooldown: Annotated[
+        bool, typer.Option("--override-cooldown", help="Allow a contact invited recently.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Correct a request's name, contact or reference before it goes out."""
+    [parsed] = parse_numbers([number])
+    if name is None and phone is None and email is None and ref is None:
+        fail("Say what to change: --name, --phone, --email or --ref.")
+    data = RequestEdit(
+        name=name, phone=phone, email=email, reference=ref, override_cooldown=override_cooldown
+    )
+    with opened_app() as app:
+        request = app.ops.edit(workspace_id(app, workspace), parsed, data, cli_actor())
+        typer.echo(
+            f"#{request.number} {request.customer_name} {request.phone or ''} "
+            f"{request.email or ''}".rstrip()
+        )
 
 
 @cli.command()

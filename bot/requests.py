@@ -73,6 +73,18 @@ class RequestCreate(BaseModel):
     origin_channel: str | None = None  # Slack channel the command ran in
 
 
+class RequestEdit(BaseModel):
+    """Corrections to a request before it goes out; None leaves a field as it is, "" clears it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    reference: str | None = None
+    override_cooldown: bool = False
+
+
 @dataclass
 class BulkResult:
     """What a change to several requests did: which changed, and why the others did not."""
@@ -429,6 +441,83 @@ class ReviewOps:
         self.wake()
         return request
 
+    def edit(
+        self, workspace_id: int, number: int, data: RequestEdit, actor: Actor
+    ) -> ReviewRequest:
+        """Correct a request's name, contact or reference while nothing of it has gone out.
+
+        The channels stay those chosen at creation; each waiting message follows the new
+        address. Channel messages name the fields that changed, never their values.
+
+        :raise NotAllowed: a message of it went out or is going out, or nothing is waiting.
+        :raise InvalidInput: a field is wrong (``.errors`` names each); nothing changes.
+        :raise Conflict: the new contact was invited within the cooldown, without override.
+        """
+        now = self.clock.now()
+        with self.db.write() as session:
+            request = _request(session, workspace_id, number)
+            messages = _messages(session, request)
+            pending = [m for m in messages if Status(m.status) in PENDING]
+            if not pending or any(
+                Status(m.status) not in PENDING and m.status != Status.CANCELED.value
+                for m in messages
+            ):
+                raise NotAllowed(
+                    f"#{number} has already gone out (or nothing of it is waiting), "
+                    "so it can't be edited any more."
+                )
+            workspace = _workspace(session, workspace_id)
+            policy = WorkspacePolicy.model_validate(workspace.policy)
+            region = policy.region or self.default_region
+            values = _edited_values(request, data, region)
+            opted = _opt_outs(session, workspace_id, values["phone"], values["email"])
+            errors = _edit_errors(pending, values["phone"], values["email"], opted)
+            if errors:
+                raise InvalidInput.many(errors)
+            before = {
+                "name": request.customer_name,
+                "phone": request.phone,
+                "email": request.email,
+                "reference": request.reference,
+            }
+            changed = [k for k, v in values.items() if before[k] != v]
+            if not changed:
+                return request
+            plan = _Plan(
+                values["name"] or "customer",
+                values["phone"],
+                values["email"],
+                request.method,
+                tuple(m.channel for m in pending),
+                request.language,
+                request.scheduled_at or now,
+            )
+            contact = _upsert_contact(session, workspace_id, plan, now)
+            if not data.override_cooldown and contact.id != request.contact_id:
+                _check_cooldown(session, workspace_id, contact, plan, policy, now)
+            request.customer_name = plan.name
+            request.phone = plan.phone
+            request.email = plan.email
+            request.reference = values["reference"]
+            request.contact_id = contact.id
+            request.updated_at = now
+            session.add(request)
+            for message in pending:
+                message.to_address = (
+                    plan.phone if message.channel in PHONE_CHANNELS else plan.email
+                ) or ""
+                message.updated_at = now
+                session.add(message)
+            _record(session, request, "edited", actor, now, detail={"fields": changed})
+            self.notifier.notify(
+                session,
+                request,
+                Change(
+                    "edited", f"Edited by {actor.label}: {', '.join(changed)}", actor_id=actor.id
+                ),
+            )
+            return request
+
     def delete(self, workspace_id: int, number: int, actor: Actor) -> None:
         """Erase a request's content for good, keeping an audit event of who deleted it."""
         now = self.clock.now()
@@ -675,6 +764,54 @@ def _opt_outs(
         ).first()
         email_at = by_email.email_opted_out_at if by_email else None
     return _OptOuts(phone_at, email_at)
+
+
+def _edited_values(request: ReviewRequest, data: RequestEdit, region: str) -> dict[str, str | None]:
+    """Return the request's fields after the edit, normalised; raise every field error at once."""
+    errors: dict[str, str] = {}
+    phone, email = request.phone, request.email
+    if data.phone is not None:
+        phone = None
+        if data.phone.strip():
+            try:
+                phone = contacts.normalize_phone(data.phone, region, require_mobile=False)
+            except InvalidInput as exc:
+                errors["phone"] = exc.message
+    if data.email is not None:
+        email = None
+        if data.email.strip():
+            try:
+                email = contacts.normalize_email(data.email)
+            except InvalidInput as exc:
+                errors["email"] = exc.message
+    if errors:
+        raise InvalidInput.many(errors)
+    name = request.customer_name if data.name is None else contacts.normalize_name(data.name)
+    reference = request.reference
+    if data.reference is not None:
+        reference = data.reference.strip()[:100] or None
+    return {"name": name, "phone": phone, "email": email, "reference": reference}
+
+
+def _edit_errors(
+    pending: list[Message], phone: str | None, email: str | None, opted: _OptOuts
+) -> dict[str, str]:
+    """Say, per field, why a waiting message could not go to the edited address."""
+    errors: dict[str, str] = {}
+    for channel in {m.channel for m in pending}:
+        label = METHOD_LABELS.get(channel, channel)
+        if channel in PHONE_CHANNELS:
+            if phone is None:
+                errors["phone"] = f"This request goes by {label}: it needs a phone number."
+            elif not contacts.is_mobile(phone):
+                errors["phone"] = contacts.not_mobile_reason(phone, label)
+            elif opted.phone is not None:
+                errors["phone"] = f"This number opted out on {opted.phone:%Y-%m-%d}."
+        elif email is None:
+            errors["email"] = "This request goes by email: it needs an email address."
+        elif opted.email is not None:
+            errors["email"] = f"This address unsubscribed on {opted.email:%Y-%m-%d}."
+    return errors
 
 
 def _opted_out(contact: Contact, channel: str) -> bool:
