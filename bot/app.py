@@ -12,6 +12,7 @@ from bot.compose import Composer
 from bot.delivery.base import Sender
 from bot.delivery.console import ConsoleSender
 from bot.dispatching import Dispatcher
+from bot.metrics import Metrics
 from bot.notify import Notifier
 from bot.requests import ReviewOps
 from bot.settings import Settings
@@ -33,6 +34,7 @@ class ReviewOpsApp:
     dispatcher: Dispatcher
     scheduler: Scheduler
     senders: Mapping[str, Sender]
+    metrics: Metrics
     extras: dict[str, Any] = field(default_factory=dict)
 
     def start_scheduler(self) -> None:
@@ -108,6 +110,7 @@ def create_app(
     """Build a wired app from settings; tests pass their own clock, senders and notifier."""
     clock = clock or SystemClock()
     db = Database(settings.database_url)
+    metrics = Metrics(db)
     extras: dict[str, Any] = {}
     slack_enabled = bool(settings.slack_bot_token or settings.slack_client_id)
     if slack_enabled:
@@ -119,7 +122,7 @@ def create_app(
         clients = WorkspaceClients(
             db, base_url=settings.slack_api_url, default_token=settings.slack_bot_token
         )
-        extras["outbox"] = OutboxSender(db, clients, clock)
+        extras["outbox"] = OutboxSender(db, clients, clock, metrics=metrics)
     ops = ReviewOps(db, clock=clock, notifier=notifier, default_region=settings.default_region)
     composer = Composer(
         public_url=settings.public_url,
@@ -127,7 +130,7 @@ def create_app(
         email_reply_to=settings.email_reply_to,
     )
     chosen = dict(senders) if senders is not None else build_senders(settings)
-    dispatcher = Dispatcher(ops, senders=chosen, composer=composer)
+    dispatcher = Dispatcher(ops, senders=chosen, composer=composer, metrics=metrics)
     return ReviewOpsApp(
         settings=settings,
         db=db,
@@ -136,5 +139,6 @@ def create_app(
         dispatcher=dispatcher,
         scheduler=Scheduler(),
         senders=chosen,
+        metrics=metrics,
         extras=extras,
     )

@@ -23,6 +23,7 @@ from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import PENDING, Status, advance, keep_error
 from bot.domain.window import next_allowed, parse_window
 from bot.feedback import fall_back_to_email
+from bot.metrics import Metrics
 from bot.notify import Change
 from bot.requests import (
     SYSTEM,
@@ -61,6 +62,7 @@ class Dispatcher:
         composer: Composer,
         batch_size: int = 50,
         db: Database | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.ops = ops
         # A worker may use its own engine (its own connections) on the same database.
@@ -69,6 +71,7 @@ class Dispatcher:
         self.senders = senders
         self.composer = composer
         self.batch_size = batch_size
+        self.metrics = metrics or Metrics()
 
     def run_once(self) -> int:
         """Claim and send one batch of due messages; return how many were handed over."""
@@ -79,6 +82,7 @@ class Dispatcher:
                 continue
             result = self._send(outgoing)
             self.record_result(claim, result)
+            self.metrics.sends.labels(outgoing.channel, result.outcome.value).inc()
             handed += 1
         return handed
 

@@ -22,7 +22,7 @@ def blueprint(app: ReviewOpsApp) -> Blueprint:
 
     @web.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(app.metrics.registry), mimetype=CONTENT_TYPE_LATEST)
 
     register_webhooks(
         web,

@@ -126,6 +126,9 @@ def register_webhooks(
     validator = RequestValidator(twilio_auth_token) if twilio_auth_token else None
     mailgun = MailgunVerifier(mailgun_signing_key, app.clock) if mailgun_signing_key else None
 
+    def counted(source: str, result: str) -> None:
+        app.metrics.webhooks.labels(source, result).inc()
+
     def twilio_verified() -> bool:
         # Twilio signs the URL it was given: ours as the public sees it, whatever proxy is between.
         if validator is None:
@@ -142,7 +145,9 @@ def register_webhooks(
     def twilio_status() -> Response:
         if not twilio_verified():
             log.warning("refused a Twilio status callback with a missing or wrong signature")
+            counted("twilio_status", "refused")
             return Response("invalid signature\n", status=403, mimetype="text/plain")
+        counted("twilio_status", "accepted")
         form = request.form
         feedback.twilio_status(
             sid=form.get("MessageSid") or form.get("SmsSid") or "",
@@ -157,7 +162,9 @@ def register_webhooks(
     def twilio_inbound() -> Response:
         if not twilio_verified():
             log.warning("refused a Twilio inbound webhook with a missing or wrong signature")
+            counted("twilio_inbound", "refused")
             return Response("invalid signature\n", status=403, mimetype="text/plain")
+        counted("twilio_inbound", "accepted")
         form = request.form
         answer = feedback.inbound(
             sid=form.get("MessageSid") or form.get("SmsMessageSid") or "",
@@ -180,7 +187,9 @@ def register_webhooks(
             return Response("expected JSON\n", status=400, mimetype="text/plain")
         refused = mailgun.check(payload.get("signature"))
         if refused is not None:
+            counted("mailgun", "refused")
             return Response("refused\n", status=refused, mimetype="text/plain")
+        counted("mailgun", "accepted")
         data = payload.get("event-data")
         if not isinstance(data, dict):
             return Response("no event-data\n", status=400, mimetype="text/plain")

@@ -28,6 +28,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.clock import Clock
+from bot.metrics import Metrics
 from scheduler.jobs import Scheduler
 from store.db import Database
 from store.models import ReviewRequest, SlackOutbox, Workspace
@@ -130,12 +131,14 @@ class OutboxSender:
         *,
         per_channel_interval: float = 1.0,
         batch_size: int = 500,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.client_for_workspace = client_for_workspace
         self.clock = clock
         self.per_channel_interval = timedelta(seconds=per_channel_interval)
         self.batch_size = batch_size
+        self.metrics = metrics or Metrics()
         # channel -> when it may be posted to again (pacing and 429s), in this process.
         self._free_at: dict[str, datetime] = {}
 
@@ -200,6 +203,7 @@ class OutboxSender:
                 response = client.chat_postMessage(**call.args)
         except Exception as exc:
             failure = classify(exc)
+            self.metrics.slack_posts.labels(call.kind, failure.kind).inc()
             if failure.kind == "transient" and not isinstance(exc, SlackApiError | OSError):
                 log.exception("slack outbox row %s: unexpected error", row_id)
             self._free_at[channel] = now + max(
@@ -211,6 +215,7 @@ class OutboxSender:
             self._retry(call, failure, now)
             return False, False
         self._free_at[channel] = now + self.per_channel_interval
+        self.metrics.slack_posts.labels(call.kind, "ok").inc()
         self._done(call, response.data if isinstance(response.data, dict) else {}, now)
         return True, True
 

@@ -293,6 +293,10 @@ def test_429_waits_for_retry_after_then_posts_once(
     assert setup.outbox.run_once() == 1
     assert len(fake.messages(CHANNEL)) == 1
     assert len(fake.calls_to("chat.postMessage")) == 2  # the refused one and the one that went
+    registry = setup.outbox.metrics.registry
+    for result in ("ratelimited", "ok"):
+        labels = {"kind": "root", "result": result}
+        assert registry.get_sample_value("reviewops_slack_posts_total", labels) == 1
 
 
 def test_500_is_retried_with_backoff(db: Database, clock: FrozenClock, fake: FakeSlack) -> None:
