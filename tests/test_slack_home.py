@@ -12,6 +12,7 @@ import requests
 from bot.domain.contacts import mask_email, mask_phone
 from bot.feedback import Feedback
 from bot.requests import Actor
+from handlers.blocks import assert_within_limits
 from handlers.home_blocks import HOME_EXPORT, HOME_QUEUED, HOME_SEND, QUEUED_CAP, queued_modal
 from store.models import ReviewRequest
 from tests.conftest import START
@@ -321,3 +322,15 @@ def test_the_queued_modal_stops_at_its_cap_and_says_how_many_more() -> None:
     view = queued_modal(rows, QUEUED_CAP + 7).to_dict()
     assert len(row_numbers(view, "queued_")) == QUEUED_CAP
     assert "and 7 more — use `/reviews list status:queued,paused`" in text_of(view)
+
+
+def test_what_the_home_sent_to_slack_stays_within_limits(slack: SlackHarness) -> None:
+    slack.set_policy(cooldown_days=0)
+    for n in range(12):
+        slack.create("Ŵ" * 100, email=f"{'x' * 60}{n}@example.com", delay=timedelta(days=1))
+    opened_home(slack)
+    click_home(slack, HOME_QUEUED)
+    modal = slack.opened_view()
+    assert_within_limits(slack.fake.home_views[USER], kind="home")
+    assert_within_limits(modal, kind="modal")
+    assert len(row_numbers(modal, "queued_")) == 12
