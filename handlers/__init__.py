@@ -6,8 +6,6 @@ this package first.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -81,7 +79,7 @@ def actor_of(body: dict[str, Any]) -> Actor:
 
 def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     """Register every Slack listener on the Bolt app; return what was registered."""
-    from handlers import actions, commands, decisions, views
+    from handlers import actions, commands, decisions, home, views
     from handlers.permissions import Permissions
 
     surface = Surface(app, Permissions(app.ops))
@@ -89,20 +87,5 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     views.register(bolt, surface)
     actions.register(bolt, surface)
     decisions.register(bolt, surface)
-    if importlib.util.find_spec("handlers.home") is not None:
-        home = importlib.import_module("handlers.home")
-        home.register(bolt, app)
-        surface.registered.events.append("app_home_opened")
-    else:
-        _register_home_placeholder(bolt, surface)
+    home.register(bolt, surface)
     return surface
-
-
-def _register_home_placeholder(bolt: App, surface: Surface) -> None:
-    # Slack sends app_home_opened (see manifest.yml) before handlers/home.py exists: answer
-    # it, or Slack retries and Bolt logs an unhandled request each time.
-    @bolt.event("app_home_opened")
-    def home_opened(ack: Any) -> None:
-        ack()
-
-    surface.registered.events.append("app_home_opened")

@@ -30,6 +30,7 @@ from handlers.blocks import (
     read_metadata,
     text_reply,
 )
+from handlers.home import publish_home
 from handlers.notifications import slack_date
 from handlers.parsing import PageState, parse_list_query
 
@@ -167,6 +168,8 @@ def register(bolt: App, surface: Surface) -> None:
             return
         ack()
         tell(client, meta, actor_of(body).id, created_reply(request))
+        if meta.get("h"):  # opened from the Home tab: show the new request there too
+            publish_home(surface, client, ws, actor_of(body).id)
 
     @bolt.view(RESCHEDULE_MODAL)
     def reschedule_submitted(

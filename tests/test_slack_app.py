@@ -15,10 +15,10 @@ from slack_sdk.models.blocks import DividerBlock, Option
 from bot.domain.policy import WorkspacePolicy
 from bot.requests import BulkResult, RequestDetail
 from bot.slack import SORRY
-from handlers import blocks
+from handlers import blocks, home_blocks
 from handlers.parsing import PageState, parse_list_query
 from store.models import Event, Message, ReviewRequest
-from store.queries import Cursor
+from store.queries import Counts, Cursor
 from tests.slack_harness import SlackHarness, slack_fixture, text_of  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,6 +225,8 @@ def every_builder() -> list[tuple[str, Any, str]]:
         timezone="Europe/Paris",
         user_id="U0ALICE",
     ).filter
+    big = Counts(10**9, 10**9, 10**9, 10**9, 10**9, 10**9)
+    zero = Counts(0, 0, 0, 0, 0, 0)
     refused = BulkResult(changed=list(range(1, 101)), refused=[(n, "R" * 200) for n in range(100)])
     return [
         ("help", blocks.help_reply().blocks, "message"),
@@ -272,6 +274,31 @@ def every_builder() -> list[tuple[str, Any, str]]:
             blocks.settings_reply([(f"key{i}", "v" * 300) for i in range(40)], admin=True).blocks,
             "message",
         ),
+        (
+            "home",
+            home_blocks.home_view(
+                home_blocks.HomeData(
+                    now=NOW,
+                    periods=[(7, big), (30, big)],
+                    waiting=10**9,
+                    recent=[request(n, status=s) for n, s in enumerate(["queued"] * 30, 1)],
+                )
+            ),
+            "home",
+        ),
+        (
+            "empty home",
+            home_blocks.home_view(
+                home_blocks.HomeData(now=NOW, periods=[(7, zero), (30, zero)], waiting=0, recent=[])
+            ),
+            "home",
+        ),
+        (
+            "queued",
+            home_blocks.queued_modal([request(n, status="paused") for n in range(1, 200)], 10**9),
+            "modal",
+        ),
+        ("no queued", home_blocks.queued_modal([], 0), "modal"),
     ]
 
 

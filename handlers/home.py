@@ -1,0 +1,96 @@
+"""The App Home tab: published when a user opens it, and again after they send from it.
+
+app_home_opened is an event, acked by Bolt before the listener runs; the buttons ack first
+and then open their modal at once, because a trigger id lives only 3 seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
+
+from handlers import Surface
+from handlers.blocks import metadata, send_modal
+from handlers.home_blocks import (
+    HOME_QUEUED,
+    HOME_SEND,
+    QUEUED_CAP,
+    RECENT_COUNT,
+    HomeData,
+    home_view,
+    queued_modal,
+)
+from store.models import ReviewRequest
+from store.queries import HistoryFilter, counts, list_requests
+
+Ack = Callable[..., None]
+PERIODS = (7, 30)
+WAITING = HistoryFilter(statuses=frozenset({"queued", "paused"}))
+
+
+def read_home(surface: Surface, workspace_id: int) -> HomeData:
+    """Read the stats, the waiting count and the latest requests, as /reviews stats counts them."""
+    now = surface.app.clock.now()
+    with surface.app.db.read() as session:
+        periods = [
+            (
+                days,
+                counts(
+                    session, workspace_id, HistoryFilter(created_from=now - timedelta(days=days))
+                ),
+            )
+            for days in PERIODS
+        ]
+        waiting = counts(session, workspace_id).queued
+        recent = list_requests(session, workspace_id, HistoryFilter(), limit=RECENT_COUNT).rows
+    return HomeData(now=now, periods=periods, waiting=waiting, recent=recent)
+
+
+def read_queued(surface: Surface, workspace_id: int) -> tuple[list[ReviewRequest], int]:
+    """Return the newest waiting requests (at most QUEUED_CAP) and how many wait in all."""
+    with surface.app.db.read() as session:
+        rows = list_requests(session, workspace_id, WAITING, limit=QUEUED_CAP).rows
+        total = counts(session, workspace_id).queued
+    return rows, total
+
+
+def publish_home(surface: Surface, client: WebClient, workspace_id: int, user_id: str) -> None:
+    """Publish a fresh Home tab to one user."""
+    client.views_publish(user_id=user_id, view=home_view(read_home(surface, workspace_id)))
+
+
+def register(bolt: App, surface: Surface) -> None:
+    """Listen to the Home tab being opened and to its Send request and Show queued buttons."""
+
+    @bolt.event("app_home_opened")
+    def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        # The Messages tab sends the same event: the Home view is only for the Home tab.
+        if event.get("tab") != "home":
+            return
+        publish_home(surface, client, surface.workspace_id(context), str(event["user"]))
+
+    @bolt.action(HOME_SEND)
+    def send_from_home(
+        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        ack()
+        policy = surface.ops.policy(surface.workspace_id(context))
+        # `h` tells the send modal's submission (handlers/views.py) to refresh this Home tab.
+        view = send_modal(policy, private_metadata=metadata(h=1))
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @bolt.action(HOME_QUEUED)
+    def show_queued(
+        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        ack()
+        rows, total = read_queued(surface, surface.workspace_id(context))
+        client.views_open(trigger_id=body["trigger_id"], view=queued_modal(rows, total))
+
+    surface.registered.events.append("app_home_opened")
+    surface.registered.actions += [HOME_SEND, HOME_QUEUED]
