@@ -107,6 +107,8 @@ def test_the_manifest_agrees_with_the_registered_listeners(slack: SlackHarness) 
     assert urls == {"https://reviews.example.com/slack/events"}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == REQUIRED_SCOPES
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    # Exports and confirmations without a channel arrive as direct messages from the app.
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert manifest["features"]["bot_user"]["display_name"]
     assert settings["org_deploy_enabled"] is False and settings["socket_mode_enabled"] is False
 
