@@ -25,11 +25,18 @@ class Notifier(Protocol):
         """Record, inside the caller's transaction, what the team must be told."""
         ...
 
+    def forget(self, session: Session, request: ReviewRequest) -> None:
+        """Erase, inside the caller's transaction, what was kept to tell about a deleted request."""
+        ...
+
 
 class NullNotifier:
     """Tell nobody (CLI without Slack, tests of the engine alone)."""
 
     def notify(self, session: Session, request: ReviewRequest, change: Change) -> None:
+        return None
+
+    def forget(self, session: Session, request: ReviewRequest) -> None:
         return None
 
 
@@ -38,6 +45,10 @@ class RecordingNotifier:
 
     def __init__(self) -> None:
         self.changes: list[tuple[int, Change]] = []
+        self.forgotten: list[int] = []
 
     def notify(self, session: Session, request: ReviewRequest, change: Change) -> None:
         self.changes.append((request.number, change))
+
+    def forget(self, session: Session, request: ReviewRequest) -> None:
+        self.forgotten.append(request.number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from bot.domain.status import PENDING, Status, advance, keep_error, request_stat
 from bot.domain.timing import parse_delay
 from bot.domain.window import next_allowed, parse_window
 from bot.notify import Change, Notifier, NullNotifier
+from store import queries
 from store.db import Database
 from store.models import Contact, Event, Message, ReviewRequest, Workspace
 
@@ -100,6 +102,20 @@ class RequestDetail:
     events: list[Event]
     contact: Contact | None
     policy: WorkspacePolicy
+
+
+@dataclass
+class CustomerLookup:
+    """What a customer search found: one customer's history, or the customers to choose from."""
+
+    query: str
+    history: queries.ContactHistory | None
+    choices: list[Contact]
+    more: bool = False  # more customers matched than `choices` holds
+
+
+# A phone number as people type it: digits, spaces, +, (), dots, dashes and slashes.
+_PHONE_LIKE = re.compile(r"[+\d\s().\-/]+")
 
 
 class ReviewOps:
@@ -519,7 +535,17 @@ class ReviewOps:
             return request
 
     def delete(self, workspace_id: int, number: int, actor: Actor) -> None:
-        """Erase a request's content for good, keeping an audit event of who deleted it."""
+        """Erase a request's content for good, keeping an audit event of who deleted it.
+
+        Erased: the customer's name, phone, email and reference, every message's address,
+        subject, body and provider text, the details of its events (the customer's replies
+        among them) and what the Slack outbox kept of it. Kept: the number, dates, statuses and
+        error codes, who did what when, and the link to the contact, whose opt-outs must outlive
+        any request (a STOP or unsubscribe from an old message still has to count).
+
+        :raise NotFound: no such request (or it was already deleted).
+        :raise NotAllowed: a message is being handed to a provider right now.
+        """
         now = self.clock.now()
         with self.db.write() as session:
             request = _request(session, workspace_id, number)
@@ -531,14 +557,21 @@ class ReviewOps:
                 message.body = None
                 message.subject = None
                 message.to_address = ""
+                # Provider texts quote the address ("The 'To' number +336... is not valid").
+                message.error_reason = None
                 message.updated_at = now
                 session.add(message)
+            for event in session.exec(select(Event).where(Event.request_id == request.id)).all():
+                event.detail = {"actor_name": event.detail.get("actor_name", "")}
+                session.add(event)
             request.customer_name = "deleted"
             request.phone = None
             request.email = None
             request.reference = None
+            request.last_error = None
             request.deleted_at = now
             _refresh_status(session, request, now)
+            self.notifier.forget(session, request)
             _record(session, request, "deleted", actor, now, detail={"number": number})
             self.notifier.notify(
                 session, request, Change("deleted", f"Deleted by {actor.label}", actor_id=actor.id)
@@ -557,6 +590,55 @@ class ReviewOps:
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
             policy = WorkspacePolicy.model_validate(_workspace(session, workspace_id).policy)
             return RequestDetail(request, messages, events, contact, policy)
+
+    # --- one customer ------------------------------------------------------------------
+
+    def find_customer(self, workspace_id: int, value: str) -> CustomerLookup:
+        """Find a customer by email, phone (any usual form, read in the workspace region) or name.
+
+        :raise InvalidInput: nothing was typed, or an email or phone number that can't be read.
+        :raise NotFound: no customer matches.
+        """
+        text = " ".join((value or "").split())
+        if not text:
+            raise InvalidInput(
+                "Say whom to show: an email address, a phone number or a name.", field="customer"
+            )
+        region = self.policy(workspace_id).region or self.default_region
+        with self.db.read() as session:
+            if "@" in text:
+                email = contacts.normalize_email(text)
+                found = queries.contacts_by_email(session, workspace_id, email)
+                missing = f"No customer has the address {email}."
+            elif _PHONE_LIKE.fullmatch(text) and sum(c.isdigit() for c in text) >= 3:
+                phone = contacts.normalize_phone(text, region, require_mobile=False)
+                found = queries.contacts_by_phone(session, workspace_id, phone)
+                missing = (
+                    f"No customer has the number {contacts.format_phone_international(phone)}."
+                )
+            else:
+                found = queries.contacts_by_name(session, workspace_id, text)
+                missing = f"No customer is called “{text}”."
+            if not found:
+                raise NotFound(missing)
+            if len(found) > 1:
+                shown = found[: queries.MAX_CONTACT_CHOICES]
+                return CustomerLookup(text, None, shown, more=len(found) > len(shown))
+            assert found[0].id is not None
+            history = queries.contact_history(session, workspace_id, found[0].id)
+            assert history is not None
+            return CustomerLookup(text, history, [])
+
+    def customer(self, workspace_id: int, contact_id: int) -> queries.ContactHistory:
+        """Return one customer of this workspace with their requests, messages and replies.
+
+        :raise NotFound: no such customer here.
+        """
+        with self.db.read() as session:
+            history = queries.contact_history(session, workspace_id, contact_id)
+        if history is None:
+            raise NotFound("That customer doesn't exist (any more).")
+        return history
 
     # --- internals shared by the bulk actions -------------------------------------------
 

@@ -42,6 +42,7 @@ from handlers.blocks import (
     text_reply,
 )
 from handlers.commands import is_admin, render_list
+from handlers.customer_blocks import delete_prompt
 from handlers.notifications import (
     ACTION_CANCEL,
     ACTION_PAUSE,
@@ -123,12 +124,16 @@ def register(bolt: App, surface: Surface) -> None:
 
     # --- the list page (ephemeral, answered through its response_url) ---------------------
 
-    def show_page(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    def show_page(
+        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    ) -> None:
         ack()
         user = actor_of(body).id
         try:
             state = PageState.decode(str(_action(body).get("value", "")))
-            reply = render_list(surface, surface.workspace_id(context), user, state)
+            ws = surface.workspace_id(context)
+            admin = is_admin(surface, client, ws, str(context.team_id or ""), user)
+            reply = render_list(surface, ws, user, state, admin=admin)
         except DomainError as exc:
             reply = text_reply(f":warning: {exc.message}")
         respond(replace_original=True, **reply.as_kwargs())
@@ -209,6 +214,9 @@ def register(bolt: App, surface: Surface) -> None:
                 )
                 client.views_open(trigger_id=body["trigger_id"], view=view)
                 return
+            elif verb == "delete":
+                admin = is_admin(surface, client, ws, str(context.team_id or ""), actor.id)
+                reply = delete_prompt(number) if admin else text_reply(refusal("delete requests"))
             elif verb == "details":
                 reply = detail_reply(surface.ops.show(ws, number), surface.sender_info())
             else:

@@ -35,6 +35,7 @@ from slack_sdk.models.views import View
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import PENDING, Status, label
 from bot.requests import METHOD_LABELS, BulkResult, RequestDetail
+from handlers.controls import MAX_CHECKBOX_OPTIONS, bulk_blocks, customer_button
 from handlers.notifications import channel_label, clip, escape, masked_contact, slack_date
 from handlers.parsing import STATUS_GROUPS, PageState, replace_statuses
 from store.models import Message, ReviewRequest
@@ -145,11 +146,22 @@ HELP_LINES = (
         "`from:2026-11-01` `to:2026-11-30` `type:product` `ref:A-1042` and any name, email or phone:\n"
         "`/reviews list status:queued,paused via:whatsapp jane`",
     ),
-    ("show", "`/reviews show #42` every detail of a request and its messages"),
+    (
+        "show",
+        "`/reviews show #42` every detail of a request and its messages\n"
+        "`/reviews show customer jane@example.com` · `... customer 06 10 20 30 40` · "
+        "`... customer Jane Doe` one customer: opt-outs, every request and message",
+    ),
     (
         "pause / resume / cancel",
         "`/reviews pause #42 43` · `/reviews resume #42` · "
-        "`/reviews cancel #40-45`\n`/reviews cancel all queued` (admins; asks first)",
+        "`/reviews cancel #40-45`\n`/reviews cancel all queued` (admins; asks first)\n"
+        "In `/reviews list`, tick rows and press Pause, Resume or Cancel selected",
+    ),
+    (
+        "delete",
+        "`/reviews delete #42` erases a request's customer details and messages for good "
+        "(admins; asks first)",
     ),
     (
         "stats / export",
@@ -176,7 +188,7 @@ def help_reply(unknown: str | None = None) -> Reply:
         blocks.append(SectionBlock(text=_md(f"*{name}*\n{text}")))
     fallback = (
         intro
-        + " Subcommands: send, list, show, pause, resume, cancel, stats, export, settings, help."
+        + " Subcommands: send, list, show, pause, resume, cancel, delete, stats, export, settings, help."
     )
     return Reply(fallback, _dicts(blocks))
 
@@ -436,8 +448,9 @@ class Row:
     waiting: frozenset[Status]
 
 
-def row_actions(row: Row) -> list[tuple[str, str]]:
-    """Return (label, verb) for the actions the request's state allows, Details last."""
+def row_actions(row: Row, *, admin: bool = False) -> list[tuple[str, str]]:
+    """Return (label, verb) for the actions the request's state allows, then Details (and
+    Delete, for admins)."""
     actions: list[tuple[str, str]] = []
     status = Status(row.request.status)
     if row.request.deleted_at is None:
@@ -450,6 +463,8 @@ def row_actions(row: Row) -> list[tuple[str, str]]:
         elif status in (Status.FAILED, Status.UNDELIVERED, Status.UNKNOWN):
             actions.append(("Resend", "resend"))
     actions.append(("Details", "details"))
+    if admin and row.request.deleted_at is None:
+        actions.append(("Delete", "delete"))
     return actions
 
 
@@ -473,9 +488,9 @@ def _row_text(request: ReviewRequest, waiting: Collection[Status]) -> str:
     )
 
 
-def _row_block(row: Row) -> SectionBlock:
+def _row_block(row: Row, *, admin: bool = False) -> SectionBlock:
     number = row.request.number
-    actions = row_actions(row)
+    actions = row_actions(row, admin=admin)
     accessory: OverflowMenuElement | ButtonElement
     if len(actions) >= 2:
         accessory = OverflowMenuElement(
@@ -526,8 +541,10 @@ def list_reply(
     next_state: PageState | None,
     prev_state: PageState | None,
     note: str | None = None,
+    admin: bool = False,
 ) -> Reply:
-    """Build one list page: counts that filter, Filter, the rows with their menus, paging."""
+    """Build one list page: counts that filter, Filter, the rows with their menus, the row
+    checkboxes and "… selected" buttons, paging. Admins also get Delete in each row's menu."""
     blocks: list[Block] = []
     if note:
         blocks.append(SectionBlock(text=_md(note)))
@@ -555,7 +572,10 @@ def list_reply(
     if not rows:
         blocks.append(SectionBlock(text=_md("No request matches.")))
     for row in rows:
-        blocks.append(_row_block(row))
+        blocks.append(_row_block(row, admin=admin))
+    blocks += bulk_blocks(
+        [(r.request.number, r.request.customer_name) for r in rows], state.encode()
+    )
     nav: list[ButtonElement] = []
     if prev_state is not None:
         nav.append(ButtonElement(text="Previous", action_id=LIST_PREV, value=prev_state.encode()))
@@ -668,6 +688,11 @@ def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
         HeaderBlock(text=clip(title, MAX_HEADER)),
         SectionBlock(fields=[_md(clip(x, MAX_FIELD)) for x in fields_a[:MAX_FIELDS]]),
         SectionBlock(fields=[_md(clip(x, MAX_FIELD)) for x in fields_b[:MAX_FIELDS]]),
+    ]
+    if detail.contact is not None and detail.contact.id is not None and r.deleted_at is None:
+        button = customer_button(detail.contact.id, "Customer: all requests and messages")
+        blocks.append(ActionsBlock(block_id="request_customer", elements=[button]))
+    blocks += [
         DividerBlock(),
         SectionBlock(text=_md(f"*Messages* ({len(detail.messages)})")),
     ]
@@ -851,6 +876,8 @@ def limit_problems(payload: View | Mapping[str, Any] | Sequence[Any], *, kind: s
             for f in fields:
                 if len(f.get("text", "")) > MAX_FIELD:
                     problems.append(f"section field longer than {MAX_FIELD}")
+        if kind_ == "checkboxes" and len(node.get("options", [])) > MAX_CHECKBOX_OPTIONS:
+            problems.append(f"checkboxes with more than {MAX_CHECKBOX_OPTIONS} options")
         if kind_ == "actions" and len(node.get("elements", [])) > MAX_ACTION_ELEMENTS:
             problems.append("actions block with too many elements")
         if kind_ == "context" and len(node.get("elements", [])) > MAX_CONTEXT_ELEMENTS:

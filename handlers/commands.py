@@ -37,6 +37,7 @@ from handlers.blocks import (
     settings_reply,
     text_reply,
 )
+from handlers.customer_blocks import customer_lookup_reply, delete_prompt
 from handlers.parsing import (
     STATUS_GROUPS,
     PageState,
@@ -146,10 +147,18 @@ def do_send(inv: Invocation) -> None:
 
 
 def do_list(inv: Invocation) -> None:
-    inv.reply(render_list(inv.surface, inv.workspace_id, inv.actor.id, PageState(inv.args)))
+    admin = is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id)
+    inv.reply(
+        render_list(inv.surface, inv.workspace_id, inv.actor.id, PageState(inv.args), admin=admin)
+    )
 
 
 def do_show(inv: Invocation) -> None:
+    head, _, rest = inv.args.partition(" ")
+    if head.lower() == "customer":
+        lookup = inv.surface.ops.find_customer(inv.workspace_id, rest)
+        inv.reply(customer_lookup_reply(lookup))
+        return
     numbers = parse_numbers(inv.args)
     if len(numbers) != 1:
         raise InvalidInput("Show one request at a time, like `/reviews show #42`.")
@@ -183,6 +192,19 @@ def do_cancel(inv: Invocation) -> None:
         return
     result = inv.surface.ops.cancel(inv.workspace_id, parse_numbers(inv.args), inv.actor)
     inv.reply(bulk_reply(result, "canceled"))
+
+
+def do_delete(inv: Invocation) -> None:
+    """Ask an admin to confirm erasing one request for good."""
+    numbers = parse_numbers(inv.args)
+    if len(numbers) != 1:
+        raise InvalidInput("Delete one request at a time, like `/reviews delete #42`.")
+    if not is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id):
+        inv.reply(text_reply(refusal("delete requests")))
+        return
+    if inv.surface.ops.show(inv.workspace_id, numbers[0]).request.deleted_at is not None:
+        raise InvalidInput(f"#{numbers[0]} is already deleted.")
+    inv.reply(delete_prompt(numbers[0]))
 
 
 def do_settings(inv: Invocation) -> None:
@@ -307,6 +329,7 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "pause": do_pause,
     "resume": do_resume,
     "cancel": do_cancel,
+    "delete": do_delete,
     "settings": do_settings,
 }
 
@@ -327,8 +350,9 @@ def render_list(
     state: PageState,
     *,
     note: str | None = None,
+    admin: bool = False,
 ) -> Reply:
-    """Read one page of the history for a page state and build it.
+    """Read one page of the history for a page state and build it (with Delete for admins).
 
     :raise InvalidInput: the filter text is wrong (the reply names the filter).
     """
@@ -362,6 +386,7 @@ def render_list(
         next_state=PageState(base.query, after=page.next) if page.next else None,
         prev_state=PageState(base.query, before=page.prev) if page.prev else None,
         note=note,
+        admin=admin,
     )
 
 

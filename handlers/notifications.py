@@ -312,6 +312,24 @@ class SlackNotifier:
                 }
                 self._add(session, request, "reply", thread_channel, payload, now)
 
+    def forget(self, session: Session, request: ReviewRequest) -> None:
+        """Erase what the outbox kept of a deleted request; drop what it had not posted yet.
+
+        Posted rows keep their status and lose their text. Rows still waiting are settled
+        unposted: they carry the name; the "deleted" reply and card that follow replace them.
+        """
+        now = self.clock.now()
+        for row in session.exec(
+            select(SlackOutbox).where(SlackOutbox.request_id == request.id)
+        ).all():
+            row.payload = {"erased": True}
+            if row.status == "pending":
+                row.status = "done"
+                row.done_at = now
+                row.last_error = "not posted: the request was deleted"
+            session.add(row)
+        session.flush()
+
     def _add(
         self,
         session: Session,

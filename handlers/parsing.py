@@ -23,6 +23,7 @@ SUBCOMMANDS = (
     "pause",
     "resume",
     "cancel",
+    "delete",
     "stats",
     "export",
     "settings",

@@ -245,8 +245,8 @@ def register(bolt: App, surface: Surface) -> None:
             ack(response_action="errors", errors=errors)
             return
         ack()
-        tell(
-            client, meta, user_id, render_list(surface, ws, user_id, PageState(query)), replace=True
-        )
+        admin = surface.permissions.is_admin(client, ws, str(context.team_id or ""), user_id)
+        page = render_list(surface, ws, user_id, PageState(query), admin=admin)
+        tell(client, meta, user_id, page, replace=True)
 
     surface.registered.views += [SEND_MODAL, RESCHEDULE_MODAL, FILTER_MODAL]

@@ -7,12 +7,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from store.models import ReviewRequest
+from store.models import Contact, Event, Message, ReviewRequest
 
 FAILED_STATUSES = ("failed", "undelivered")
 
@@ -211,3 +212,124 @@ def counts(session: Session, workspace_id: int, f: HistoryFilter | None = None) 
         failed=int(failed or 0),
         queued=int(queued or 0),
     )
+
+
+# --- one customer's history (the per-customer view) ------------------------------------------
+
+MAX_CONTACT_CHOICES = 20
+MAX_CUSTOMER_REQUESTS = 200
+
+
+def contacts_by_phone(session: Session, workspace_id: int, phone: str) -> list[Contact]:
+    """Return the contact with this E.164 number (at most one: phones are unique per workspace)."""
+    return list(
+        session.exec(
+            select(Contact).where(Contact.workspace_id == workspace_id, Contact.phone == phone)
+        ).all()
+    )
+
+
+def contacts_by_email(session: Session, workspace_id: int, email: str) -> list[Contact]:
+    """Return the contacts with this address, compared without regard to case."""
+    return list(
+        session.exec(
+            select(Contact)
+            .where(
+                Contact.workspace_id == workspace_id,
+                func.lower(col(Contact.email)) == email.lower(),
+            )
+            .order_by(col(Contact.id))
+            .limit(MAX_CONTACT_CHOICES + 1)
+        ).all()
+    )
+
+
+def contacts_by_name(session: Session, workspace_id: int, name: str) -> list[Contact]:
+    """Return the contacts called this (case-insensitive), by their name or a request's name.
+
+    Exact names win; with none, names that contain the text. At most MAX_CONTACT_CHOICES + 1
+    rows, so a caller can say "more".
+    """
+    wanted = " ".join(name.split()).lower()
+    r = ReviewRequest
+    named_in_requests = (
+        select(r.contact_id)
+        .where(
+            col(r.workspace_id) == workspace_id,
+            col(r.deleted_at).is_(None),
+            col(r.contact_id).is_not(None),
+        )
+        .distinct()
+    )
+    pattern = f"%{_like_escape(wanted)}%"
+
+    def exact(column: Any) -> ColumnElement[bool]:
+        return func.lower(column) == wanted
+
+    def partial(column: Any) -> ColumnElement[bool]:
+        return func.lower(column).like(pattern, escape="\\")
+
+    for matches in (exact, partial):
+        ids = named_in_requests.where(matches(col(r.customer_name)))
+        rows = list(
+            session.exec(
+                select(Contact)
+                .where(
+                    Contact.workspace_id == workspace_id,
+                    or_(matches(col(Contact.name)), col(Contact.id).in_(ids)),
+                )
+                .order_by(col(Contact.name), col(Contact.id))
+                .limit(MAX_CONTACT_CHOICES + 1)
+            ).all()
+        )
+        if rows:
+            return rows
+    return []
+
+
+@dataclass
+class ContactHistory:
+    """A contact's requests (newest first) with their messages and the customer's replies."""
+
+    contact: Contact
+    requests: list[ReviewRequest]
+    messages: dict[int, list[Message]]  # request id -> its messages, oldest first
+    replies: dict[int, list[Event]]  # request id -> the customer's replies, oldest first
+    total_requests: int
+
+
+def contact_history(
+    session: Session, workspace_id: int, contact_id: int, *, limit: int = MAX_CUSTOMER_REQUESTS
+) -> ContactHistory | None:
+    """Read one contact of this workspace with its newest requests, their messages and replies."""
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.workspace_id != workspace_id:
+        return None
+    r = ReviewRequest
+    mine = (
+        col(r.workspace_id) == workspace_id,
+        col(r.contact_id) == contact_id,
+        col(r.deleted_at).is_(None),
+    )
+    total = int(session.exec(select(func.count()).select_from(r).where(*mine)).one())
+    requests = list(
+        session.exec(
+            select(r).where(*mine).order_by(col(r.created_at).desc(), col(r.id).desc()).limit(limit)
+        ).all()
+    )
+    ids = [x.id for x in requests if x.id is not None]
+    messages: dict[int, list[Message]] = {i: [] for i in ids}
+    replies: dict[int, list[Event]] = {i: [] for i in ids}
+    if ids:
+        for message in session.exec(
+            select(Message).where(col(Message.request_id).in_(ids)).order_by(col(Message.id))
+        ).all():
+            messages[message.request_id].append(message)
+        for event in session.exec(
+            select(Event)
+            .where(col(Event.request_id).in_(ids), Event.kind == "reply")
+            .order_by(col(Event.id))
+        ).all():
+            assert event.request_id is not None
+            replies[event.request_id].append(event)
+    return ContactHistory(contact, requests, messages, replies, total)

@@ -1,0 +1,112 @@
+"""Acting on many requests from the list (checkboxes and "… selected"), and deleting one.
+
+The list page is ephemeral: the buttons answer through its response_url, redrawing the page
+with what changed and, for each request that could not change, why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, Respond
+from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
+
+from bot.domain.errors import DomainError, InvalidInput
+from bot.requests import Actor, BulkResult
+from handlers import Surface, actor_of
+from handlers.blocks import Reply, bulk_reply, text_reply
+from handlers.commands import is_admin, render_list
+from handlers.controls import (
+    BULK_CANCEL,
+    BULK_PAUSE,
+    BULK_RESUME,
+    BULK_VERBS,
+    DELETE_CONFIRM,
+    DELETE_KEEP,
+    selected_numbers,
+)
+from handlers.customer_blocks import deleted_reply
+from handlers.parsing import PageState
+from handlers.permissions import refusal
+
+Ack = Callable[..., None]
+NOTHING_SELECTED = ":point_up: Tick one or more requests first, then press the button again."
+
+
+def act_on_selected(
+    surface: Surface, ws: int, action_id: str, numbers: list[int], actor: Actor
+) -> str:
+    """Pause, resume or cancel the selected requests; say what changed and why not."""
+    use_case: Callable[[int, list[int], Actor], BulkResult] = {
+        BULK_CANCEL: surface.ops.cancel,
+        BULK_PAUSE: surface.ops.pause,
+        BULK_RESUME: surface.ops.resume,
+    }[action_id]
+    return bulk_reply(use_case(ws, numbers, actor), BULK_VERBS[action_id]).text
+
+
+def register(bolt: App, surface: Surface) -> None:
+    """Listen to the list's "… selected" buttons and the delete confirmation."""
+
+    def selected(
+        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    ) -> None:
+        ack()
+        action = (body.get("actions") or [{}])[0]
+        actor = actor_of(body)
+        reply: Reply
+        try:
+            state = PageState.decode(str(action.get("value", "")))
+            ws = surface.workspace_id(context)
+            numbers = selected_numbers((body.get("state") or {}).get("values") or {})
+            note = (
+                act_on_selected(surface, ws, action["action_id"], numbers, actor)
+                if numbers
+                else NOTHING_SELECTED
+            )
+            admin = is_admin(surface, client, ws, str(context.team_id or ""), actor.id)
+            reply = render_list(surface, ws, actor.id, state, note=note, admin=admin)
+        except DomainError as exc:
+            reply = text_reply(f":warning: {exc.message}")
+        respond(replace_original=True, **reply.as_kwargs())
+
+    for action_id in BULK_VERBS:
+        bolt.action(action_id)(selected)
+    surface.registered.actions += list(BULK_VERBS)
+
+    @bolt.action(DELETE_CONFIRM)
+    def delete(
+        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    ) -> None:
+        ack()
+        ws = surface.workspace_id(context)
+        actor = actor_of(body)
+        reply: Reply
+        # Checked again here: the prompt may have been forwarded, or the admin list changed.
+        if not is_admin(surface, client, ws, str(context.team_id or ""), actor.id):
+            reply = text_reply(refusal("delete requests"))
+        else:
+            try:
+                number = _number(str((body.get("actions") or [{}])[0].get("value", "")))
+                surface.ops.delete(ws, number, actor)
+                reply = deleted_reply(number)
+            except DomainError as exc:
+                reply = text_reply(f":warning: {exc.message}")
+        respond(replace_original=True, **reply.as_kwargs())
+
+    @bolt.action(DELETE_KEEP)
+    def keep(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        value = str((body.get("actions") or [{}])[0].get("value", ""))
+        respond(replace_original=True, text=f"Kept #{value.lstrip('#')}: nothing was deleted.")
+
+    surface.registered.actions += [DELETE_CONFIRM, DELETE_KEEP]
+
+
+def _number(value: str) -> int:
+    text = value.strip().lstrip("#")
+    if not text.isdigit():
+        raise InvalidInput(f"'{value}' is not a request number.")
+    return int(text)

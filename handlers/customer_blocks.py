@@ -1,0 +1,324 @@
+"""Pure Block Kit builders for one customer's view, the choice among namesakes, and deletes.
+
+The customer view is ephemeral, for the person who asked only, so it shows full phone numbers
+and addresses, like a request's details.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    SectionBlock,
+)
+
+from bot.domain.contacts import format_phone_international
+from bot.domain.status import Status, label
+from bot.requests import CustomerLookup
+from handlers.blocks import (
+    LANGUAGE_LABELS,
+    MAX_FIELD,
+    MAX_HEADER,
+    MAX_MESSAGE_BLOCKS,
+    MAX_TEXT,
+    ROW_DETAILS,
+    Reply,
+    _dicts,
+    _md,
+    _message_line,
+    text_reply,
+)
+from handlers.controls import (
+    CUSTOMER_OPEN,
+    CUSTOMER_VIEW,
+    DELETE_CONFIRM,
+    DELETE_KEEP,
+    CustomerState,
+)
+from handlers.notifications import channel_label, clip, escape, slack_date
+from store.models import Contact, Event, Message, ReviewRequest
+from store.queries import ContactHistory
+
+REQUESTS_PER_PAGE = 10  # grouped: one section per request
+MESSAGES_PER_PAGE = 40  # flat: in sections of LINES_PER_SECTION
+LINES_PER_SECTION = 10
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One thing that happened with the customer: a message we sent, or a reply they sent."""
+
+    at: datetime
+    order: int
+    text: str
+
+
+# --- the customer view ------------------------------------------------------------------------
+
+
+def customer_reply(history: ContactHistory, state: CustomerState) -> Reply:
+    """Show a customer: contact, opt-outs, and their requests with messages, grouped or flat."""
+    contact = history.contact
+    blocks: list[Block] = [
+        HeaderBlock(text=clip(f"Customer · {contact.name}", MAX_HEADER)),
+        SectionBlock(fields=[_md(clip(x, MAX_FIELD)) for x in _contact_fields(history)]),
+        SectionBlock(fields=[_md(clip(x, MAX_FIELD)) for x in opt_out_fields(contact)]),
+    ]
+    build = _flat_blocks if state.flat else _grouped_blocks
+    noun = "message" if state.flat else "request"
+    body, total, per_page = build(history, state.page)
+    pages = max(1, -(-total // per_page))
+    page = min(state.page, pages - 1)
+    if page != state.page:  # fewer pages than when the button was drawn
+        body, total, per_page = build(history, page)
+    blocks.append(_view_buttons(state, page, pages))
+    blocks.append(DividerBlock())
+    blocks += body or [SectionBlock(text=_md(f"No {noun} yet."))]
+    blocks.append(ContextBlock(elements=[_md(_page_note(history, noun, page, per_page, total))]))
+    text = (
+        f"Customer {contact.name}: {history.total_requests} "
+        f"{'request' if history.total_requests == 1 else 'requests'}"
+    )
+    return Reply(clip(text, MAX_TEXT), _dicts(blocks[:MAX_MESSAGE_BLOCKS]))
+
+
+def _contact_fields(history: ContactHistory) -> list[str]:
+    contact = history.contact
+    phone = (
+        f"{format_phone_international(contact.phone)} ({contact.phone})" if contact.phone else "–"
+    )
+    return [
+        f"*Name*\n{escape(contact.name)}",
+        f"*Phone*\n{escape(phone)}",
+        f"*Email*\n{escape(contact.email or '–')}",
+        f"*Language*\n{LANGUAGE_LABELS.get(contact.language, contact.language)}",
+        f"*Customer since*\n{slack_date(contact.created_at)}",
+        f"*Requests*\n{history.total_requests}",
+    ]
+
+
+def opt_out_fields(contact: Contact) -> list[str]:
+    """Say, per channel, whether the customer may still be contacted, and since when not."""
+    if not contact.phone:
+        phone = "No number"
+    elif contact.phone_opted_out_at is not None:
+        phone = f":no_entry: Opted out {slack_date(contact.phone_opted_out_at)} (replied STOP)"
+    else:
+        phone = ":white_check_mark: Allowed"
+    if not contact.email:
+        email = "No address"
+    elif contact.email_opted_out_at is not None:
+        email = f":no_entry: Opted out {slack_date(contact.email_opted_out_at)} (unsubscribed)"
+    else:
+        email = ":white_check_mark: Allowed"
+    return [f"*SMS and WhatsApp*\n{phone}", f"*Email*\n{email}"]
+
+
+def _view_buttons(state: CustomerState, page: int, pages: int) -> ActionsBlock:
+    toggle = CustomerState(state.contact_id, flat=not state.flat)
+    buttons = [
+        ButtonElement(
+            text="Group by request" if state.flat else "Flat list of messages",
+            action_id=f"{CUSTOMER_VIEW}_toggle",
+            value=toggle.encode(),
+        )
+    ]
+    if page > 0:
+        newer = CustomerState(state.contact_id, state.flat, page - 1)
+        buttons.append(
+            ButtonElement(text="Newer", action_id=f"{CUSTOMER_VIEW}_newer", value=newer.encode())
+        )
+    if page + 1 < pages:
+        older = CustomerState(state.contact_id, state.flat, page + 1)
+        buttons.append(
+            ButtonElement(text="Older", action_id=f"{CUSTOMER_VIEW}_older", value=older.encode())
+        )
+    return ActionsBlock(block_id="customer_view", elements=buttons)
+
+
+def _page_note(history: ContactHistory, noun: str, page: int, per_page: int, total: int) -> str:
+    if total == 0:
+        return f"No {noun}s."
+    first = page * per_page + 1
+    last = min(total, first + per_page - 1)
+    note = f"{noun.capitalize()}s {first}–{last} of {total}, newest first."
+    if last < total:
+        note += f" {total - last} more: press Older."
+    unread = history.total_requests - len(history.requests)
+    if unread > 0:
+        note += (
+            f" Only the newest {len(history.requests)} requests are shown here; "
+            f"{unread} older ones are in `/reviews list`."
+        )
+    return note
+
+
+def _request_line(request: ReviewRequest) -> str:
+    parts = [
+        f"*#{request.number}*",
+        label(Status(request.status)),
+        channel_label(request.channel),
+        f"created {slack_date(request.created_at, '{date_short} {time}')}",
+    ]
+    if request.reference:
+        parts.append(f"ref {escape(request.reference)}")
+    if request.customer_name != "customer":
+        parts.append(f"as {escape(request.customer_name)}")
+    return " · ".join(parts)
+
+
+def _reply_line(event: Event) -> str:
+    said = escape(str(event.detail.get("text") or ""))
+    return f":speech_balloon: Replied {slack_date(event.at, '{date_short} {time}')}: “{said}”"
+
+
+def _lines(messages: list[Message], replies: list[Event]) -> list[_Line]:
+    lines = [_Line(m.sent_at or m.due_at, m.id or 0, _message_line(m)) for m in messages]
+    lines += [_Line(e.at, e.id or 0, _reply_line(e)) for e in replies]
+    return sorted(lines, key=lambda x: (x.at, x.order))
+
+
+def _grouped_blocks(history: ContactHistory, page: int) -> tuple[list[Block], int, int]:
+    total = len(history.requests)
+    shown = history.requests[page * REQUESTS_PER_PAGE : (page + 1) * REQUESTS_PER_PAGE]
+    blocks: list[Block] = []
+    for request in shown:
+        assert request.id is not None
+        lines = _lines(history.messages.get(request.id, []), history.replies.get(request.id, []))
+        blocks.append(
+            SectionBlock(
+                block_id=f"customer_request_{request.number}",
+                text=_md(_fit(_request_line(request), [x.text for x in lines])),
+                accessory=ButtonElement(
+                    text="Details", action_id=ROW_DETAILS, value=str(request.number)
+                ),
+            )
+        )
+    return blocks, total, REQUESTS_PER_PAGE
+
+
+def _fit(head: str, lines: list[str]) -> str:
+    """Join a heading and lines within one text's limit, saying how many did not fit."""
+    text = head
+    for i, line in enumerate(lines):
+        candidate = f"{text}\n{line}"
+        after = len(lines) - i - 1
+        reserve = len(f"\n…{after} more: press Details") if after else 0
+        if len(candidate) + reserve > MAX_TEXT:
+            return f"{text}\n…{len(lines) - i} more: press Details"
+        text = candidate
+    if not lines:
+        text += "\nNo message."
+    return clip(text, MAX_TEXT)
+
+
+def _flat_blocks(history: ContactHistory, page: int) -> tuple[list[Block], int, int]:
+    everything: list[_Line] = []
+    for request in history.requests:
+        assert request.id is not None
+        for line in _lines(
+            history.messages.get(request.id, []), history.replies.get(request.id, [])
+        ):
+            everything.append(_Line(line.at, line.order, f"`#{request.number}` {line.text}"))
+    everything.sort(key=lambda x: (x.at, x.order), reverse=True)
+    total = len(everything)
+    shown = everything[page * MESSAGES_PER_PAGE : (page + 1) * MESSAGES_PER_PAGE]
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    for line in shown:
+        text = clip(line.text, MAX_TEXT // 2)
+        if len(chunk) >= LINES_PER_SECTION or sum(len(x) + 1 for x in chunk) + len(text) > MAX_TEXT:
+            blocks.append(SectionBlock(text=_md("\n".join(chunk))))
+            chunk = []
+        chunk.append(text)
+    if chunk:
+        blocks.append(SectionBlock(text=_md("\n".join(chunk))))
+    return blocks, total, MESSAGES_PER_PAGE
+
+
+# --- several customers answer to a name ------------------------------------------------------
+
+
+def customer_choices_reply(lookup: CustomerLookup) -> Reply:
+    """Ask which of several customers was meant, with a button for each (full contacts)."""
+    count = f"{len(lookup.choices)}{'+' if lookup.more else ''}"
+    intro = f"{count} customers match “{escape(lookup.query)}”. Which one?"
+    blocks: list[Block] = [SectionBlock(text=_md(intro))]
+    for contact in lookup.choices:
+        assert contact.id is not None
+        details = " · ".join(
+            x
+            for x in (
+                format_phone_international(contact.phone) if contact.phone else "",
+                contact.email or "",
+                f"since {slack_date(contact.created_at, '{date_short}')}",
+            )
+            if x
+        )
+        blocks.append(
+            SectionBlock(
+                block_id=f"customer_choice_{contact.id}",
+                text=_md(f"*{escape(contact.name)}*\n{escape(details)}"),
+                accessory=ButtonElement(
+                    text="Show", action_id=CUSTOMER_OPEN, value=CustomerState(contact.id).encode()
+                ),
+            )
+        )
+    if lookup.more:
+        blocks.append(
+            ContextBlock(
+                elements=[_md("More customers match: type their phone number or email instead.")]
+            )
+        )
+    return Reply(clip(intro, MAX_TEXT), _dicts(blocks[:MAX_MESSAGE_BLOCKS]))
+
+
+# --- delete ---------------------------------------------------------------------------------
+
+
+def delete_prompt(number: int) -> Reply:
+    """Ask an admin to confirm erasing a request for good."""
+    text = (
+        f":wastebasket: Delete *#{number}* for good? Its customer name, phone, email, reference "
+        "and message texts are erased, and anything still waiting is canceled. "
+        "Only an audit line of who deleted it and when stays. This can't be undone."
+    )
+    blocks: list[Block] = [
+        SectionBlock(text=_md(text)),
+        ActionsBlock(
+            block_id="delete_request",
+            elements=[
+                ButtonElement(
+                    text=f"Delete #{number}",
+                    action_id=DELETE_CONFIRM,
+                    value=str(number),
+                    style="danger",
+                ),
+                ButtonElement(text="Keep it", action_id=DELETE_KEEP, value=str(number)),
+            ],
+        ),
+    ]
+    return Reply(text.replace("*", ""), _dicts(blocks))
+
+
+def deleted_reply(number: int) -> Reply:
+    """Confirm a delete to the admin who asked."""
+    return text_reply(
+        f":wastebasket: Deleted #{number}: its customer details and messages are erased. "
+        "Its card in the channel now says it was deleted."
+    )
+
+
+def customer_lookup_reply(lookup: CustomerLookup) -> Reply:
+    """Show the one customer found, or ask which of several was meant."""
+    if lookup.history is None:
+        return customer_choices_reply(lookup)
+    assert lookup.history.contact.id is not None
+    return customer_reply(lookup.history, CustomerState(lookup.history.contact.id))
