@@ -19,6 +19,7 @@ from bot.domain.status import Status
 from bot.requests import METHOD_LABELS, Actor, BulkResult, RequestCreate, RequestEdit
 from bot.settings import Settings
 from store import db as store_db
+from store.models import Message
 
 cli = typer.Typer(
     name="reviewops",
@@ -232,6 +233,100 @@ def show(number: str, workspace: WorkspaceOpt = None) -> None:
         typer.echo("Events:")
         for e in d.events:
             typer.echo(f"  {_fmt(e.at)}  {e.kind:<18} {e.detail.get('actor_name') or e.actor}")
+
+
+@cli.command()
+def customer(
+    value: Annotated[
+        list[str], typer.Argument(help="Email, phone number (any usual form) or name.")
+    ],
+    flat: Annotated[
+        bool, typer.Option("--flat", help="One list of messages, newest first.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Show one customer: contact, opt-outs, and every request with its messages."""
+    from bot.domain.contacts import format_phone_international
+
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        lookup = app.ops.find_customer(ws, " ".join(value))
+        if lookup.history is None:
+            typer.echo(f"Several customers match '{lookup.query}':", err=True)
+            for c in lookup.choices:
+                contact = "  ".join(x for x in (c.phone, c.email) if x)
+                typer.echo(f"  {c.name:<24} {contact}", err=True)
+            if lookup.more:
+                typer.echo("  ... and more", err=True)
+            fail("Give their phone number or email to choose one.")
+        h = lookup.history
+        c = h.contact
+        phone = f"{format_phone_international(c.phone)} ({c.phone})" if c.phone else "-"
+        rows = [
+            ("Customer", c.name),
+            ("Phone", phone),
+            ("Email", c.email or "-"),
+            ("SMS/WhatsApp", _opt_out(c.phone, c.phone_opted_out_at, "replied STOP")),
+            ("Email opt", _opt_out(c.email, c.email_opted_out_at, "unsubscribed")),
+            ("Requests", str(h.total_requests)),
+        ]
+        for label, shown in rows:
+            typer.echo(f"{label:<13} {shown}")
+        lines: list[tuple[datetime, int, str]] = []
+        for r in h.requests:
+            assert r.id is not None
+            if not flat:
+                ref = f"  ref {r.reference}" if r.reference else ""
+                typer.echo(
+                    f"\n#{r.number}  {r.status}  {r.channel}  created {_fmt(r.created_at)}{ref}"
+                )
+            items = [
+                (m.sent_at or m.due_at, m.id or 0, _message_row(m)) for m in h.messages[r.id]
+            ] + [
+                (e.at, e.id or 0, f'reply    {_fmt(e.at)}  "{e.detail.get("text", "")}"')
+                for e in h.replies[r.id]
+            ]
+            if flat:
+                lines += [(at, order, f"#{r.number:<5} {text}") for at, order, text in items]
+            else:
+                for _, _, text in sorted(items):
+                    typer.echo(f"  {text}")
+        if flat:
+            typer.echo("")
+            for _, _, text in sorted(lines, reverse=True):
+                typer.echo(text)
+        if h.total_requests > len(h.requests):
+            typer.echo(f"({h.total_requests - len(h.requests)} older requests not shown)")
+
+
+def _opt_out(address: str | None, at: datetime | None, how: str) -> str:
+    if not address:
+        return "-"
+    return f"opted out {_fmt(at)} ({how})" if at else "allowed"
+
+
+def _message_row(m: Message) -> str:
+    why = f"  ({m.error_code or ''} {m.error_reason})" if m.error_reason else ""
+    when = f"sent {_fmt(m.sent_at)}" if m.sent_at else f"due {_fmt(m.due_at)}"
+    return f"{m.kind:<8} {m.channel:<8} {m.to_address}  {m.status:<12} {when}{why}"
+
+
+@cli.command()
+def delete(
+    number: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Don't ask for confirmation.")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Erase a request's customer details and messages for good (an audit event stays)."""
+    (n,) = parse_numbers([number])
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        if app.ops.show(ws, n).request.deleted_at is not None:
+            fail(f"#{n} is already deleted.")
+        if not yes and not typer.confirm(f"Erase #{n} for good?"):
+            raise typer.Exit(code=1)
+        app.ops.delete(ws, n, cli_actor())
+        typer.echo(f"#{n} deleted")
 
 
 def _fmt(value: datetime | None) -> str:

@@ -610,7 +610,7 @@ class ReviewOps:
                 email = contacts.normalize_email(text)
                 found = queries.contacts_by_email(session, workspace_id, email)
                 missing = f"No customer has the address {email}."
-            elif _PHONE_LIKE.fullmatch(text) and sum(c.isdigit() for c in text) >= 3:
+            elif _PHONE_LIKE.fullmatch(text) and any(c.isdigit() for c in text):
                 phone = contacts.normalize_phone(text, region, require_mobile=False)
                 found = queries.contacts_by_phone(session, workspace_id, phone)
                 missing = (

@@ -13,12 +13,13 @@ import yaml
 from slack_sdk.models.blocks import DividerBlock, Option
 
 from bot.domain.policy import WorkspacePolicy
-from bot.requests import BulkResult, RequestDetail
+from bot.requests import BulkResult, CustomerLookup, RequestDetail
 from bot.slack import SORRY
-from handlers import blocks, home_blocks
+from handlers import blocks, customer_blocks, home_blocks
+from handlers.controls import CustomerState
 from handlers.parsing import PageState, parse_list_query
-from store.models import Event, Message, ReviewRequest
-from store.queries import Counts, Cursor
+from store.models import Contact, Event, Message, ReviewRequest
+from store.queries import ContactHistory, Counts, Cursor
 from tests.slack_harness import SlackHarness, slack_fixture, text_of  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,6 +231,34 @@ def every_builder() -> list[tuple[str, Any, str]]:
     big = Counts(10**9, 10**9, 10**9, 10**9, 10**9, 10**9)
     zero = Counts(0, 0, 0, 0, 0, 0)
     refused = BulkResult(changed=list(range(1, 101)), refused=[(n, "R" * 200) for n in range(100)])
+    contact = Contact(
+        id=7,
+        workspace_id=1,
+        name=LONG,
+        phone="+33610203040",
+        email="a" * 60 + "@" + "b" * 60 + ".example.com",
+        phone_opted_out_at=NOW,
+        email_opted_out_at=NOW,
+        created_at=NOW,
+    )
+    many = [request(n) for n in range(200, 0, -1)]
+    reply = Event(
+        id=1,
+        workspace_id=1,
+        request_id=1,
+        kind="reply",
+        actor="customer",
+        at=NOW,
+        detail={"text": "T" * 1600},
+    )
+    history = ContactHistory(
+        contact,
+        many,
+        {n: [message(i) for i in range(80)] for n in range(1, 201)},
+        {n: [reply] for n in range(1, 201)},
+        total_requests=5000,
+    )
+    choices = CustomerLookup("x" * 100, None, [contact] * 20, more=True)
     return [
         ("help", blocks.help_reply().blocks, "message"),
         ("help unknown", blocks.help_reply("x" * 500).blocks, "message"),
@@ -268,6 +297,33 @@ def every_builder() -> list[tuple[str, Any, str]]:
             "message",
         ),
         ("bulk", blocks.bulk_reply(refused, "paused").blocks, "message"),
+        (
+            "list for an admin, with checkboxes",
+            blocks.list_reply(
+                rows,
+                state=state,
+                f=f,
+                counts={},
+                next_state=state,
+                prev_state=state,
+                note="N" * 4000,
+                admin=True,
+            ).blocks,
+            "message",
+        ),
+        (
+            "customer grouped",
+            customer_blocks.customer_reply(history, CustomerState(7, page=3)).blocks,
+            "message",
+        ),
+        (
+            "customer flat",
+            customer_blocks.customer_reply(history, CustomerState(7, True, 10**6)).blocks,
+            "message",
+        ),
+        ("customer choices", customer_blocks.customer_choices_reply(choices).blocks, "message"),
+        ("delete prompt", customer_blocks.delete_prompt(10**9).blocks, "message"),
+        ("deleted", customer_blocks.deleted_reply(10**9).blocks, "message"),
         ("cancel all", blocks.cancel_all_prompt(10**9).blocks, "message"),
         ("row cancel", blocks.row_cancel_prompt(10**9).blocks, "message"),
         ("created", blocks.created_reply(request(1, status="queued")).blocks, "message"),
@@ -332,6 +388,9 @@ def test_the_limit_check_finds_each_kind_of_breach() -> None:
         "button text longer than 75",
         "button value longer than 2000",
     ]
+    eleven = [Option(text=str(i), value=str(i)).to_dict() for i in range(11)]
+    ticks = [{"type": "input", "element": {"type": "checkboxes", "options": eleven}}]
+    assert blocks.limit_problems(ticks, kind="message") == ["checkboxes with more than 10 options"]
     with pytest.raises(ValueError, match="51 blocks"):
         blocks.assert_within_limits(too_many, kind="message")
 
