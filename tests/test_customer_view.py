@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from bot.cli import cli
 from bot.feedback import Feedback
 from handlers import blocks
-from store.models import Message
+from store.models import Event, Message, ReviewRequest
 from tests.slack_harness import (  # noqa: F401
     SlackHarness,
     find_element,
@@ -304,3 +304,26 @@ def test_cli_customer_refuses_what_it_cannot_read_or_choose(run) -> None:  # typ
     ):
         result = run(*args)
         assert result.exit_code == 2 and error in result.output
+
+
+def test_cli_delete_asks_first_and_erases(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    from store.db import Database
+
+    run("send", "Jane Doe", "--phone", "0610203040", "--ref", "A-7", "--in", "1d")
+    kept = run("delete", "1", input="n\n")
+    assert kept.exit_code == 1 and "Erase #1 for good?" in kept.output
+    assert "Jane Doe" in run("customer", "jane").output
+    done = run("delete", "#1", "--yes")
+    assert done.exit_code == 0 and "#1 deleted" in done.output
+    db = Database(database_url)
+    try:
+        with db.read() as session:
+            request = session.exec(select(ReviewRequest)).one()
+            audit = session.exec(select(Event).where(Event.kind == "deleted")).one()
+    finally:
+        db.dispose()
+    assert (request.customer_name, request.phone, request.reference) == ("deleted", None, None)
+    assert request.status == "canceled" and audit.actor.startswith("cli:")
+    again = run("delete", "1", "--yes")
+    assert again.exit_code == 2 and "#1 is already deleted." in again.output
+    assert run("delete", "7", "--yes").exit_code == 2

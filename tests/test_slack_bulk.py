@@ -338,3 +338,10 @@ def test_a_request_being_sent_cannot_be_deleted(slack: SlackHarness) -> None:
     with slack.app.db.read() as session:
         request = session.exec(select(ReviewRequest)).one()
     assert request.customer_name == "Jane Doe" and request.deleted_at is None
+
+
+def test_help_shows_delete_and_the_selection(slack: SlackHarness) -> None:
+    text = text_of(slack.post_command("help") and slack.answer())
+    assert "`/reviews delete #42`" in text and "admins; asks first" in text
+    assert "tick rows and press Pause, Resume or Cancel selected" in text
+    assert "`/reviews show customer jane@example.com`" in text
