@@ -160,17 +160,22 @@ def _page_note(history: ContactHistory, noun: str, page: int, per_page: int, tot
     return note
 
 
-def _request_line(request: ReviewRequest) -> str:
+def _request_line(request: ReviewRequest, contact_name: str) -> str:
+    by = (
+        f"<@{request.created_by}>"
+        if request.created_by[:1] in ("U", "W")
+        else escape(request.created_by_name or request.created_by)
+    )
     parts = [
         f"*#{request.number}*",
         label(Status(request.status)),
         channel_label(request.channel),
-        f"created {slack_date(request.created_at, '{date_short} {time}')}",
+        f"created {slack_date(request.created_at, '{date_short} {time}')} by {by}",
     ]
     if request.reference:
         parts.append(f"ref {escape(request.reference)}")
-    if request.customer_name != "customer":
-        parts.append(f"as {escape(request.customer_name)}")
+    if request.customer_name not in ("customer", contact_name):
+        parts.append(f"as {escape(request.customer_name)}")  # named otherwise back then
     return " · ".join(parts)
 
 
@@ -195,7 +200,9 @@ def _grouped_blocks(history: ContactHistory, page: int) -> tuple[list[Block], in
         blocks.append(
             SectionBlock(
                 block_id=f"customer_request_{request.number}",
-                text=_md(_fit(_request_line(request), [x.text for x in lines])),
+                text=_md(
+                    _fit(_request_line(request, history.contact.name), [x.text for x in lines])
+                ),
                 accessory=ButtonElement(
                     text="Details", action_id=ROW_DETAILS, value=str(request.number)
                 ),

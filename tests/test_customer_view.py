@@ -108,6 +108,22 @@ def test_a_unique_name_shows_the_customer_at_once(customers: SlackHarness) -> No
     assert "customer_request_3" in block_ids(answer)
 
 
+def test_a_name_used_in_an_older_request_still_finds_the_customer(slack: SlackHarness) -> None:
+    slack.set_policy(cooldown_days=0)
+    slack.create("Jane Doe", phone=JANE_PHONE)
+    slack.create("Jane Smith", phone=JANE_PHONE)  # married since: the contact takes the new name
+    answer = ask(slack, "show customer jane doe")
+    assert "Customer · Jane Smith" in text_of(answer)
+    lines = {
+        b["block_id"]: b["text"]["text"]
+        for b in answer["blocks"]
+        if b.get("block_id", "").startswith("customer_request_")
+    }
+    assert "as Jane Doe" in lines["customer_request_1"]
+    assert " as " not in lines["customer_request_2"]
+    assert "by <@U0ALICE>" in lines["customer_request_2"]
+
+
 @pytest.mark.parametrize(
     ("typed", "error"),
     [
