@@ -495,15 +495,17 @@ class Feedback:
         dedup_key: str | None = None,
         actor: Actor = CUSTOMER,
     ) -> Applied:
-        if message.channel in PHONE_CHANNELS:
-            self._opt_out_phone(session, message.to_address, reason, now)
-            return Applied.APPLIED
         request = session.get(ReviewRequest, message.request_id)
         assert request is not None
-        contacts = _contacts_by_email(session, message.workspace_id, message.to_address)
+        address = message.to_address or _erased_address(session, request, message.channel)
+        if message.channel in PHONE_CHANNELS:
+            if address:
+                self._opt_out_phone(session, address, reason, now)
+            return Applied.APPLIED
+        contacts = _contacts_by_email(session, message.workspace_id, address) if address else []
         if request.contact_id and all(c.id != request.contact_id for c in contacts):
             own = session.get(Contact, request.contact_id)
-            if own is not None and own.email == message.to_address:
+            if own is not None and address and own.email == address:
                 contacts.append(own)
         for contact in contacts:
             if contact.email_opted_out_at is None:
@@ -847,6 +849,20 @@ def _change_text(request: ReviewRequest, message: Message, report: Report) -> st
     if report.actor is RECONCILER:
         return f"Found at the provider: the {channel} went out ({status.value})"
     return f"{channel} {status.value}"
+
+
+def _erased_address(session: Session, request: ReviewRequest, channel: str) -> str:
+    """Return the contact's address for a deleted request's channel ("" when there is none).
+
+    Deleting a request erases the addresses of its messages; an opt-out from one of its old
+    messages must still count, so it goes to the contact the request belonged to.
+    """
+    if request.deleted_at is None or request.contact_id is None:
+        return ""
+    contact = session.get(Contact, request.contact_id)
+    if contact is None:
+        return ""
+    return (contact.phone if channel in PHONE_CHANNELS else contact.email) or ""
 
 
 def _seen(session: Session, key: str) -> bool:

@@ -345,3 +345,25 @@ def test_help_shows_delete_and_the_selection(slack: SlackHarness) -> None:
     assert "`/reviews delete #42`" in text and "admins; asks first" in text
     assert "tick rows and press Pause, Resume or Cancel selected" in text
     assert "`/reviews show customer jane@example.com`" in text
+
+
+def test_an_unsubscribe_from_a_deleted_request_still_counts(slack: SlackHarness) -> None:
+    import requests as http
+
+    slack.set_policy(delay="0", send_window="always")
+    slack.create("Jane Doe", email="jane@example.com", method="email", when="now")
+    slack.app.dispatcher.run_until_idle()
+    with slack.app.db.read() as session:
+        token = session.exec(select(Message)).one().token
+    slack.post_command("delete #1", user=ADMIN)
+    confirm_delete(slack, slack.answer(), ADMIN)
+    response = http.post(
+        f"{slack.url.removesuffix('/slack/events')}/u/{token}",
+        data="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    answer = slack.post_command("show customer jane@example.com") and slack.answer()
+    email_field = answer["blocks"][2]["fields"][1]["text"]
+    assert "Opted out" in email_field and "unsubscribed" in email_field
