@@ -343,3 +343,53 @@ def test_cli_delete_asks_first_and_erases(run, database_url: str) -> None:  # ty
     again = run("delete", "1", "--yes")
     assert again.exit_code == 2 and "#1 is already deleted." in again.output
     assert run("delete", "7", "--yes").exit_code == 2
+
+
+def test_a_request_with_more_messages_than_fit_says_how_many_more() -> None:
+    from datetime import UTC, datetime
+
+    from handlers.controls import CustomerState
+    from handlers.customer_blocks import customer_reply
+    from store.models import Contact, ReviewRequest
+    from store.queries import ContactHistory
+
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    contact = Contact(id=1, workspace_id=1, name="Jane", phone=JANE_PHONE, created_at=now)
+    request = ReviewRequest(
+        id=1,
+        workspace_id=1,
+        number=1,
+        contact_id=1,
+        customer_name="Jane",
+        method="sms",
+        channel="sms",
+        status="failed",
+        created_by="U0ALICE",
+        created_at=now,
+        updated_at=now,
+    )
+    messages = [
+        Message(
+            id=i,
+            workspace_id=1,
+            request_id=1,
+            kind="reminder",
+            channel="sms",
+            to_address=JANE_PHONE,
+            status="failed",
+            due_at=now,
+            token=f"t{i}",
+            error_reason="R" * 300,
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(1, 31)
+    ]
+    reply = customer_reply(
+        ContactHistory(contact, [request], {1: messages}, {1: []}, 1), CustomerState(1)
+    )
+    section = next(b for b in reply.blocks if b.get("block_id") == "customer_request_1")
+    text = section["text"]["text"]
+    assert len(text) <= 3000 and text.count("Reminder · SMS") < 30
+    shown = text.count("Reminder · SMS")
+    assert text.endswith(f"…{30 - shown} more: press Details")

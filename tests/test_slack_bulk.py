@@ -367,3 +367,14 @@ def test_an_unsubscribe_from_a_deleted_request_still_counts(slack: SlackHarness)
     answer = slack.post_command("show customer jane@example.com") and slack.answer()
     email_field = answer["blocks"][2]["fields"][1]["text"]
     assert "Opted out" in email_field and "unsubscribed" in email_field
+
+
+def test_a_request_deleted_before_its_card_went_out_never_reaches_the_channel(
+    slack: SlackHarness,
+) -> None:
+    slack.create("Jane Doe", origin_channel=CHANNEL, delay=timedelta(days=1))
+    slack.post_command("delete #1", user=ADMIN)
+    confirm_delete(slack, slack.answer(), ADMIN)
+    drain_outbox(slack)
+    assert slack.fake.messages(CHANNEL) == []
+    assert "Jane" not in json.dumps(slack.fake.calls_to("chat.postMessage"))
