@@ -200,8 +200,22 @@ def list_(
 
 
 @cli.command()
-def show(number: str, workspace: WorkspaceOpt = None) -> None:
-    """Show a request, its messages and its history."""
+def show(
+    number: Annotated[str, typer.Argument(help="A request number, or `customer`.")],
+    value: Annotated[
+        list[str] | None,
+        typer.Argument(help="After `customer`: an email, phone number or name."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Show a request, its messages and its history (`show customer X`: see `customer`)."""
+    if number.lower() == "customer":  # as in Slack's `/reviews show customer ...`
+        if not value:
+            fail("Say whom: `reviewops show customer EMAIL|PHONE|NAME`.")
+        customer(value, flat=False, workspace=workspace)
+        return
+    if value:
+        fail("Show one request at a time, like `reviewops show 42`.")
     (n,) = parse_numbers([number])
     with opened_app() as app:
         ws = workspace_id(app, workspace)
@@ -222,8 +236,8 @@ def show(number: str, workspace: WorkspaceOpt = None) -> None:
             ("Retries", str(r.retries)),
             ("Sent by", r.created_by_name or r.created_by),
         ]
-        for label, value in rows:
-            typer.echo(f"{label:<10} {value}")
+        for label, shown in rows:
+            typer.echo(f"{label:<10} {shown}")
         typer.echo("Messages:")
         for m in d.messages:
             why = f"  ({m.error_code or ''} {m.error_reason})" if m.error_reason else ""

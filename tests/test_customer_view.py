@@ -393,3 +393,16 @@ def test_a_request_with_more_messages_than_fit_says_how_many_more() -> None:
     assert len(text) <= 3000 and text.count("Reminder · SMS") < 30
     shown = text.count("Reminder · SMS")
     assert text.endswith(f"…{30 - shown} more: press Details")
+
+
+def test_cli_show_customer_is_the_customer_command(run) -> None:  # type: ignore[no-untyped-def]
+    run("send", "Jane Doe", "--phone", "0610203040")
+    shown = run("show", "customer", "+33", "6", "10", "20", "30", "40")
+    assert shown.exit_code == 0, shown.output
+    assert shown.output == run("customer", "jane", "doe").output
+    assert "Customer      Jane Doe" in shown.output
+    missing = run("show", "customer")
+    assert missing.exit_code == 2 and "reviewops show customer EMAIL|PHONE|NAME" in missing.output
+    several = run("show", "1", "2")
+    assert several.exit_code == 2 and "one request at a time" in several.output
+    assert run("show", "1").exit_code == 0
