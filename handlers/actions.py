@@ -34,6 +34,7 @@ from handlers.blocks import (
     ROW_MENU,
     Reply,
     bulk_reply,
+    cancel_all_prompt,
     detail_reply,
     filter_modal,
     metadata,
@@ -259,6 +260,17 @@ def register(bolt: App, surface: Surface) -> None:
         actor = actor_of(body)
         if not is_admin(surface, client, ws, str(context.team_id or ""), actor.id):
             respond(replace_original=True, text=refusal("cancel every queued request"))
+            return
+        # The admin confirmed a count: if the queue changed since, ask again with the new one.
+        asked = str(_action(body).get("value", ""))
+        now_queued = surface.ops.count_queued(ws)
+        if asked.isdigit() and int(asked) != now_queued:
+            if now_queued == 0:
+                respond(
+                    replace_original=True, text="Nothing is queued any more: nothing to cancel."
+                )
+            else:
+                respond(replace_original=True, **cancel_all_prompt(now_queued).as_kwargs())
             return
         result = surface.ops.cancel_all_queued(ws, actor)
         count = len(result.changed)

@@ -378,3 +378,22 @@ def test_a_request_deleted_before_its_card_went_out_never_reaches_the_channel(
     drain_outbox(slack)
     assert slack.fake.messages(CHANNEL) == []
     assert "Jane" not in json.dumps(slack.fake.calls_to("chat.postMessage"))
+
+
+# --- cancel all queued ----------------------------------------------------------------------
+
+
+def test_cancel_all_asks_again_when_the_queue_changed_since_the_count(slack: SlackHarness) -> None:
+    for i in range(3):
+        slack.create(f"C{i}", email=f"c{i}@example.com")
+    prompt = slack.post_command("cancel all queued", user=ADMIN) and slack.answer()
+    slack.create("Late", email="late@example.com")  # queued while the admin was reading
+    confirm = find_element(prompt, "cancel_all_confirm")
+    slack.post_action(slack.action_payload("cancel_all_confirm", confirm["value"], user=ADMIN))
+    again = slack.answer()
+    assert "Cancel all *4* queued or paused requests?" in text_of(again)
+    assert slack.ops.count_queued(slack.ws) == 4  # nothing canceled on the old count
+    button = find_element(again, "cancel_all_confirm")
+    slack.post_action(slack.action_payload("cancel_all_confirm", button["value"], user=ADMIN))
+    assert "Canceled 4 queued requests" in text_of(slack.answer())
+    assert slack.ops.count_queued(slack.ws) == 0
