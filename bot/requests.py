@@ -472,16 +472,7 @@ class ReviewOps:
         now = self.clock.now()
         with self.db.write() as session:
             request = _request(session, workspace_id, number)
-            messages = _messages(session, request)
-            pending = [m for m in messages if Status(m.status) in PENDING]
-            if not pending or any(
-                Status(m.status) not in PENDING and m.status != Status.CANCELED.value
-                for m in messages
-            ):
-                raise NotAllowed(
-                    f"#{number} has already gone out (or nothing of it is waiting), "
-                    "so it can't be edited any more."
-                )
+            pending = _editable_messages(session, request)
             workspace = _workspace(session, workspace_id)
             policy = WorkspacePolicy.model_validate(workspace.policy)
             region = policy.region or self.default_region
@@ -532,6 +523,16 @@ class ReviewOps:
                     "edited", f"Edited by {actor.label}: {', '.join(changed)}", actor_id=actor.id
                 ),
             )
+            return request
+
+    def editable(self, workspace_id: int, number: int) -> ReviewRequest:
+        """Return a request that may still be edited.
+
+        :raise NotAllowed: a message of it went out or is going out, or nothing is waiting.
+        """
+        with self.db.read() as session:
+            request = _request(session, workspace_id, number)
+            _editable_messages(session, request)
             return request
 
     def delete(self, workspace_id: int, number: int, actor: Actor) -> None:
@@ -846,6 +847,19 @@ def _opt_outs(
         ).first()
         email_at = by_email.email_opted_out_at if by_email else None
     return _OptOuts(phone_at, email_at)
+
+
+def _editable_messages(session: Session, request: ReviewRequest) -> list[Message]:
+    """Return the waiting messages of a request nothing of which has gone out yet."""
+    messages = _messages(session, request)
+    pending = [m for m in messages if Status(m.status) in PENDING]
+    gone = [m for m in messages if m not in pending and m.status != Status.CANCELED.value]
+    if not pending or gone:
+        raise NotAllowed(
+            f"#{request.number} has already gone out (or nothing of it is waiting), "
+            "so it can't be edited any more."
+        )
+    return pending
 
 
 def _edited_values(request: ReviewRequest, data: RequestEdit, region: str) -> dict[str, str | None]:

@@ -44,6 +44,7 @@ from handlers.blocks import (
 )
 from handlers.commands import is_admin, render_list
 from handlers.customer_blocks import delete_prompt
+from handlers.edit import open_edit
 from handlers.notifications import (
     ACTION_CANCEL,
     ACTION_PAUSE,
@@ -214,6 +215,9 @@ def register(bolt: App, surface: Surface) -> None:
                     ),
                 )
                 client.views_open(trigger_id=body["trigger_id"], view=view)
+                return
+            elif verb == "edit":
+                open_edit(surface, client, body, ws, number)
                 return
             elif verb == "delete":
                 admin = is_admin(surface, client, ws, str(context.team_id or ""), actor.id)

@@ -460,6 +460,8 @@ def row_actions(row: Row, *, admin: bool = False) -> list[tuple[str, str]]:
             actions.append(("Resume", "resume"))
         if row.waiting:
             actions += [("Cancel", "cancel"), ("Reschedule", "reschedule")]
+            if row.request.sent_at is None:
+                actions.append(("Edit", "edit"))
         elif status in (Status.FAILED, Status.UNDELIVERED, Status.UNKNOWN):
             actions.append(("Resend", "resend"))
     actions.append(("Details", "details"))

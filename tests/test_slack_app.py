@@ -17,6 +17,7 @@ from bot.requests import BulkResult, CustomerLookup, RequestDetail
 from bot.slack import SORRY
 from handlers import blocks, customer_blocks, home_blocks
 from handlers.controls import CustomerState
+from handlers.edit import edit_modal
 from handlers.parsing import PageState, parse_list_query
 from store.models import Contact, Event, Message, ReviewRequest
 from store.queries import ContactHistory, Counts, Cursor
@@ -357,6 +358,14 @@ def every_builder() -> list[tuple[str, Any, str]]:
             "modal",
         ),
         ("no queued", home_blocks.queued_modal([], 0), "modal"),
+        (
+            "edit",
+            edit_modal(
+                request(10**9, status="queued"),
+                private_metadata="m" * 3000,
+            ),
+            "modal",
+        ),
     ]
 
 

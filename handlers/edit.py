@@ -1,0 +1,128 @@
+"""Correct a request before it goes out: the row menu's "Edit" opens a modal; its submission
+calls the edit use-case and shows each refused field on its own input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import CheckboxesElement, InputBlock, Option, PlainTextInputElement
+from slack_sdk.models.views import View
+
+from bot.domain.errors import Conflict, DomainError
+from bot.requests import RequestEdit
+from handlers import Surface, actor_of
+from handlers.blocks import INPUT, MAX_VIEW_TITLE, metadata, read_metadata, text_reply
+from handlers.notifications import clip
+from handlers.views import field_errors, tell
+from store.models import ReviewRequest
+
+EDIT_MODAL = "edit_request"
+EDIT_FIELDS = {"name": "name", "phone": "phone", "email": "email", "reference": "reference"}
+OVERRIDE = "override"
+
+
+def edit_modal(request: ReviewRequest, *, private_metadata: str) -> View:
+    """Build the modal that corrects a request's name, contact and reference (full values:
+    a modal is seen by the person who opened it only)."""
+
+    def field(
+        block_id: str, label: str, value: str | None, max_length: int, hint: str
+    ) -> InputBlock:
+        return InputBlock(
+            block_id=block_id,
+            label=label,
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=INPUT, initial_value=value or None, max_length=max_length
+            ),
+            hint=hint,
+        )
+
+    blocks = [
+        field("name", "Customer name", request.customer_name, 100, 'Left empty: "customer".'),
+        field("phone", "Phone", request.phone, 40, "Any usual form; empty removes it."),
+        field("email", "Email", request.email, 320, "Empty removes it."),
+        field("reference", "Reference", request.reference, 100, "Order or service number."),
+        InputBlock(
+            block_id=OVERRIDE,
+            label="Cooldown",
+            optional=True,
+            element=CheckboxesElement(
+                action_id=INPUT,
+                options=[
+                    Option(
+                        text="Change it even if this customer was invited recently", value=OVERRIDE
+                    )
+                ],
+            ),
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=EDIT_MODAL,
+        title=clip(f"Edit #{request.number}", MAX_VIEW_TITLE),
+        submit="Save",
+        close="Cancel",
+        private_metadata=private_metadata,
+        blocks=blocks,
+    )
+
+
+def open_edit(
+    surface: Surface, client: WebClient, body: dict[str, Any], workspace_id: int, number: int
+) -> None:
+    """Open the edit modal for a request, from a click that carries a trigger id.
+
+    :raise NotAllowed: the request can no longer be edited (said before anything opens).
+    """
+    request = surface.ops.editable(workspace_id, number)
+    meta = metadata(n=number, r=body.get("response_url"), c=(body.get("channel") or {}).get("id"))
+    client.views_open(
+        trigger_id=body["trigger_id"], view=edit_modal(request, private_metadata=meta)
+    )
+
+
+def _typed(values: dict[str, Any], block_id: str) -> str:
+    state = (values.get(block_id) or {}).get(INPUT) or {}
+    return str(state.get("value") or "")
+
+
+def _ticked(values: dict[str, Any], block_id: str) -> list[str]:
+    state = (values.get(block_id) or {}).get(INPUT) or {}
+    return [str(o.get("value")) for o in state.get("selected_options") or []]
+
+
+def register(bolt: App, surface: Surface) -> None:
+    """Listen to the edit modal's submission."""
+
+    @bolt.view(EDIT_MODAL)
+    def edit_submitted(
+        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        view = body["view"]
+        values = view["state"]["values"]
+        meta = read_metadata(view.get("private_metadata"))
+        number = int(meta.get("n", 0))
+        data = RequestEdit(
+            name=_typed(values, "name"),
+            phone=_typed(values, "phone"),
+            email=_typed(values, "email"),
+            reference=_typed(values, "reference"),
+            override_cooldown=OVERRIDE in _ticked(values, OVERRIDE),
+        )
+        try:
+            surface.ops.edit(surface.workspace_id(context), number, data, actor_of(body))
+        except Conflict as exc:
+            warning = f"{exc.message} Tick the box to change it anyway."
+            ack(response_action="errors", errors={OVERRIDE: warning})
+            return
+        except DomainError as exc:
+            ack(response_action="errors", errors=field_errors(exc, EDIT_FIELDS, "name"))
+            return
+        ack()
+        tell(client, meta, actor_of(body).id, text_reply(f":pencil2: #{number} saved."))
+
+    surface.registered.views.append(EDIT_MODAL)
