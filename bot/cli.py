@@ -417,6 +417,119 @@ def cancel(
             report(app.ops.cancel(ws, parsed, cli_actor()), "canceled")
 
 
+@cli.command()
+def export(
+    out: Annotated[
+        str, typer.Option("--out", help="CSV file to write, or - for standard output.")
+    ] = "-",
+    separator: Annotated[str, typer.Option("--separator", help=", or ;")] = ",",
+    bom: Annotated[bool, typer.Option("--bom", help="Start with a BOM (Excel).")] = False,
+    status: Annotated[list[str] | None, typer.Option(help="Status (repeatable).")] = None,
+    via: Annotated[str | None, typer.Option(help="sms, whatsapp or email.")] = None,
+    search: Annotated[str | None, typer.Option(help="Name, email or phone.")] = None,
+    by: Annotated[str | None, typer.Option(help="Slack user id of the sender.")] = None,
+    review_type: Annotated[str | None, typer.Option("--type", help="service or product.")] = None,
+    ref: Annotated[str | None, typer.Option(help="Order or service reference.")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Created on or after this day (YYYY-MM-DD).")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Created on or before this day (YYYY-MM-DD).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Write every matching request as CSV (same columns as Slack's export), newest first."""
+    import os
+    from datetime import date, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    import click
+
+    from bot.domain import contacts
+    from bot.export import ExportOptions, count_matching, parse_separator, write_csv
+    from store.queries import HistoryFilter
+
+    try:
+        sep = parse_separator(separator)
+    except ValueError as exc:
+        fail(f"--separator: {exc}")
+    valid = {s.value for s in Status}
+    for s in status or []:
+        if s not in valid:
+            fail(f"Unknown status '{s}'. Use one of: {', '.join(sorted(valid))}.")
+    if via is not None and via not in ("sms", "whatsapp", "email"):
+        fail("--via must be sms, whatsapp or email.")
+    if review_type is not None and review_type not in ("service", "product"):
+        fail("--type must be service or product.")
+    days: dict[str, date] = {}
+    for name, value in (("--from", from_), ("--to", to)):
+        if value is not None:
+            try:
+                days[name] = date.fromisoformat(value)
+            except ValueError:
+                fail(f"{name}: '{value}' is not a day like 2026-12-01.")
+    if "--from" in days and "--to" in days and days["--to"] < days["--from"]:
+        fail("--to must not come before --from.")
+    if out != "-" and os.path.isdir(out):
+        fail(f"--out: '{out}' is a directory.")
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        policy = app.ops.policy(ws)
+        zone = ZoneInfo(policy.timezone)
+
+        def midnight(day: date) -> datetime:
+            return datetime.combine(day, time(0), tzinfo=zone)
+
+        phone = None
+        if search and any(c.isdigit() for c in search):
+            try:
+                phone = contacts.normalize_phone(search, policy.region, require_mobile=False)
+            except DomainError:
+                phone = None  # not a phone number: searched as text only
+        f = HistoryFilter(
+            statuses=frozenset(status or []),
+            channel=via,
+            created_by=by,
+            review_type=review_type,
+            reference=ref,
+            created_from=midnight(days["--from"]) if "--from" in days else None,
+            created_to=midnight(days["--to"] + timedelta(days=1)) if "--to" in days else None,
+            text=search,
+            phone=phone,
+        )
+        options = ExportOptions(separator=sep, bom=bom, timezone=policy.timezone)
+        total = count_matching(app.db, ws, f)
+        # The bar goes to stderr, so `--out -` leaves nothing but CSV on stdout.
+        with click.progressbar(
+            length=total, label="exporting", file=sys.stderr, show_pos=True
+        ) as bar:
+            done = 0
+
+            def advance(rows: int) -> None:
+                nonlocal done
+                bar.update(rows - done)
+                done = rows
+
+            if out == "-":
+                sys.stdout.flush()
+                stdout = sys.stdout.buffer
+                rows = write_csv(app.db, ws, f, stdout, options=options, progress=advance)
+                stdout.flush()
+            else:
+                # Written beside the target and renamed at the end: no half file on failure.
+                partial = f"{out}.partial"
+                try:
+                    with open(partial, "wb") as target:
+                        rows = write_csv(app.db, ws, f, target, options=options, progress=advance)
+                    os.replace(partial, out)
+                except BaseException:
+                    if os.path.exists(partial):
+                        os.remove(partial)
+                    raise
+            advance(rows)
+    typer.echo(f"{rows} requests exported" + (f" to {out}" if out != "-" else ""), err=True)
+
+
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database schema to the newest version."""

@@ -79,7 +79,7 @@ def actor_of(body: dict[str, Any]) -> Actor:
 
 def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     """Register every Slack listener on the Bolt app; return what was registered."""
-    from handlers import actions, bulk, commands, customer, decisions, edit, home, views
+    from handlers import actions, bulk, commands, customer, decisions, edit, export, home, views
     from handlers.permissions import Permissions
 
     surface = Surface(app, Permissions(app.ops))
@@ -88,6 +88,7 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     actions.register(bolt, surface)
     decisions.register(bolt, surface)
     edit.register(bolt, surface)
+    export.register(bolt, surface)
     home.register(bolt, surface)
     bulk.register(bolt, surface)
     customer.register(bolt, surface)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App, Respond
@@ -21,14 +18,13 @@ from bot.domain.errors import Conflict, DomainError, InvalidInput
 from bot.domain.policy import as_display_rows, parse_setting_assignments
 from bot.domain.status import PENDING, Status
 from bot.requests import Actor
-from handlers import Surface, actor_of
+from handlers import Surface, actor_of, export, stats
 from handlers.blocks import (
     Reply,
     Row,
     bulk_reply,
     cancel_all_prompt,
     created_reply,
-    describe_filter,
     detail_reply,
     help_reply,
     list_reply,
@@ -48,7 +44,7 @@ from handlers.parsing import (
 )
 from handlers.permissions import refusal
 from store.models import Message, ReviewRequest
-from store.queries import HistoryFilter, conditions, counts, iter_requests, list_requests
+from store.queries import HistoryFilter, conditions, list_requests
 
 log = logging.getLogger(__name__)
 
@@ -230,98 +226,9 @@ def do_settings(inv: Invocation) -> None:
     inv.reply(text_reply(f":white_check_mark: Settings saved: {keys}."))
 
 
-def do_stats(inv: Invocation) -> None:
-    """Say how the last 7 and 30 days went: sent, delivered, opened, clicked, failed."""
-    now = inv.surface.app.clock.now()
-    lines = []
-    with inv.surface.app.db.read() as session:
-        for days in (7, 30):
-            c = counts(
-                session, inv.workspace_id, HistoryFilter(created_from=now - timedelta(days=days))
-            )
-            lines.append(
-                f"*Last {days} days*: sent {c.sent} · delivered {c.delivered} · opened {c.opened} · "
-                f"clicked {c.clicked} · failed {c.failed} · click rate {c.click_rate:.0%}"
-            )
-        queued = counts(session, inv.workspace_id).queued
-    lines.append(f"*Waiting to go out*: {queued}")
-    inv.reply(text_reply("\n".join(lines)))
-
-
-EXPORT_COLUMNS = (
-    "number",
-    "name",
-    "email",
-    "phone",
-    "reference",
-    "type",
-    "status",
-    "created",
-    "sent",
-    "method",
-    "channel",
-    "sent_by",
-    "retries",
-    "last_error",
-)
-
-
-def do_export(inv: Invocation) -> None:
-    """Send an admin the matching requests as a CSV file, in a direct message (full contacts)."""
-    if not is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id):
-        inv.reply(text_reply(refusal("export the requests")))
-        return
-    words = inv.args.split()
-    separator = ","
-    if "sep:;" in words:
-        separator = ";"
-    query_text = " ".join(w for w in words if not w.startswith("sep:"))
-    policy = inv.surface.ops.policy(inv.workspace_id)
-    query = parse_list_query(
-        query_text, timezone=policy.timezone, user_id=inv.actor.id, region=policy.region
-    )
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=separator)
-    writer.writerow(EXPORT_COLUMNS)
-    rows = 0
-    with inv.surface.app.db.read() as session:
-        for r in iter_requests(session, inv.workspace_id, query.filter):
-            rows += 1
-            writer.writerow(
-                [
-                    r.number,
-                    r.customer_name,
-                    r.email or "",
-                    r.phone or "",
-                    r.reference or "",
-                    r.review_type,
-                    r.status,
-                    r.created_at.isoformat(),
-                    r.sent_at.isoformat() if r.sent_at else "",
-                    r.method,
-                    r.channel,
-                    r.created_by_name or r.created_by,
-                    r.retries,
-                    r.last_error or "",
-                ]
-            )
-    dm = inv.client.conversations_open(users=inv.actor.id)["channel"]["id"]
-    stamp = inv.surface.app.clock.now().strftime("%Y%m%d-%H%M")
-    inv.client.files_upload_v2(
-        channel=dm,
-        content=out.getvalue().encode("utf-8"),
-        filename=f"review-requests-{stamp}.csv",
-        title="Review requests",
-        initial_comment=f"{rows} review requests ({describe_filter(query.filter)}).",
-    )
-    inv.reply(
-        text_reply(f":page_facing_up: Sent you {rows} requests as a CSV file in a direct message.")
-    )
-
-
 SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
-    "stats": do_stats,
-    "export": do_export,
+    "stats": stats.run_command,
+    "export": export.run_command,
     "help": do_help,
     "send": do_send,
     "list": do_list,

@@ -410,15 +410,18 @@ def test_settings_are_shown_to_all_and_changed_by_admins_only(slack: SlackHarnes
 
 
 # --- stats and export ------------------------------------------------------------------------
+# In depth in tests/test_stats.py and tests/test_slack_export.py; here, that both answer.
 
 
-def test_stats_count_the_last_7_and_30_days(slack: SlackHarness) -> None:
+def test_stats_count_the_last_7_days_by_default(slack: SlackHarness) -> None:
     slack.create("Jane", phone="+33610203040", when="now")
     slack.create("Bob", email="bob@example.com", delay=timedelta(days=1))
     slack.app.dispatcher.run_until_idle()
     text = ask(slack, "stats")
-    assert "*Last 7 days*: sent 1 · delivered 0" in text and "*Last 30 days*: sent 1" in text
+    assert "*Last 7 days*: sent 1 · delivered 0" in text
+    assert "*SMS*: sent 1" in text and "*Email*: sent 0" in text
     assert "*Waiting to go out*: 1" in text
+    assert "*Last 30 days*: sent 1" in ask(slack, "stats 30d")
 
 
 def test_export_sends_an_admin_a_csv_in_a_direct_message(slack: SlackHarness) -> None:
@@ -426,11 +429,11 @@ def test_export_sends_an_admin_a_csv_in_a_direct_message(slack: SlackHarness) ->
     slack.create("Bob", email="bob@example.com")
     assert "Only workspace admins can export" in ask(slack, "export")
     assert slack.fake.files == {}
-    text = ask(slack, "export via:sms sep:;", user=ADMIN)
-    assert "Sent you 1 requests as a CSV file" in text
+    assert "Exporting via SMS as CSV" in ask(slack, "export via:sms sep:;", user=ADMIN)
+    assert slack.fake.wait_for(lambda: slack.fake.files, timeout=20)
     (upload,) = slack.fake.files.values()
     assert upload["channel_id"] == f"D{ADMIN}"
     lines = upload["content"].decode().splitlines()
-    assert lines[0].startswith("number;name;email;phone;reference")
-    assert lines[1].startswith("1;Jane Doe;;+33610203040;A-1;service;queued")
+    assert lines[0].startswith("Number;Customer name;Email;Phone;Sent via;Sent by;Status")
+    assert lines[1].startswith("1;Jane Doe;;'+33610203040;SMS;alice;queued;")
     assert len(lines) == 2

@@ -1,0 +1,252 @@
+"""`/reviews export` and the App Home's export button: a CSV of the history in the admin's DM.
+
+The CSV is written to a temporary file (bot.export, constant memory) while a DM message shows
+the progress, then streamed to Slack with the files v2 flow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from slack_bolt import App
+from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+
+from bot.domain.errors import InvalidInput
+from bot.export import (
+    ExportOptions,
+    Separator,
+    count_matching,
+    parse_separator,
+    progress_every,
+    write_csv,
+)
+from handlers import Surface
+from handlers.blocks import describe_filter, text_reply
+from handlers.parsing import parse_list_query
+from handlers.permissions import refusal
+from handlers.report_blocks import (
+    export_done,
+    export_failed,
+    export_progress,
+    export_started_reply,
+)
+from store.queries import HistoryFilter
+
+if TYPE_CHECKING:
+    from handlers.commands import Invocation
+
+log = logging.getLogger(__name__)
+
+HOME_EXPORT = "home_export"  # the App Home's button
+REFUSAL_WHAT = "export the requests"
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export and how, as read from `/reviews export [,|;] [bom] [filters]`."""
+
+    separator: Separator = ","
+    bom: bool = False
+    query: str = ""
+
+
+def parse_export_args(text: str) -> ExportRequest:
+    """Read the separator (`,` or `;` first, or `sep:;` anywhere), `bom`, and the filters.
+
+    :raise InvalidInput: a `sep:` that is neither `,` nor `;`.
+    """
+    words = (text or "").split()
+    separator: Separator = ","
+    bom = False
+    if words and words[0] in (",", ";"):
+        separator = parse_separator(words.pop(0))
+    if words and words[0].lower() == "bom":
+        bom = True
+        words.pop(0)
+    rest: list[str] = []
+    for word in words:
+        if word.lower().startswith("sep:"):
+            try:
+                separator = parse_separator(word[4:])
+            except ValueError as exc:
+                raise InvalidInput(str(exc), field="separator") from exc
+        else:
+            rest.append(word)
+    return ExportRequest(separator=separator, bom=bom, query=" ".join(rest))
+
+
+def register(bolt: App, surface: Surface) -> None:
+    """Listen to the App Home's export button (the /reviews subcommand is `run_command`)."""
+
+    @bolt.action(HOME_EXPORT)
+    def home_export(
+        ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        ack()
+        user_id = str((body.get("user") or {}).get("id", ""))
+        workspace_id = surface.workspace_id(context)
+        team_id = str(context.team_id or "")
+        if not surface.permissions.is_admin(client, workspace_id, team_id, user_id):
+            # No response_url from the Home tab: the refusal goes to the user's DM.
+            dm = _open_dm(client, user_id)
+            client.chat_postMessage(channel=dm, **text_reply(refusal(REFUSAL_WHAT)).as_kwargs())
+            return
+        timezone = surface.ops.policy(workspace_id).timezone
+        export_to_dm(
+            surface,
+            client,
+            workspace_id=workspace_id,
+            user_id=user_id,
+            f=HistoryFilter(),
+            options=ExportOptions(timezone=timezone),
+        )
+
+    surface.registered.actions.append(HOME_EXPORT)
+
+
+def run_command(inv: Invocation) -> None:
+    """`/reviews export`: refuse non-admins; else say where the file goes, then export.
+
+    :raise InvalidInput: a bad separator or filter (answered by the command's dispatcher).
+    """
+    surface = inv.surface
+    if not surface.permissions.is_admin(inv.client, inv.workspace_id, inv.team_id, inv.actor.id):
+        inv.reply(text_reply(refusal(REFUSAL_WHAT)))
+        return
+    asked = parse_export_args(inv.args)
+    policy = surface.ops.policy(inv.workspace_id)
+    query = parse_list_query(
+        asked.query, timezone=policy.timezone, user_id=inv.actor.id, region=policy.region
+    )
+    inv.reply(export_started_reply(describe_filter(query.filter)))
+    rows = export_to_dm(
+        surface,
+        inv.client,
+        workspace_id=inv.workspace_id,
+        user_id=inv.actor.id,
+        f=query.filter,
+        options=ExportOptions(separator=asked.separator, bom=asked.bom, timezone=policy.timezone),
+    )
+    inv.reply(
+        text_reply(
+            f":page_facing_up: Sent you {rows:,} requests as a CSV file in a direct message."
+        )
+    )
+
+
+def export_to_dm(
+    surface: Surface,
+    client: WebClient,
+    *,
+    workspace_id: int,
+    user_id: str,
+    f: HistoryFilter,
+    options: ExportOptions,
+) -> int:
+    """Write the CSV to a temporary file, showing progress in the DM, and post it there.
+
+    :raise SlackApiError: Slack refused a call (the DM message says the export stopped).
+    """
+    db = surface.app.db
+    description = describe_filter(f)
+    total = count_matching(db, workspace_id, f)
+    dm = _open_dm(client, user_id)
+    posted = client.chat_postMessage(
+        channel=dm, **export_progress(0, total, description).as_kwargs()
+    )
+    progress_ts = str(posted["ts"])
+
+    def show(rows: int) -> None:
+        client.chat_update(
+            channel=dm, ts=progress_ts, **export_progress(rows, total, description).as_kwargs()
+        )
+
+    rows = 0
+    stamp = surface.app.clock.now().astimezone(ZoneInfo(options.timezone))
+    filename = f"review-requests-{stamp:%Y%m%d-%H%M}.csv"
+    try:
+        with tempfile.TemporaryDirectory(prefix="reviewops-export-") as folder:
+            path = Path(folder) / filename
+            with path.open("wb") as out:
+                rows = write_csv(
+                    db,
+                    workspace_id,
+                    f,
+                    out,
+                    options=options,
+                    progress=show,
+                    every=progress_every(total),
+                )
+            upload_file(
+                client,
+                channel=dm,
+                path=path,
+                title="Review requests",
+                initial_comment=f"{rows:,} review requests ({description}).",
+            )
+    except (SlackApiError, SlackRequestError, OSError):
+        client.chat_update(
+            channel=dm, ts=progress_ts, **export_failed(rows, description).as_kwargs()
+        )
+        raise
+    client.chat_update(
+        channel=dm,
+        ts=progress_ts,
+        **export_done(rows, description, options.timezone).as_kwargs(),
+    )
+    log.info("exported %d requests of workspace %d for %s", rows, workspace_id, user_id)
+    return rows
+
+
+def upload_file(
+    client: WebClient, *, channel: str, path: Path, title: str, initial_comment: str
+) -> str:
+    """Post a file to a channel with Slack's files v2 flow, streaming it from disk.
+
+    The same three calls as `WebClient.files_upload_v2`, which reads the whole file into
+    memory first; an export of a million rows is over 100 MB.
+
+    :raise SlackApiError: Slack refused the upload.
+    :raise SlackRequestError: the upload URL did not accept the bytes.
+    """
+    size = os.path.getsize(path)
+    target = client.files_getUploadURLExternal(filename=path.name, length=size)
+    file_id, upload_url = str(target["file_id"]), str(target["upload_url"])
+    if not upload_url.startswith(("https://", "http://")):
+        raise SlackRequestError(f"unexpected upload URL from Slack: {upload_url[:40]}")
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=client.ssl)]
+    if client.proxy:
+        handlers.append(urllib.request.ProxyHandler({"http": client.proxy, "https": client.proxy}))
+    opener = urllib.request.build_opener(*handlers)
+    with path.open("rb") as body:
+        # A file object as the body: http.client sends it in blocks, never all at once.
+        request = urllib.request.Request(  # noqa: S310 (the URL Slack gave, checked above)
+            upload_url,
+            data=body,
+            method="POST",
+            headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+        )
+        with opener.open(request, timeout=client.timeout) as answer:
+            answer.read()
+            if answer.status != 200:
+                raise SlackRequestError(f"the upload URL answered HTTP {answer.status}")
+    client.files_completeUploadExternal(
+        files=[{"id": file_id, "title": title}],
+        channel_id=channel,
+        initial_comment=initial_comment,
+    )
+    return file_id
+
+
+def _open_dm(client: WebClient, user_id: str) -> str:
+    return str(client.conversations_open(users=user_id)["channel"]["id"])

@@ -1,0 +1,125 @@
+"""Pure Block Kit builders for /reviews stats and the CSV export's progress messages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from handlers.blocks import MAX_TEXT, Reply
+from handlers.notifications import channel_label, clip, escape
+from store.stats import PeriodStats, Tally
+
+MAX_SENDER_LINES = 15
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=clip(text, MAX_TEXT))
+
+
+def _dicts(blocks: Iterable[Block]) -> list[dict[str, Any]]:
+    return [b.to_dict() for b in blocks]
+
+
+def tally_line(label: str, t: Tally) -> str:
+    """One line of numbers: sent, delivered, opened, clicked, failed and click rate."""
+    return (
+        f"*{label}*: sent {t.sent:,} · delivered {t.delivered:,} · opened {t.opened:,} · "
+        f"clicked {t.clicked:,} · failed {t.failed:,} · click rate {t.click_rate:.0%}"
+    )
+
+
+def _sender_label(user_id: str, name: str) -> str:
+    if _USER_ID.match(user_id):
+        return f"<@{user_id}>"
+    return escape(name or user_id)
+
+
+def _period(stats: PeriodStats, timezone: str) -> str:
+    zone = ZoneInfo(timezone)
+    first = stats.start.astimezone(zone)
+    if stats.end is None:
+        return f"since {first:%Y-%m-%d %H:%M} ({timezone})"
+    # `end` is exclusive: a period ending at midnight ends, for people, the day before.
+    last = (stats.end - timedelta(microseconds=1)).astimezone(zone)
+    return f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} ({timezone})"
+
+
+def stats_reply(
+    stats: PeriodStats,
+    *,
+    label: str,
+    timezone: str,
+    sms_price: Decimal,
+    currency: str,
+    waiting: int,
+) -> Reply:
+    """Build the stats answer: overall, per channel, per sender, SMS cost, what is waiting."""
+    overall = tally_line(label, stats.overall)
+    head = f"{overall}\nRequests created {_period(stats, timezone)}."
+    channels = [tally_line(channel_label(c), t) for c, t in stats.by_channel.items()]
+    senders = [
+        tally_line(_sender_label(s.user_id, s.name), s.tally)
+        for s in stats.by_sender[:MAX_SENDER_LINES]
+    ]
+    hidden = len(stats.by_sender) - len(senders)
+    if hidden > 0:
+        senders.append(f"…and {hidden:,} more senders.")
+    cost = stats.sms_cost(sms_price)
+    cost_line = (
+        f"*SMS cost estimate*: {cost} {escape(currency)} "
+        f"({stats.sms_segments:,} segments in {stats.sms_sent:,} SMS × {sms_price} {escape(currency)})"
+    )
+    sections = [
+        head,
+        "*By channel*\n" + ("\n".join(channels) or "Nothing yet."),
+        "*By sender*\n" + ("\n".join(senders) or "Nothing yet."),
+        f"{cost_line}\n*Waiting to go out*: {waiting:,}",
+    ]
+    blocks = [SectionBlock(text=_md(s)) for s in sections]
+    fallback = f"{overall} SMS cost estimate {cost} {currency}."
+    return Reply(clip(fallback), _dicts(blocks))
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def export_started_reply(description: str) -> Reply:
+    """Tell the person who asked where the file will arrive."""
+    text = (
+        f":hourglass_flowing_sand: Exporting {description} as CSV. "
+        "I'll post the file in our direct message."
+    )
+    return Reply(clip(text), _dicts([SectionBlock(text=_md(text))]))
+
+
+def export_progress(rows: int, total: int, description: str) -> Reply:
+    """The DM message updated while an export runs."""
+    done = f"{rows:,} of {total:,}" if total >= rows else f"{rows:,}"
+    text = f":hourglass_flowing_sand: Exporting {description}: {done} requests written so far."
+    return Reply(clip(text), _dicts([SectionBlock(text=_md(text))]))
+
+
+def export_done(rows: int, description: str, timezone: str) -> Reply:
+    """The DM message once the file is posted."""
+    text = f":white_check_mark: Exported {rows:,} requests ({description}). The CSV file is below."
+    note = f"Times are in {escape(timezone)}."
+    return Reply(
+        clip(text),
+        _dicts([SectionBlock(text=_md(text)), ContextBlock(elements=[_md(note)])]),
+    )
+
+
+def export_failed(rows: int, description: str) -> Reply:
+    """The DM message when the export could not be finished."""
+    text = (
+        f":warning: The export of {description} stopped after {rows:,} requests and no file "
+        "was posted. It was logged; please try again in a moment."
+    )
+    return Reply(clip(text), _dicts([SectionBlock(text=_md(text))]))

@@ -1,0 +1,108 @@
+"""`/reviews stats [7d|30d|from:YYYY-MM-DD to:YYYY-MM-DD]`: how the outreach went."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from bot.domain.errors import InvalidInput
+from bot.domain.templating import sms_segments
+from handlers.report_blocks import stats_reply
+from store.queries import counts
+from store.stats import period_stats
+
+if TYPE_CHECKING:
+    from handlers.commands import Invocation
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 3660
+_DAYS = re.compile(r"^(?P<n>\d{1,4})d$", re.I)
+USAGE = "Write `/reviews stats`, `/reviews stats 30d` or `/reviews stats from:2026-11-01 to:2026-11-30`."
+
+
+@dataclass(frozen=True)
+class StatsPeriod:
+    start: datetime  # UTC
+    end: datetime | None  # UTC, exclusive; None: up to now
+    label: str
+
+
+def _day(value: str, key: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"'{value}' is not a date for {key}: (write it like 2026-12-01).", field=key
+        ) from exc
+
+
+def parse_stats_period(text: str, *, now: datetime, timezone: str) -> StatsPeriod:
+    """Read `7d`, `30d` (any number of days up to ten years) or `from:DAY [to:DAY]`.
+
+    Days are in the workspace timezone and `to:` includes its whole day; without `to:` the
+    period runs until now.
+
+    :raise InvalidInput: anything else, or a `to:` before `from:`.
+    """
+    words = (text or "").split()
+    if not words:
+        return StatsPeriod(now - timedelta(days=DEFAULT_DAYS), None, f"Last {DEFAULT_DAYS} days")
+    days = _DAYS.match(words[0])
+    if days and len(words) == 1:
+        n = int(days["n"])
+        if not 1 <= n <= MAX_DAYS:
+            raise InvalidInput(f"Give between 1 and {MAX_DAYS} days, like 7d or 30d.")
+        return StatsPeriod(now - timedelta(days=n), None, f"Last {n} days")
+    zone = ZoneInfo(timezone)
+    given: dict[str, date] = {}
+    for word in words:
+        key, sep, value = word.partition(":")
+        key = key.lower()
+        if not sep or key not in ("from", "to"):
+            raise InvalidInput(f"I don't understand '{word}'. {USAGE}")
+        if key in given:
+            raise InvalidInput(f"'{key}:' is given twice. {USAGE}")
+        given[key] = _day(value, key)
+    if "from" not in given:
+        raise InvalidInput(f"Say where the period starts with from:. {USAGE}")
+    start = datetime.combine(given["from"], time(0), tzinfo=zone).astimezone(UTC)
+    if start > now:
+        raise InvalidInput("from: is in the future: nothing has happened yet.", field="from")
+    if "to" not in given:
+        return StatsPeriod(start, None, f"Since {given['from']}")
+    end = datetime.combine(given["to"] + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    if end <= start:
+        raise InvalidInput("to: must not come before from:.", field="to")
+    return StatsPeriod(start, end, f"{given['from']} to {given['to']}")
+
+
+def run_command(inv: Invocation) -> None:
+    """Answer with the period's numbers, per channel and per sender, and the SMS cost.
+
+    :raise InvalidInput: the period is wrong (answered by the command's dispatcher).
+    """
+    app = inv.surface.app
+    policy = inv.surface.ops.policy(inv.workspace_id)
+    period = parse_stats_period(inv.args, now=app.clock.now(), timezone=policy.timezone)
+    with app.db.read() as session:
+        stats = period_stats(
+            session,
+            inv.workspace_id,
+            start=period.start,
+            end=period.end,
+            segments=lambda body: sms_segments(body).segments,
+        )
+        waiting = counts(session, inv.workspace_id).queued
+    inv.reply(
+        stats_reply(
+            stats,
+            label=period.label,
+            timezone=policy.timezone,
+            sms_price=policy.sms_price,
+            currency=policy.currency,
+            waiting=waiting,
+        )
+    )
