@@ -69,13 +69,16 @@ def parse_stats_period(text: str, *, now: datetime, timezone: str) -> StatsPerio
     if "from" not in given:
         raise InvalidInput(f"Say where the period starts with from:. {USAGE}")
     start = datetime.combine(given["from"], time(0), tzinfo=zone).astimezone(UTC)
+    end = None
+    if "to" in given:
+        end = datetime.combine(given["to"] + timedelta(days=1), time(0), tzinfo=zone)
+        end = end.astimezone(UTC)
+        if end <= start:
+            raise InvalidInput("to: must not come before from:.", field="to")
     if start > now:
         raise InvalidInput("from: is in the future: nothing has happened yet.", field="from")
-    if "to" not in given:
+    if end is None:
         return StatsPeriod(start, None, f"Since {given['from']}")
-    end = datetime.combine(given["to"] + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    if end <= start:
-        raise InvalidInput("to: must not come before from:.", field="to")
     return StatsPeriod(start, end, f"{given['from']} to {given['to']}")
 
 
