@@ -165,8 +165,10 @@ HELP_LINES = (
     ),
     (
         "stats / export",
-        "`/reviews stats` the last 7 and 30 days · `/reviews export status:failed` "
-        "a CSV of the matching requests in a direct message (admins; `sep:;` for semicolons)",
+        "`/reviews stats` the last 7 days (or `30d`, `from:2026-11-01 to:2026-11-30`): sent, "
+        "delivered, opened, clicked, failed, per channel and per sender, and the SMS cost\n"
+        "`/reviews export ; bom status:failed` every matching request as a CSV file in a direct "
+        "message (admins; `,` or `;` first, `bom` for Excel, then any list filter)",
     ),
     (
         "settings",

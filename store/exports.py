@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from sqlmodel import Session, col
 
 from store.models import ReviewRequest
@@ -55,12 +55,9 @@ def iter_export_rows(
         where = conditions(workspace_id, f)
         if after is not None:
             created, ident = after
-            where.append(
-                or_(
-                    col(_r.created_at) < created,
-                    and_(col(_r.created_at) == created, col(_r.id) < ident),
-                )
-            )
+            # A row-value comparison: both databases walk the (workspace, created_at, id)
+            # index from the cursor, where the OR form may rescan it on PostgreSQL.
+            where.append(tuple_(col(_r.created_at), col(_r.id)) < (created, ident))
         rows = session.execute(
             select(*_COLUMNS)
             .where(*where)
