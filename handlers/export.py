@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from slack_bolt import App
+from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -90,16 +90,23 @@ def register(bolt: App, surface: Surface) -> None:
 
     @bolt.action(HOME_EXPORT)
     def home_export(
-        ack: Callable[..., None], body: dict[str, Any], client: WebClient, context: BoltContext
+        ack: Callable[..., None],
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+        respond: Respond,
     ) -> None:
         ack()
         user_id = str((body.get("user") or {}).get("id", ""))
         workspace_id = surface.workspace_id(context)
         team_id = str(context.team_id or "")
         if not surface.permissions.is_admin(client, workspace_id, team_id, user_id):
+            answer = text_reply(refusal(REFUSAL_WHAT))
+            if body.get("response_url"):  # the button sat in a message
+                respond(response_type="ephemeral", replace_original=False, **answer.as_kwargs())
+                return
             # No response_url from the Home tab: the refusal goes to the user's DM.
-            dm = _open_dm(client, user_id)
-            client.chat_postMessage(channel=dm, **text_reply(refusal(REFUSAL_WHAT)).as_kwargs())
+            client.chat_postMessage(channel=_open_dm(client, user_id), **answer.as_kwargs())
             return
         timezone = surface.ops.policy(workspace_id).timezone
         export_to_dm(

@@ -196,3 +196,10 @@ def test_the_home_button_refuses_a_non_admin_in_their_dm(slack: SlackHarness) ->
 def test_the_home_button_is_declared(slack: SlackHarness) -> None:
     registered = slack.app.extras["slack_surface"].registered
     assert "home_export" in registered.actions
+
+
+def test_the_button_in_a_message_refuses_a_non_admin_in_place(slack: SlackHarness) -> None:
+    slack.create("Jane Doe")
+    slack.post_action(slack.action_payload("home_export", "all", user=USER))
+    assert "Only workspace admins can export" in text_of(slack.answer())
+    assert slack.fake.files == {} and slack.fake.messages(DM_USER) == []
