@@ -173,12 +173,14 @@ def export_to_dm(
     )
     progress_ts = str(posted["ts"])
 
+    written = [0]  # the last count shown, so a failure can say how far it got
+
     def show(rows: int) -> None:
+        written[0] = rows
         client.chat_update(
             channel=dm, ts=progress_ts, **export_progress(rows, total, description).as_kwargs()
         )
 
-    rows = 0
     stamp = surface.app.clock.now().astimezone(ZoneInfo(options.timezone))
     filename = f"review-requests-{stamp:%Y%m%d-%H%M}.csv"
     try:
@@ -194,6 +196,7 @@ def export_to_dm(
                     progress=show,
                     every=progress_every(total),
                 )
+            written[0] = rows
             upload_file(
                 client,
                 channel=dm,
@@ -203,7 +206,7 @@ def export_to_dm(
             )
     except (SlackApiError, SlackRequestError, OSError):
         client.chat_update(
-            channel=dm, ts=progress_ts, **export_failed(rows, description).as_kwargs()
+            channel=dm, ts=progress_ts, **export_failed(written[0], description).as_kwargs()
         )
         raise
     client.chat_update(
