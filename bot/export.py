@@ -127,13 +127,14 @@ def write_csv(
         writer = csv.writer(text, delimiter=options.separator, lineterminator="\r\n")
         writer.writerow(HEADERS)
         rows = 0
+        labels: dict[str, str] = {}  # a handful of channel values, labelled once each
         with db.read() as session:
             for r in iter_export_rows(session, workspace_id, f, batch=batch):
                 cells = [
                     r.customer_name,
                     r.email or "",
                     r.phone or "",
-                    channel_label(r.channel),
+                    labels.get(r.channel) or labels.setdefault(r.channel, channel_label(r.channel)),
                     r.created_by_name or r.created_by,
                     r.status,
                     r.review_type,
