@@ -68,11 +68,13 @@ def parse_export_args(text: str) -> ExportRequest:
     words = (text or "").split()
     separator: Separator = ","
     bom = False
-    if words and words[0] in (",", ";"):
-        separator = parse_separator(words.pop(0))
-    if words and words[0].lower() == "bom":
-        bom = True
-        words.pop(0)
+    # The separator and `bom` lead, in either order; what follows is the list filter.
+    while words and (words[0] in (",", ";") or words[0].lower() == "bom"):
+        word = words.pop(0)
+        if word.lower() == "bom":
+            bom = True
+        else:
+            separator = parse_separator(word)
     rest: list[str] = []
     for word in words:
         if word.lower().startswith("sep:"):

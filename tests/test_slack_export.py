@@ -203,3 +203,15 @@ def test_the_button_in_a_message_refuses_a_non_admin_in_place(slack: SlackHarnes
     slack.post_action(slack.action_payload("home_export", "all", user=USER))
     assert "Only workspace admins can export" in text_of(slack.answer())
     assert slack.fake.files == {} and slack.fake.messages(DM_USER) == []
+
+
+def test_export_arguments_read_separator_bom_and_filters() -> None:
+    from handlers.export import ExportRequest, parse_export_args
+
+    assert parse_export_args("") == ExportRequest(",", False, "")
+    assert parse_export_args("; bom status:failed jane") == ExportRequest(
+        ";", True, "status:failed jane"
+    )
+    assert parse_export_args("bom ;") == ExportRequest(";", True, "")
+    assert parse_export_args("via:sms sep:;") == ExportRequest(";", False, "via:sms")
+    assert parse_export_args("jane bom") == ExportRequest(",", False, "jane bom")
