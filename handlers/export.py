@@ -32,6 +32,7 @@ from bot.export import (
 )
 from handlers import Surface
 from handlers.blocks import describe_filter, text_reply
+from handlers.home_blocks import HOME_EXPORT
 from handlers.parsing import parse_list_query
 from handlers.permissions import refusal
 from handlers.report_blocks import (
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HOME_EXPORT = "home_export"  # the App Home's button
 REFUSAL_WHAT = "export the requests"
 
 
