@@ -86,7 +86,7 @@ def test_export_to_a_file_with_semicolons_and_bom(run, seeded, tmp_path: Path) -
 
 
 def test_export_to_stdout_keeps_progress_off_it(run, seeded) -> None:  # type: ignore[no-untyped-def]
-    result = run("export", "--status", "sent", "--status", "failed")
+    result = run("export", "--out", "-", "--status", "sent", "--status", "failed")
     assert result.exit_code == 0, result.stderr
     rows = parse(result.stdout)
     assert tuple(rows[0]) == HEADERS
