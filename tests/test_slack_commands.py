@@ -174,6 +174,7 @@ def test_list_shows_rows_masked_with_status_and_counts(slack: SlackHarness) -> N
         "Pause",
         "Cancel",
         "Reschedule",
+        "Edit",
         "Details",
     ]
 
