@@ -7,6 +7,10 @@ from bot.domain import templating
 from bot.domain.policy import WorkspacePolicy
 from store.models import Message, ReviewRequest
 
+# As long as a real link token (secrets.token_urlsafe(18)), so a preview costs what a send does.
+SAMPLE_TOKEN = "x" * 24
+SAMPLE_CONTEXT = {"name": "Jane Doe", "reference": "A-1042"}
+
 
 class Composer:
     """Render messages with the workspace's templates and this deployment's public URLs."""
@@ -78,3 +82,15 @@ class Composer:
             sender_name=(policy.sms_sender or None) if channel == "sms" else None,
             status_callback_url=self.status_callback_url(),
         )
+
+    def preview_sms(self, policy: WorkspacePolicy, custom_text: str, language: str) -> str:
+        """Render the SMS a customer would get from this text (the default when empty).
+
+        :raise InvalidInput: the text is not a usable template.
+        """
+        context = {
+            **SAMPLE_CONTEXT,
+            "business": policy.business_name or "us",
+            "link": f"{self.public_url}/r/{SAMPLE_TOKEN}",
+        }
+        return templating.compose_sms(custom_text.strip() or None, context, language)

@@ -79,7 +79,18 @@ def actor_of(body: dict[str, Any]) -> Actor:
 
 def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     """Register every Slack listener on the Bolt app; return what was registered."""
-    from handlers import actions, bulk, commands, customer, decisions, edit, export, home, views
+    from handlers import (
+        actions,
+        bulk,
+        commands,
+        customer,
+        decisions,
+        edit,
+        export,
+        home,
+        settings_view,
+        views,
+    )
     from handlers.permissions import Permissions
 
     surface = Surface(app, Permissions(app.ops))
@@ -92,4 +103,5 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     home.register(bolt, surface)
     bulk.register(bolt, surface)
     customer.register(bolt, surface)
+    settings_view.register(bolt, surface)
     return surface

@@ -172,8 +172,8 @@ HELP_LINES = (
     ),
     (
         "settings",
-        "`/reviews settings` shows the workspace settings; "
-        '`/reviews settings set delay=1d send_window="mon-fri 09:00-19:00"` (admins)',
+        "`/reviews settings` opens the settings form (admins) · `/reviews settings show` "
+        'lists them · `/reviews settings set delay=1d send_window="mon-fri 09:00-19:00"` (admins)',
     ),
     ("help", "`/reviews help` this message"),
 )
@@ -802,7 +802,8 @@ def settings_reply(rows: Sequence[tuple[str, str]], *, admin: bool) -> Reply:
     if chunk:
         blocks.append(SectionBlock(text=_md("\n".join(chunk))))
     hint = (
-        "Change them with `/reviews settings set key=value ...`."
+        "Change them in the form `/reviews settings` opens, "
+        "or with `/reviews settings set key=value ...`."
         if admin
         else "Only workspace admins can change them."
     )

@@ -43,6 +43,8 @@ from handlers.parsing import (
     split_command,
 )
 from handlers.permissions import refusal
+from handlers.settings_view import WHAT as WHAT_SETTINGS
+from handlers.settings_view import open_settings
 from store.models import Message, ReviewRequest
 from store.queries import HistoryFilter, conditions, list_requests
 
@@ -204,17 +206,33 @@ def do_delete(inv: Invocation) -> None:
 
 
 def do_settings(inv: Invocation) -> None:
-    """Show the settings to anyone; change them for admins only."""
+    """Open the settings form for admins; show the settings to anyone; `set` for admins only."""
     ops = inv.surface.ops
     admin = is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id)
     words = inv.args.split(maxsplit=1)
-    if not words or words[0].lower() == "show":
+    if not words:
+        if not admin:
+            inv.reply(text_reply(refusal(WHAT_SETTINGS) + " `/reviews settings show` lists them."))
+            return
+        open_settings(
+            inv.surface,
+            inv.client,
+            inv.workspace_id,
+            trigger_id=inv.trigger_id,
+            channel_id=inv.channel_id,
+            response_url=inv.response_url,
+        )
+        return
+    if words[0].lower() == "show":
         inv.reply(settings_reply(as_display_rows(ops.policy(inv.workspace_id)), admin=admin))
         return
     if words[0].lower() != "set":
-        raise InvalidInput("Write `/reviews settings` or `/reviews settings set key=value ...`.")
+        raise InvalidInput(
+            "Write `/reviews settings`, `/reviews settings show` or "
+            "`/reviews settings set key=value ...`."
+        )
     if not admin:
-        inv.reply(text_reply(refusal("change the workspace settings")))
+        inv.reply(text_reply(refusal(WHAT_SETTINGS)))
         return
     try:
         pairs = shlex.split(words[1] if len(words) > 1 else "")

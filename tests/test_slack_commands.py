@@ -401,8 +401,9 @@ def test_cancel_all_with_nothing_queued(slack: SlackHarness) -> None:
 
 
 def test_settings_are_shown_to_all_and_changed_by_admins_only(slack: SlackHarness) -> None:
-    text = ask(slack, "settings")
+    text = ask(slack, "settings show")
     assert "`timezone` Europe/Paris" in text and "Only workspace admins" in text
+    assert "Only workspace admins can change the workspace settings" in ask(slack, "settings")
     assert "Only workspace admins can change" in ask(slack, "settings set delay=1d")
     assert slack.ops.policy(slack.ws).delay == "0"
     assert "Settings saved: delay" in ask(slack, "settings set delay=1d", user=ADMIN)

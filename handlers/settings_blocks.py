@@ -1,0 +1,479 @@
+"""Pure Block Kit builders for the workspace settings modal (no I/O).
+
+Every setting of the workspace policy is its own input block, whose block_id the submission
+listener maps policy errors back to. Sections are separated by headers; the whole modal stays
+well under Slack's 100 blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import time
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    CheckboxesElement,
+    ContextBlock,
+    ConversationFilter,
+    ConversationSelectElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    NumberInputElement,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+    TimePickerElement,
+    UserMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.domain import templating
+from bot.domain.policy import SMS_CUSTOM_MAX, WorkspacePolicy
+from bot.domain.window import DAY_NAMES, parse_window
+from bot.requests import METHOD_LABELS
+
+SETTINGS_MODAL = "workspace_settings"
+SMS_TEXT_ACTION = "settings_sms_text"  # dispatches on every character: the live estimate
+SMS_PREVIEW_BLOCK = "sms_preview"
+INPUT = "value"  # the action_id of every other input's element, as in handlers/blocks.py
+
+LANGUAGE_LABELS = {"en": "English", "fr": "Français", "sv": "Svenska"}
+DAY_LABELS = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+# Values as the policy writes delays back (7 days is "1w").
+DELAY_CHOICES = {"0": "Immediately", "1h": "1 hour", "1d": "1 day", "1w": "7 days"}
+CUSTOM_DELAY = "custom"
+REMINDER_CHANNELS = {
+    "auto": "Automatic (email for SMS and email, else the same)",
+    "email": "Email",
+    "sms": "SMS",
+    "whatsapp": "WhatsApp",
+}
+LANDING_TYPES = {"service": "Service", "product": "Product"}
+
+
+def landing_block(review_type: str, language: str | None) -> str:
+    """Return the block_id of a landing page field (language None: the type's default)."""
+    return f"landing_{review_type}" + (f"_{language}" if language else "")
+
+
+def _opt(text: str, value: str) -> Option:
+    return Option(text=text[:75], value=value)
+
+
+def _text(
+    block_id: str,
+    label: str,
+    value: str,
+    *,
+    hint: str | None = None,
+    placeholder: str | None = None,
+    multiline: bool = False,
+    max_length: int | None = None,
+    optional: bool = True,
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        optional=optional,
+        hint=hint,
+        element=PlainTextInputElement(
+            action_id=INPUT,
+            initial_value=value or None,
+            placeholder=placeholder,
+            multiline=multiline,
+            max_length=max_length,
+        ),
+    )
+
+
+def _select(
+    block_id: str, label: str, choices: Mapping[str, str], current: str, *, hint: str | None = None
+) -> InputBlock:
+    options = [_opt(text, value) for value, text in choices.items()]
+    initial = next((o for o in options if o.value == current), options[0])
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        hint=hint,
+        element=StaticSelectElement(action_id=INPUT, options=options, initial_option=initial),
+    )
+
+
+def _number(
+    block_id: str,
+    label: str,
+    value: str,
+    *,
+    low: str,
+    high: str,
+    decimal: bool = False,
+    hint: str | None = None,
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        hint=hint,
+        element=NumberInputElement(
+            action_id=INPUT,
+            is_decimal_allowed=decimal,
+            initial_value=value,
+            min_value=low,
+            max_value=high,
+        ),
+    )
+
+
+def _channel(block_id: str, label: str, current: str, hint: str) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        optional=True,
+        hint=hint,
+        element=ConversationSelectElement(
+            action_id=INPUT,
+            placeholder="No channel",
+            initial_conversation=current or None,
+            filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
+        ),
+    )
+
+
+def _window_times(policy: WorkspacePolicy) -> tuple[list[str], str, str]:
+    window = parse_window(policy.send_window)
+    if window.always:
+        return list(DAY_NAMES), "00:00", "00:00"
+    end = "00:00" if window.end == time.max else f"{window.end:%H:%M}"
+    return [DAY_NAMES[d] for d in sorted(window.days)], f"{window.start:%H:%M}", end
+
+
+def format_price(amount: Decimal) -> str:
+    """Write an amount without trailing zeros: 0.09, 0.045, 1."""
+    text = f"{amount.normalize():f}"
+    return text if text not in ("-0", "") else "0"
+
+
+@dataclass(frozen=True)
+class SmsEstimate:
+    """What the SMS text costs: segments, encoding, price, or why it can't be used yet."""
+
+    custom_length: int
+    segments: int = 0
+    encoding: str = ""
+    cost: Decimal = Decimal(0)
+    currency: str = "EUR"
+    problem: str | None = None
+
+    def line(self) -> str:
+        """Say it in one line: "2 segments (GSM-7) · est. 0.09 EUR per request · ..."."""
+        used = f"{self.custom_length}/{SMS_CUSTOM_MAX} characters of your text"
+        if self.problem:
+            return f":warning: {self.problem} · {used}"
+        noun = "segment" if self.segments == 1 else "segments"
+        return (
+            f"{self.segments} {noun} ({self.encoding}) · est. {format_price(self.cost)} "
+            f"{self.currency} per request · {used}, with the link and the STOP notice added"
+        )
+
+
+def estimate_sms(
+    rendered: str | None,
+    custom_text: str,
+    price: Decimal,
+    currency: str,
+    *,
+    problem: str | None = None,
+) -> SmsEstimate:
+    """Count the segments of a rendered SMS and price them; `problem` says why it can't be used."""
+    length = len(custom_text.strip())
+    if rendered is None or problem:
+        return SmsEstimate(length, currency=currency, problem=problem or "This text can't be used")
+    info = templating.sms_segments(rendered)
+    return SmsEstimate(length, info.segments, info.encoding, price * info.segments, currency)
+
+
+def sms_preview_block(estimate: SmsEstimate) -> ContextBlock:
+    """The context line under the SMS text field."""
+    return ContextBlock(
+        block_id=SMS_PREVIEW_BLOCK,
+        elements=[MarkdownTextObject(text=estimate.line()[:3000])],
+    )
+
+
+def settings_modal(
+    policy: WorkspacePolicy, *, estimate: SmsEstimate, private_metadata: str = ""
+) -> View:
+    """Build the settings modal, every field filled with the workspace's current value."""
+    days, start, end = _window_times(policy)
+    day_options = [_opt(DAY_LABELS[d], d) for d in DAY_NAMES]
+    delay_choice = policy.delay if policy.delay in DELAY_CHOICES else CUSTOM_DELAY
+    fallback = [_opt("On: email when an SMS fails", "on"), _opt("Off", "off")]
+    holidays = policy.holidays or ""
+    blocks: list[Block] = [
+        HeaderBlock(text="Business"),
+        _text("business_name", "Business name", policy.business_name, max_length=80),
+        _text(
+            "timezone",
+            "Timezone",
+            policy.timezone,
+            optional=False,
+            placeholder="Europe/Paris",
+            hint="An IANA name, like Europe/Paris or America/New_York.",
+        ),
+        _text(
+            "region",
+            "Default phone region",
+            policy.region,
+            optional=False,
+            max_length=2,
+            hint="For numbers written without a country code: FR, US, SE...",
+        ),
+        _select(
+            "language",
+            "Default language",
+            LANGUAGE_LABELS,
+            policy.language,
+            hint="Used when a request doesn't set the contact's language.",
+        ),
+        HeaderBlock(text="Send window"),
+        InputBlock(
+            block_id="window_days",
+            label="Days",
+            element=CheckboxesElement(
+                action_id=INPUT,
+                options=day_options,
+                initial_options=[o for o in day_options if o.value in days] or None,
+            ),
+        ),
+        InputBlock(
+            block_id="window_start",
+            label="From",
+            element=TimePickerElement(action_id=INPUT, initial_time=start),
+            hint="In the workspace timezone.",
+        ),
+        InputBlock(
+            block_id="window_end",
+            label="Until",
+            element=TimePickerElement(action_id=INPUT, initial_time=end),
+            hint="00:00 means midnight; every day from 00:00 to 00:00 means always.",
+        ),
+        _text(
+            "holidays",
+            "Skip public holidays of",
+            holidays,
+            placeholder="FR",
+            max_length=3,
+            hint="A country code (FR, US, SE...); empty to send on holidays too.",
+        ),
+        HeaderBlock(text="Timing and method"),
+        _select(
+            "delay",
+            "Default delay",
+            {**DELAY_CHOICES, CUSTOM_DELAY: "Custom"},
+            delay_choice,
+        ),
+        _text(
+            "delay_custom",
+            "Custom delay",
+            policy.delay if delay_choice == CUSTOM_DELAY else "",
+            placeholder="30m, 2h, 3d, 2w",
+            max_length=10,
+            hint='Only with "Custom".',
+        ),
+        _select("method", "Default method", METHOD_LABELS, policy.method),
+        _select(
+            "reminders",
+            "Reminders",
+            {str(n): "None" if n == 0 else str(n) for n in range(6)},
+            str(policy.reminders),
+            hint="Sent while the customer hasn't clicked, opted out or complained.",
+        ),
+        _number(
+            "reminder_interval_days",
+            "Days between reminders",
+            str(policy.reminder_interval_days),
+            low="1",
+            high="60",
+        ),
+        _select("reminder_channel", "Reminder channel", REMINDER_CHANNELS, policy.reminder_channel),
+        InputBlock(
+            block_id="fallback_email",
+            label="Fall back to email",
+            element=RadioButtonsElement(
+                action_id=INPUT,
+                options=fallback,
+                initial_option=fallback[0] if policy.fallback_email else fallback[1],
+            ),
+        ),
+        _number(
+            "cooldown_days",
+            "Cooldown (days)",
+            str(policy.cooldown_days),
+            low="0",
+            high="3650",
+            hint="A contact isn't invited again within these days, unless the sender overrides.",
+        ),
+        HeaderBlock(text="Landing pages"),
+    ]
+    for review_type, type_label in LANDING_TYPES.items():
+        default = (
+            policy.landing_url_product if review_type == "product" else policy.landing_url_service
+        )
+        blocks.append(
+            _text(
+                landing_block(review_type, None),
+                f"{type_label} reviews",
+                default,
+                placeholder="https://g.page/r/...",
+                hint="Where the review link leads when no page is set for the language.",
+            )
+        )
+        for language, language_label in LANGUAGE_LABELS.items():
+            blocks.append(
+                _text(
+                    landing_block(review_type, language),
+                    f"{type_label} reviews, {language_label}",
+                    policy.landing_urls.get(f"{review_type}.{language}", ""),
+                    placeholder="https://...",
+                )
+            )
+    blocks += [
+        HeaderBlock(text="SMS"),
+        _text(
+            "sms_sender",
+            "SMS sender name",
+            policy.sms_sender,
+            max_length=11,
+            hint="At most 11 letters, digits and spaces; not digits only.",
+        ),
+        InputBlock(
+            block_id="sms_template",
+            label="SMS text",
+            optional=True,
+            dispatch_action=True,
+            hint=(
+                f"At most {SMS_CUSTOM_MAX} characters; the link and the STOP notice are added. "
+                "Placeholders: {{ name }}, {{ business }}, {{ reference }}. "
+                "Empty: the default text in the contact's language."
+            ),
+            element=PlainTextInputElement(
+                action_id=SMS_TEXT_ACTION,
+                initial_value=policy.sms_template or None,
+                multiline=True,
+                max_length=500,
+                dispatch_action_config={
+                    "trigger_actions_on": ["on_character_entered", "on_enter_pressed"]
+                },
+            ),
+        ),
+        sms_preview_block(estimate),
+        _number(
+            "sms_price",
+            f"Price per SMS segment ({policy.currency})",
+            format_price(policy.sms_price),
+            low="0",
+            high="10",
+            decimal=True,
+        ),
+        HeaderBlock(text="Email"),
+        _text("email_from_name", "Email sender name", policy.email_from_name, max_length=80),
+        _text("email_from", "From address", policy.email_from, placeholder="reviews@example.com"),
+        _text("email_reply_to", "Reply-to address", policy.email_reply_to),
+        _text(
+            "email_subject",
+            "Subject",
+            policy.email_subject,
+            max_length=200,
+            hint="Empty: the default subject in the contact's language.",
+        ),
+        _text(
+            "email_body",
+            "Body",
+            policy.email_body,
+            multiline=True,
+            max_length=3000,
+            hint=(
+                "Placeholders: {{ name }}, {{ business }}, {{ link }}, {{ reference }}, "
+                "{{ unsubscribe_link }}. Empty: the default email."
+            ),
+        ),
+        HeaderBlock(text="Slack"),
+        _channel(
+            "notify_channel",
+            "Notify channel",
+            policy.notify_channel,
+            "Every request gets a card and a thread here (else in the channel it came from).",
+        ),
+        _channel(
+            "alert_channel",
+            "Alert channel",
+            policy.alert_channel,
+            "Failures, complaints and opt-outs (else in the request's thread).",
+        ),
+        InputBlock(
+            block_id="admins",
+            label="Admins",
+            optional=True,
+            hint="Besides Slack admins and owners, who may change settings, cancel all and export.",
+            element=UserMultiSelectElement(
+                action_id=INPUT, placeholder="Nobody else", initial_users=policy.admins or None
+            ),
+        ),
+        DividerBlock(),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="Everything is checked when you save; nothing changes unless all of it is valid."
+                )
+            ]
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=SETTINGS_MODAL,
+        title="Workspace settings",
+        submit="Save",
+        close="Cancel",
+        private_metadata=private_metadata,
+        blocks=blocks,
+    )
+
+
+def replace_block(
+    blocks: Sequence[Mapping[str, Any]], block_id: str, block: Block
+) -> list[dict[str, Any]]:
+    """Return a view's blocks with one block swapped (the others keep what the user typed)."""
+    new = block.to_dict()
+    return [new if b.get("block_id") == block_id else dict(b) for b in blocks]
+
+
+def refusal_modal(text: str) -> View:
+    """A modal that only says why the form can't be saved (it replaces the form)."""
+    return View(
+        type="modal",
+        title="Workspace settings",
+        close="Close",
+        blocks=[SectionBlock(text=MarkdownTextObject(text=text[:3000]))],
+    )
+
+
+@lru_cache(maxsize=1)
+def input_block_ids() -> frozenset[str]:
+    """Return the block_id of every field of the settings modal."""
+    view = settings_modal(WorkspacePolicy(), estimate=SmsEstimate(0)).to_dict()
+    return frozenset(b["block_id"] for b in view["blocks"] if b["type"] == "input")

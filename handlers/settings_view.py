@@ -1,0 +1,316 @@
+"""The workspace settings modal: open it for admins, estimate the SMS live, save it whole.
+
+A submission is read into policy data and validated by the policy itself; every refusal is
+shown on its own field (`response_action="errors"`) and nothing is stored unless all is valid.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from slack_bolt import App, Respond
+from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.domain.errors import InvalidInput
+from bot.domain.policy import WorkspacePolicy, policy_errors
+from bot.domain.window import DAY_NAMES
+from handlers import Surface, actor_of
+from handlers.blocks import metadata, read_metadata, text_reply
+from handlers.permissions import refusal
+from handlers.settings_blocks import (
+    CUSTOM_DELAY,
+    LANDING_TYPES,
+    LANGUAGE_LABELS,
+    SETTINGS_MODAL,
+    SMS_PREVIEW_BLOCK,
+    SMS_TEXT_ACTION,
+    SmsEstimate,
+    estimate_sms,
+    input_block_ids,
+    landing_block,
+    refusal_modal,
+    replace_block,
+    settings_modal,
+    sms_preview_block,
+)
+from handlers.views import tell
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[..., None]
+WHAT = "change the workspace settings"
+
+# Where a policy field's refusal is shown, when its block is not named like the field.
+FIELD_BLOCKS = {
+    "send_window": "window_end",
+    "landing_url_service": landing_block("service", None),
+    "landing_url_product": landing_block("product", None),
+    "landing_urls": landing_block("service", None),
+}
+# Blocks the form checks itself, and the policy field each one feeds.
+PRE_CHECKED = {
+    "window_days": "send_window",
+    "delay_custom": "delay",
+    "reminders": "reminders",
+    "reminder_interval_days": "reminder_interval_days",
+    "cooldown_days": "cooldown_days",
+    "sms_price": "sms_price",
+}
+# Fields the form sets as they are typed (the rest is read below).
+TEXT_FIELDS = (
+    "business_name",
+    "timezone",
+    "sms_sender",
+    "sms_template",
+    "email_from_name",
+    "email_from",
+    "email_reply_to",
+    "email_subject",
+    "email_body",
+)
+
+
+def entered(values: Mapping[str, Any], block_id: str) -> Any:
+    """Return what a block's element holds, whatever its type and action_id (None if empty)."""
+    states = values.get(block_id) or {}
+    element = next(iter(states.values()), None) or {}
+    kind = element.get("type")
+    if kind in ("static_select", "radio_buttons"):
+        option = element.get("selected_option")
+        return option.get("value") if option else None
+    if kind == "checkboxes":
+        return [o["value"] for o in element.get("selected_options") or []]
+    if kind == "timepicker":
+        return element.get("selected_time")
+    if kind == "conversations_select":
+        return element.get("selected_conversation")
+    if kind == "multi_users_select":
+        return list(element.get("selected_users") or [])
+    value = element.get("value")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def read_form(
+    values: Mapping[str, Any], current: WorkspacePolicy
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Turn a submitted form into policy data, with the errors only the form can see.
+
+    Returns (data, errors by block_id); the data still has to pass the policy's validation.
+    """
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = current.model_dump()
+    for key in TEXT_FIELDS:
+        data[key] = entered(values, key) or ""
+    data["region"] = (entered(values, "region") or "").upper()
+    data["language"] = entered(values, "language") or current.language
+    data["method"] = entered(values, "method") or current.method
+    data["reminder_channel"] = entered(values, "reminder_channel") or current.reminder_channel
+    data["fallback_email"] = (entered(values, "fallback_email") or "on") == "on"
+    data["holidays"] = entered(values, "holidays")
+    data["notify_channel"] = entered(values, "notify_channel") or ""
+    data["alert_channel"] = entered(values, "alert_channel") or ""
+    data["admins"] = entered(values, "admins") or []
+
+    days = entered(values, "window_days") or []
+    start = entered(values, "window_start") or "00:00"
+    end = entered(values, "window_end") or "00:00"
+    if not days:
+        errors["window_days"] = "Pick at least one day."
+    elif len(days) == 7 and start == end == "00:00":
+        data["send_window"] = "always"
+    else:
+        ordered = [d for d in DAY_NAMES if d in days]
+        data["send_window"] = f"{','.join(ordered)} {start}-{'24:00' if end == '00:00' else end}"
+
+    choice = entered(values, "delay") or "0"
+    custom = entered(values, "delay_custom")
+    if choice == CUSTOM_DELAY:
+        if custom is None:
+            errors["delay_custom"] = "Write the delay, like 2h, 3d or 2w."
+        data["delay"] = custom or current.delay
+    else:
+        if custom is not None:
+            errors["delay_custom"] = 'Choose "Custom" above to use this delay, or clear it.'
+        data["delay"] = choice
+
+    for key in ("reminders", "reminder_interval_days", "cooldown_days"):
+        raw = entered(values, key)
+        try:
+            data[key] = int(raw) if raw is not None else None
+        except ValueError:
+            errors[key] = "Write a whole number."
+        if raw is None and key not in errors:
+            errors[key] = "Write a number."
+    price = entered(values, "sms_price")
+    try:
+        data["sms_price"] = Decimal(price) if price is not None else current.sms_price
+    except InvalidOperation:
+        errors["sms_price"] = "Write a price like 0.045."
+
+    landing: dict[str, str] = {}
+    for review_type in LANDING_TYPES:
+        data[f"landing_url_{review_type}"] = entered(values, landing_block(review_type, None)) or ""
+        for language in LANGUAGE_LABELS:
+            block = landing_block(review_type, language)
+            url = entered(values, block)
+            if url is None:
+                continue
+            # Check each address on its own field: the policy sees them as one mapping.
+            problem = policy_errors({"landing_url_service": url}).get("landing_url_service")
+            if problem:
+                errors[block] = problem
+            else:
+                landing[f"{review_type}.{language}"] = url
+    data["landing_urls"] = landing
+    # A value the form already refused is not judged again by the policy.
+    for block, key in PRE_CHECKED.items():
+        if block in errors:
+            data[key] = getattr(current, key)
+    return data, errors
+
+
+def validate_form(
+    values: Mapping[str, Any], current: WorkspacePolicy
+) -> tuple[WorkspacePolicy | None, dict[str, str]]:
+    """Validate a submitted form whole: the new policy, or every error on its own block."""
+    data, errors = read_form(values, current)
+    choice = entered(values, "delay") or "0"
+    for key, message in policy_errors(data).items():
+        block = FIELD_BLOCKS.get(key, key)
+        if key == "delay":
+            block = "delay_custom" if choice == CUSTOM_DELAY else "delay"
+        if block not in input_block_ids():
+            block = "business_name"  # a field the form doesn't show: say it at the top
+        errors.setdefault(block, message)
+    if errors:
+        return None, errors
+    return WorkspacePolicy.model_validate(data), {}
+
+
+def sms_estimate(
+    surface: Surface, policy: WorkspacePolicy, text: str, *, language: str, price: Decimal
+) -> SmsEstimate:
+    """Render the SMS this text makes with the real composer and price its segments."""
+    problem = None
+    rendered = None
+    if text.strip():
+        problem = policy_errors({"sms_template": text}).get("sms_template")
+    if problem is None:
+        try:
+            rendered = surface.app.dispatcher.composer.preview_sms(policy, text, language)
+        except InvalidInput as exc:
+            problem = exc.message
+    return estimate_sms(rendered, text, price, policy.currency, problem=problem)
+
+
+def open_settings(
+    surface: Surface,
+    client: WebClient,
+    workspace_id: int,
+    *,
+    trigger_id: str,
+    channel_id: str | None,
+    response_url: str | None,
+) -> None:
+    """Open the settings modal, filled with the workspace's settings (admins only: check first)."""
+    policy = surface.ops.policy(workspace_id)
+    estimate = sms_estimate(
+        surface, policy, policy.sms_template, language=policy.language, price=policy.sms_price
+    )
+    view = settings_modal(
+        policy,
+        estimate=estimate,
+        private_metadata=metadata(c=channel_id or None, r=response_url or None),
+    )
+    client.views_open(trigger_id=trigger_id, view=view)
+
+
+def _changed(before: WorkspacePolicy, after: WorkspacePolicy) -> list[str]:
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    return [key for key in new if old.get(key) != new[key]]
+
+
+def register(bolt: App, surface: Surface) -> None:
+    """Listen to the settings modal's submission and to its SMS text as it is typed."""
+
+    @bolt.view(SETTINGS_MODAL)
+    def settings_submitted(
+        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        view = body["view"]
+        actor = actor_of(body)
+        ws = surface.workspace_id(context)
+        team_id = str(context.team_id or "")
+        # The form may have been opened before the user lost the right: check again.
+        if not surface.permissions.is_admin(client, ws, team_id, actor.id):
+            ack(response_action="update", view=refusal_modal(refusal(WHAT)))
+            return
+        current = surface.ops.policy(ws)
+        policy, errors = validate_form(view["state"]["values"], current)
+        if policy is None:
+            ack(response_action="errors", errors=errors)
+            return
+        changed = _changed(current, policy)
+        if changed:
+            # Saved before the ack: the form only closes once the settings are stored.
+            surface.ops.update_policy(ws, policy, actor)
+        ack()
+        if changed:
+            text = f":white_check_mark: Settings saved: {', '.join(changed)}."
+        else:
+            text = "Nothing changed in the settings."
+        tell(client, read_metadata(view.get("private_metadata")), actor.id, text_reply(text))
+
+    @bolt.action(SMS_TEXT_ACTION)
+    def sms_text_typed(
+        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
+    ) -> None:
+        ack()
+        view = body.get("view")
+        if not view:
+            respond(
+                response_type="ephemeral",
+                **text_reply(
+                    "Change the SMS text in the form `/reviews settings` opens."
+                ).as_kwargs(),
+            )
+            return
+        policy = surface.ops.policy(surface.workspace_id(context))
+        values = view.get("state", {}).get("values", {})
+        action = (body.get("actions") or [{}])[0]
+        text = str(action.get("value") or entered(values, "sms_template") or "")
+        business = entered(values, "business_name")
+        if business:
+            policy = policy.model_copy(update={"business_name": business})
+        try:
+            price = Decimal(entered(values, "sms_price") or policy.sms_price)
+        except InvalidOperation:
+            price = policy.sms_price
+        language = entered(values, "language") or policy.language
+        estimate = sms_estimate(surface, policy, text, language=language, price=price)
+        updated = {
+            "type": "modal",
+            "callback_id": view.get("callback_id") or SETTINGS_MODAL,
+            "title": view.get("title"),
+            "submit": view.get("submit"),
+            "close": view.get("close"),
+            "private_metadata": view.get("private_metadata", ""),
+            "blocks": replace_block(
+                view.get("blocks") or [], SMS_PREVIEW_BLOCK, sms_preview_block(estimate)
+            ),
+        }
+        try:
+            client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "hash_conflict":
+                raise
+            # A newer keystroke already redrew the view; its own update follows.
+            log.info("settings view changed meanwhile; estimate not redrawn")
+
+    surface.registered.views.append(SETTINGS_MODAL)
+    surface.registered.actions.append(SMS_TEXT_ACTION)
