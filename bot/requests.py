@@ -18,7 +18,7 @@ from bot.domain import contacts
 from bot.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import PENDING, Status, advance, keep_error, request_status
-from bot.domain.timing import parse_delay
+from bot.domain.timing import parse_delay, slack_date_token
 from bot.domain.window import next_allowed, parse_window
 from bot.notify import Change, Notifier, NullNotifier
 from store import queries
@@ -408,7 +408,7 @@ class ReviewOps:
                 request,
                 Change(
                     "rescheduled",
-                    f"Rescheduled by {actor.label} for <!date^{int(due.timestamp())}^{{date_short_pretty}} {{time}}|{due.isoformat()}>",
+                    f"Rescheduled by {actor.label} for {slack_date_token(due, policy.timezone)}",
                     actor_id=actor.id,
                 ),
             )

@@ -91,7 +91,8 @@ def _card_result(
         verb = "canceled"
     else:
         request = surface.ops.send_now(ws, number, actor)
-        when = slack_date(request.scheduled_at) if request.scheduled_at else "now"
+        tz = surface.ops.policy(ws).timezone
+        when = slack_date(request.scheduled_at, tz=tz) if request.scheduled_at else "now"
         return f":outbox_tray: #{number} goes out {when}."
     return bulk_reply(result, verb).text
 
@@ -208,6 +209,7 @@ def register(bolt: App, surface: Surface) -> None:
                 view = reschedule_modal(
                     number,
                     current,
+                    timezone=surface.ops.policy(ws).timezone,
                     private_metadata=metadata(
                         n=number,
                         r=body.get("response_url"),

@@ -137,7 +137,8 @@ HELP_LINES = (
         "`/reviews send` opens the form. Quick form:\n"
         "`/reviews send Jane Doe +33 6 10 20 30 40`\n"
         "`/reviews send Jane Doe jane@example.com via:email ref:A-1042 type:product`\n"
-        "`/reviews send Jane +46 70 123 45 67 in:2h` · `... at:2026-12-01T10:00` · "
+        "`/reviews send Jane +46 70 123 45 67 in:2h` · `... at:tomorrow 10:00` · "
+        "`... at:2026-12-01 10:00` (workspace timezone) · "
         "`... lang:sv` · `... force:yes` (send even if invited recently)",
     ),
     (
@@ -270,8 +271,9 @@ def send_modal(policy: WorkspacePolicy, *, private_metadata: str = "") -> View:
             label="Date and time",
             optional=True,
             element=DateTimePickerElement(action_id=INPUT),
-            hint='Only for "At a date and time".',
+            hint='Only for "At a date and time"; in your own timezone.',
         ),
+        when_text_block(policy.timezone),
         InputBlock(
             block_id="language",
             label="Language",
@@ -300,11 +302,11 @@ def send_modal(policy: WorkspacePolicy, *, private_metadata: str = "") -> View:
     )
 
 
-def created_reply(request: ReviewRequest) -> Reply:
+def created_reply(request: ReviewRequest, *, tz: str = "UTC") -> Reply:
     """Confirm a new request to the person who asked (full contact: this is ephemeral)."""
     contact = " / ".join(x for x in (request.phone, request.email) if x)
     when = (
-        f"goes out {slack_date(request.scheduled_at)}"
+        f"goes out {slack_date(request.scheduled_at, tz=tz)}"
         if request.scheduled_at is not None
         else "queued"
     )
@@ -320,7 +322,22 @@ def created_reply(request: ReviewRequest) -> Reply:
 # --- the reschedule modal ---------------------------------------------------------------------
 
 
-def reschedule_modal(number: int, current: datetime | None, *, private_metadata: str) -> View:
+def when_text_block(timezone: str) -> InputBlock:
+    """The "or type it" field: in 2h, tomorrow 10:00, a date and time in the workspace timezone."""
+    return InputBlock(
+        block_id="at_text",
+        label="Or type when",
+        optional=True,
+        element=PlainTextInputElement(
+            action_id=INPUT, placeholder="in 2h · tomorrow 10:00 · 2026-12-01 10:00", max_length=40
+        ),
+        hint=f"In the workspace timezone ({timezone}).",
+    )
+
+
+def reschedule_modal(
+    number: int, current: datetime | None, *, private_metadata: str, timezone: str = "UTC"
+) -> View:
     """Build the small modal that moves a request's waiting messages to a new time."""
     picker = DateTimePickerElement(
         action_id=INPUT,
@@ -337,9 +354,11 @@ def reschedule_modal(number: int, current: datetime | None, *, private_metadata:
             InputBlock(
                 block_id="at",
                 label="New date and time",
+                optional=True,
                 element=picker,
-                hint="Moved into the send window if it falls outside.",
-            )
+                hint="In your own timezone; moved into the send window if it falls outside.",
+            ),
+            when_text_block(timezone),
         ],
     )
 
@@ -472,12 +491,12 @@ def row_actions(row: Row, *, admin: bool = False) -> list[tuple[str, str]]:
     return actions
 
 
-def _row_text(request: ReviewRequest, waiting: Collection[Status]) -> str:
+def _row_text(request: ReviewRequest, waiting: Collection[Status], tz: str = "UTC") -> str:
     status = Status(request.status)
     if request.sent_at is not None:
-        sent = f"sent {slack_date(request.sent_at, '{date_short} {time}')}"
+        sent = f"sent {slack_date(request.sent_at, '{date_short} {time}', tz=tz)}"
     elif waiting and request.scheduled_at is not None:
-        sent = f"goes out {slack_date(request.scheduled_at, '{date_short} {time}')}"
+        sent = f"goes out {slack_date(request.scheduled_at, '{date_short} {time}', tz=tz)}"
     else:
         sent = "not sent"
     by = (
@@ -492,7 +511,7 @@ def _row_text(request: ReviewRequest, waiting: Collection[Status]) -> str:
     )
 
 
-def _row_block(row: Row, *, admin: bool = False) -> SectionBlock:
+def _row_block(row: Row, tz: str = "UTC", *, admin: bool = False) -> SectionBlock:
     number = row.request.number
     actions = row_actions(row, admin=admin)
     accessory: OverflowMenuElement | ButtonElement
@@ -505,12 +524,12 @@ def _row_block(row: Row, *, admin: bool = False) -> SectionBlock:
         accessory = ButtonElement(text="Details", action_id=ROW_DETAILS, value=str(number))
     return SectionBlock(
         block_id=f"row_{number}",
-        text=_md(_row_text(row.request, row.waiting)),
+        text=_md(_row_text(row.request, row.waiting, tz)),
         accessory=accessory,
     )
 
 
-def describe_filter(f: HistoryFilter) -> str:
+def describe_filter(f: HistoryFilter, *, tz: str = "UTC") -> str:
     """Say in words what a filter keeps."""
     parts: list[str] = []
     group = next((k for k, v in STATUS_GROUPS.items() if v == f.statuses), None)
@@ -528,9 +547,9 @@ def describe_filter(f: HistoryFilter) -> str:
     if f.reference:
         parts.append(f"reference {escape(f.reference)}")
     if f.created_from:
-        parts.append(f"created from {slack_date(f.created_from, '{date_short}')}")
+        parts.append(f"created from {slack_date(f.created_from, '{date_short}', tz=tz)}")
     if f.created_to:
-        parts.append(f"created before {slack_date(f.created_to, '{date_short}')}")
+        parts.append(f"created before {slack_date(f.created_to, '{date_short}', tz=tz)}")
     if f.text:
         parts.append(f"matching “{escape(f.text)}”")
     return ", ".join(parts) if parts else "all requests"
@@ -546,6 +565,7 @@ def list_reply(
     prev_state: PageState | None,
     note: str | None = None,
     admin: bool = False,
+    tz: str = "UTC",
 ) -> Reply:
     """Build one list page: counts that filter, Filter, the rows with their menus, the row
     checkboxes and "… selected" buttons, paging. Admins also get Delete in each row's menu."""
@@ -570,13 +590,13 @@ def list_reply(
         count_buttons.append(
             ButtonElement(text="Clear filter", action_id=LIST_CLEAR, value=PageState().encode())
         )
-    blocks.append(SectionBlock(text=_md(f"*Review requests* · {describe_filter(f)}")))
+    blocks.append(SectionBlock(text=_md(f"*Review requests* · {describe_filter(f, tz=tz)}")))
     blocks.append(ActionsBlock(block_id="list_counts", elements=count_buttons))
     blocks.append(DividerBlock())
     if not rows:
         blocks.append(SectionBlock(text=_md("No request matches.")))
     for row in rows:
-        blocks.append(_row_block(row, admin=admin))
+        blocks.append(_row_block(row, tz, admin=admin))
     blocks += bulk_blocks(
         [(r.request.number, r.request.customer_name) for r in rows], state.encode()
     )
@@ -588,7 +608,7 @@ def list_reply(
     nav.append(ButtonElement(text="Refresh", action_id=LIST_REFRESH, value=state.encode()))
     blocks.append(ActionsBlock(block_id="list_nav", elements=nav))
     numbers = ", ".join(f"#{r.request.number}" for r in rows) or "none"
-    text = f"Review requests ({describe_filter(f)}): {numbers}"
+    text = f"Review requests ({describe_filter(f, tz=tz)}): {numbers}"
     return Reply(clip(text, MAX_TEXT), _dicts(blocks))
 
 
@@ -604,23 +624,24 @@ class SenderInfo:
     sms_from: str | None = None
 
 
-def _when(value: datetime | None, empty: str = "–") -> str:
-    return slack_date(value) if value is not None else empty
+def _when(value: datetime | None, empty: str = "–", tz: str = "UTC") -> str:
+    return slack_date(value, tz=tz) if value is not None else empty
 
 
 def reminder_status(detail: RequestDetail) -> str:
     """Say whether reminders are on for this request, and whether one is queued or was sent."""
+    tz = detail.policy.timezone
     reminders = [m for m in detail.messages if m.kind == "reminder"]
     sent = [m for m in reminders if m.sent_at is not None]
     waiting = [m for m in reminders if Status(m.status) in PENDING]
     parts: list[str] = []
     if sent:
         parts.append(
-            f"{len(sent)} sent, last {slack_date(max(m.sent_at for m in sent if m.sent_at))}"
+            f"{len(sent)} sent, last {slack_date(max(m.sent_at for m in sent if m.sent_at), tz=tz)}"
         )
     if waiting:
         state = "paused" if waiting[0].status == Status.PAUSED else "queued"
-        parts.append(f"{state} for {slack_date(waiting[0].due_at)}")
+        parts.append(f"{state} for {slack_date(waiting[0].due_at, tz=tz)}")
     if parts:
         return "; ".join(parts)
     policy = detail.policy
@@ -629,13 +650,13 @@ def reminder_status(detail: RequestDetail) -> str:
     return f"On ({policy.reminders} after {policy.reminder_interval_days} days), none queued yet"
 
 
-def _message_line(message: Message) -> str:
+def _message_line(message: Message, tz: str = "UTC") -> str:
     status = Status(message.status)
     when = message.sent_at or message.due_at
     verb = "sent" if message.sent_at is not None else "due"
     line = (
         f"{message.kind.capitalize()} · {channel_label(message.channel)} to "
-        f"{escape(message.to_address or '–')} · {label(status)} · {verb} {slack_date(when)}"
+        f"{escape(message.to_address or '–')} · {label(status)} · {verb} {slack_date(when, tz=tz)}"
     )
     for stamp, what in (
         (message.delivered_at, "delivered"),
@@ -645,7 +666,7 @@ def _message_line(message: Message) -> str:
         (message.failed_at, "failed"),
     ):
         if stamp is not None:
-            line += f" · {what} {slack_date(stamp, '{date_short} {time}')}"
+            line += f" · {what} {slack_date(stamp, '{date_short} {time}', tz=tz)}"
     if message.error_code or message.error_reason:
         code = f"`{escape(message.error_code)}` " if message.error_code else ""
         line += f"\n> :warning: {code}{escape(message.error_reason or '')}"
@@ -656,6 +677,7 @@ def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
     """Show every detail of a request and its messages (for the person who asked only)."""
     r = detail.request
     policy = detail.policy
+    tz = policy.timezone
     status = Status(r.status)
     email_name = policy.email_from_name or policy.business_name or "–"
     sms_name = policy.sms_sender or sender.sms_from or "–"
@@ -667,9 +689,9 @@ def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
         f"*Phone*\n{escape(r.phone or '–')}",
         f"*Reference*\n{escape(r.reference or '–')}",
         f"*Type*\n{TYPE_LABELS.get(r.review_type, r.review_type)} review",
-        f"*Created*\n{_when(r.created_at)} by {'<@' + r.created_by + '>' if r.created_by[:1] in ('U', 'W') else escape(r.created_by_name or r.created_by)}",
+        f"*Created*\n{_when(r.created_at, tz=tz)} by {'<@' + r.created_by + '>' if r.created_by[:1] in ('U', 'W') else escape(r.created_by_name or r.created_by)}",
         f"*Status*\n{label(status)}",
-        f"*Sent*\n{_when(r.sent_at, 'not yet')}",
+        f"*Sent*\n{_when(r.sent_at, 'not yet', tz)}",
         f"*Reminder status*\n{reminder_status(detail)}",
         f"*Method*\n{escape(METHOD_LABELS.get(r.method, r.method))} (goes by {channel_label(r.channel)})",
     ]
@@ -682,7 +704,7 @@ def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
         f"*Retries*\n{r.retries}",
     ]
     if r.scheduled_at is not None and any(Status(m.status) in PENDING for m in detail.messages):
-        fields_b.append(f"*Goes out*\n{slack_date(r.scheduled_at)}")
+        fields_b.append(f"*Goes out*\n{slack_date(r.scheduled_at, tz=tz)}")
     if r.last_error:
         fields_b.append(f"*Last error*\n{escape(r.last_error)}")
     title = f"#{r.number} · {r.customer_name}"
@@ -706,11 +728,11 @@ def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
             ContextBlock(elements=[_md(f"{len(detail.messages) - len(shown)} older not shown")])
         )
     for message in shown:
-        blocks.append(SectionBlock(text=_md(_message_line(message))))
+        blocks.append(SectionBlock(text=_md(_message_line(message, tz))))
     if not detail.messages:
         blocks.append(SectionBlock(text=_md("No message.")))
     history = [
-        f"{slack_date(e.at, '{date_short} {time}')} {e.kind.replace('_', ' ')}"
+        f"{slack_date(e.at, '{date_short} {time}', tz=tz)} {e.kind.replace('_', ' ')}"
         + (f" by {_actor(e.actor, e.detail)}" if e.actor else "")
         + (f": {escape(str(e.detail['reason']))}" if e.detail.get("reason") else "")
         for e in detail.events[-15:]

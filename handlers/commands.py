@@ -141,7 +141,7 @@ def do_send(inv: Invocation) -> None:
             message += " (Add `force:yes` to send anyway.)"
         inv.reply(text_reply(f":warning: Nothing was sent. {message}"))
         return
-    inv.reply(created_reply(request))
+    inv.reply(created_reply(request, tz=policy.timezone))
 
 
 def do_list(inv: Invocation) -> None:
@@ -312,6 +312,7 @@ def render_list(
         prev_state=PageState(base.query, before=page.prev) if page.prev else None,
         note=note,
         admin=admin,
+        tz=policy.timezone,
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -36,6 +36,7 @@ from bot.clock import Clock
 from bot.domain.contacts import mask_contact, mask_email, mask_phone
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import PENDING, Status, label
+from bot.domain.timing import slack_date_token
 from bot.feedback import ACTION_MARK_SENT, ACTION_SEND_AGAIN
 from bot.notify import Change
 from bot.requests import METHOD_LABELS
@@ -75,11 +76,9 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def slack_date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
-    """Format a time for Slack to show in each reader's timezone, with a UTC fallback."""
-    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
-    fallback = aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(aware.timestamp())}^{fmt}|{fallback}>"
+def slack_date(when: datetime, fmt: str = "{date_short_pretty} {time}", *, tz: str = "UTC") -> str:
+    """Format a time for Slack to show in each reader's timezone, falling back to `tz`'s."""
+    return slack_date_token(when, tz, fmt)
 
 
 def masked_contact(request: ReviewRequest) -> str:
@@ -110,7 +109,7 @@ def channel_label(channel: str) -> str:
 # --- pure Block Kit builders ----------------------------------------------------------------
 
 
-def request_card_text(request: ReviewRequest) -> str:
+def request_card_text(request: ReviewRequest, *, tz: str = "UTC") -> str:
     """Return the card's fallback text (notifications, screen readers, old clients)."""
     status = Status(request.status)
     text = (
@@ -118,15 +117,17 @@ def request_card_text(request: ReviewRequest) -> str:
         f"by {channel_label(request.channel)}: {status.value}"
     )
     if status in PENDING and request.scheduled_at is not None:
-        text += f", goes out {slack_date(request.scheduled_at)}"
+        text += f", goes out {slack_date(request.scheduled_at, tz=tz)}"
     return clip(redact(text, request))
 
 
-def request_card_blocks(request: ReviewRequest, *, waiting: Collection[Status] = ()) -> list[Block]:
+def request_card_blocks(
+    request: ReviewRequest, *, waiting: Collection[Status] = (), tz: str = "UTC"
+) -> list[Block]:
     """Build the request card: who, how, when, status, and the buttons that still apply.
 
     `waiting` holds the statuses of the request's messages that have not gone out yet
-    (queued, paused); without any, the card has no buttons.
+    (queued, paused); without any, the card has no buttons. Times fall back to `tz`.
     """
     status = Status(request.status)
     title = f"*#{request.number}* · Review request for *{escape(request.customer_name)}*"
@@ -140,9 +141,9 @@ def request_card_blocks(request: ReviewRequest, *, waiting: Collection[Status] =
         f"*Status*\n{label(status)}",
     ]
     if waiting and request.scheduled_at is not None:
-        fields.append(f"*Goes out*\n{slack_date(request.scheduled_at)}")
+        fields.append(f"*Goes out*\n{slack_date(request.scheduled_at, tz=tz)}")
     elif request.sent_at is not None:
-        fields.append(f"*Sent*\n{slack_date(request.sent_at)}")
+        fields.append(f"*Sent*\n{slack_date(request.sent_at, tz=tz)}")
     if request.reference:
         fields.append(f"*Reference*\n{escape(request.reference)}")
     if request.last_error and status in (Status.FAILED, Status.UNDELIVERED, Status.UNKNOWN):
@@ -161,7 +162,7 @@ def request_card_blocks(request: ReviewRequest, *, waiting: Collection[Status] =
             elements=[
                 MarkdownTextObject(
                     text=f"{request.review_type.capitalize()} review · "
-                    f"created {slack_date(request.created_at)}"
+                    f"created {slack_date(request.created_at, tz=tz)}"
                 )
             ]
         )
@@ -281,7 +282,14 @@ class SlackNotifier:
             # First change with somewhere to say it: start the thread with the current card.
             thread_channel = policy.notify_channel or request.origin_channel
             if thread_channel:
-                self._add(session, request, "root", thread_channel, _card(request, waiting), now)
+                self._add(
+                    session,
+                    request,
+                    "root",
+                    thread_channel,
+                    _card(request, waiting, policy.timezone),
+                    now,
+                )
                 posted_card = True
 
         decisions = _dicts(decision_blocks(text, request.number, change.actions))
@@ -291,7 +299,7 @@ class SlackNotifier:
                 reply["blocks"] = decisions
             self._add(session, request, "reply", thread_channel, reply, now)
             if not posted_card:
-                payload = {**_card(request, waiting), "request_id": request.id}
+                payload = {**_card(request, waiting, policy.timezone), "request_id": request.id}
                 self._add(session, request, "update", thread_channel, payload, now)
 
         if change.alert:
@@ -354,10 +362,10 @@ class SlackNotifier:
         session.flush()
 
 
-def _card(request: ReviewRequest, waiting: Collection[Status]) -> dict[str, Any]:
+def _card(request: ReviewRequest, waiting: Collection[Status], tz: str) -> dict[str, Any]:
     return {
-        "text": request_card_text(request),
-        "blocks": _dicts(request_card_blocks(request, waiting=waiting)),
+        "text": request_card_text(request, tz=tz),
+        "blocks": _dicts(request_card_blocks(request, waiting=waiting, tz=tz)),
     }
 
 

@@ -73,6 +73,10 @@ _EMAIL = re.compile(r"^[^@\s<>]*@[^@\s<>]*$")
 _MENTION = re.compile(r"^<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
+_QUOTES = ('"', "'", "“", "”")
+_DAY_WORDS = re.compile(
+    r"^(today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -155,8 +159,10 @@ def parse_quick_send(
 ) -> RequestCreate:
     """Read `Jane Doe +33 6 10 20 30 40 via:sms ref:A-1 type:product in:2h` into a request.
 
-    Options: via:, ref:, type:, lang:, in: (a delay) or at: (a date and time in the workspace
-    timezone), force:yes (send even if the customer was invited recently).
+    Options: via:, ref:, type:, lang:, in: (a delay: in:2h, in:1d) or at: (in the workspace
+    timezone: at:tomorrow 10:00, at:"monday 9:30", at:16:00, at:2026-12-01 10:00), and
+    force:yes (send even if the customer was invited recently). After the phone or email,
+    a bare `tomorrow 10:00` (today, tomorrow or a weekday, with an optional time) means at:.
 
     :raise InvalidInput: an unknown option, a bad value, or neither phone nor email.
     """
@@ -172,12 +178,26 @@ def parse_quick_send(
         if key and not token.startswith(("http:", "https:", "mailto:")):
             name_key = key["key"].lower()
             value = key["value"]
-            if name_key == "at" and i + 1 < len(tokens) and _CLOCK.match(tokens[i + 1]):
-                value = f"{value} {tokens[i + 1]}"  # at:2026-12-01 10:00
+            if value[:1] in _QUOTES:  # at:"tomorrow 10:00"
+                while not (len(value) > 1 and value[-1] in _QUOTES) and i + 1 < len(tokens):
+                    i += 1
+                    value = f"{value} {tokens[i]}"
+                value = value.strip("".join(_QUOTES))
+            elif name_key == "at" and i + 1 < len(tokens) and _CLOCK.match(tokens[i + 1]):
+                value = f"{value} {tokens[i + 1]}"  # at:2026-12-01 10:00, at:tomorrow 10:00
                 i += 1
             if name_key in options:
                 raise InvalidInput(f"'{name_key}:' is given twice.", field=name_key)
             options[name_key] = value
+        elif (phone or emails) and _DAY_WORDS.match(token):
+            # After the contact, "tomorrow 10:00" or "monday" is when to send it.
+            value = token
+            if i + 1 < len(tokens) and _CLOCK.match(tokens[i + 1]):
+                value = f"{value} {tokens[i + 1]}"
+                i += 1
+            if "at" in options:
+                raise InvalidInput("'at:' is given twice.", field="at")
+            options["at"] = value
         elif _EMAIL.match(token):
             emails.append(token)
         elif _PHONE_PART.match(token):

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.domain.errors import Conflict, DomainError, InvalidInput
+from bot.domain.timing import parse_when
 from bot.requests import Method, RequestCreate, ReviewType
 from handlers import Surface, actor_of
 from handlers.blocks import (
@@ -83,6 +84,25 @@ def _value(values: dict[str, Any], block_id: str) -> Any:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def picked_or_typed(
+    values: dict[str, Any], *, now: datetime, timezone: str
+) -> tuple[datetime | None, dict[str, str]]:
+    """Read the time picked (in the viewer's timezone) or typed (in the workspace's).
+
+    Returns the time (None when neither is given) and the errors by block.
+    """
+    stamp = _value(values, "at")
+    typed = _value(values, "at_text")
+    if stamp and typed:
+        return None, {"at_text": "Pick a time or type one, not both."}
+    if typed:
+        try:
+            return parse_when(typed, now=now, tz=timezone, field="at_text"), {}
+        except InvalidInput as exc:
+            return None, {"at_text": exc.message}
+    return (datetime.fromtimestamp(int(stamp), UTC) if stamp else None), {}
+
+
 def field_errors(exc: DomainError, mapping: dict[str, str], default: str) -> dict[str, str]:
     """Spread a domain error over the modal's blocks, one message per field."""
     errors = exc.errors or {exc.field or default: exc.message}
@@ -127,13 +147,15 @@ def register(bolt: App, surface: Surface) -> None:
         values = view["state"]["values"]
         meta = read_metadata(view.get("private_metadata"))
         choice = _value(values, "when") or "delay"
-        stamp = _value(values, "at")
-        errors: dict[str, str] = {}
-        at = datetime.fromtimestamp(int(stamp), UTC) if stamp else None
-        if choice == "at" and at is None:
-            errors["at"] = "Pick the date and time to send it."
-        elif choice == "now" and at is not None:
-            errors["at"] = 'You chose to send now: clear the date, or choose "At a date and time".'
+        ws = surface.workspace_id(context)
+        at, errors = picked_or_typed(
+            values, now=surface.app.clock.now(), timezone=surface.ops.policy(ws).timezone
+        )
+        where = "at_text" if _value(values, "at_text") else "at"
+        if not errors and choice == "at" and at is None:
+            errors["at"] = "Pick the date and time to send it, or type it below."
+        elif not errors and choice == "now" and at is not None:
+            errors[where] = 'You chose to send now: clear the time, or choose "At a date and time".'
         if at is not None and choice == "delay":
             choice = "at"  # a picked time is what the user wants, even with the default choice
         if errors:
@@ -152,7 +174,6 @@ def register(bolt: App, surface: Surface) -> None:
             override_cooldown="override" in (_value(values, "override") or []),
             origin_channel=meta.get("c"),
         )
-        ws = surface.workspace_id(context)
         try:
             request = surface.ops.create(ws, data, actor_of(body))
         except Conflict as exc:
@@ -162,12 +183,13 @@ def register(bolt: App, surface: Surface) -> None:
             )
             return
         except DomainError as exc:
-            default = "at" if choice == "at" else "name"
-            mapping = {**SEND_FIELDS, "when": "at" if choice == "at" else "when"}
+            default = where if choice == "at" else "name"
+            mapping = {**SEND_FIELDS, "when": where if choice == "at" else "when", "at": where}
             ack(response_action="errors", errors=field_errors(exc, mapping, default))
             return
         ack()
-        tell(client, meta, actor_of(body).id, created_reply(request))
+        tz = surface.ops.policy(ws).timezone
+        tell(client, meta, actor_of(body).id, created_reply(request, tz=tz))
         if meta.get("h"):  # opened from the Home tab: show the new request there too
             publish_home(surface, client, ws, actor_of(body).id)
 
@@ -177,23 +199,24 @@ def register(bolt: App, surface: Surface) -> None:
     ) -> None:
         view = body["view"]
         meta = read_metadata(view.get("private_metadata"))
-        stamp = _value(view["state"]["values"], "at")
-        if not stamp:
-            ack(response_action="errors", errors={"at": "Pick the new date and time."})
+        values = view["state"]["values"]
+        ws = surface.workspace_id(context)
+        tz = surface.ops.policy(ws).timezone
+        at, errors = picked_or_typed(values, now=surface.app.clock.now(), timezone=tz)
+        if not errors and at is None:
+            errors = {"at": "Pick the new date and time, or type it below."}
+        if errors or at is None:
+            ack(response_action="errors", errors=errors)
             return
+        where = "at_text" if _value(values, "at_text") else "at"
         number = int(meta.get("n", 0))
         try:
-            request = surface.ops.reschedule(
-                surface.workspace_id(context),
-                number,
-                datetime.fromtimestamp(int(stamp), UTC),
-                actor_of(body),
-            )
+            request = surface.ops.reschedule(ws, number, at, actor_of(body))
         except DomainError as exc:
-            ack(response_action="errors", errors={"at": exc.message})
+            ack(response_action="errors", errors={where: exc.message})
             return
         ack()
-        when = slack_date(request.scheduled_at) if request.scheduled_at else "now"
+        when = slack_date(request.scheduled_at, tz=tz) if request.scheduled_at else "now"
         tell(
             client,
             meta,

@@ -136,6 +136,7 @@ def test_send_without_arguments_opens_the_modal(slack: SlackHarness) -> None:
         "reference",
         "when",
         "at",
+        "at_text",
         "language",
         "override",
     ]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import InvalidInput
 
 _DELAY = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>m|min|h|d|w)?\s*$")
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DAY_WORD = re.compile(r"^(?P<day>today|tomorrow)(?:\s+(?P<t>\d{1,2}:\d{2}))?$")
 
 
 def parse_delay(text: str, *, field: str = "delay") -> timedelta:
@@ -42,36 +41,95 @@ def format_delay(delay: timedelta) -> str:
     return f"{seconds // 60}m"
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# "tomorrow 10:00", "monday at 9:30", "fri", "16:00" (the next 16:00).
+_DAY_WORD = re.compile(
+    r"^(?P<day>today|tomorrow|mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:rs(?:day)?)?"
+    r"|fri(?:day)?|sat(?:urday)?|sun(?:day)?)?"
+    r"(?:\s*(?:at\s+)?(?P<t>\d{1,2}[:h]\d{2}|\d{1,2}h))?$"
+)
+DEFAULT_HOUR = time(9, 0)
+WHEN_EXAMPLES = "2h, tomorrow 10:00, monday 9:30, 16:00 or 2026-12-01 10:00"
+
+
+def _clock(text: str) -> time:
+    hours, _, minutes = text.replace("h", ":").partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
+    # A wall-clock time skipped by a DST jump (02:30 on a spring-forward night) reads with
+    # the offset before the jump, so it lands just after the gap; an ambiguous one (autumn)
+    # is its first occurrence.
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
 def parse_when(text: str, *, now: datetime, tz: str, field: str = "when") -> datetime:
-    """Read a relative delay, "tomorrow 10:00" or a date and time in the workspace timezone.
+    """Read a relative delay, a day word with a time, or a date and time in the workspace timezone.
+
+    Accepted: "in 2h" / "2h"; "today 16:00", "tomorrow 10:00", "tomorrow" (09:00),
+    "monday 9:30" (the next Monday); "16:00" (its next occurrence); "2026-12-01 10:00" or
+    "2026-12-01T10:00" (an explicit offset is respected). Quotes around the text are ignored.
 
     :raise InvalidInput: unreadable, or already passed.
     """
-    cleaned = " ".join((text or "").strip().lower().split())
-    if cleaned.startswith("in:"):
-        cleaned = cleaned[3:]
-    elif cleaned.startswith("in "):
-        cleaned = cleaned[3:]
+    cleaned = " ".join((text or "").strip().strip("\"'“”‘’").strip().lower().split())
+    for prefix in ("in:", "in ", "at:", "at "):
+        if cleaned.startswith(prefix):
+            cleaned = cleaned[len(prefix) :].strip()
+            break
     zone = ZoneInfo(tz)
     if _DELAY.match(cleaned) and cleaned != "0":
         return now + parse_delay(cleaned, field=field)
     local_now = now.astimezone(zone)
-    day_match = _DAY_WORD.match(cleaned)
-    if day_match:
-        day = local_now.date() + timedelta(days=1 if day_match["day"] == "tomorrow" else 0)
-        at = time.fromisoformat(day_match["t"].zfill(5)) if day_match["t"] else time(9, 0)
-        result = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+    day_match = _DAY_WORD.match(cleaned) if cleaned else None
+    problem = f"'{text}' is not a time: write {WHEN_EXAMPLES}."
+    if day_match and (day_match["day"] or day_match["t"]):
+        try:
+            at = _clock(day_match["t"]) if day_match["t"] else DEFAULT_HOUR
+        except ValueError as exc:
+            raise InvalidInput(problem, field=field) from exc
+        word = day_match["day"]
+        today = local_now.date()
+        if word == "today":
+            result = _local(today, at, zone)
+        elif word == "tomorrow":
+            result = _local(today + timedelta(days=1), at, zone)
+        elif word is None:  # a bare time: its next occurrence
+            result = _local(today, at, zone)
+            if result <= now:
+                result = _local(today + timedelta(days=1), at, zone)
+        else:  # a weekday: the next one (today too, if that time is still ahead)
+            ahead = ([w[:3] for w in WEEKDAYS].index(word[:3]) - today.weekday()) % 7
+            result = _local(today + timedelta(days=ahead), at, zone)
+            if result <= now:
+                result = _local(today + timedelta(days=ahead or 7), at, zone)
     else:
         try:
             parsed = datetime.fromisoformat(cleaned.replace(" ", "T").upper())
         except ValueError as exc:
-            raise InvalidInput(
-                f"'{text}' is not a time: write 2h, tomorrow 10:00 or 2026-12-01T10:00.",
-                field=field,
-            ) from exc
+            raise InvalidInput(problem, field=field) from exc
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=zone)
-        result = parsed.astimezone(UTC)
+            result = _local(parsed.date(), parsed.time(), zone)
+        else:
+            result = parsed.astimezone(UTC)
     if result < now - timedelta(minutes=1):
         raise InvalidInput("That time has already passed.", field=field)
     return result
+
+
+def slack_date_token(
+    when: datetime, tz: str = "UTC", fmt: str = "{date_short_pretty} {time}"
+) -> str:
+    """Write a time as Slack's date token, which every reader sees in their own timezone.
+
+    The fallback (notifications, old clients, anything that can't format) is the time in the
+    workspace timezone `tz`, with the zone's abbreviation: "2026-11-23 11:00 CET".
+    """
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    local = aware.astimezone(ZoneInfo(tz))
+    if "{time" in fmt:
+        fallback = f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz}"
+    else:
+        fallback = f"{local:%Y-%m-%d}"
+    return f"<!date^{int(aware.timestamp())}^{fmt}|{fallback}>"

@@ -164,7 +164,12 @@ def next_allowed(
             else _local_instant(candidate_day, window.end, zone)
         )
         if now < closing:
-            return now
+            # Between today's opening and closing instants, yet outside the window: the
+            # clocks went back and now replays an hour before the opening. The window opens
+            # again when the repeated wall clock reaches the start.
+            again = datetime.combine(candidate_day, opening_time).replace(tzinfo=zone, fold=1)
+            if again > now and window.allows(again):
+                return again.astimezone(UTC)
     raise ValueError("the send window never opens")  # pragma: no cover
 
 
