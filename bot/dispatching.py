@@ -170,6 +170,11 @@ class Dispatcher:
             if contact is not None and opted_out(contact, message.channel):
                 self._cancel(session, message, request, "The customer opted out", now)
                 return None
+            stop = _reminder_stop(session, message, request, contact)
+            if stop is not None:
+                # Whatever path queued it, a reminder never follows a customer's action.
+                self._cancel(session, message, request, stop, now)
+                return None
             allowed = next_allowed(
                 now, policy.timezone, parse_window(policy.send_window), policy.holidays
             )
@@ -492,6 +497,27 @@ def _claimed(session: Session, claim: Claim, status: Status) -> Message | None:
             Message.status == status.value,
         )
     ).first()
+
+
+def _reminder_stop(
+    session: Session, message: Message, request: ReviewRequest, contact: Contact | None
+) -> str | None:
+    """Say why a reminder must not go out (clicked, opted out anywhere, complained), or None."""
+    if message.kind != "reminder":
+        return None
+    if request.clicked_at is not None:
+        return "The customer clicked the review link"
+    if contact is not None and (contact.phone_opted_out_at or contact.email_opted_out_at):
+        return "The customer opted out"
+    acted = session.exec(
+        select(Message.id).where(
+            Message.request_id == request.id,
+            col(Message.status).in_(
+                [Status.CLICKED.value, Status.COMPLAINED.value, Status.UNSUBSCRIBED.value]
+            ),
+        )
+    ).first()
+    return "The customer already acted on this request" if acted is not None else None
 
 
 def _reminder_channel(setting: str, request: ReviewRequest, sent: Message) -> str | None:

@@ -44,6 +44,12 @@ RECONCILER = Actor("reconcile", "reconciliation")
 
 CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
 PHONE_CHANNELS = ("sms", "whatsapp")
+# What the customer did that ends a request's reminders, and the reason recorded.
+REMINDER_STOPS = {
+    Status.CLICKED: "The customer clicked the review link",
+    Status.COMPLAINED: "The customer marked a message as spam",
+    Status.UNSUBSCRIBED: "The customer unsubscribed",
+}
 
 # Slack action ids for an unresolved `unknown` message (handlers/actions.py routes them).
 ACTION_MARK_SENT = "message_mark_sent"
@@ -309,6 +315,8 @@ class Feedback:
                 last.error_reason = keep_error(last.error_reason, reason)
                 last.updated_at = now
                 session.add(last)
+            # Reminders by email too: the customer asked to hear no more about this.
+            self._cancel_reminders(session, request, now, Status.UNSUBSCRIBED)
             refresh_status(session, request, now)
             record_event(
                 session,
@@ -401,8 +409,7 @@ class Feedback:
             url = policy.landing_url(request.review_type, request.language) or None
             if counted and request.deleted_at is None:
                 report = Report(Status.CLICKED, CUSTOMER, dedup_key=f"click:{message.id}")
-                if self.apply(session, message, report, self.clock.now()) is Applied.APPLIED:
-                    self._cancel_reminders(session, request, self.clock.now())
+                self.apply(session, message, report, self.clock.now())
             return url
 
         return self._guarded_value(run, lambda: self._landing(token))
@@ -417,7 +424,11 @@ class Feedback:
             policy = _policy(session, request.workspace_id)
             return policy.landing_url(request.review_type, request.language) or None
 
-    def _cancel_reminders(self, session: Session, request: ReviewRequest, now: datetime) -> None:
+    def _cancel_reminders(
+        self, session: Session, request: ReviewRequest, now: datetime, why: Status
+    ) -> None:
+        """Cancel a request's waiting reminders: the customer clicked, opted out or complained."""
+        reason = REMINDER_STOPS[why]
         waiting = session.exec(
             select(Message).where(
                 Message.request_id == request.id,
@@ -427,9 +438,7 @@ class Feedback:
         ).all()
         for message in waiting:
             message.status = Status.CANCELED.value
-            message.error_reason = keep_error(
-                message.error_reason, "The customer clicked the review link"
-            )
+            message.error_reason = keep_error(message.error_reason, reason)
             message.updated_at = now
             session.add(message)
             record_event(
@@ -439,7 +448,7 @@ class Feedback:
                 SYSTEM,
                 now,
                 message=message,
-                detail={"reason": "clicked"},
+                detail={"reason": why.value},
             )
         if waiting:
             refresh_status(session, request, now)
@@ -600,10 +609,7 @@ class Feedback:
                 error_code=code if status is Status.FAILED else None,
                 reason=(reason or "The email bounced") if status is Status.FAILED else None,
             )
-            applied = self.apply(session, message, report, now)
-            if applied is Applied.APPLIED and status is Status.CLICKED:
-                self._cancel_reminders(session, request, now)
-            return applied
+            return self.apply(session, message, report, now)
 
         return self._guarded(run)
 
@@ -787,6 +793,8 @@ class Feedback:
             request,
             Change(report.status.value, _change_text(request, message, report), alert=alert),
         )
+        if report.status in REMINDER_STOPS:
+            self._cancel_reminders(session, request, now, report.status)
         if failure and after is report.status:
             if fall_back_to_email(self.ops, session, request, message, now) is not None:
                 session.info[WAKE] = True  # the fallback email is due now
