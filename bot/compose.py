@@ -54,15 +54,32 @@ class Composer:
             subject_source = policy.email_subject or templating.load_default(
                 "email_subject.txt.j2", language
             )
-            text_source = policy.email_body or templating.load_default("email.txt.j2", language)
-            html_source = templating.load_default("email.html.j2", language)
+            if policy.email_body:
+                # The workspace's own words in both parts; the unsubscribe link always there.
+                body_text = templating.render(policy.email_body, context)
+                body_html = templating.plain_to_html(
+                    body_text,
+                    unsubscribe_url=context["unsubscribe_link"],
+                    pixel_url=context["pixel_url"],
+                )
+                if context["unsubscribe_link"] not in body_text:
+                    body_text = (
+                        f"{body_text.rstrip()}\n\nUnsubscribe: {context['unsubscribe_link']}\n"
+                    )
+            else:
+                body_text = templating.render(
+                    templating.load_default("email.txt.j2", language), context
+                )
+                body_html = templating.render_html(
+                    templating.load_default("email.html.j2", language), context
+                )
             return OutgoingMessage(
                 message_id=message.id,
                 channel=channel,
                 to=message.to_address,
                 subject=templating.render(subject_source, context).strip(),
-                body_text=templating.render(text_source, context),
-                body_html=templating.render_html(html_source, context),
+                body_text=body_text,
+                body_html=body_html,
                 sender_name=policy.email_from_name or policy.business_name or None,
                 from_address=policy.email_from or self.email_from,
                 reply_to=policy.email_reply_to or self.email_reply_to,

@@ -434,3 +434,54 @@ def test_an_unusable_text_is_said_in_the_estimate(slack: SlackHarness) -> None:
     assert "Unknown placeholder {{ nom }}" in preview_text(redrawn)
     redrawn = type_sms(slack, redrawn, "z" * 120)
     assert "120 characters; at most 110" in preview_text(redrawn)
+
+
+# --- templates saved in the form, used in the contact's language ------------------------------
+
+
+def test_templates_saved_in_the_form_are_used_in_each_contacts_language(
+    slack: SlackHarness,
+) -> None:
+    view = open_form(slack)
+    answer = submit(
+        slack,
+        view,
+        language=chose("sv"),
+        sms_sender=typed("Acme"),
+        sms_template=typed("Tack {{ name }}! Hälsningar, {{ business }}."),
+        email_subject=typed("{{ business }} asks, {{ name }}"),
+        email_body=typed("Dear {{ name }},\n\nYour review: {{ link }}"),
+    )
+    assert answer is None
+    slack.post_command("send")
+    send_view = slack.opened_view()
+    language = next(b for b in send_view["blocks"] if b.get("block_id") == "language")
+    assert language["element"]["initial_option"]["value"] == "sv"  # the workspace's, now
+
+    french = slack.create("Jane Doe", phone="+33610203040", language="fr", when="now")
+    default = slack.create("Bo Ek", phone="+33610203041", when="now")
+    whatsapp = slack.create(
+        "Jane Doe", phone="+33610203042", method="whatsapp", language="fr", when="now"
+    )
+    email = slack.create("Jane Doe", email="jane@example.com", language="en", when="now")
+    slack.app.dispatcher.run_until_idle()
+
+    def body(number: int) -> str:
+        (message,) = slack.ops.show(slack.ws, number).messages
+        assert message.body is not None
+        return message.body
+
+    link = "https://reviews.example.test/r/"
+    # The custom SMS text, then the link and the opt-out notice in the contact's language.
+    assert body(french).startswith(f"Tack Jane Doe! Hälsningar, Acme. {link}")
+    assert body(french).endswith(" STOP pour ne plus recevoir de SMS")
+    assert slack.ops.show(slack.ws, default).request.language == "sv"
+    assert body(default).endswith(" Svara STOPP för att avregistrera dig")
+    # WhatsApp keeps its default template, in French.
+    assert body(whatsapp).startswith("Bonjour Jane Doe 👋 Merci d'avoir choisi Acme")
+    # The email uses the saved subject and body (and still offers to unsubscribe).
+    (sent_email,) = slack.ops.show(slack.ws, email).messages
+    assert sent_email.subject == "Acme asks, Jane Doe"
+    assert body(email).startswith(f"Dear Jane Doe,\n\nYour review: {link}")
+    assert "Unsubscribe: https://reviews.example.test/u/" in body(email)
+    assert "From: Acme" in slack.console.getvalue()

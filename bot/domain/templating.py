@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -100,6 +102,31 @@ def compose_sms(custom_text: str | None, context: dict[str, str], language: str)
     lang = language if language in LANGUAGES else "en"
     text = render(custom_text, context).strip()
     return f"{text} {context['link']} {OPT_OUT_NOTICE[lang]}"
+
+
+_URL = re.compile(r"(https?://[^\s<]+)")
+
+
+def plain_to_html(text: str, *, unsubscribe_url: str, pixel_url: str | None = None) -> str:
+    """Turn a rendered plain-text email into simple HTML: escaped, in paragraphs, links live.
+
+    Used for a workspace's own email body, so the HTML part says what the text part says.
+    """
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    parts = []
+    for paragraph in paragraphs:
+        linked = _URL.sub(r'<a href="\1">\1</a>', html.escape(paragraph))
+        parts.append("<p>" + linked.replace("\n", "<br>\n") + "</p>")
+    if unsubscribe_url not in text:
+        link = html.escape(unsubscribe_url)
+        parts.append(f'<p style="font-size:12px;color:#777;"><a href="{link}">Unsubscribe</a></p>')
+    if pixel_url:
+        parts.append(f'<img src="{html.escape(pixel_url)}" width="1" height="1" alt="">')
+    body = "\n".join(parts)
+    return (
+        '<!doctype html>\n<html>\n<body style="font-family: Arial, sans-serif; color: #222;">\n'
+        f"{body}\n</body>\n</html>\n"
+    )
 
 
 # GSM 03.38: the basic set costs one septet, the extension table two (escape + char).
