@@ -494,9 +494,9 @@ def row_actions(row: Row, *, admin: bool = False) -> list[tuple[str, str]]:
 def _row_text(request: ReviewRequest, waiting: Collection[Status], tz: str = "UTC") -> str:
     status = Status(request.status)
     if request.sent_at is not None:
-        sent = f"sent {slack_date(request.sent_at, '{date_short} {time}', tz=tz)}"
+        sent = f"sent {slack_date(request.sent_at, tz=tz)}"
     elif waiting and request.scheduled_at is not None:
-        sent = f"goes out {slack_date(request.scheduled_at, '{date_short} {time}', tz=tz)}"
+        sent = f"goes out {slack_date(request.scheduled_at, tz=tz)}"
     else:
         sent = "not sent"
     by = (

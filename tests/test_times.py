@@ -190,8 +190,10 @@ def test_lists_details_and_thread_replies_fall_back_to_the_workspace_timezone(
     slack: SlackHarness,
 ) -> None:
     slack.create("Jane Doe", phone="+33610203040", delay=timedelta(hours=2))
+    due = int(datetime(2026, 11, 23, 12, 0, tzinfo=UTC).timestamp())
     slack.post_command("list")
-    assert "|2026-11-23 13:00 CET>" in text_of(slack.answer())
+    row = text_of(slack.answer())
+    assert f"goes out <!date^{due}^{{date_short_pretty}} {{time}}|2026-11-23 13:00 CET>" in row
     slack.post_command("show #1")
     detail = text_of(slack.answer())
     assert "|2026-11-23 11:00 CET>" in detail  # created
