@@ -25,8 +25,27 @@ WINDOWS = [
     "sun 00:00-24:00",
     "always",
 ]
+
+
 # Around both changes of 2026 (Europe: Mar 29 and Oct 25; US: Mar 8 and Nov 1) and ordinary days.
+def _around(*bounds: int) -> st.SearchStrategy[datetime]:
+    year, month, day, first_hour, last_hour = bounds
+    return st.datetimes(
+        min_value=datetime(year, month, day, first_hour),  # noqa: DTZ001
+        max_value=datetime(year, month, day, last_hour),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    )
+
+
+# The hours around each change (UTC), where the wall clock skips or repeats an hour.
+CHANGES = st.one_of(
+    _around(2026, 3, 8, 5, 9),  # New York springs forward at 07:00 UTC
+    _around(2026, 3, 29, 0, 3),  # Paris springs forward at 01:00 UTC
+    _around(2026, 10, 25, 0, 3),  # Paris falls back at 01:00 UTC
+    _around(2026, 11, 1, 4, 9),  # New York falls back at 06:00 UTC
+)
 MOMENTS = st.one_of(
+    CHANGES,
     st.datetimes(
         min_value=datetime(2026, 3, 6),  # noqa: DTZ001  (hypothesis wants naive bounds)
         max_value=datetime(2026, 3, 31),  # noqa: DTZ001
