@@ -291,6 +291,8 @@ def register(bolt: App, surface: Surface) -> None:
             price = Decimal(entered(values, "sms_price") or policy.sms_price)
         except InvalidOperation:
             price = policy.sms_price
+        if not price.is_finite() or price < 0:
+            price = policy.sms_price  # the field says what is wrong when saved
         language = entered(values, "language") or policy.language
         estimate = sms_estimate(surface, policy, text, language=language, price=price)
         updated = {

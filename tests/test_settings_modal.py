@@ -305,6 +305,7 @@ LONG_SMS = "x" * 111
         ("sms_template", typed("{% for x in name %}"), "Template error on line 1"),
         ("sms_price", typed("-1", "number_input"), "between 0 and 10"),
         ("sms_price", typed("cheap", "number_input"), "price like 0.045"),
+        ("sms_price", typed("NaN", "number_input"), "finite number"),
         ("email_from", typed("reviews@@example.com"), ""),
         ("email_subject", typed("{{ nom }}"), "Unknown placeholder {{ nom }}"),
         ("email_body", typed("{{ name|attr('upper') }}"), "attr filter is not allowed"),
@@ -434,6 +435,9 @@ def test_an_unusable_text_is_said_in_the_estimate(slack: SlackHarness) -> None:
     assert "Unknown placeholder {{ nom }}" in preview_text(redrawn)
     redrawn = type_sms(slack, redrawn, "z" * 120)
     assert "120 characters; at most 110" in preview_text(redrawn)
+    # A price the form would refuse is not used for the estimate.
+    redrawn = type_sms(slack, redrawn, "Hi", sms_price=typed("-3", "number_input"))
+    assert "est. 0.045 EUR per request" in preview_text(redrawn)
 
 
 # --- templates saved in the form, used in the contact's language ------------------------------
