@@ -489,3 +489,37 @@ def test_templates_saved_in_the_form_are_used_in_each_contacts_language(
     assert body(email).startswith(f"Dear Jane Doe,\n\nYour review: {link}")
     assert "Unsubscribe: https://reviews.example.test/u/" in body(email)
     assert "From: Acme" in slack.console.getvalue()
+
+
+def test_the_form_stays_within_slack_limits_with_the_longest_values() -> None:
+    from bot.domain.policy import WorkspacePolicy
+
+    url = "https://example.com/" + "p" * 200
+    policy = WorkspacePolicy(
+        business_name="B" * 80,
+        send_window="mon,wed,fri 08:30-24:00",
+        delay="45m",
+        landing_url_service=url,
+        landing_url_product=url,
+        landing_urls={
+            f"{t}.{lang}": url for t in ("service", "product") for lang in ("en", "fr", "sv")
+        },
+        sms_template="{{ name }} " + "x" * 99,
+        email_subject="S" * 200,
+        email_body="B" * 3000,
+        admins=[f"U{i:08d}" for i in range(50)],
+    )
+    estimate = settings_blocks.estimate_sms(
+        "x" * 1000, policy.sms_template, Decimal("9.999"), "EUR"
+    )
+    view = settings_blocks.settings_modal(policy, estimate=estimate, private_metadata="{}")
+    assert_within_limits(view, kind="modal")
+    data = view.to_dict()
+    assert len(data["blocks"]) < 60
+    inputs = {b["block_id"]: b["element"] for b in data["blocks"] if b["type"] == "input"}
+    assert inputs["delay"]["initial_option"]["value"] == "custom"
+    assert inputs["delay_custom"]["initial_value"] == "45m"
+    assert inputs["window_end"]["initial_time"] == "00:00"
+    assert all(
+        len(e.get("initial_value") or "") <= e.get("max_length", 3000) for e in inputs.values()
+    )

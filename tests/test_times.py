@@ -160,6 +160,12 @@ def test_the_send_modal_takes_a_typed_time_in_the_workspace_timezone(slack: Slac
         at={"type": "datetimepicker", "selected_date_time": int(NOW.timestamp()) + 7200},
     )
     assert "not both" in slack.post_view_submission(view, both).json()["errors"]["at_text"]
+    now_and_typed = send_values(
+        at_text=typed("tomorrow 10:00"),
+        when={"type": "radio_buttons", "selected_option": {"value": "now"}},
+    )
+    refused = slack.post_view_submission(view, now_and_typed).json()["errors"]
+    assert "You chose to send now" in refused["at_text"]
     assert slack.ops.count_queued(slack.ws) == 0
 
     assert slack.post_view_submission(view, send_values(at_text=typed("tomorrow 10:00"))).text == ""
