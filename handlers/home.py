@@ -48,7 +48,8 @@ def read_home(surface: Surface, workspace_id: int) -> HomeData:
         ]
         waiting = counts(session, workspace_id).queued
         recent = list_requests(session, workspace_id, HistoryFilter(), limit=RECENT_COUNT).rows
-    return HomeData(now=now, periods=periods, waiting=waiting, recent=recent)
+    timezone = surface.ops.policy(workspace_id).timezone
+    return HomeData(now=now, periods=periods, waiting=waiting, recent=recent, timezone=timezone)
 
 
 def read_queued(surface: Surface, workspace_id: int) -> tuple[list[ReviewRequest], int]:
@@ -89,8 +90,10 @@ def register(bolt: App, surface: Surface) -> None:
         ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
     ) -> None:
         ack()
-        rows, total = read_queued(surface, surface.workspace_id(context))
-        client.views_open(trigger_id=body["trigger_id"], view=queued_modal(rows, total))
+        ws = surface.workspace_id(context)
+        rows, total = read_queued(surface, ws)
+        view = queued_modal(rows, total, tz=surface.ops.policy(ws).timezone)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
     surface.registered.events.append("app_home_opened")
     surface.registered.actions += [HOME_SEND, HOME_QUEUED]

@@ -45,14 +45,15 @@ class HomeData:
     periods: Sequence[tuple[int, Counts]]  # (days, counts of requests created in them)
     waiting: int  # requests queued or paused
     recent: Sequence[ReviewRequest]  # newest first
+    timezone: str = "UTC"  # the workspace's: the fallback of Slack's date tokens
 
 
 def _md(text: str, limit: int = MAX_TEXT) -> MarkdownTextObject:
     return MarkdownTextObject(text=clip(text, limit))
 
 
-def _short(when: datetime) -> str:
-    return slack_date(when, "{date_short} {time}")
+def _short(when: datetime, tz: str) -> str:
+    return slack_date(when, "{date_short} {time}", tz=tz)
 
 
 def _stats_block(days: int, c: Counts) -> SectionBlock:
@@ -71,23 +72,23 @@ def _stats_block(days: int, c: Counts) -> SectionBlock:
     )
 
 
-def _when(request: ReviewRequest) -> str:
+def _when(request: ReviewRequest, tz: str) -> str:
     """Say the date that matters for a request: when it went out, is due, or was made."""
     if request.sent_at is not None:
-        return f"sent {_short(request.sent_at)}"
+        return f"sent {_short(request.sent_at, tz)}"
     if Status(request.status) in PENDING and request.scheduled_at is not None:
-        return f"due {_short(request.scheduled_at)}"
-    return f"created {_short(request.created_at)}"
+        return f"due {_short(request.scheduled_at, tz)}"
+    return f"created {_short(request.created_at, tz)}"
 
 
-def request_line(request: ReviewRequest) -> str:
+def request_line(request: ReviewRequest, tz: str = "UTC") -> str:
     """One request as a line: number, name, masked contact, channel, status with emoji, date."""
     if request.deleted_at is not None:
         return f"*#{request.number}* deleted"
     return (
         f"*#{request.number}* {escape(request.customer_name)} · "
         f"{escape(masked_contact(request))} · {channel_label(request.channel)} · "
-        f"{label(Status(request.status))} · {_when(request)}"
+        f"{label(Status(request.status))} · {_when(request, tz)}"
     )
 
 
@@ -123,13 +124,16 @@ def home_view(data: HomeData) -> View:
         )
     for request in recent:
         blocks.append(
-            SectionBlock(block_id=f"home_row_{request.number}", text=_md(request_line(request)))
+            SectionBlock(
+                block_id=f"home_row_{request.number}",
+                text=_md(request_line(request, data.timezone)),
+            )
         )
     blocks.append(
         ContextBlock(
             elements=[
                 _md(
-                    f"Updated {_short(data.now)} · every request: `/reviews list` · "
+                    f"Updated {_short(data.now, data.timezone)} · every request: `/reviews list` · "
                     "details: `/reviews show #42`"
                 )
             ]
@@ -138,7 +142,7 @@ def home_view(data: HomeData) -> View:
     return View(type="home", callback_id=HOME_VIEW, blocks=blocks[:MAX_VIEW_BLOCKS])
 
 
-def queued_modal(rows: Sequence[ReviewRequest], total: int) -> View:
+def queued_modal(rows: Sequence[ReviewRequest], total: int, *, tz: str = "UTC") -> View:
     """Build the read-only modal of waiting requests, saying how many more there are."""
     shown = list(rows)[:QUEUED_CAP]
     noun = "request" if total == 1 else "requests"
@@ -151,7 +155,7 @@ def queued_modal(rows: Sequence[ReviewRequest], total: int) -> View:
         blocks.append(SectionBlock(text=_md("Nothing is waiting to go out.")))
     for request in shown:
         blocks.append(
-            SectionBlock(block_id=f"queued_{request.number}", text=_md(request_line(request)))
+            SectionBlock(block_id=f"queued_{request.number}", text=_md(request_line(request, tz)))
         )
     more = total - len(shown)
     hint = "Pause, resume or cancel with `/reviews pause #42`, `/reviews resume #42`, `/reviews cancel #42`."

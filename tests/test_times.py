@@ -220,3 +220,18 @@ def _admin() -> Any:
     from bot.requests import Actor
 
     return Actor("U0ADMIN", "boss")
+
+
+def test_the_home_tab_falls_back_to_the_workspace_timezone(slack: SlackHarness) -> None:
+    from handlers.home import read_home
+    from handlers.home_blocks import home_view, queued_modal
+
+    slack.create("Jane Doe", phone="+33610203040", delay=timedelta(hours=2))
+    surface = slack.app.extras["slack_surface"]
+    data = read_home(surface, slack.ws)
+    assert data.timezone == "Europe/Paris"
+    home = text_of(home_view(data).to_dict())
+    assert "due <!date^" in home and "|2026-11-23 13:00 CET>" in home
+    assert "UTC>" not in home
+    queued = text_of(queued_modal(data.recent, 1, tz=data.timezone).to_dict())
+    assert "|2026-11-23 13:00 CET>" in queued
