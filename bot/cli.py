@@ -16,6 +16,7 @@ import typer
 from bot.app import ReviewOpsApp, create_app
 from bot.domain.errors import DomainError
 from bot.domain.status import Status
+from bot.domain.timing import format_local
 from bot.requests import METHOD_LABELS, Actor, BulkResult, RequestCreate, RequestEdit
 from bot.settings import Settings
 from store import db as store_db
@@ -188,14 +189,15 @@ def list_(
         with app.db.read() as session:
             page = list_requests(session, ws, f, limit=limit)
         typer.echo(
-            f"{'#':>6}  {'name':<24} {'contact':<28} {'via':<10} {'status':<12} {'sent':<16} retries"
+            f"{'#':>6}  {'name':<24} {'contact':<28} {'via':<10} {'status':<12} {'sent':<22} retries"
         )
+        tz = app.ops.policy(ws).timezone
         for r in page.rows:
-            sent = r.sent_at.strftime("%Y-%m-%d %H:%M") if r.sent_at else "-"
+            sent = format_local(r.sent_at, tz) if r.sent_at else "-"
             contact = r.phone or r.email or ""
             typer.echo(
                 f"{'#' + str(r.number):>6}  {r.customer_name[:24]:<24} {contact[:28]:<28} "
-                f"{r.channel:<10} {r.status:<12} {sent:<16} {r.retries}"
+                f"{r.channel:<10} {r.status:<12} {sent:<22} {r.retries}"
             )
 
 
@@ -221,6 +223,12 @@ def show(
         ws = workspace_id(app, workspace)
         d = app.ops.show(ws, n)
         r = d.request
+        tz = d.policy.timezone
+
+        def local(value: datetime | None) -> str:
+            # Times in the workspace timezone, named, as people type them.
+            return format_local(value, tz) if value else "-"
+
         rows = [
             ("Request", f"#{r.number}"),
             ("Name", r.customer_name),
@@ -230,9 +238,9 @@ def show(
             ("Type", r.review_type),
             ("Method", METHOD_LABELS.get(r.method, r.method)),
             ("Status", r.status),
-            ("Created", _fmt(r.created_at)),
-            ("Scheduled", _fmt(r.scheduled_at)),
-            ("Sent", _fmt(r.sent_at)),
+            ("Created", local(r.created_at)),
+            ("Scheduled", local(r.scheduled_at)),
+            ("Sent", local(r.sent_at)),
             ("Retries", str(r.retries)),
             ("Sent by", r.created_by_name or r.created_by),
         ]
@@ -242,11 +250,11 @@ def show(
         for m in d.messages:
             why = f"  ({m.error_code or ''} {m.error_reason})" if m.error_reason else ""
             typer.echo(
-                f"  {m.kind:<8} {m.channel:<8} {m.status:<12} due {_fmt(m.due_at)}  sent {_fmt(m.sent_at)}{why}"
+                f"  {m.kind:<8} {m.channel:<8} {m.status:<12} due {local(m.due_at)}  sent {local(m.sent_at)}{why}"
             )
         typer.echo("Events:")
         for e in d.events:
-            typer.echo(f"  {_fmt(e.at)}  {e.kind:<18} {e.detail.get('actor_name') or e.actor}")
+            typer.echo(f"  {local(e.at)}  {e.kind:<18} {e.detail.get('actor_name') or e.actor}")
 
 
 @cli.command()

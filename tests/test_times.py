@@ -12,6 +12,7 @@ from bot.domain.errors import InvalidInput
 from bot.domain.timing import parse_when, slack_date_token
 from handlers.parsing import parse_quick_send
 from tests.slack_harness import SlackHarness, slack_fixture, text_of  # noqa: F401
+from tests.test_cli import run  # noqa: F401  (the CLI fixture)
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday, 11:00 in Paris
 
@@ -235,3 +236,14 @@ def test_the_home_tab_falls_back_to_the_workspace_timezone(slack: SlackHarness) 
     assert "UTC>" not in home
     queued = text_of(queued_modal(data.recent, 1, tz=data.timezone).to_dict())
     assert "|2026-11-23 13:00 CET>" in queued
+
+
+def test_the_cli_reads_and_prints_times_in_the_workspace_timezone(run) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    assert run("settings", "set", "timezone=Europe/Paris").exit_code == 0
+    sent = run("send", "Jane", "--phone", "0610203040", "--at", "2030-06-03 10:00", "--queue-only")
+    assert sent.exit_code == 0, sent.output
+    shown = run("show", "1")
+    assert "Scheduled  2030-06-03 10:00 CEST" in shown.output
+    winter = run("send", "Bob", "--email", "bob@example.com", "--at", "2030-12-02 10:00")
+    assert winter.exit_code == 0, winter.output
+    assert "Scheduled  2030-12-02 10:00 CET" in run("show", "2").output

@@ -127,9 +127,14 @@ def slack_date_token(
     workspace timezone `tz`, with the zone's abbreviation: "2026-11-23 11:00 CET".
     """
     aware = when if when.tzinfo else when.replace(tzinfo=UTC)
-    local = aware.astimezone(ZoneInfo(tz))
-    if "{time" in fmt:
-        fallback = f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz}"
-    else:
-        fallback = f"{local:%Y-%m-%d}"
+    fallback = format_local(aware, tz, with_time="{time" in fmt)
     return f"<!date^{int(aware.timestamp())}^{fmt}|{fallback}>"
+
+
+def format_local(when: datetime, tz: str = "UTC", *, with_time: bool = True) -> str:
+    """Write a time in a timezone with the zone's abbreviation: "2026-11-23 11:00 CET"."""
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    local = aware.astimezone(ZoneInfo(tz))
+    if not with_time:
+        return f"{local:%Y-%m-%d}"
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz}"
