@@ -65,6 +65,12 @@ REMINDER_CHANNELS = {
     "whatsapp": "WhatsApp",
 }
 LANDING_TYPES = {"service": "Service", "product": "Product"}
+MAX_INPUT = 3000  # the most a Slack text input holds
+
+
+def body_too_long(policy: WorkspacePolicy) -> bool:
+    """Say whether the email body (the CLI allows 5000 characters) can't fit the form."""
+    return len(policy.email_body) > MAX_INPUT
 
 
 def landing_block(review_type: str, language: str | None) -> str:
@@ -404,11 +410,14 @@ def settings_modal(
         _text(
             "email_body",
             "Body",
-            policy.email_body,
+            "" if body_too_long(policy) else policy.email_body,
             multiline=True,
-            max_length=3000,
+            max_length=MAX_INPUT,
             hint=(
-                "Placeholders: {{ name }}, {{ business }}, {{ link }}, {{ reference }}, "
+                f"The body set from the command line is {len(policy.email_body)} characters, "
+                f"more than this form holds ({MAX_INPUT}): left empty, it is kept."
+                if body_too_long(policy)
+                else "Placeholders: {{ name }}, {{ business }}, {{ link }}, {{ reference }}, "
                 "{{ unsubscribe_link }}. Empty: the default email."
             ),
         ),

@@ -30,6 +30,7 @@ from handlers.settings_blocks import (
     SMS_PREVIEW_BLOCK,
     SMS_TEXT_ACTION,
     SmsEstimate,
+    body_too_long,
     estimate_sms,
     input_block_ids,
     landing_block,
@@ -115,6 +116,8 @@ def read_form(
     data["notify_channel"] = entered(values, "notify_channel") or ""
     data["alert_channel"] = entered(values, "alert_channel") or ""
     data["admins"] = entered(values, "admins") or []
+    if body_too_long(current) and not data["email_body"]:
+        data["email_body"] = current.email_body  # the form could not show it: keep it
 
     days = entered(values, "window_days") or []
     start = entered(values, "window_start") or "00:00"

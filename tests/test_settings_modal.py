@@ -523,3 +523,18 @@ def test_the_form_stays_within_slack_limits_with_the_longest_values() -> None:
     assert all(
         len(e.get("initial_value") or "") <= e.get("max_length", 3000) for e in inputs.values()
     )
+
+
+def test_an_email_body_longer_than_the_form_holds_is_kept(slack: SlackHarness) -> None:
+    long_body = "Dear {{ name }}, " + "b" * 3500
+    slack.set_policy(email_body=long_body)
+    view = open_form(slack)
+    field = next(b for b in view["blocks"] if b.get("block_id") == "email_body")
+    assert "initial_value" not in field["element"]
+    assert "3517 characters" in field["hint"]["text"] and "kept" in field["hint"]["text"]
+    assert submit(slack, view, business_name=typed("Renamed")) is None
+    policy = slack.ops.policy(slack.ws)
+    assert (policy.business_name, policy.email_body) == ("Renamed", long_body)
+    # Typing a new body replaces it.
+    assert submit(slack, open_form(slack), email_body=typed("Hi {{ name }}")) is None
+    assert slack.ops.policy(slack.ws).email_body == "Hi {{ name }}"
