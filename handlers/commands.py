@@ -155,7 +155,8 @@ def do_show(inv: Invocation) -> None:
     head, _, rest = inv.args.partition(" ")
     if head.lower() == "customer":
         lookup = inv.surface.ops.find_customer(inv.workspace_id, rest)
-        inv.reply(customer_lookup_reply(lookup))
+        tz = inv.surface.ops.policy(inv.workspace_id).timezone
+        inv.reply(customer_lookup_reply(lookup, tz=tz))
         return
     numbers = parse_numbers(inv.args)
     if len(numbers) != 1:

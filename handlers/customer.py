@@ -34,8 +34,9 @@ def register(bolt: App, surface: Surface) -> None:
         reply: Reply
         try:
             state = CustomerState.decode(str(action.get("value", "")))
-            history = surface.ops.customer(surface.workspace_id(context), state.contact_id)
-            reply = customer_reply(history, state)
+            ws = surface.workspace_id(context)
+            history = surface.ops.customer(ws, state.contact_id)
+            reply = customer_reply(history, state, tz=surface.ops.policy(ws).timezone)
         except DomainError as exc:
             reply = text_reply(f":warning: {exc.message}")
         # From a request's details the view comes as a new message, so the details stay;

@@ -63,21 +63,24 @@ class _Line:
 # --- the customer view ------------------------------------------------------------------------
 
 
-def customer_reply(history: ContactHistory, state: CustomerState) -> Reply:
-    """Show a customer: contact, opt-outs, and their requests with messages, grouped or flat."""
+def customer_reply(history: ContactHistory, state: CustomerState, *, tz: str = "UTC") -> Reply:
+    """Show a customer: contact, opt-outs, and their requests with messages, grouped or flat.
+
+    Times are Slack date tokens falling back to `tz`, the workspace timezone.
+    """
     contact = history.contact
     blocks: list[Block] = [
         HeaderBlock(text=clip(f"Customer · {contact.name}", MAX_HEADER)),
-        SectionBlock(fields=[_md(clip(x, MAX_FIELD)) for x in _contact_fields(history)]),
-        SectionBlock(fields=[_md(clip(x, MAX_FIELD)) for x in opt_out_fields(contact)]),
+        SectionBlock(fields=[_md(clip(x, MAX_FIELD)) for x in _contact_fields(history, tz)]),
+        SectionBlock(fields=[_md(clip(x, MAX_FIELD)) for x in opt_out_fields(contact, tz)]),
     ]
     build = _flat_blocks if state.flat else _grouped_blocks
     noun = "message" if state.flat else "request"
-    body, total, per_page = build(history, state.page)
+    body, total, per_page = build(history, state.page, tz)
     pages = max(1, -(-total // per_page))
     page = min(state.page, pages - 1)
     if page != state.page:  # fewer pages than when the button was drawn
-        body, total, per_page = build(history, page)
+        body, total, per_page = build(history, page, tz)
     blocks.append(_view_buttons(state, page, pages))
     blocks.append(DividerBlock())
     blocks += body or [SectionBlock(text=_md(f"No {noun} yet."))]
@@ -89,7 +92,7 @@ def customer_reply(history: ContactHistory, state: CustomerState) -> Reply:
     return Reply(clip(text, MAX_TEXT), _dicts(blocks[:MAX_MESSAGE_BLOCKS]))
 
 
-def _contact_fields(history: ContactHistory) -> list[str]:
+def _contact_fields(history: ContactHistory, tz: str) -> list[str]:
     contact = history.contact
     phone = (
         f"{format_phone_international(contact.phone)} ({contact.phone})" if contact.phone else "–"
@@ -99,23 +102,27 @@ def _contact_fields(history: ContactHistory) -> list[str]:
         f"*Phone*\n{escape(phone)}",
         f"*Email*\n{escape(contact.email or '–')}",
         f"*Language*\n{LANGUAGE_LABELS.get(contact.language, contact.language)}",
-        f"*Customer since*\n{slack_date(contact.created_at)}",
+        f"*Customer since*\n{slack_date(contact.created_at, tz=tz)}",
         f"*Requests*\n{history.total_requests}",
     ]
 
 
-def opt_out_fields(contact: Contact) -> list[str]:
+def opt_out_fields(contact: Contact, tz: str = "UTC") -> list[str]:
     """Say, per channel, whether the customer may still be contacted, and since when not."""
     if not contact.phone:
         phone = "No number"
     elif contact.phone_opted_out_at is not None:
-        phone = f":no_entry: Opted out {slack_date(contact.phone_opted_out_at)} (replied STOP)"
+        phone = (
+            f":no_entry: Opted out {slack_date(contact.phone_opted_out_at, tz=tz)} (replied STOP)"
+        )
     else:
         phone = ":white_check_mark: Allowed"
     if not contact.email:
         email = "No address"
     elif contact.email_opted_out_at is not None:
-        email = f":no_entry: Opted out {slack_date(contact.email_opted_out_at)} (unsubscribed)"
+        email = (
+            f":no_entry: Opted out {slack_date(contact.email_opted_out_at, tz=tz)} (unsubscribed)"
+        )
     else:
         email = ":white_check_mark: Allowed"
     return [f"*SMS and WhatsApp*\n{phone}", f"*Email*\n{email}"]
@@ -160,7 +167,7 @@ def _page_note(history: ContactHistory, noun: str, page: int, per_page: int, tot
     return note
 
 
-def _request_line(request: ReviewRequest, contact_name: str) -> str:
+def _request_line(request: ReviewRequest, contact_name: str, tz: str) -> str:
     by = (
         f"<@{request.created_by}>"
         if request.created_by[:1] in ("U", "W")
@@ -170,7 +177,7 @@ def _request_line(request: ReviewRequest, contact_name: str) -> str:
         f"*#{request.number}*",
         label(Status(request.status)),
         channel_label(request.channel),
-        f"created {slack_date(request.created_at, '{date_short} {time}')} by {by}",
+        f"created {slack_date(request.created_at, '{date_short} {time}', tz=tz)} by {by}",
     ]
     if request.reference:
         parts.append(f"ref {escape(request.reference)}")
@@ -179,29 +186,33 @@ def _request_line(request: ReviewRequest, contact_name: str) -> str:
     return " · ".join(parts)
 
 
-def _reply_line(event: Event) -> str:
+def _reply_line(event: Event, tz: str) -> str:
     said = escape(str(event.detail.get("text") or ""))
-    return f":speech_balloon: Replied {slack_date(event.at, '{date_short} {time}')}: “{said}”"
+    return (
+        f":speech_balloon: Replied {slack_date(event.at, '{date_short} {time}', tz=tz)}: “{said}”"
+    )
 
 
-def _lines(messages: list[Message], replies: list[Event]) -> list[_Line]:
-    lines = [_Line(m.sent_at or m.due_at, m.id or 0, _message_line(m)) for m in messages]
-    lines += [_Line(e.at, e.id or 0, _reply_line(e)) for e in replies]
+def _lines(messages: list[Message], replies: list[Event], tz: str) -> list[_Line]:
+    lines = [_Line(m.sent_at or m.due_at, m.id or 0, _message_line(m, tz)) for m in messages]
+    lines += [_Line(e.at, e.id or 0, _reply_line(e, tz)) for e in replies]
     return sorted(lines, key=lambda x: (x.at, x.order))
 
 
-def _grouped_blocks(history: ContactHistory, page: int) -> tuple[list[Block], int, int]:
+def _grouped_blocks(history: ContactHistory, page: int, tz: str) -> tuple[list[Block], int, int]:
     total = len(history.requests)
     shown = history.requests[page * REQUESTS_PER_PAGE : (page + 1) * REQUESTS_PER_PAGE]
     blocks: list[Block] = []
     for request in shown:
         assert request.id is not None
-        lines = _lines(history.messages.get(request.id, []), history.replies.get(request.id, []))
+        lines = _lines(
+            history.messages.get(request.id, []), history.replies.get(request.id, []), tz
+        )
         blocks.append(
             SectionBlock(
                 block_id=f"customer_request_{request.number}",
                 text=_md(
-                    _fit(_request_line(request, history.contact.name), [x.text for x in lines])
+                    _fit(_request_line(request, history.contact.name, tz), [x.text for x in lines])
                 ),
                 accessory=ButtonElement(
                     text="Details", action_id=ROW_DETAILS, value=str(request.number)
@@ -226,12 +237,12 @@ def _fit(head: str, lines: list[str]) -> str:
     return clip(text, MAX_TEXT)
 
 
-def _flat_blocks(history: ContactHistory, page: int) -> tuple[list[Block], int, int]:
+def _flat_blocks(history: ContactHistory, page: int, tz: str) -> tuple[list[Block], int, int]:
     everything: list[_Line] = []
     for request in history.requests:
         assert request.id is not None
         for line in _lines(
-            history.messages.get(request.id, []), history.replies.get(request.id, [])
+            history.messages.get(request.id, []), history.replies.get(request.id, []), tz
         ):
             everything.append(_Line(line.at, line.order, f"`#{request.number}` {line.text}"))
     everything.sort(key=lambda x: (x.at, x.order), reverse=True)
@@ -253,7 +264,7 @@ def _flat_blocks(history: ContactHistory, page: int) -> tuple[list[Block], int, 
 # --- several customers answer to a name ------------------------------------------------------
 
 
-def customer_choices_reply(lookup: CustomerLookup) -> Reply:
+def customer_choices_reply(lookup: CustomerLookup, *, tz: str = "UTC") -> Reply:
     """Ask which of several customers was meant, with a button for each (full contacts)."""
     count = f"{len(lookup.choices)}{'+' if lookup.more else ''}"
     intro = f"{count} customers match “{escape(lookup.query)}”. Which one?"
@@ -265,7 +276,7 @@ def customer_choices_reply(lookup: CustomerLookup) -> Reply:
             for x in (
                 format_phone_international(contact.phone) if contact.phone else "",
                 contact.email or "",
-                f"since {slack_date(contact.created_at, '{date_short}')}",
+                f"since {slack_date(contact.created_at, '{date_short}', tz=tz)}",
             )
             if x
         )
@@ -323,9 +334,9 @@ def deleted_reply(number: int) -> Reply:
     )
 
 
-def customer_lookup_reply(lookup: CustomerLookup) -> Reply:
+def customer_lookup_reply(lookup: CustomerLookup, *, tz: str = "UTC") -> Reply:
     """Show the one customer found, or ask which of several was meant."""
     if lookup.history is None:
-        return customer_choices_reply(lookup)
+        return customer_choices_reply(lookup, tz=tz)
     assert lookup.history.contact.id is not None
-    return customer_reply(lookup.history, CustomerState(lookup.history.contact.id))
+    return customer_reply(lookup.history, CustomerState(lookup.history.contact.id), tz=tz)

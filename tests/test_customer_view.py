@@ -168,9 +168,9 @@ def test_opt_outs_are_shown_per_channel_with_their_dates(slack: SlackHarness) ->
     after = ask(slack, "show customer 0610203040")
     fields = [f["text"] for f in after["blocks"][2]["fields"]]
     assert "*SMS and WhatsApp*" in fields[0] and "Opted out" in fields[0]
-    assert "2026-11-23 11:00 UTC" in fields[0] and "replied STOP" in fields[0]
+    assert "2026-11-23 12:00 CET" in fields[0] and "replied STOP" in fields[0]
     assert "*Email*" in fields[1] and "Opted out" in fields[1]
-    assert "2026-11-23 12:00 UTC" in fields[1] and "unsubscribed" in fields[1]
+    assert "2026-11-23 13:00 CET" in fields[1] and "unsubscribed" in fields[1]
     assert "Allowed" not in text_of(after)
 
 

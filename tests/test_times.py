@@ -247,3 +247,13 @@ def test_the_cli_reads_and_prints_times_in_the_workspace_timezone(run) -> None: 
     winter = run("send", "Bob", "--email", "bob@example.com", "--at", "2030-12-02 10:00")
     assert winter.exit_code == 0, winter.output
     assert "Scheduled  2030-12-02 10:00 CET" in run("show", "2").output
+
+
+def test_the_customer_view_falls_back_to_the_workspace_timezone(slack: SlackHarness) -> None:
+    slack.create("Jane Doe", phone="+33610203040", delay=timedelta(hours=2))
+    slack.post_command("show customer +33610203040")
+    view = text_of(slack.answer())
+    assert "Jane Doe" in view
+    assert "|2026-11-23 11:00 CET>" in view  # customer since, request created
+    assert "|2026-11-23 13:00 CET>" in view  # the message is due
+    assert "UTC>" not in view
