@@ -137,7 +137,7 @@ def run_command(inv: Invocation) -> None:
     query = parse_list_query(
         asked.query, timezone=policy.timezone, user_id=inv.actor.id, region=policy.region
     )
-    inv.reply(export_started_reply(describe_filter(query.filter)))
+    inv.reply(export_started_reply(describe_filter(query.filter, tz=policy.timezone)))
     rows = export_to_dm(
         surface,
         inv.client,
@@ -167,7 +167,7 @@ def export_to_dm(
     :raise SlackApiError: Slack refused a call (the DM message says the export stopped).
     """
     db = surface.app.db
-    description = describe_filter(f)
+    description = describe_filter(f, tz=options.timezone)
     total = count_matching(db, workspace_id, f)
     dm = _open_dm(client, user_id)
     posted = client.chat_postMessage(
