@@ -219,7 +219,15 @@ def register(bolt: App, surface: Surface) -> None:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
                 return
             elif verb == "edit":
-                open_edit(surface, client, body, ws, number)
+                open_edit(
+                    surface,
+                    client,
+                    ws,
+                    number,
+                    trigger_id=body["trigger_id"],
+                    response_url=body.get("response_url"),
+                    channel_id=(body.get("channel") or {}).get("id"),
+                )
                 return
             elif verb == "delete":
                 admin = is_admin(surface, client, ws, str(context.team_id or ""), actor.id)

@@ -160,6 +160,10 @@ HELP_LINES = (
         "In `/reviews list`, tick rows and press Pause, Resume or Cancel selected",
     ),
     (
+        "edit",
+        "`/reviews edit #42` corrects the name, phone, email or reference until it goes out",
+    ),
+    (
         "delete",
         "`/reviews delete #42` erases a request's customer details and messages for good "
         "(admins; asks first)",
@@ -191,7 +195,7 @@ def help_reply(unknown: str | None = None) -> Reply:
         blocks.append(SectionBlock(text=_md(f"*{name}*\n{text}")))
     fallback = (
         intro
-        + " Subcommands: send, list, show, pause, resume, cancel, delete, stats, export, settings, help."
+        + " Subcommands: send, list, show, edit, pause, resume, cancel, delete, stats, export, settings, help."
     )
     return Reply(fallback, _dicts(blocks))
 

@@ -34,6 +34,7 @@ from handlers.blocks import (
     text_reply,
 )
 from handlers.customer_blocks import customer_lookup_reply, delete_prompt
+from handlers.edit import open_edit
 from handlers.parsing import (
     STATUS_GROUPS,
     PageState,
@@ -165,6 +166,22 @@ def do_show(inv: Invocation) -> None:
     inv.reply(detail_reply(detail, inv.surface.sender_info()))
 
 
+def do_edit(inv: Invocation) -> None:
+    """Open the form that corrects a request before it goes out."""
+    numbers = parse_numbers(inv.args)
+    if len(numbers) != 1:
+        raise InvalidInput("Edit one request at a time, like `/reviews edit #42`.")
+    open_edit(
+        inv.surface,
+        inv.client,
+        inv.workspace_id,
+        numbers[0],
+        trigger_id=inv.trigger_id,
+        response_url=inv.response_url,
+        channel_id=inv.channel_id,
+    )
+
+
 def do_pause(inv: Invocation) -> None:
     result = inv.surface.ops.pause(inv.workspace_id, parse_numbers(inv.args), inv.actor)
     inv.reply(bulk_reply(result, "paused"))
@@ -256,6 +273,7 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "resume": do_resume,
     "cancel": do_cancel,
     "delete": do_delete,
+    "edit": do_edit,
     "settings": do_settings,
 }
 

@@ -72,17 +72,22 @@ def edit_modal(request: ReviewRequest, *, private_metadata: str) -> View:
 
 
 def open_edit(
-    surface: Surface, client: WebClient, body: dict[str, Any], workspace_id: int, number: int
+    surface: Surface,
+    client: WebClient,
+    workspace_id: int,
+    number: int,
+    *,
+    trigger_id: str,
+    response_url: str | None,
+    channel_id: str | None,
 ) -> None:
     """Open the edit modal for a request, from a click that carries a trigger id.
 
     :raise NotAllowed: the request can no longer be edited (said before anything opens).
     """
     request = surface.ops.editable(workspace_id, number)
-    meta = metadata(n=number, r=body.get("response_url"), c=(body.get("channel") or {}).get("id"))
-    client.views_open(
-        trigger_id=body["trigger_id"], view=edit_modal(request, private_metadata=meta)
-    )
+    meta = metadata(n=number, r=response_url, c=channel_id)
+    client.views_open(trigger_id=trigger_id, view=edit_modal(request, private_metadata=meta))
 
 
 def _typed(values: dict[str, Any], block_id: str) -> str:

@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "resume",
     "cancel",
     "delete",
+    "edit",
     "stats",
     "export",
     "settings",

@@ -105,3 +105,16 @@ def test_a_recently_invited_contact_needs_the_box_ticked(slack: SlackHarness) ->
     }
     assert slack.post_view_submission(view, ticked).text == ""
     assert slack.ops.show(slack.ws, number).request.phone == "+33611111111"
+
+
+def test_slash_edit_opens_the_same_form(slack: SlackHarness) -> None:
+    number = slack.create("Jane Doe", phone="+33610203040", delay=timedelta(days=1))
+    slack.post_command(f"edit #{number}")
+    view = slack.opened_view()
+    assert view["callback_id"] == "edit_request"
+    assert slack.post_view_submission(view, values(reference=typed("C-3"))).text == ""
+    assert slack.ops.show(slack.ws, number).request.reference == "C-3"
+    slack.post_command("edit")
+    assert "Say which requests" in text_of(slack.answer())
+    slack.post_command(f"edit #{number} #{number + 1}")
+    assert "Edit one request at a time" in text_of(slack.answer())
