@@ -16,7 +16,7 @@ from bot.requests import RequestEdit
 from handlers import Surface, actor_of
 from handlers.blocks import INPUT, MAX_VIEW_TITLE, metadata, read_metadata, text_reply
 from handlers.notifications import clip
-from handlers.views import field_errors, tell
+from handlers.views import entered, field_errors, tell
 from store.models import ReviewRequest
 
 EDIT_MODAL = "edit_request"
@@ -90,16 +90,6 @@ def open_edit(
     client.views_open(trigger_id=trigger_id, view=edit_modal(request, private_metadata=meta))
 
 
-def _typed(values: dict[str, Any], block_id: str) -> str:
-    state = (values.get(block_id) or {}).get(INPUT) or {}
-    return str(state.get("value") or "")
-
-
-def _ticked(values: dict[str, Any], block_id: str) -> list[str]:
-    state = (values.get(block_id) or {}).get(INPUT) or {}
-    return [str(o.get("value")) for o in state.get("selected_options") or []]
-
-
 def register(bolt: App, surface: Surface) -> None:
     """Listen to the edit modal's submission."""
 
@@ -112,11 +102,11 @@ def register(bolt: App, surface: Surface) -> None:
         meta = read_metadata(view.get("private_metadata"))
         number = int(meta.get("n", 0))
         data = RequestEdit(
-            name=_typed(values, "name"),
-            phone=_typed(values, "phone"),
-            email=_typed(values, "email"),
-            reference=_typed(values, "reference"),
-            override_cooldown=OVERRIDE in _ticked(values, OVERRIDE),
+            name=entered(values, "name") or "",
+            phone=entered(values, "phone") or "",
+            email=entered(values, "email") or "",
+            reference=entered(values, "reference") or "",
+            override_cooldown=OVERRIDE in (entered(values, OVERRIDE) or []),
         )
         try:
             surface.ops.edit(surface.workspace_id(context), number, data, actor_of(body))

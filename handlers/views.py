@@ -65,7 +65,7 @@ FILTER_FIELDS = {
 }
 
 
-def _value(values: dict[str, Any], block_id: str) -> Any:
+def entered(values: dict[str, Any], block_id: str) -> Any:
     """Return what the user entered in a block's element, whatever its type (None if empty)."""
     element = values.get(block_id, {}).get(INPUT) or {}
     kind = element.get("type")
@@ -91,8 +91,8 @@ def picked_or_typed(
 
     Returns the time (None when neither is given) and the errors by block.
     """
-    stamp = _value(values, "at")
-    typed = _value(values, "at_text")
+    stamp = entered(values, "at")
+    typed = entered(values, "at_text")
     if stamp and typed:
         return None, {"at_text": "Pick a time or type one, not both."}
     if typed:
@@ -146,12 +146,12 @@ def register(bolt: App, surface: Surface) -> None:
         view = body["view"]
         values = view["state"]["values"]
         meta = read_metadata(view.get("private_metadata"))
-        choice = _value(values, "when") or "delay"
+        choice = entered(values, "when") or "delay"
         ws = surface.workspace_id(context)
         at, errors = picked_or_typed(
             values, now=surface.app.clock.now(), timezone=surface.ops.policy(ws).timezone
         )
-        where = "at_text" if _value(values, "at_text") else "at"
+        where = "at_text" if entered(values, "at_text") else "at"
         if not errors and choice == "at" and at is None:
             errors["at"] = "Pick the date and time to send it, or type it below."
         elif not errors and choice == "now" and at is not None:
@@ -162,16 +162,16 @@ def register(bolt: App, surface: Surface) -> None:
             ack(response_action="errors", errors=errors)
             return
         data = RequestCreate(
-            name=_value(values, "name"),
-            phone=_value(values, "phone"),
-            email=_value(values, "email"),
-            method=cast(Method | None, _value(values, "method")),
-            review_type=cast(ReviewType, _value(values, "review_type") or "service"),
-            reference=_value(values, "reference"),
+            name=entered(values, "name"),
+            phone=entered(values, "phone"),
+            email=entered(values, "email"),
+            method=cast(Method | None, entered(values, "method")),
+            review_type=cast(ReviewType, entered(values, "review_type") or "service"),
+            reference=entered(values, "reference"),
             when=cast(Literal["now", "delay", "at"], choice),
             at=at,
-            language=_value(values, "language"),
-            override_cooldown="override" in (_value(values, "override") or []),
+            language=entered(values, "language"),
+            override_cooldown="override" in (entered(values, "override") or []),
             origin_channel=meta.get("c"),
         )
         try:
@@ -208,7 +208,7 @@ def register(bolt: App, surface: Surface) -> None:
         if errors or at is None:
             ack(response_action="errors", errors=errors)
             return
-        where = "at_text" if _value(values, "at_text") else "at"
+        where = "at_text" if entered(values, "at_text") else "at"
         number = int(meta.get("n", 0))
         try:
             request = surface.ops.reschedule(ws, number, at, actor_of(body))
@@ -236,23 +236,23 @@ def register(bolt: App, surface: Surface) -> None:
         user_id = actor_of(body).id
         parts: list[str] = []
         errors: dict[str, str] = {}
-        statuses = _value(values, "status") or []
+        statuses = entered(values, "status") or []
         if statuses:
             parts.append("status:" + ",".join(statuses))
         for key in ("via", "type"):
-            if _value(values, key):
-                parts.append(f"{key}:{_value(values, key)}")
-        if _value(values, "by"):
-            parts.append(f"by:{_value(values, 'by')}")
+            if entered(values, key):
+                parts.append(f"{key}:{entered(values, key)}")
+        if entered(values, "by"):
+            parts.append(f"by:{entered(values, 'by')}")
         for key in ("from", "to"):
-            if _value(values, key):
-                parts.append(f"{key}:{_value(values, key)}")
-        ref = _value(values, "ref")
+            if entered(values, key):
+                parts.append(f"{key}:{entered(values, key)}")
+        ref = entered(values, "ref")
         if ref:
             if " " in ref:
                 errors["ref"] = "A reference has no spaces."
             parts.append(f"ref:{ref}")
-        text = _value(values, "text")
+        text = entered(values, "text")
         if text:
             if ":" in text:
                 errors["text"] = 'Search for a name, email or phone (without ":").'
