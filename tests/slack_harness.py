@@ -41,6 +41,17 @@ TEAM_ID = "T0001"
 USER = "U0ALICE"
 ADMIN = "U0ADMIN"
 CHANNEL = "C0SALES"
+ALICE = Actor(USER, "alice")
+
+
+def typed(value: str | None, kind: str = "plain_text_input") -> dict[str, Any]:
+    """A text input's state in a view submission."""
+    return {"type": kind, "value": value}
+
+
+def chose(value: str, kind: str = "static_select") -> dict[str, Any]:
+    """A select's (or radio buttons') state in a view submission."""
+    return {"type": kind, "selected_option": {"value": value}}
 
 
 def sign(secret: str, timestamp: int, body: str) -> str:

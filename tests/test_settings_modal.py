@@ -17,8 +17,10 @@ from tests.slack_harness import (  # noqa: F401
     TEAM_ID,
     USER,
     SlackHarness,
+    chose,
     slack_fixture,
     text_of,
+    typed,
 )
 
 EVERY_FIELD = {
@@ -78,14 +80,6 @@ def state_of(element: dict[str, Any]) -> dict[str, Any]:
 
 def unchanged(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {b["block_id"]: state_of(b["element"]) for b in view["blocks"] if b["type"] == "input"}
-
-
-def typed(value: str | None, kind: str = "plain_text_input") -> dict[str, Any]:
-    return {"type": kind, "value": value}
-
-
-def chose(value: str, kind: str = "static_select") -> dict[str, Any]:
-    return {"type": kind, "selected_option": {"value": value}}
 
 
 def ticked(*values: str) -> dict[str, Any]:

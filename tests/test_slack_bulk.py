@@ -10,11 +10,11 @@ import pytest
 from sqlmodel import select
 
 from bot.feedback import Feedback
-from bot.requests import Actor
 from handlers import blocks
 from store.models import Event, Message, ReviewRequest, SlackOutbox
 from tests.slack_harness import (  # noqa: F401
     ADMIN,
+    ALICE,
     CHANNEL,
     USER,
     SlackHarness,
@@ -22,8 +22,6 @@ from tests.slack_harness import (  # noqa: F401
     slack_fixture,
     text_of,
 )
-
-ALICE = Actor(USER, "alice")
 
 
 def listing(slack: SlackHarness, query: str = "", user: str = USER) -> dict[str, Any]:

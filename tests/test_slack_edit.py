@@ -6,20 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.status import PENDING, Status
-from bot.requests import Actor, RequestCreate
+from bot.requests import RequestCreate
 from handlers.blocks import Row, row_actions
 from tests.slack_harness import (  # noqa: F401
+    ALICE,
     USER,
     SlackHarness,
     slack_fixture,
     text_of,
+    typed,
 )
-
-ALICE = Actor(USER, "alice")
-
-
-def typed(value: str) -> dict[str, Any]:
-    return {"type": "plain_text_input", "value": value}
 
 
 def values(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -11,13 +11,13 @@ import requests
 
 from bot.domain.contacts import mask_email, mask_phone
 from bot.feedback import Feedback
-from bot.requests import Actor
 from handlers.blocks import assert_within_limits
 from handlers.home_blocks import HOME_EXPORT, HOME_QUEUED, HOME_SEND, QUEUED_CAP, queued_modal
 from store.models import ReviewRequest
 from tests.conftest import START
 from tests.slack_harness import (  # noqa: F401
     ADMIN,
+    ALICE,
     TEAM_ID,
     USER,
     SlackHarness,
@@ -27,9 +27,6 @@ from tests.slack_harness import (  # noqa: F401
 )
 from tests.test_slack_interactions import send_values
 from tests.test_webhooks_twilio import BROWSER
-
-ALICE = Actor(USER, "alice")
-
 
 # --- driving the Home tab like Slack ------------------------------------------------------------
 

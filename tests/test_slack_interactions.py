@@ -8,24 +8,16 @@ from typing import Any
 import pytest
 
 from bot.domain.errors import NotFound
-from bot.requests import Actor
 from tests.slack_harness import (  # noqa: F401
+    ALICE,
     USER,
     SlackHarness,
+    chose,
     find_element,
     slack_fixture,
     text_of,
+    typed,
 )
-
-ALICE = Actor(USER, "alice")
-
-
-def typed(value: str) -> dict[str, Any]:
-    return {"type": "plain_text_input", "value": value}
-
-
-def chose(value: str, kind: str = "static_select") -> dict[str, Any]:
-    return {"type": kind, "selected_option": {"value": value}}
 
 
 def picked(when: datetime) -> dict[str, Any]:

@@ -11,7 +11,12 @@ import pytest
 from bot.domain.errors import InvalidInput
 from bot.domain.timing import parse_when, slack_date_token
 from handlers.parsing import parse_quick_send
-from tests.slack_harness import SlackHarness, slack_fixture, text_of  # noqa: F401
+from tests.slack_harness import (  # noqa: F401
+    SlackHarness,
+    slack_fixture,
+    text_of,
+    typed,
+)
 from tests.test_cli import run  # noqa: F401  (the CLI fixture)
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday, 11:00 in Paris
@@ -130,10 +135,6 @@ def test_the_quick_form_reads_at_with_a_day_word_quoted_or_bare() -> None:
 
 
 # --- through Slack -------------------------------------------------------------------------
-
-
-def typed(value: str | None) -> dict[str, Any]:
-    return {"type": "plain_text_input", "value": value}
 
 
 def send_values(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
