@@ -769,50 +769,53 @@ def bulk_reply(result: BulkResult, verb: str) -> Reply:
     return text_reply("\n".join(lines))
 
 
-def cancel_all_prompt(count: int) -> Reply:
-    """Ask an admin to confirm canceling every queued request, with the count."""
-    noun = "request" if count == 1 else "requests"
-    text = (
-        f":warning: Cancel all *{count}* queued or paused {noun}? "
-        "Nothing more will be sent for them, and this can't be undone."
-    )
+def confirm_prompt(
+    text: str,
+    *,
+    block_id: str,
+    confirm: tuple[str, str, str],
+    keep: tuple[str, str, str],
+) -> Reply:
+    """Ask to confirm something that can't be undone: a danger button and a way out.
+
+    `confirm` and `keep` are (label, action_id, value) of the two buttons.
+    """
+    (confirm_text, confirm_id, confirm_value), (keep_text, keep_id, keep_value) = confirm, keep
     blocks: list[Block] = [
         SectionBlock(text=_md(text)),
         ActionsBlock(
-            block_id="cancel_all",
+            block_id=block_id,
             elements=[
                 ButtonElement(
-                    text=f"Cancel {count} {noun}",
-                    action_id=CANCEL_ALL_CONFIRM,
-                    value=str(count),
-                    style="danger",
+                    text=confirm_text, action_id=confirm_id, value=confirm_value, style="danger"
                 ),
-                ButtonElement(text="Keep them", action_id=CANCEL_ALL_KEEP, value="keep"),
+                ButtonElement(text=keep_text, action_id=keep_id, value=keep_value),
             ],
         ),
     ]
     return Reply(text.replace("*", ""), _dicts(blocks))
+
+
+def cancel_all_prompt(count: int) -> Reply:
+    """Ask an admin to confirm canceling every queued request, with the count."""
+    noun = "request" if count == 1 else "requests"
+    return confirm_prompt(
+        f":warning: Cancel all *{count}* queued or paused {noun}? "
+        "Nothing more will be sent for them, and this can't be undone.",
+        block_id="cancel_all",
+        confirm=(f"Cancel {count} {noun}", CANCEL_ALL_CONFIRM, str(count)),
+        keep=("Keep them", CANCEL_ALL_KEEP, "keep"),
+    )
 
 
 def row_cancel_prompt(number: int) -> Reply:
     """Ask to confirm canceling one request from the list."""
-    text = f"Cancel *#{number}*? Nothing more will be sent for it."
-    blocks: list[Block] = [
-        SectionBlock(text=_md(text)),
-        ActionsBlock(
-            block_id="row_cancel",
-            elements=[
-                ButtonElement(
-                    text=f"Cancel #{number}",
-                    action_id=ROW_CANCEL_CONFIRM,
-                    value=str(number),
-                    style="danger",
-                ),
-                ButtonElement(text="Keep it", action_id=ROW_CANCEL_KEEP, value=str(number)),
-            ],
-        ),
-    ]
-    return Reply(text.replace("*", ""), _dicts(blocks))
+    return confirm_prompt(
+        f"Cancel *#{number}*? Nothing more will be sent for it.",
+        block_id="row_cancel",
+        confirm=(f"Cancel #{number}", ROW_CANCEL_CONFIRM, str(number)),
+        keep=("Keep it", ROW_CANCEL_KEEP, str(number)),
+    )
 
 
 def settings_reply(rows: Sequence[tuple[str, str]], *, admin: bool) -> Reply:

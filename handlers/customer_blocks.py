@@ -33,6 +33,7 @@ from handlers.blocks import (
     _dicts,
     _md,
     _message_line,
+    confirm_prompt,
     text_reply,
 )
 from handlers.controls import (
@@ -303,27 +304,14 @@ def customer_choices_reply(lookup: CustomerLookup, *, tz: str = "UTC") -> Reply:
 
 def delete_prompt(number: int) -> Reply:
     """Ask an admin to confirm erasing a request for good."""
-    text = (
+    return confirm_prompt(
         f":wastebasket: Delete *#{number}* for good? Its customer name, phone, email, reference "
         "and message texts are erased, and anything still waiting is canceled. "
-        "Only an audit line of who deleted it and when stays. This can't be undone."
+        "Only an audit line of who deleted it and when stays. This can't be undone.",
+        block_id="delete_request",
+        confirm=(f"Delete #{number}", DELETE_CONFIRM, str(number)),
+        keep=("Keep it", DELETE_KEEP, str(number)),
     )
-    blocks: list[Block] = [
-        SectionBlock(text=_md(text)),
-        ActionsBlock(
-            block_id="delete_request",
-            elements=[
-                ButtonElement(
-                    text=f"Delete #{number}",
-                    action_id=DELETE_CONFIRM,
-                    value=str(number),
-                    style="danger",
-                ),
-                ButtonElement(text="Keep it", action_id=DELETE_KEEP, value=str(number)),
-            ],
-        ),
-    ]
-    return Reply(text.replace("*", ""), _dicts(blocks))
 
 
 def deleted_reply(number: int) -> Reply:
