@@ -14,6 +14,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from bot.app import ReviewOpsApp, create_app
+from bot.domain import contacts
 from bot.domain.errors import DomainError
 from bot.domain.status import Status
 from bot.domain.timing import format_local
@@ -185,7 +186,14 @@ def list_(
         fail("--via must be sms, whatsapp or email.")
     with opened_app() as app:
         ws = workspace_id(app, workspace)
-        f = HistoryFilter(statuses=frozenset(status or []), channel=via, text=search)
+        phone = contacts.phone_search(search or "", app.ops.policy(ws).region)
+        f = HistoryFilter(
+            statuses=frozenset(status or []),
+            channel=via,
+            text=search,
+            phone=phone.e164,
+            phone_prefix=phone.prefix,
+        )
         with app.db.read() as session:
             page = list_requests(session, ws, f, limit=limit)
         typer.echo(

@@ -554,6 +554,10 @@ def describe_filter(f: HistoryFilter, *, tz: str = "UTC") -> str:
         parts.append(f"created from {slack_date(f.created_from, '{date_short}', tz=tz)}")
     if f.created_to:
         parts.append(f"created before {slack_date(f.created_to, '{date_short}', tz=tz)}")
+    if f.sent_from:
+        parts.append(f"sent from {slack_date(f.sent_from, '{date_short}', tz=tz)}")
+    if f.sent_to:
+        parts.append(f"sent before {slack_date(f.sent_to, '{date_short}', tz=tz)}")
     if f.text:
         parts.append(f"matching “{escape(f.text)}”")
     return ", ".join(parts) if parts else "all requests"

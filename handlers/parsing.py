@@ -66,7 +66,7 @@ STATUS_GROUPS: dict[str, frozenset[str]] = {
 }
 STATUS_ALIASES = {"scheduled": "queued", "cancelled": "canceled", "waiting": "queued"}
 
-_KEY = re.compile(r"^(?P<key>[a-z]+):(?P<value>.*)$", re.I)
+_KEY = re.compile(r"^(?P<key>[a-z_]+):(?P<value>.*)$", re.I)
 _NUMBER = re.compile(r"^#?(?P<n>\d{1,9})$")
 _RANGE = re.compile(r"^#?(?P<a>\d{1,9})-#?(?P<b>\d{1,9})$")
 _PHONE_PART = re.compile(r"^[+(]?[\d().\-/]*\d[\d().\-/]*$")
@@ -291,9 +291,10 @@ def _parse_day(value: str, key: str) -> date:
 
 
 def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "US") -> ListQuery:
-    """Read list filters: status:, via:, by:@user (or by:me), from:, to:, type:, ref:, free text.
+    """Read list filters: status:, via:, by:@user (or by:me), from:, to:, sent_from:, sent_to:,
+    type:, ref:, free text.
 
-    Dates are days in the workspace timezone; `to:` includes its whole day. Several statuses
+    Dates are days in the workspace timezone; `to:` and `sent_to:` include their whole day. Several statuses
     are separated by commas (status:queued,paused).
 
     :raise InvalidInput: an unknown filter or value.
@@ -304,7 +305,7 @@ def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "U
     zone = ZoneInfo(timezone)
     statuses: set[str] = set()
     channel = created_by = review_type = reference = None
-    start = end = None
+    start = end = sent_start = sent_end = None
     words: list[str] = []
     for token in cleaned.split(" ") if cleaned else []:
         match = _KEY.match(token)
@@ -344,19 +345,29 @@ def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "U
             end = datetime.combine(
                 _parse_day(value, "to") + timedelta(days=1), time(0), tzinfo=zone
             )
+        elif key == "sent_from":
+            sent_start = datetime.combine(_parse_day(value, key), time(0), tzinfo=zone)
+        elif key == "sent_to":
+            sent_end = datetime.combine(
+                _parse_day(value, key) + timedelta(days=1), time(0), tzinfo=zone
+            )
         else:
             raise InvalidInput(
-                f"I don't know the filter '{key}:'. Use status:, via:, by:, from:, to:, type: or ref:.",
+                f"I don't know the filter '{key}:'. Use status:, via:, by:, from:, to:, "
+                "sent_from:, sent_to:, type: or ref:.",
                 field="filter",
             )
     if start and end and end <= start:
         raise InvalidInput("from: must come before to:.", field="to")
+    if sent_start and sent_end and sent_end <= sent_start:
+        raise InvalidInput("sent_from: must come before sent_to:.", field="sent_to")
     free = " ".join(words).strip()
     if len(free) > MAX_TEXT_FILTER:
         raise InvalidInput(
             f"Search for at most {MAX_TEXT_FILTER} characters of a name, email or phone.",
             field="text",
         )
+    phone = contacts.phone_search(free, region)
     return ListQuery(
         text=cleaned,
         filter=HistoryFilter(
@@ -367,20 +378,13 @@ def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "U
             reference=reference,
             created_from=start.astimezone(UTC) if start else None,
             created_to=end.astimezone(UTC) if end else None,
+            sent_from=sent_start.astimezone(UTC) if sent_start else None,
+            sent_to=sent_end.astimezone(UTC) if sent_end else None,
             text=free or None,
-            phone=_as_phone(free, region),
+            phone=phone.e164,
+            phone_prefix=phone.prefix,
         ),
     )
-
-
-def _as_phone(text: str, region: str) -> str | None:
-    """Read free text as a phone number when it looks like one (06 10 20 30 40 in FR)."""
-    if not text or not re.fullmatch(r"[+\d\s().\-/]{6,30}", text):
-        return None
-    try:
-        return contacts.normalize_phone(text, region, require_mobile=False)
-    except InvalidInput:
-        return None
 
 
 def _parse_user(value: str, user_id: str) -> str:

@@ -56,8 +56,21 @@ class ReviewRequest(SQLModel, table=True):
         Index("ix_request_ws_created", "workspace_id", "created_at", "id"),
         Index("ix_request_ws_status_created", "workspace_id", "status", "created_at", "id"),
         Index("ix_request_ws_contact", "workspace_id", "contact_id"),
-        Index("ix_request_ws_reference", "workspace_id", "reference"),
+        Index("ix_request_ws_reference", "workspace_id", "reference", "created_at", "id"),
         Index("ix_request_ws_creator_created", "workspace_id", "created_by", "created_at", "id"),
+        Index("ix_request_ws_channel_created", "workspace_id", "channel", "created_at", "id"),
+        Index("ix_request_ws_sent", "workspace_id", "sent_at", "id"),
+        # Free text: PostgreSQL trigram indexes (migration 0002); SQLite searches the FTS5
+        # table review_request_fts instead, which the migration creates with its triggers.
+        *(
+            Index(
+                f"ix_request_{short}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            ).ddl_if(dialect="postgresql")
+            for short, column in (("name", "customer_name"), ("email", "email"), ("phone", "phone"))
+        ),
     )
 
     id: int | None = Field(

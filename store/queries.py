@@ -6,11 +6,13 @@ import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, func, or_
+from sqlalchemy import Boolean, ColumnElement, Integer, column, func, or_, table
 from sqlalchemy import select as sa_select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, col, select
 
 from store.models import Contact, Event, Message, ReviewRequest
@@ -23,7 +25,7 @@ class HistoryFilter:
     """What the team wants to see of the history; every field narrows it."""
 
     statuses: frozenset[str] = frozenset()
-    channel: str | None = None  # sms, whatsapp, email
+    channel: str | None = None  # sms, whatsapp, email: the requests that went by it
     created_by: str | None = None
     review_type: str | None = None
     reference: str | None = None
@@ -32,7 +34,9 @@ class HistoryFilter:
     sent_from: datetime | None = None
     sent_to: datetime | None = None  # exclusive
     text: str | None = None  # name, email or phone: prefix or substring
-    phone: str | None = None  # an E.164 form of `text`, when it parses as a phone number
+    # The text read as a phone number (bot.domain.contacts.phone_search, workspace region):
+    phone: str | None = None  # the whole number in E.164
+    phone_prefix: str | None = None  # the start of one ("06 10" in FR is "+33610")
     contact_id: int | None = None
 
 
@@ -64,8 +68,108 @@ class Page:
     filters: HistoryFilter = field(default_factory=HistoryFilter)
 
 
+# A request's channel column names every channel it went by ("sms+email" is both).
+CHANNEL_VALUES: dict[str, tuple[str, ...]] = {
+    "sms": ("sms", "sms+email"),
+    "whatsapp": ("whatsapp",),
+    "email": ("email", "sms+email"),
+}
+# FTS5 trigram and pg_trgm need three characters to use their index.
+TRIGRAM_MIN = 3
+# A request is always created before it is sent; the margin only absorbs clock skew between
+# workers. It bounds created_at from a sent date, so a sent range walks the created index.
+SENT_AFTER_CREATED_SLACK = timedelta(days=1)
+
+_FTS = table("review_request_fts", column("rowid"), column("review_request_fts"))
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _fts_phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class _Search:
+    """A free-text search: the text as typed and its phone forms, each at least 3 characters."""
+
+    text: str
+    phone_forms: tuple[str, ...]  # matched anywhere in the stored E.164 phone
+
+    @classmethod
+    def of(cls, f: HistoryFilter) -> _Search | None:
+        text = " ".join((f.text or "").split())
+        forms: list[str] = []
+        digits = re.sub(r"\D", "", text) if re.fullmatch(r"[+\d\s().\-/]+", text) else ""
+        for form in (f.phone, f.phone_prefix, digits):
+            if form and len(form) >= TRIGRAM_MIN and form not in forms:
+                forms.append(form)
+        if not text and not forms:
+            return None
+        return cls(text, tuple(forms))
+
+    def short_prefix(self) -> ColumnElement[bool]:
+        """Match a name, a word of a name or an email starting with a short text."""
+        r = ReviewRequest
+        start = _like_escape(self.text.lower())
+        return or_(
+            func.lower(col(r.customer_name)).like(f"{start}%", escape="\\"),
+            func.lower(col(r.customer_name)).like(f"% {start}%", escape="\\"),
+            func.lower(col(r.email)).like(f"{start}%", escape="\\"),
+        )
+
+    def like(self) -> ColumnElement[bool]:
+        """Match by substring with ILIKE: PostgreSQL serves it from the pg_trgm GIN indexes."""
+        r = ReviewRequest
+        options: list[ColumnElement[bool]] = []
+        if len(self.text) >= TRIGRAM_MIN:
+            needle = f"%{_like_escape(self.text)}%"
+            options += [
+                col(r.customer_name).ilike(needle, escape="\\"),
+                col(r.email).ilike(needle, escape="\\"),
+            ]
+        elif self.text:
+            options.append(self.short_prefix())
+        options += [
+            col(r.phone).like(f"%{_like_escape(p)}%", escape="\\") for p in self.phone_forms
+        ]
+        return or_(*options)
+
+    def fts(self) -> ColumnElement[bool]:
+        """Match by substring through SQLite's FTS5 trigram table (rowid is the request id)."""
+        phrases: list[str] = []
+        if len(self.text) >= TRIGRAM_MIN:
+            phrases.append("{customer_name email} : " + _fts_phrase(self.text))
+        phrases += ["phone : " + _fts_phrase(p) for p in self.phone_forms]
+        if not phrases:
+            return self.short_prefix()
+        matched = sa_select(_FTS.c.rowid).where(
+            _FTS.c.review_request_fts.op("MATCH")(" OR ".join(phrases))
+        )
+        found = col(ReviewRequest.id).in_(matched)
+        return found
+
+
+class TextSearch(ColumnElement[bool]):
+    """A free-text condition compiled per database: FTS5 on SQLite, trigram ILIKE elsewhere."""
+
+    type = Boolean()
+    inherit_cache = False  # the search is plain Python data, not part of a cache key
+
+    def __init__(self, search: _Search) -> None:
+        self.search = search
+
+
+@compiles(TextSearch)
+def _compile_like(element: TextSearch, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.search.like(), **kw)
+
+
+@compiles(TextSearch, "sqlite")
+def _compile_fts(element: TextSearch, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.search.fts(), **kw)
 
 
 def conditions(workspace_id: int, f: HistoryFilter) -> list[ColumnElement[bool]]:
@@ -78,7 +182,7 @@ def conditions(workspace_id: int, f: HistoryFilter) -> list[ColumnElement[bool]]
     if f.statuses:
         where.append(col(r.status).in_(sorted(f.statuses)))
     if f.channel:
-        where.append(col(r.channel).contains(f.channel))
+        where.append(col(r.channel).in_(CHANNEL_VALUES.get(f.channel, (f.channel,))))
     if f.created_by:
         where.append(col(r.created_by) == f.created_by)
     if f.review_type:
@@ -93,21 +197,31 @@ def conditions(workspace_id: int, f: HistoryFilter) -> list[ColumnElement[bool]]
         where.append(col(r.sent_at) >= f.sent_from)
     if f.sent_to:
         where.append(col(r.sent_at) < f.sent_to)
+        if f.created_to is None or f.created_to > f.sent_to + SENT_AFTER_CREATED_SLACK:
+            where.append(col(r.created_at) < f.sent_to + SENT_AFTER_CREATED_SLACK)
     if f.contact_id is not None:
         where.append(col(r.contact_id) == f.contact_id)
-    if f.text:
-        needle = f"%{_like_escape(f.text.strip().lower())}%"
-        options: list[ColumnElement[bool]] = [
-            func.lower(col(r.customer_name)).like(needle, escape="\\"),
-            func.lower(col(r.email)).like(needle, escape="\\"),
-        ]
-        digits = re.sub(r"\D", "", f.text)
-        if len(digits) >= 3:
-            options.append(col(r.phone).like(f"%{digits}%"))
-        if f.phone:
-            options.append(col(r.phone) == f.phone)
-        where.append(or_(*options))
+    search = _Search.of(f)
+    if search is not None:
+        where.append(TextSearch(search))
     return where
+
+
+def _older_than(c: Cursor) -> list[ColumnElement[bool]]:
+    # The plain bound on created_at is what both databases turn into an index range.
+    r = ReviewRequest
+    return [
+        col(r.created_at) <= c.created_at,
+        or_(col(r.created_at) < c.created_at, col(r.id) < c.id),
+    ]
+
+
+def _newer_than(c: Cursor) -> list[ColumnElement[bool]]:
+    r = ReviewRequest
+    return [
+        col(r.created_at) >= c.created_at,
+        or_(col(r.created_at) > c.created_at, col(r.id) > c.id),
+    ]
 
 
 def list_requests(
@@ -124,20 +238,10 @@ def list_requests(
     where = conditions(workspace_id, f)
     newest_first = True
     if after is not None:
-        where.append(
-            or_(
-                col(r.created_at) < after.created_at,
-                and_(col(r.created_at) == after.created_at, col(r.id) < after.id),
-            )
-        )
+        where += _older_than(after)
     elif before is not None:
         newest_first = False
-        where.append(
-            or_(
-                col(r.created_at) > before.created_at,
-                and_(col(r.created_at) == before.created_at, col(r.id) > before.id),
-            )
-        )
+        where += _newer_than(before)
     order = (
         (col(r.created_at).desc(), col(r.id).desc())
         if newest_first

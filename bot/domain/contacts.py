@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -72,6 +73,44 @@ def normalize_phone(raw: str, region: str, *, require_mobile: bool) -> str:
     if require_mobile and not is_mobile(e164):
         raise InvalidInput(not_mobile_reason(e164), field="phone")
     return e164
+
+
+_PHONE_TYPED = re.compile(r"[+\d\s().\-/]+")
+
+
+@dataclass(frozen=True)
+class PhoneSearch:
+    """What a search text means as a phone number, in the E.164 form numbers are stored in."""
+
+    e164: str | None = None  # the whole number, when the text is one
+    prefix: str | None = None  # the start of a number: "06 10" in FR is "+33610"
+    digits: str | None = None  # the digits alone, to match anywhere in a stored number
+
+
+def phone_search(text: str, region: str) -> PhoneSearch:
+    """Read a search text as a phone number typed in any format, whole or partial."""
+    cleaned = (text or "").strip()
+    digits = re.sub(r"\D", "", cleaned)
+    if not _PHONE_TYPED.fullmatch(cleaned or "x") or len(digits) < 3:
+        return PhoneSearch()
+    e164: str | None = None
+    if len(digits) >= 6:
+        try:
+            e164 = normalize_phone(cleaned, region, require_mobile=False)
+        except InvalidInput:
+            e164 = None
+    prefix: str | None = None
+    if cleaned.startswith("+"):
+        prefix = "+" + digits
+    elif digits.startswith("00"):
+        prefix = "+" + digits[2:]
+    else:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        trunk = metadata.national_prefix if metadata is not None else None
+        if trunk and digits.startswith(trunk) and len(digits) > len(trunk):
+            code = phonenumbers.country_code_for_region(region)
+            prefix = f"+{code}{digits[len(trunk) :]}"
+    return PhoneSearch(e164=e164, prefix=None if prefix == e164 else prefix, digits=digits)
 
 
 def is_mobile(e164: str) -> bool:

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import store.models  # noqa: F401  (registers the tables on the metadata)
+from store.db import include_name, include_object_for
 
 target_metadata = SQLModel.metadata
 
@@ -20,6 +21,8 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_name=include_name,
+            include_object=include_object_for(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -31,6 +34,7 @@ def run_migrations_offline() -> None:
         url=context.config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         literal_binds=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
