@@ -69,15 +69,27 @@ def _tune_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def upgrade(url: str) -> None:
-    """Bring the database schema to the newest migration."""
-    from alembic import command
+def _alembic_config(url: str) -> Any:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Bring the database schema to the newest migration."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(url), "head")
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Take the database schema back to an older migration (its data may be lost)."""
+    from alembic import command
+
+    command.downgrade(_alembic_config(url), revision)
 
 
 def include_name(name: str | None, type_: str, _parents: object) -> bool:

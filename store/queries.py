@@ -14,6 +14,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from store.models import Contact, Event, Message, ReviewRequest
 
@@ -97,9 +98,10 @@ class _Search:
 
     text: str
     phone_forms: tuple[str, ...]  # matched anywhere in the stored E.164 phone
+    many: bool = False  # more matches than FTS_PROBE: read newest first, not match by match
 
     @classmethod
-    def of(cls, f: HistoryFilter) -> _Search | None:
+    def of(cls, f: HistoryFilter, *, many: bool = False) -> _Search | None:
         text = " ".join((f.text or "").split())
         forms: list[str] = []
         digits = re.sub(r"\D", "", text) if re.fullmatch(r"[+\d\s().\-/]+", text) else ""
@@ -108,7 +110,7 @@ class _Search:
                 forms.append(form)
         if not text and not forms:
             return None
-        return cls(text, tuple(forms))
+        return cls(text, tuple(forms), many)
 
     def short_prefix(self) -> ColumnElement[bool]:
         """Match a name, a word of a name or an email starting with a short text."""
@@ -137,19 +139,25 @@ class _Search:
         ]
         return or_(*options)
 
-    def fts(self) -> ColumnElement[bool]:
-        """Match by substring through SQLite's FTS5 trigram table (rowid is the request id)."""
+    def fts_query(self) -> str | None:
+        """Return the FTS5 MATCH expression, or None when the text is too short for trigrams."""
         phrases: list[str] = []
         if len(self.text) >= TRIGRAM_MIN:
             phrases.append("{customer_name email} : " + _fts_phrase(self.text))
         phrases += ["phone : " + _fts_phrase(p) for p in self.phone_forms]
-        if not phrases:
+        return " OR ".join(phrases) if phrases else None
+
+    def fts(self) -> ColumnElement[bool]:
+        """Match by substring through SQLite's FTS5 trigram table (rowid is the request id)."""
+        query = self.fts_query()
+        if query is None:
             return self.short_prefix()
-        matched = sa_select(_FTS.c.rowid).where(
-            _FTS.c.review_request_fts.op("MATCH")(" OR ".join(phrases))
-        )
-        found = col(ReviewRequest.id).in_(matched)
-        return found
+        matched = sa_select(_FTS.c.rowid).where(_FTS.c.review_request_fts.op("MATCH")(query))
+        if self.many:
+            # "+ 0" keeps SQLite from reading the matches by rowid and sorting them all: it
+            # walks the created_at index instead, which finds a page of common matches at once.
+            return (col(ReviewRequest.id) + 0).in_(matched)
+        return col(ReviewRequest.id).in_(matched)
 
 
 class TextSearch(ColumnElement[bool]):
@@ -157,6 +165,7 @@ class TextSearch(ColumnElement[bool]):
 
     type = Boolean()
     inherit_cache = False  # the search is plain Python data, not part of a cache key
+    _is_implicitly_boolean = True  # a WHERE term as it is, not "(...) = 1" on SQLite
 
     def __init__(self, search: _Search) -> None:
         self.search = search
@@ -164,16 +173,21 @@ class TextSearch(ColumnElement[bool]):
 
 @compiles(TextSearch)
 def _compile_like(element: TextSearch, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.search.like(), **kw)
+    return compiler.process(element.search.like().self_group(), **kw)
 
 
 @compiles(TextSearch, "sqlite")
 def _compile_fts(element: TextSearch, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.search.fts(), **kw)
+    return compiler.process(element.search.fts().self_group(), **kw)
 
 
-def conditions(workspace_id: int, f: HistoryFilter) -> list[ColumnElement[bool]]:
-    """Translate a filter into SQL conditions on review_request."""
+def conditions(
+    workspace_id: int, f: HistoryFilter, *, text_matches_many: bool = False
+) -> list[ColumnElement[bool]]:
+    """Translate a filter into SQL conditions on review_request.
+
+    `text_matches_many` (from `text_matches_many()`) picks the faster SQLite plan for a page.
+    """
     r = ReviewRequest
     where: list[ColumnElement[bool]] = [
         col(r.workspace_id) == workspace_id,
@@ -201,10 +215,32 @@ def conditions(workspace_id: int, f: HistoryFilter) -> list[ColumnElement[bool]]
             where.append(col(r.created_at) < f.sent_to + SENT_AFTER_CREATED_SLACK)
     if f.contact_id is not None:
         where.append(col(r.contact_id) == f.contact_id)
-    search = _Search.of(f)
+    search = _Search.of(f, many=text_matches_many)
     if search is not None:
         where.append(TextSearch(search))
     return where
+
+
+# Up to this many text matches, SQLite reads them by id and sorts them; beyond, it walks the
+# history newest first and keeps the matches, which then come often enough to end early.
+FTS_PROBE = 1000
+
+
+def text_matches_many(session: Session, f: HistoryFilter) -> bool:
+    """Say whether a SQLite text search matches more than FTS_PROBE requests (any workspace)."""
+    bind = session.get_bind()
+    search = _Search.of(f)
+    query = search.fts_query() if search is not None else None
+    if bind.dialect.name != "sqlite" or query is None:
+        return False
+    probe = (
+        sa_select(_FTS.c.rowid)
+        .where(_FTS.c.review_request_fts.op("MATCH")(query))
+        .limit(FTS_PROBE + 1)
+        .subquery()
+    )
+    found = session.execute(sa_select(func.count()).select_from(probe)).scalar_one()
+    return int(found) > FTS_PROBE
 
 
 def _older_than(c: Cursor) -> list[ColumnElement[bool]]:
@@ -224,6 +260,33 @@ def _newer_than(c: Cursor) -> list[ColumnElement[bool]]:
     ]
 
 
+def page_statement(
+    workspace_id: int,
+    f: HistoryFilter,
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    limit: int = 10,
+    text_matches_many: bool = False,
+) -> SelectOfScalar[ReviewRequest]:
+    """Build the query of one page: `limit + 1` rows, so the caller knows if more follow.
+
+    Newest first after `after` (or from the top); oldest first after `before`.
+    """
+    r = ReviewRequest
+    where = conditions(workspace_id, f, text_matches_many=text_matches_many)
+    if after is not None:
+        where += _older_than(after)
+    elif before is not None:
+        where += _newer_than(before)
+    order = (
+        (col(r.created_at).asc(), col(r.id).asc())
+        if before is not None and after is None
+        else (col(r.created_at).desc(), col(r.id).desc())
+    )
+    return select(r).where(*where).order_by(*order).limit(limit + 1)
+
+
 def list_requests(
     session: Session,
     workspace_id: int,
@@ -234,20 +297,16 @@ def list_requests(
     limit: int = 10,
 ) -> Page:
     """Return one page, newest first, keyed on (created_at, id) so deep pages stay fast."""
-    r = ReviewRequest
-    where = conditions(workspace_id, f)
-    newest_first = True
-    if after is not None:
-        where += _older_than(after)
-    elif before is not None:
-        newest_first = False
-        where += _newer_than(before)
-    order = (
-        (col(r.created_at).desc(), col(r.id).desc())
-        if newest_first
-        else (col(r.created_at).asc(), col(r.id).asc())
+    newest_first = before is None or after is not None
+    statement = page_statement(
+        workspace_id,
+        f,
+        after=after,
+        before=before,
+        limit=limit,
+        text_matches_many=text_matches_many(session, f),
     )
-    rows = list(session.exec(select(r).where(*where).order_by(*order).limit(limit + 1)).all())
+    rows = list(session.exec(statement).all())
     more = len(rows) > limit
     rows = rows[:limit]
     if not newest_first:
