@@ -38,7 +38,7 @@ from store.queries import (
     HistoryFilter,
     list_requests,
     page_statement,
-    text_matches_many,
+    plan_hints,
 )
 
 DEFAULT_SQLITE = Path(__file__).parent / "data"
@@ -272,10 +272,8 @@ def measure(
                 sc.rows_seen.append(len(page.rows))
             if explain and i == 3:
                 with db.read() as session:
-                    many = text_matches_many(session, f)
-                statement = page_statement(
-                    workspace_id, f, after=after, limit=PAGE, text_matches_many=many
-                )
+                    hints = plan_hints(session, workspace_id, f)
+                statement = page_statement(workspace_id, f, after=after, limit=PAGE, hints=hints)
                 plan = _explain(db, statement)
                 print(f"  plan [{sc.name}]:\n{plan}", flush=True)
         print(

@@ -60,6 +60,7 @@ class ReviewRequest(SQLModel, table=True):
         Index("ix_request_ws_creator_created", "workspace_id", "created_by", "created_at", "id"),
         Index("ix_request_ws_channel_created", "workspace_id", "channel", "created_at", "id"),
         Index("ix_request_ws_sent", "workspace_id", "sent_at", "id"),
+        Index("ix_request_phone", "phone", postgresql_ops={"phone": "text_pattern_ops"}),
         # Free text: PostgreSQL trigram indexes (migration 0002); SQLite searches the FTS5
         # table review_request_fts instead, which the migration creates with its triggers.
         *(

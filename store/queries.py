@@ -9,7 +9,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Integer, column, func, or_, table
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Select,
+    and_,
+    column,
+    func,
+    or_,
+    table,
+    union,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -92,25 +104,62 @@ def _fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+_PHONE_TYPED = re.compile(r"[+\d\s().\-/]+")
+
+
+def _after_prefix(prefix: str) -> str:
+    """Return the first string after every string that starts with `prefix` (ASCII)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+@dataclass(frozen=True)
+class PlanHints:
+    """What a cheap look at the data says about the fastest SQLite plan for a page.
+
+    SQLite's planner cannot tell a rare match from a common one, and picks one plan for both;
+    PostgreSQL's statistics make these unnecessary there.
+    """
+
+    text_ids: tuple[int, ...] | None = None  # every text match, when there are few
+    text_many: bool = False  # more than PROBE_LIMIT text matches
+    sent_many: bool = False  # more than PROBE_LIMIT requests in the sent range
+
+
+# Up to this many matches, SQLite reads them by id and sorts them; beyond, it walks the history
+# newest first and keeps the matches, which then come often enough to fill a page at once.
+PROBE_LIMIT = 1000
+
+
 @dataclass(frozen=True)
 class _Search:
-    """A free-text search: the text as typed and its phone forms, each at least 3 characters."""
+    """A free-text search: the text as typed and what it means as a phone number."""
 
     text: str
-    phone_forms: tuple[str, ...]  # matched anywhere in the stored E.164 phone
-    many: bool = False  # more matches than FTS_PROBE: read newest first, not match by match
+    phone_starts: tuple[str, ...]  # E.164 starts ("+33610203040", "+33610"), read by index
+    phone_digits: str | None  # digits typed with no country or trunk prefix: anywhere
 
     @classmethod
-    def of(cls, f: HistoryFilter, *, many: bool = False) -> _Search | None:
+    def of(cls, f: HistoryFilter) -> _Search | None:
         text = " ".join((f.text or "").split())
-        forms: list[str] = []
-        digits = re.sub(r"\D", "", text) if re.fullmatch(r"[+\d\s().\-/]+", text) else ""
-        for form in (f.phone, f.phone_prefix, digits):
-            if form and len(form) >= TRIGRAM_MIN and form not in forms:
-                forms.append(form)
-        if not text and not forms:
+        starts = tuple(
+            dict.fromkeys(p for p in (f.phone, f.phone_prefix) if p and len(p) >= TRIGRAM_MIN)
+        )
+        digits = re.sub(r"\D", "", text)
+        if starts or len(digits) < TRIGRAM_MIN or not _PHONE_TYPED.fullmatch(text):
+            digits = ""
+        if not text and not starts:
             return None
-        return cls(text, tuple(forms), many)
+        return cls(text, starts, digits or None)
+
+    @property
+    def long(self) -> bool:
+        return len(self.text) >= TRIGRAM_MIN
+
+    def _fts_text(self) -> str:
+        # Most addresses share what follows "@": searching it would read nearly every row.
+        # The part up to one character after "@" finds the candidates; `exact` checks them.
+        at = self.text.find("@")
+        return self.text[: at + 2] if at >= 1 else self.text
 
     def short_prefix(self) -> ColumnElement[bool]:
         """Match a name, a word of a name or an email starting with a short text."""
@@ -122,11 +171,11 @@ class _Search:
             func.lower(col(r.email)).like(f"{start}%", escape="\\"),
         )
 
-    def like(self) -> ColumnElement[bool]:
-        """Match by substring with ILIKE: PostgreSQL serves it from the pg_trgm GIN indexes."""
+    def exact(self, *, phone_range: bool) -> ColumnElement[bool]:
+        """Match on the row itself: PostgreSQL serves it from its trigram and phone indexes."""
         r = ReviewRequest
         options: list[ColumnElement[bool]] = []
-        if len(self.text) >= TRIGRAM_MIN:
+        if self.long:
             needle = f"%{_like_escape(self.text)}%"
             options += [
                 col(r.customer_name).ilike(needle, escape="\\"),
@@ -134,30 +183,79 @@ class _Search:
             ]
         elif self.text:
             options.append(self.short_prefix())
-        options += [
-            col(r.phone).like(f"%{_like_escape(p)}%", escape="\\") for p in self.phone_forms
-        ]
+        for start in self.phone_starts:
+            if phone_range:  # SQLite's index serves a range, not LIKE
+                options.append(and_(col(r.phone) >= start, col(r.phone) < _after_prefix(start)))
+            else:  # PostgreSQL's text_pattern_ops index serves LIKE 'start%'
+                options.append(col(r.phone).like(_like_escape(start) + "%", escape="\\"))
+        if self.phone_digits:
+            options.append(col(r.phone).like(f"%{self.phone_digits}%"))
         return or_(*options)
 
     def fts_query(self) -> str | None:
         """Return the FTS5 MATCH expression, or None when the text is too short for trigrams."""
         phrases: list[str] = []
-        if len(self.text) >= TRIGRAM_MIN:
-            phrases.append("{customer_name email} : " + _fts_phrase(self.text))
-        phrases += ["phone : " + _fts_phrase(p) for p in self.phone_forms]
+        if self.long:
+            phrases.append("{customer_name email} : " + _fts_phrase(self._fts_text()))
+        if self.phone_digits:
+            phrases.append("phone : " + _fts_phrase(self.phone_digits))
         return " OR ".join(phrases) if phrases else None
 
-    def fts(self) -> ColumnElement[bool]:
-        """Match by substring through SQLite's FTS5 trigram table (rowid is the request id)."""
+    def candidates(self) -> Select[Any] | CompoundSelect | None:
+        """SQLite: the ids its indexes find (FTS5, phone), every match among them."""
+        parts: list[Select[Any]] = []
         query = self.fts_query()
-        if query is None:
+        if query is not None:
+            parts.append(
+                sa_select(_FTS.c.rowid).where(_FTS.c.review_request_fts.op("MATCH")(query))
+            )
+        r = ReviewRequest
+        for start in self.phone_starts:
+            parts.append(
+                sa_select(col(r.id)).where(
+                    col(r.phone) >= start, col(r.phone) < _after_prefix(start)
+                )
+            )
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else union(*parts)
+
+    def sqlite(self, hints: PlanHints) -> ColumnElement[bool]:
+        candidates = self.candidates()
+        if candidates is None:
             return self.short_prefix()
-        matched = sa_select(_FTS.c.rowid).where(_FTS.c.review_request_fts.op("MATCH")(query))
-        if self.many:
-            # "+ 0" keeps SQLite from reading the matches by rowid and sorting them all: it
-            # walks the created_at index instead, which finds a page of common matches at once.
-            return (col(ReviewRequest.id) + 0).in_(matched)
-        return col(ReviewRequest.id).in_(matched)
+        r = ReviewRequest
+        if hints.text_ids is not None:
+            found = col(r.id).in_(hints.text_ids)
+        elif hints.text_many:
+            # "+id" keeps SQLite from reading every match by id and sorting them: it walks
+            # the created_at index and keeps the matches, which come often enough.
+            found = _Unindexed(col(r.id)).in_(candidates)
+        else:
+            found = col(r.id).in_(candidates)
+        if self._fts_text() != self.text:
+            return and_(found, self.exact(phone_range=True))
+        return found
+
+
+class _Unindexed(ColumnElement[Any]):
+    """A column SQLite must not read through an index ("+col"); as it is elsewhere."""
+
+    inherit_cache = False
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_Unindexed)
+def _compile_column(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)
+
+
+@compiles(_Unindexed, "sqlite")
+def _compile_unindexed(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + compiler.process(element.column, **kw)
 
 
 class TextSearch(ColumnElement[bool]):
@@ -167,27 +265,30 @@ class TextSearch(ColumnElement[bool]):
     inherit_cache = False  # the search is plain Python data, not part of a cache key
     _is_implicitly_boolean = True  # a WHERE term as it is, not "(...) = 1" on SQLite
 
-    def __init__(self, search: _Search) -> None:
+    def __init__(self, search: _Search, hints: PlanHints) -> None:
         self.search = search
+        self.hints = hints
 
 
 @compiles(TextSearch)
 def _compile_like(element: TextSearch, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.search.like().self_group(), **kw)
+    return compiler.process(element.search.exact(phone_range=False).self_group(), **kw)
 
 
 @compiles(TextSearch, "sqlite")
 def _compile_fts(element: TextSearch, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.search.fts().self_group(), **kw)
+    return compiler.process(element.search.sqlite(element.hints).self_group(), **kw)
 
 
 def conditions(
-    workspace_id: int, f: HistoryFilter, *, text_matches_many: bool = False
+    workspace_id: int, f: HistoryFilter, *, hints: PlanHints | None = None
 ) -> list[ColumnElement[bool]]:
     """Translate a filter into SQL conditions on review_request.
 
-    `text_matches_many` (from `text_matches_many()`) picks the faster SQLite plan for a page.
+    `hints` (from `plan_hints`) picks the faster SQLite plan for a page; any hints give the
+    same rows.
     """
+    hints = hints or PlanHints()
     r = ReviewRequest
     where: list[ColumnElement[bool]] = [
         col(r.workspace_id) == workspace_id,
@@ -207,40 +308,50 @@ def conditions(
         where.append(col(r.created_at) >= f.created_from)
     if f.created_to:
         where.append(col(r.created_at) < f.created_to)
+    # With many sent in the range, "+sent_at" makes SQLite walk the created_at index (bounded
+    # below) rather than sort the whole range.
+    sent_at: Any = _Unindexed(col(r.sent_at)) if hints.sent_many else col(r.sent_at)
     if f.sent_from:
-        where.append(col(r.sent_at) >= f.sent_from)
+        where.append(sent_at >= f.sent_from)
     if f.sent_to:
-        where.append(col(r.sent_at) < f.sent_to)
+        where.append(sent_at < f.sent_to)
         if f.created_to is None or f.created_to > f.sent_to + SENT_AFTER_CREATED_SLACK:
             where.append(col(r.created_at) < f.sent_to + SENT_AFTER_CREATED_SLACK)
     if f.contact_id is not None:
         where.append(col(r.contact_id) == f.contact_id)
-    search = _Search.of(f, many=text_matches_many)
+    search = _Search.of(f)
     if search is not None:
-        where.append(TextSearch(search))
+        where.append(TextSearch(search, hints))
     return where
 
 
-# Up to this many text matches, SQLite reads them by id and sorts them; beyond, it walks the
-# history newest first and keeps the matches, which then come often enough to end early.
-FTS_PROBE = 1000
+def plan_hints(session: Session, workspace_id: int, f: HistoryFilter) -> PlanHints:
+    """Look at how many rows the text and the sent range match, to plan a SQLite page.
 
-
-def text_matches_many(session: Session, f: HistoryFilter) -> bool:
-    """Say whether a SQLite text search matches more than FTS_PROBE requests (any workspace)."""
-    bind = session.get_bind()
+    Each look reads at most PROBE_LIMIT + 1 index entries. PostgreSQL needs none.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return PlanHints()
+    text_ids: tuple[int, ...] | None = None
+    text_many = sent_many = False
     search = _Search.of(f)
-    query = search.fts_query() if search is not None else None
-    if bind.dialect.name != "sqlite" or query is None:
-        return False
-    probe = (
-        sa_select(_FTS.c.rowid)
-        .where(_FTS.c.review_request_fts.op("MATCH")(query))
-        .limit(FTS_PROBE + 1)
-        .subquery()
-    )
-    found = session.execute(sa_select(func.count()).select_from(probe)).scalar_one()
-    return int(found) > FTS_PROBE
+    candidates = search.candidates() if search is not None else None
+    if candidates is not None:
+        ids = session.execute(candidates.limit(PROBE_LIMIT + 1)).scalars().all()
+        text_many = len(ids) > PROBE_LIMIT
+        text_ids = None if text_many else tuple(ids)
+    if f.sent_from or f.sent_to:
+        r = ReviewRequest
+        probe = sa_select(col(r.id)).where(col(r.workspace_id) == workspace_id)
+        if f.sent_from:
+            probe = probe.where(col(r.sent_at) >= f.sent_from)
+        if f.sent_to:
+            probe = probe.where(col(r.sent_at) < f.sent_to)
+        in_range = session.execute(
+            sa_select(func.count()).select_from(probe.limit(PROBE_LIMIT + 1).subquery())
+        ).scalar_one()
+        sent_many = int(in_range) > PROBE_LIMIT
+    return PlanHints(text_ids=text_ids, text_many=text_many, sent_many=sent_many)
 
 
 def _older_than(c: Cursor) -> list[ColumnElement[bool]]:
@@ -267,14 +378,14 @@ def page_statement(
     after: Cursor | None = None,
     before: Cursor | None = None,
     limit: int = 10,
-    text_matches_many: bool = False,
+    hints: PlanHints | None = None,
 ) -> SelectOfScalar[ReviewRequest]:
     """Build the query of one page: `limit + 1` rows, so the caller knows if more follow.
 
     Newest first after `after` (or from the top); oldest first after `before`.
     """
     r = ReviewRequest
-    where = conditions(workspace_id, f, text_matches_many=text_matches_many)
+    where = conditions(workspace_id, f, hints=hints)
     if after is not None:
         where += _older_than(after)
     elif before is not None:
@@ -304,7 +415,7 @@ def list_requests(
         after=after,
         before=before,
         limit=limit,
-        text_matches_many=text_matches_many(session, f),
+        hints=plan_hints(session, workspace_id, f),
     )
     rows = list(session.exec(statement).all())
     more = len(rows) > limit

@@ -1,4 +1,4 @@
-"""history at scale: filter indexes, SQLite FTS5 trigram search, PostgreSQL pg_trgm
+"""history at scale: filter and phone indexes, SQLite FTS5 trigram search, PostgreSQL pg_trgm
 
 Revision ID: 0002
 Revises: 0001
@@ -74,6 +74,15 @@ def upgrade() -> None:
         ["workspace_id", "channel", "created_at", "id"],
         unique=False,
     )
+    # A phone typed whole or by its start is an index range (LIKE 'start%' on PostgreSQL,
+    # whatever the database collation).
+    op.create_index(
+        "ix_request_phone",
+        "review_request",
+        ["phone"],
+        unique=False,
+        postgresql_ops={"phone": "text_pattern_ops"},
+    )
     if dialect == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE review_request_fts USING fts5(customer_name, email, phone, "
@@ -97,6 +106,7 @@ def downgrade() -> None:
     elif dialect == "postgresql":
         for name in _PG_TRGM_INDEXES:
             op.execute(f"DROP INDEX IF EXISTS {name}")
+    op.drop_index("ix_request_phone", table_name="review_request")
     op.drop_index("ix_request_ws_channel_created", table_name="review_request")
     op.drop_index("ix_request_ws_reference", table_name="review_request")
     op.create_index(
