@@ -36,6 +36,8 @@ from store.models import ReviewRequest, Workspace
 from store.queries import (
     Cursor,
     HistoryFilter,
+    Page,
+    counts,
     list_requests,
     page_statement,
     plan_hints,
@@ -50,7 +52,7 @@ REGION = "FR"
 @dataclass
 class Scenario:
     name: str
-    kind: str  # page, search, next
+    kind: str  # page, search, next, deep, short-miss, count
     make: Callable[[random.Random], HistoryFilter]
     samples: list[float] = field(default_factory=list)
     rows_seen: list[int] = field(default_factory=list)
@@ -182,6 +184,7 @@ def scenarios(rows: int) -> list[Scenario]:
             "search",
             lambda r: _search(r.choice(seeding.FIRST)[:2].lower()),
         ),
+        Scenario("2 letters matching nothing (worst case)", "search", lambda r: _search("qx")),
         Scenario(
             "name + status:failed",
             "search",
@@ -205,7 +208,14 @@ def scenarios(rows: int) -> list[Scenario]:
             "next",
             lambda r: _search(r.choice(seeding.LAST).lower()),
         ),
-        Scenario("deep page (cursor 500,000 rows down)", "deep", lambda r: HistoryFilter()),
+        Scenario("deep page (cursor half-way down)", "deep", lambda r: HistoryFilter()),
+        # Not a page: the Slack list also shows counts, which read every matching row.
+        Scenario("counts(), whole history", "count", lambda r: HistoryFilter()),
+        Scenario(
+            "counts(), status:failed",
+            "count",
+            lambda r: HistoryFilter(statuses=frozenset({"failed", "undelivered"})),
+        ),
     ]
     return page + search + following
 
@@ -265,12 +275,16 @@ def measure(
                 after = deep_cursor
             with db.read() as session:
                 started = time.perf_counter()
-                page = list_requests(session, workspace_id, f, after=after, limit=PAGE)
+                if sc.kind == "count":
+                    counts(session, workspace_id, f)
+                    page = Page(rows=[])
+                else:
+                    page = list_requests(session, workspace_id, f, after=after, limit=PAGE)
                 elapsed = (time.perf_counter() - started) * 1000
             if i >= 3:  # warm-up first
                 sc.samples.append(elapsed)
                 sc.rows_seen.append(len(page.rows))
-            if explain and i == 3:
+            if explain and i == 3 and sc.kind != "count":
                 with db.read() as session:
                     hints = plan_hints(session, workspace_id, f)
                 statement = page_statement(workspace_id, f, after=after, limit=PAGE, hints=hints)
@@ -408,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         ("search", "text search"),
         ("next", "next page"),
         ("deep", "deep page"),
+        ("short-miss", "short text, no match"),
+        ("count", "counts"),
     ):
         samples = [s for sc in results if sc.kind == kind for s in sc.samples]
         print(

@@ -290,8 +290,11 @@ def conditions(
     """
     hints = hints or PlanHints()
     r = ReviewRequest
+    # Given the few ids a text matches, SQLite must read them by id: without statistics
+    # (no ANALYZE) it would rather walk the workspace's whole created_at index.
+    workspace: Any = col(r.workspace_id) if hints.text_ids is None else _Unindexed(r.workspace_id)
     where: list[ColumnElement[bool]] = [
-        col(r.workspace_id) == workspace_id,
+        workspace == workspace_id,
         col(r.deleted_at).is_(None),
     ]
     if f.statuses:
