@@ -39,8 +39,11 @@ pytest: $(DEV_STAMP)
 
 test: lint typecheck pytest
 
+# History queries at scale: seeds once (reused while the row count matches), then measures.
+# make bench BENCH_ARGS="--db postgresql --url postgresql+psycopg://postgres@127.0.0.1:5432/bench_history"
+BENCH_ARGS ?= --rows 1000000 --db sqlite
 bench: $(DEV_STAMP)
-	$(BIN)/python -m bench.history --help
+	$(BIN)/python -m bench.history $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -16,6 +16,8 @@ place on downgrade: other objects may use it.
 
 from __future__ import annotations
 
+import sqlite3
+
 from alembic import op
 
 revision = "0002"
@@ -84,6 +86,11 @@ def upgrade() -> None:
         postgresql_ops={"phone": "text_pattern_ops"},
     )
     if dialect == "sqlite":
+        if sqlite3.sqlite_version_info < (3, 34, 0):
+            raise RuntimeError(
+                f"reviewops needs SQLite 3.34 or newer (FTS5 trigram search); this Python has "
+                f"SQLite {sqlite3.sqlite_version}. Use a newer Python build, or PostgreSQL."
+            )
         op.execute(
             "CREATE VIRTUAL TABLE review_request_fts USING fts5(customer_name, email, phone, "
             "content='review_request', content_rowid='id', tokenize='trigram')"
