@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ColumnElement,
-    CompoundSelect,
-    Integer,
-    Select,
-    and_,
-    column,
-    func,
-    or_,
-    table,
-    union,
-)
+from sqlalchemy import ColumnElement, Integer, func, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from store.models import Contact, Event, Message, ReviewRequest
+from store.search import PROBE_LIMIT, PlanHints, Search, TextSearch, Unindexed, _like_escape
 
 FAILED_STATUSES = ("failed", "undelivered")
 
@@ -87,198 +73,9 @@ CHANNEL_VALUES: dict[str, tuple[str, ...]] = {
     "whatsapp": ("whatsapp",),
     "email": ("email", "sms+email"),
 }
-# FTS5 trigram and pg_trgm need three characters to use their index.
-TRIGRAM_MIN = 3
 # A request is always created before it is sent; the margin only absorbs clock skew between
 # workers. It bounds created_at from a sent date, so a sent range walks the created index.
 SENT_AFTER_CREATED_SLACK = timedelta(days=1)
-
-_FTS = table("review_request_fts", column("rowid"), column("review_request_fts"))
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _fts_phrase(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
-
-
-_PHONE_TYPED = re.compile(r"[+\d\s().\-/]+")
-
-
-def _after_prefix(prefix: str) -> str:
-    """Return the first string after every string that starts with `prefix` (ASCII)."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
-@dataclass(frozen=True)
-class PlanHints:
-    """What a cheap look at the data says about the fastest SQLite plan for a page.
-
-    SQLite's planner cannot tell a rare match from a common one, and picks one plan for both;
-    PostgreSQL's statistics make these unnecessary there.
-    """
-
-    text_ids: tuple[int, ...] | None = None  # every text match, when there are few
-    text_many: bool = False  # more than PROBE_LIMIT text matches
-    sent_many: bool = False  # more than PROBE_LIMIT requests in the sent range
-
-
-# Up to this many matches, SQLite reads them by id and sorts them; beyond, it walks the history
-# newest first and keeps the matches, which then come often enough to fill a page at once.
-PROBE_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class _Search:
-    """A free-text search: the text as typed and what it means as a phone number."""
-
-    text: str
-    phone_starts: tuple[str, ...]  # E.164 starts ("+33610203040", "+33610"), read by index
-    phone_digits: str | None  # digits typed with no country or trunk prefix: anywhere
-
-    @classmethod
-    def of(cls, f: HistoryFilter) -> _Search | None:
-        text = " ".join((f.text or "").split())
-        starts = tuple(
-            dict.fromkeys(p for p in (f.phone, f.phone_prefix) if p and len(p) >= TRIGRAM_MIN)
-        )
-        digits = re.sub(r"\D", "", text)
-        if starts or len(digits) < TRIGRAM_MIN or not _PHONE_TYPED.fullmatch(text):
-            digits = ""
-        if not text and not starts:
-            return None
-        return cls(text, starts, digits or None)
-
-    @property
-    def long(self) -> bool:
-        return len(self.text) >= TRIGRAM_MIN
-
-    def _fts_text(self) -> str:
-        # Most addresses share what follows "@": searching it would read nearly every row.
-        # The part up to one character after "@" finds the candidates; `exact` checks them.
-        at = self.text.find("@")
-        return self.text[: at + 2] if at >= 1 else self.text
-
-    def short_prefix(self) -> ColumnElement[bool]:
-        """Match a name, a word of a name or an email starting with a short text."""
-        r = ReviewRequest
-        start = _like_escape(self.text)
-        # ILIKE: PostgreSQL's trigram indexes serve it (a pattern start counts as a word start).
-        return or_(
-            col(r.customer_name).ilike(f"{start}%", escape="\\"),
-            col(r.customer_name).ilike(f"% {start}%", escape="\\"),
-            col(r.email).ilike(f"{start}%", escape="\\"),
-        )
-
-    def exact(self, *, phone_range: bool) -> ColumnElement[bool]:
-        """Match on the row itself: PostgreSQL serves it from its trigram and phone indexes."""
-        r = ReviewRequest
-        options: list[ColumnElement[bool]] = []
-        if self.long:
-            needle = f"%{_like_escape(self.text)}%"
-            options += [
-                col(r.customer_name).ilike(needle, escape="\\"),
-                col(r.email).ilike(needle, escape="\\"),
-            ]
-        elif self.text:
-            options.append(self.short_prefix())
-        for start in self.phone_starts:
-            if phone_range:  # SQLite's index serves a range, not LIKE
-                options.append(and_(col(r.phone) >= start, col(r.phone) < _after_prefix(start)))
-            else:  # PostgreSQL's text_pattern_ops index serves LIKE 'start%'
-                options.append(col(r.phone).like(_like_escape(start) + "%", escape="\\"))
-        if self.phone_digits:
-            options.append(col(r.phone).like(f"%{self.phone_digits}%"))
-        return or_(*options)
-
-    def fts_query(self) -> str | None:
-        """Return the FTS5 MATCH expression, or None when the text is too short for trigrams."""
-        phrases: list[str] = []
-        if self.long:
-            phrases.append("{customer_name email} : " + _fts_phrase(self._fts_text()))
-        if self.phone_digits:
-            phrases.append("phone : " + _fts_phrase(self.phone_digits))
-        return " OR ".join(phrases) if phrases else None
-
-    def candidates(self) -> Select[Any] | CompoundSelect | None:
-        """SQLite: the ids its indexes find (FTS5, phone), every match among them."""
-        parts: list[Select[Any]] = []
-        query = self.fts_query()
-        if query is not None:
-            parts.append(
-                sa_select(_FTS.c.rowid).where(_FTS.c.review_request_fts.op("MATCH")(query))
-            )
-        r = ReviewRequest
-        for start in self.phone_starts:
-            parts.append(
-                sa_select(col(r.id)).where(
-                    col(r.phone) >= start, col(r.phone) < _after_prefix(start)
-                )
-            )
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else union(*parts)
-
-    def sqlite(self, hints: PlanHints) -> ColumnElement[bool]:
-        candidates = self.candidates()
-        if candidates is None:
-            return self.short_prefix()
-        r = ReviewRequest
-        if hints.text_ids is not None:
-            found = col(r.id).in_(hints.text_ids)
-        elif hints.text_many:
-            # "+id" keeps SQLite from reading every match by id and sorting them: it walks
-            # the created_at index and keeps the matches, which come often enough.
-            found = _Unindexed(col(r.id)).in_(candidates)
-        else:
-            found = col(r.id).in_(candidates)
-        if self._fts_text() != self.text:
-            return and_(found, self.exact(phone_range=True))
-        return found
-
-
-class _Unindexed(ColumnElement[Any]):
-    """A column SQLite must not read through an index ("+col"); as it is elsewhere."""
-
-    inherit_cache = False
-
-    def __init__(self, column: Any) -> None:
-        self.column = column
-        self.type = column.type
-
-
-@compiles(_Unindexed)
-def _compile_column(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.column, **kw)
-
-
-@compiles(_Unindexed, "sqlite")
-def _compile_unindexed(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return "+" + compiler.process(element.column, **kw)
-
-
-class TextSearch(ColumnElement[bool]):
-    """A free-text condition compiled per database: FTS5 on SQLite, trigram ILIKE elsewhere."""
-
-    type = Boolean()
-    inherit_cache = False  # the search is plain Python data, not part of a cache key
-    _is_implicitly_boolean = True  # a WHERE term as it is, not "(...) = 1" on SQLite
-
-    def __init__(self, search: _Search, hints: PlanHints) -> None:
-        self.search = search
-        self.hints = hints
-
-
-@compiles(TextSearch)
-def _compile_like(element: TextSearch, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.search.exact(phone_range=False).self_group(), **kw)
-
-
-@compiles(TextSearch, "sqlite")
-def _compile_fts(element: TextSearch, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.search.sqlite(element.hints).self_group(), **kw)
 
 
 def conditions(
@@ -293,7 +90,7 @@ def conditions(
     r = ReviewRequest
     # Given the few ids a text matches, SQLite must read them by id: without statistics
     # (no ANALYZE) it would rather walk the workspace's whole created_at index.
-    workspace: Any = col(r.workspace_id) if hints.text_ids is None else _Unindexed(r.workspace_id)
+    workspace: Any = col(r.workspace_id) if hints.text_ids is None else Unindexed(r.workspace_id)
     where: list[ColumnElement[bool]] = [
         workspace == workspace_id,
         col(r.deleted_at).is_(None),
@@ -314,7 +111,7 @@ def conditions(
         where.append(col(r.created_at) < f.created_to)
     # With many sent in the range, "+sent_at" makes SQLite walk the created_at index (bounded
     # below) rather than sort the whole range.
-    sent_at: Any = _Unindexed(col(r.sent_at)) if hints.sent_many else col(r.sent_at)
+    sent_at: Any = Unindexed(col(r.sent_at)) if hints.sent_many else col(r.sent_at)
     if f.sent_from:
         where.append(sent_at >= f.sent_from)
     if f.sent_to:
@@ -323,7 +120,7 @@ def conditions(
             where.append(col(r.created_at) < f.sent_to + SENT_AFTER_CREATED_SLACK)
     if f.contact_id is not None:
         where.append(col(r.contact_id) == f.contact_id)
-    search = _Search.of(f)
+    search = Search.of(f.text, f.phone, f.phone_prefix)
     if search is not None:
         where.append(TextSearch(search, hints))
     return where
@@ -338,7 +135,7 @@ def plan_hints(session: Session, workspace_id: int, f: HistoryFilter) -> PlanHin
         return PlanHints()
     text_ids: tuple[int, ...] | None = None
     text_many = sent_many = False
-    search = _Search.of(f)
+    search = Search.of(f.text, f.phone, f.phone_prefix)
     candidates = search.candidates() if search is not None else None
     if candidates is not None:
         ids = session.execute(candidates.limit(PROBE_LIMIT + 1)).scalars().all()

@@ -24,13 +24,13 @@ from store.models import ReviewRequest
 from store.queries import (
     Cursor,
     HistoryFilter,
-    PlanHints,
     counts,
     iter_requests,
     list_requests,
     page_statement,
     plan_hints,
 )
+from store.search import PlanHints
 from tests.conftest import START
 from tests.helpers import ALICE, Engine
 
