@@ -12,7 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel, select
+from typer.testing import CliRunner
 
+from bot.cli import cli
 from bot.clock import FrozenClock
 from bot.domain.contacts import PhoneSearch, phone_search
 from bot.domain.errors import InvalidInput
@@ -467,3 +469,26 @@ def test_the_search_migration_goes_down_and_up_again(database_url: str) -> None:
         assert h.numbers(_search("again")) == [number]
     finally:
         db.dispose()
+
+
+def test_cli_list_search_reads_a_phone_in_the_workspace_region(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    env = {"DATABASE_URL": database_url, "DEFAULT_REGION": "US", "SLACK_BOT_TOKEN": ""}
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMTP_URL"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("settings", "set", "region=FR", "send_window=always", "cooldown_days=0")
+    run("send", "Jane Doe", "--phone", "+33610203040", "--queue-only")
+    run("send", "Paul Roux", "--phone", "+33611223344", "--queue-only")
+    found = run("list", "--search", "06 10 20 30 40")
+    assert "Jane Doe" in found and "Paul Roux" not in found
+    both = run("list", "--search", "06 1")
+    assert "Jane Doe" in both and "Paul Roux" in both
