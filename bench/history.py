@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import platform
 import random
 import resource
@@ -434,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the query process: {peak:.0f} MB")
+    # The machine may be shared: say how busy it was while measuring.
+    print(
+        "load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    )
     db.dispose()
     return 0
 
