@@ -127,21 +127,20 @@ def conditions(
 
 
 def plan_hints(session: Session, workspace_id: int, f: HistoryFilter) -> PlanHints:
-    """Look at how many rows the text and the sent range match, to plan a SQLite page.
+    """Look at how many rows the text (and on SQLite the sent range) match, to plan a page.
 
-    Each look reads at most PROBE_LIMIT + 1 index entries. PostgreSQL needs none.
+    Each look reads at most PROBE_LIMIT + 1 matches.
     """
-    if session.get_bind().dialect.name != "sqlite":
-        return PlanHints()
+    dialect = session.get_bind().dialect.name
     text_ids: tuple[int, ...] | None = None
     text_many = sent_many = False
     search = Search.of(f.text, f.phone, f.phone_prefix)
-    candidates = search.candidates() if search is not None else None
+    candidates = search.candidates(dialect) if search is not None else None
     if candidates is not None:
         ids = session.execute(candidates.limit(PROBE_LIMIT + 1)).scalars().all()
         text_many = len(ids) > PROBE_LIMIT
         text_ids = None if text_many else tuple(ids)
-    if f.sent_from or f.sent_to:
+    if dialect == "sqlite" and (f.sent_from or f.sent_to):
         r = ReviewRequest
         probe = sa_select(col(r.id)).where(col(r.workspace_id) == workspace_id)
         if f.sent_from:

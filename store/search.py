@@ -2,7 +2,7 @@
 
 One `Search` compiles per database (`TextSearch`): on SQLite it reads candidate ids from the
 FTS5 table and the phone index, on PostgreSQL it is ILIKE/LIKE served by the GIN trigram and
-phone indexes. `PlanHints` carry what a cheap probe saw, for SQLite's planner.
+phone indexes. `PlanHints` carry what a cheap probe saw, for the planners.
 """
 
 from __future__ import annotations
@@ -52,10 +52,10 @@ def _after_prefix(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class PlanHints:
-    """What a cheap look at the data says about the fastest SQLite plan for a page.
+    """What a cheap look at the data says about the fastest plan for a page.
 
-    SQLite's planner cannot tell a rare match from a common one, and picks one plan for both;
-    PostgreSQL's statistics make these unnecessary there.
+    SQLite's planner cannot tell a rare match from a common one and picks one plan for both;
+    PostgreSQL's estimate for a long ILIKE is often ten times off, the wrong way.
     """
 
     text_ids: tuple[int, ...] | None = None  # every text match, when there are few
@@ -139,15 +139,19 @@ class Search:
             phrases.append("phone : " + _fts_phrase(self.phone_digits))
         return " OR ".join(phrases) if phrases else None
 
-    def candidates(self) -> Select[Any] | CompoundSelect | None:
-        """SQLite: the ids its indexes find (FTS5, phone), every match among them."""
+    def candidates(self, dialect: str) -> Select[Any] | CompoundSelect | None:
+        """Return a query of ids that holds every match: SQLite reads FTS5 and the phone
+        index (a superset, checked by `exact` where needed); elsewhere the matches themselves.
+        """
+        r = ReviewRequest
+        if dialect != "sqlite":
+            return sa_select(col(r.id)).where(self.exact(phone_range=False))
         parts: list[Select[Any]] = []
         query = self.fts_query()
         if query is not None:
             parts.append(
                 sa_select(_FTS.c.rowid).where(_FTS.c.review_request_fts.op("MATCH")(query))
             )
-        r = ReviewRequest
         for start in self.phone_starts:
             parts.append(
                 sa_select(col(r.id)).where(
@@ -159,7 +163,7 @@ class Search:
         return parts[0] if len(parts) == 1 else union(*parts)
 
     def sqlite(self, hints: PlanHints) -> ColumnElement[bool]:
-        candidates = self.candidates()
+        candidates = self.candidates("sqlite")
         if candidates is None:
             return self.short_prefix()
         r = ReviewRequest
@@ -210,6 +214,10 @@ class TextSearch(ColumnElement[bool]):
 
 @compiles(TextSearch)
 def _compile_like(element: TextSearch, compiler: SQLCompiler, **kw: Any) -> str:
+    if element.hints.text_ids is not None:
+        # A rare text, whose matches the probe found: read them by id. The planner's
+        # estimate for a long ILIKE is too coarse to choose that itself.
+        return compiler.process(col(ReviewRequest.id).in_(element.hints.text_ids), **kw)
     return compiler.process(element.search.exact(phone_range=False).self_group(), **kw)
 
 
