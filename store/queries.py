@@ -126,6 +126,11 @@ def conditions(
     return where
 
 
+# PostgreSQL's estimate for ILIKE '%...%' is good for a word, and often ten times too high for
+# a longer text (a full name, an email, a phone), where it then walks the whole history.
+PG_PROBE_MIN_TEXT = 8
+
+
 def plan_hints(session: Session, workspace_id: int, f: HistoryFilter) -> PlanHints:
     """Look at how many rows the text (and on SQLite the sent range) match, to plan a page.
 
@@ -136,6 +141,8 @@ def plan_hints(session: Session, workspace_id: int, f: HistoryFilter) -> PlanHin
     text_many = sent_many = False
     search = Search.of(f.text, f.phone, f.phone_prefix)
     candidates = search.candidates(dialect) if search is not None else None
+    if dialect != "sqlite" and search is not None and len(search.text) < PG_PROBE_MIN_TEXT:
+        candidates = None  # PostgreSQL estimates a single word well enough on its own
     if candidates is not None:
         ids = session.execute(candidates.limit(PROBE_LIMIT + 1)).scalars().all()
         text_many = len(ids) > PROBE_LIMIT
