@@ -74,15 +74,19 @@ class Search:
 
     text: str
     phone_starts: tuple[str, ...]  # E.164 starts ("+33610203040", "+33610"), read by index
-    phone_digits: str | None  # digits typed with no country or trunk prefix: anywhere
+    phone_digits: str | None  # the digits of a partial number, matched anywhere
 
     @classmethod
-    def of(cls, text: str | None, *phone_starts: str | None) -> Search | None:
-        """Read a text and its E.164 phone starts; None when there is nothing to search."""
+    def of(cls, text: str | None, phone: str | None, phone_prefix: str | None) -> Search | None:
+        """Read a text, the whole E.164 number and the E.164 start it means; None: no search."""
         text = " ".join((text or "").split())
-        starts = tuple(dict.fromkeys(p for p in phone_starts if p and len(p) >= TRIGRAM_MIN))
+        starts = tuple(
+            dict.fromkeys(p for p in (phone, phone_prefix) if p and len(p) >= TRIGRAM_MIN)
+        )
+        # A partial number is also looked for anywhere ("0203" is in +33610203040); a whole
+        # one is found by its E.164 form.
         digits = re.sub(r"\D", "", text)
-        if starts or len(digits) < TRIGRAM_MIN or not _PHONE_TYPED.fullmatch(text):
+        if phone or len(digits) < TRIGRAM_MIN or not _PHONE_TYPED.fullmatch(text):
             digits = ""
         if not text and not starts:
             return None

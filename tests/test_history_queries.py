@@ -211,6 +211,7 @@ SEARCH_CASES: list[tuple[str, tuple[str, ...]]] = [
     ("06.12.34", ("wa",)),  # the start of a national number
     ("06 1", ("jane", "both", "wa")),  # a short national start still reads as a prefix
     ("2345", ("wa",)),  # digits anywhere in the number
+    ("0203", ("jane",)),  # a trunk "0" start, or digits anywhere: both are looked for
     ("30 40", ("jane",)),  # the end of a number, spaced
     ("ja", ("jane",)),  # two letters: a name prefix
     ("du", ("jean",)),  # two letters: a word of the name
