@@ -496,12 +496,7 @@ def export(
         def midnight(day: date) -> datetime:
             return datetime.combine(day, time(0), tzinfo=zone)
 
-        phone = None
-        if search and any(c.isdigit() for c in search):
-            try:
-                phone = contacts.normalize_phone(search, policy.region, require_mobile=False)
-            except DomainError:
-                phone = None  # not a phone number: searched as text only
+        phone = contacts.phone_search(search or "", policy.region)
         f = HistoryFilter(
             statuses=frozenset(status or []),
             channel=via,
@@ -511,7 +506,8 @@ def export(
             created_from=midnight(days["--from"]) if "--from" in days else None,
             created_to=midnight(days["--to"] + timedelta(days=1)) if "--to" in days else None,
             text=search,
-            phone=phone,
+            phone=phone.e164,
+            phone_prefix=phone.prefix,
         )
         options = ExportOptions(separator=sep, bom=bom, timezone=policy.timezone)
         total = count_matching(app.db, ws, f)

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from store.models import Contact, Event, Message, ReviewRequest
-from store.search import PROBE_LIMIT, PlanHints, Search, TextSearch, Unindexed, _like_escape
+from store.search import PROBE_LIMIT, PlanHints, Search, TextSearch, Unindexed, like_escape
 
 FAILED_STATUSES = ("failed", "undelivered")
 
@@ -342,7 +342,7 @@ def contacts_by_name(session: Session, workspace_id: int, name: str) -> list[Con
         )
         .distinct()
     )
-    pattern = f"%{_like_escape(wanted)}%"
+    pattern = f"%{like_escape(wanted)}%"
 
     def exact(column: Any) -> ColumnElement[bool]:
         return func.lower(column) == wanted

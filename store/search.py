@@ -34,7 +34,8 @@ TRIGRAM_MIN = 3
 _FTS = table("review_request_fts", column("rowid"), column("review_request_fts"))
 
 
-def _like_escape(text: str) -> str:
+def like_escape(text: str) -> str:
+    """Escape LIKE wildcards (with backslash as the escape character)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -105,7 +106,7 @@ class Search:
     def short_prefix(self) -> ColumnElement[bool]:
         """Match a name, a word of a name or an email starting with a short text."""
         r = ReviewRequest
-        start = _like_escape(self.text)
+        start = like_escape(self.text)
         # ILIKE: PostgreSQL's trigram indexes serve it (a pattern start counts as a word start).
         return or_(
             col(r.customer_name).ilike(f"{start}%", escape="\\"),
@@ -118,7 +119,7 @@ class Search:
         r = ReviewRequest
         options: list[ColumnElement[bool]] = []
         if self.long:
-            needle = f"%{_like_escape(self.text)}%"
+            needle = f"%{like_escape(self.text)}%"
             options += [
                 col(r.customer_name).ilike(needle, escape="\\"),
                 col(r.email).ilike(needle, escape="\\"),
@@ -129,7 +130,7 @@ class Search:
             if phone_range:  # SQLite's index serves a range, not LIKE
                 options.append(and_(col(r.phone) >= start, col(r.phone) < _after_prefix(start)))
             else:  # PostgreSQL's text_pattern_ops index serves LIKE 'start%'
-                options.append(col(r.phone).like(_like_escape(start) + "%", escape="\\"))
+                options.append(col(r.phone).like(like_escape(start) + "%", escape="\\"))
         if self.phone_digits:
             options.append(col(r.phone).like(f"%{self.phone_digits}%"))
         return or_(*options)
