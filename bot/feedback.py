@@ -833,6 +833,9 @@ def fall_back_to_email(
     if contact is not None and contact.email_opted_out_at is not None:
         return None
     fallback = add_message(session, request, "email", "fallback", now, now)
+    # "Sent via" (list, filters, export, stats) now tells both channels it went by.
+    if "email" not in request.channel.split("+"):
+        request.channel = f"{request.channel}+email"
     refresh_status(session, request, now)
     record_event(session, request, "fallback", SYSTEM, now, message=fallback)
     ops.notifier.notify(session, request, Change("fallback", "SMS failed: falling back to email"))

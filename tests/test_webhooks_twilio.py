@@ -25,6 +25,7 @@ from bot.server import create_flask
 from bot.settings import Settings
 from bot.webhooks import register_webhooks
 from store.models import Contact, Event, Message
+from store.queries import HistoryFilter, list_requests
 from tests.fakes import twilio_api as tw
 from tests.helpers import ALICE
 
@@ -322,6 +323,10 @@ def test_failed_sms_falls_back_to_email_once(web: Web) -> None:
     detail = web.ops.show(web.ws, request.number)
     assert [m.status for m in detail.messages] == ["failed", "sent"]
     assert detail.request.status == "sent"  # the best of its messages
+    assert detail.request.channel == "sms+email"  # "sent via" tells both
+    with web.app.db.read() as session:
+        by_email = list_requests(session, web.ws, HistoryFilter(channel="email"), limit=10)
+    assert [r.number for r in by_email.rows] == [request.number]
 
 
 def test_sms_and_email_shows_the_best_of_both(web: Web) -> None:
