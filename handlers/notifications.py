@@ -12,6 +12,8 @@ Row kinds and payloads (all JSON):
 - ``update``: the root card redrawn to the current status. ``{"text", "blocks", "request_id"}``
 - ``alert``: a message to the workspace's alert channel. ``{"text", "blocks", "request_id",
   "number"}``; the job adds a link to the thread when the root has been posted.
+- ``erase``: a posted reply or alert of a deleted request, overwritten. ``{"ts", "text"}``
+Once posted, reply and alert rows remember ``"posted": {"channel", "ts"}`` for that.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ ACTION_CANCEL = "request_cancel"
 ACTION_SEND_NOW = "request_send_now"
 ACTIONS_BLOCK_ID = "request_actions"
 DECISIONS_BLOCK_ID = "request_decisions"
+ERASED_TEXT = "(deleted: this request's details were erased)"
 DECISION_LABELS = {ACTION_MARK_SENT: "Mark as sent", ACTION_SEND_AGAIN: "Send again"}
 
 CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
@@ -323,19 +326,31 @@ class SlackNotifier:
     def forget(self, session: Session, request: ReviewRequest) -> None:
         """Erase what the outbox kept of a deleted request; drop what it had not posted yet.
 
-        Posted rows keep their status and lose their text. Rows still waiting are settled
-        unposted: they carry the name; the "deleted" reply and card that follow replace them.
+        Posted rows keep their status and lose their text; the replies and alerts they put in
+        Slack are overwritten by `erase` rows. Rows still waiting are settled unposted: they
+        carry the name; the "deleted" reply and card that follow replace them.
         """
         now = self.clock.now()
         for row in session.exec(
             select(SlackOutbox).where(SlackOutbox.request_id == request.id)
         ).all():
+            posted = row.payload.get("posted") if row.status == "done" else None
             row.payload = {"erased": True}
             if row.status == "pending":
                 row.status = "done"
                 row.done_at = now
                 row.last_error = "not posted: the request was deleted"
             session.add(row)
+            if posted:
+                # A thread reply or alert already in Slack may quote the customer: erase it.
+                self._add(
+                    session,
+                    request,
+                    "erase",
+                    str(posted["channel"]),
+                    {"ts": posted["ts"], "text": ERASED_TEXT},
+                    now,
+                )
         session.flush()
 
     def _add(

@@ -35,6 +35,9 @@ from store.models import ReviewRequest, SlackOutbox, Workspace
 
 log = logging.getLogger(__name__)
 
+# Posted messages about a request that its deletion must erase (the card is redrawn instead).
+ERASABLE = ("reply", "alert")
+
 OUTBOX_JOB = "slack_outbox"
 OUTBOX_INTERVAL_SECONDS = 1.0
 # Longer than WebClient's 30 s timeout: a leased row is never taken by another worker mid-call.
@@ -197,7 +200,7 @@ class OutboxSender:
             return False, False
         channel = paced or call.args["channel"]
         try:
-            if call.kind == "update":
+            if call.kind in ("update", "erase"):
                 response = client.chat_update(**call.args)
             else:
                 response = client.chat_postMessage(**call.args)
@@ -269,6 +272,8 @@ class OutboxSender:
                     args.update(unfurl_links=False, unfurl_media=False)
                 else:
                     args["ts"] = request.slack_ts
+            elif row.kind == "erase":
+                args.update(ts=payload["ts"], blocks=[])
             elif row.kind == "alert":
                 if request is not None and request.slack_ts and request.slack_channel:
                     link = thread_link(request.slack_channel, request.slack_ts)
@@ -289,6 +294,10 @@ class OutboxSender:
             assert row is not None
             _finish(row, now)
             row.attempts += 1
+            if call.kind in ERASABLE and data.get("ts"):
+                # Remembered so that deleting the request can erase this message too.
+                posted = {"channel": data.get("channel") or call.args["channel"], "ts": data["ts"]}
+                row.payload = {**row.payload, "posted": posted}
             session.add(row)
             if call.kind == "root" and call.request_id is not None:
                 request = session.get(ReviewRequest, call.request_id)

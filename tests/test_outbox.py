@@ -20,6 +20,7 @@ from handlers.notifications import (
     ACTION_PAUSE,
     ACTION_RESUME,
     ACTION_SEND_NOW,
+    ERASED_TEXT,
     MAX_BLOCKS,
     MAX_TEXT,
     SlackNotifier,
@@ -472,3 +473,34 @@ def test_deleted_request_card_loses_its_content(
     shown = json.dumps([card["text"], card["blocks"]])
     assert "Jane Doe" not in shown and "INV-77" not in shown
     assert "Deleted request" in json.dumps(card["blocks"])
+
+
+def test_deleting_erases_the_replies_and_alerts_already_in_slack(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    from bot.feedback import Feedback
+
+    setup = Setup(db, clock, fake, delay="1h", alert_channel="C0ALERTS")
+    request = setup.create()
+    setup.drain()
+    # The customer writes back (a thread reply quoting them) and then opts out (an alert).
+    Feedback(setup.ops).inbound(sid="SM1", from_="+33610203040", to="+1500", body="Who is this?")
+    Feedback(setup.ops).inbound(sid="SM2", from_="+33610203040", to="+1500", body="STOP")
+    setup.drain()
+    root_ts = setup.request(request.number).slack_ts
+    assert root_ts
+    before = json.dumps([fake.thread(CHANNEL, root_ts), fake.messages("C0ALERTS")])
+    assert "Who is this?" in before and "Jane" in before
+
+    setup.ops.delete(setup.ws, request.number, BOB)
+    setup.drain()
+    thread = fake.thread(CHANNEL, root_ts)
+    alerts = fake.messages("C0ALERTS")
+    shown = json.dumps(
+        [[m["text"], m.get("blocks")] for m in [*thread, *alerts]], ensure_ascii=False
+    )
+    assert "Who is this?" not in shown and "Jane" not in shown
+    replies = [m for m in thread[1:] if "Deleted by" not in m["text"]]
+    assert replies and all(m["text"] == ERASED_TEXT for m in replies)
+    assert alerts and all(m["text"] == ERASED_TEXT for m in alerts)
+    assert not setup.pending()
