@@ -172,7 +172,9 @@ def register(bolt: App, surface: Surface) -> None:
             at=at,
             language=entered(values, "language"),
             override_cooldown="override" in (entered(values, "override") or []),
-            origin_channel=meta.get("c"),
+            # From the Home tab there is no channel: the request's thread goes to the
+            # sender's direct messages with the app, unless a notify channel is set.
+            origin_channel=meta.get("c") or actor_of(body).id,
         )
         try:
             request = surface.ops.create(ws, data, actor_of(body))

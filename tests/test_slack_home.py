@@ -262,6 +262,13 @@ def test_send_request_opens_the_send_modal_and_a_submission_creates_it(
     # ...and the Home tab is published again with the new request.
     refreshed = home_of(slack, after=home["hash"])
     assert row_numbers(refreshed, "home_row_") == [1]
+    # Without a notify channel the request's card and thread live in that direct message too.
+    outbox = slack.app.extras["outbox"]
+    for _ in range(3):
+        outbox.run_once()
+        slack.clock.advance(timedelta(seconds=2))
+    cards = [m for m in slack.fake.messages(USER) if "Review request for" in text_of(m)]
+    assert len(cards) == 1 and "#1" in text_of(cards[0])
 
 
 def test_a_wrong_field_from_home_is_refused_like_the_command(slack: SlackHarness) -> None:
