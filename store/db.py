@@ -93,8 +93,10 @@ def downgrade(url: str, revision: str) -> None:
 
 
 def include_name(name: str | None, type_: str, _parents: object) -> bool:
-    # SQLite's FTS5 table and its shadow tables are made by raw SQL in migration 0002.
-    return not (type_ == "table" and (name or "").startswith("review_request_fts"))
+    # SQLite's FTS5 tables and their shadow tables are made by raw SQL (migrations 0002, 0003).
+    return not (
+        type_ == "table" and (name or "").startswith(("review_request_fts", "review_request_words"))
+    )
 
 
 def include_object_for(dialect: str) -> Callable[..., bool]:

@@ -32,6 +32,8 @@ from store.models import ReviewRequest
 # FTS5 trigram and pg_trgm need three characters to use their index.
 TRIGRAM_MIN = 3
 _FTS = table("review_request_fts", column("rowid"), column("review_request_fts"))
+# Words of names and emails with 1- and 2-character prefix indexes (migration 0003).
+_WORDS = table("review_request_words", column("rowid"), column("review_request_words"))
 
 
 def like_escape(text: str) -> str:
@@ -144,6 +146,14 @@ class Search:
             phrases.append("phone : " + _fts_phrase(self.phone_digits))
         return " OR ".join(phrases) if phrases else None
 
+    def words_query(self) -> str | None:
+        """Return the MATCH for a text too short for trigrams: a word of the name, or the
+        email's first word, starting with it (a superset of `short_prefix`, which checks)."""
+        if self.long or not self.text.isalnum():
+            return None
+        phrase = _fts_phrase(self.text)
+        return f"{{customer_name}} : {phrase}* OR {{email}} : ^{phrase}*"
+
     def candidates(self, dialect: str) -> Select[Any] | CompoundSelect | None:
         """Return a query of ids that holds every match: SQLite reads FTS5 and the phone
         index (a superset, checked by `exact` where needed); elsewhere the matches themselves.
@@ -156,6 +166,11 @@ class Search:
         if query is not None:
             parts.append(
                 sa_select(_FTS.c.rowid).where(_FTS.c.review_request_fts.op("MATCH")(query))
+            )
+        words = self.words_query()
+        if words is not None:
+            parts.append(
+                sa_select(_WORDS.c.rowid).where(_WORDS.c.review_request_words.op("MATCH")(words))
             )
         for start in self.phone_starts:
             parts.append(
@@ -180,7 +195,7 @@ class Search:
             found = Unindexed(col(r.id)).in_(candidates)
         else:
             found = col(r.id).in_(candidates)
-        if self._fts_text() != self.text:
+        if self._fts_text() != self.text or self.words_query() is not None:
             return and_(found, self.exact(phone_range=True))
         return found
 

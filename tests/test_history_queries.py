@@ -216,6 +216,11 @@ SEARCH_CASES: list[tuple[str, tuple[str, ...]]] = [
     ("ja", ("jane",)),  # two letters: a name prefix
     ("du", ("jean",)),  # two letters: a word of the name
     ("ze", ("ref",)),  # two letters: an email or name prefix
+    ("j", ("jean", "jane")),  # one letter: names with a word that starts so
+    ("ex", ()),  # two letters inside an email, not its start: not a match
+    ("qx", ()),  # two letters no one has (read from the word index on SQLite)
+    ("Ås", ("wa",)),  # two letters, non-ASCII, as written
+    ("-1", ()),  # not a word: the row check alone decides
     ("nobody", ()),
     ('"quoted"', ()),  # FTS syntax in the text is searched for, not obeyed
     ("50%_", ()),  # LIKE wildcards are literal
@@ -246,6 +251,8 @@ PLANS = [
         _search("06 1"),
         _search("2345"),
         _search("ja"),
+        _search("du"),
+        _search("z"),
         HistoryFilter(sent_from=START + 2 * DAY),
         replace(_search("example"), sent_from=START, sent_to=START + 5 * DAY),
     ],
@@ -298,6 +305,8 @@ def test_full_text_follows_updates_and_deletes(history: History, sample: dict[st
         row.customer_name = "Janet Renamed"
         row.phone = "+33611111111"
     assert history.numbers(_search("renamed")) == [sample["jane"]]
+    assert history.numbers(_search("re")) == [sample["jane"]]  # the short-text word index too
+    assert history.numbers(_search("do")) == []
     assert history.numbers(_search("jane doe")) == []
     assert history.numbers(_search("06 10 20 30 40")) == []
     assert history.numbers(_search("06 11 11 11 11")) == [sample["jane"]]
@@ -325,8 +334,12 @@ def test_full_text_follows_updates_and_deletes(history: History, sample: dict[st
                     "VALUES ('integrity-check', 1)"
                 )
             )
-            indexed = session.execute(text("SELECT count(*) FROM review_request_fts")).scalar()
-            assert indexed == session.execute(text("SELECT count(*) FROM review_request")).scalar()
+            rows = session.execute(text("SELECT count(*) FROM review_request")).scalar()
+            for index in ("review_request_fts", "review_request_words"):
+                session.execute(
+                    text(f"INSERT INTO {index}({index}, rank) VALUES ('integrity-check', 1)")
+                )
+                assert session.execute(text(f"SELECT count(*) FROM {index}")).scalar() == rows
 
 
 # --- keyset pages ------------------------------------------------------------------------------
