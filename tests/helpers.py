@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from bot.clock import FrozenClock
 from bot.compose import Composer
@@ -16,6 +21,33 @@ from bot.requests import Actor, ReviewOps
 from store.db import Database
 
 ALICE = Actor("U0ALICE", "alice")
+
+CliInvoke = Callable[..., Result]
+
+
+def cli_invoker(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    *,
+    region: str = "FR",
+) -> CliInvoke:
+    """Return a function that runs the real `reviewops` CLI in-process on a test database:
+    no stray .env, no Slack token, console senders (no Twilio, no SMTP)."""
+    from bot.cli import cli
+
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    env = {"DATABASE_URL": database_url, "DEFAULT_REGION": region, "SLACK_BOT_TOKEN": ""}
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMTP_URL"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(cli, list(args), env=env, input=input)
+
+    return invoke
+
+
 PUBLIC_URL = "https://reviews.example.test"
 
 

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlmodel import select
-from typer.testing import CliRunner
 
-from bot.cli import cli
 from store.db import Database
 from store.models import ReviewRequest
+from tests.helpers import CliInvoke, cli_invoker
 
 
 @pytest.fixture
-def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    env = {"DATABASE_URL": database_url, "DEFAULT_REGION": "FR", "SLACK_BOT_TOKEN": ""}
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMTP_URL"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(cli, list(args), env=env, input=input)
-
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliInvoke:
+    invoke = cli_invoker(database_url, monkeypatch, tmp_path)
     invoke("settings", "set", "send_window=always", "business_name=Chez Jane")
     return invoke
 

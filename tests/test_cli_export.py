@@ -8,25 +8,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from bot.cli import cli
 from bot.export import BOM, HEADERS
 from store.db import Database
 from tests.export_rows import add_requests
+from tests.helpers import CliInvoke, cli_invoker
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
-def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    env = {"DATABASE_URL": database_url, "DEFAULT_REGION": "FR", "SLACK_BOT_TOKEN": ""}
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(cli, list(args), env=env)
-
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliInvoke:
+    invoke = cli_invoker(database_url, monkeypatch, tmp_path)
     assert invoke("settings", "set", "timezone=Europe/Paris").exit_code == 0
     return invoke
 

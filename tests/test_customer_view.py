@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from sqlmodel import select
-from typer.testing import CliRunner
 
-from bot.cli import cli
 from bot.feedback import Feedback
 from handlers import blocks
 from store.models import Event, Message, ReviewRequest
+from tests.helpers import CliInvoke, cli_invoker
 from tests.slack_harness import (  # noqa: F401
     SlackHarness,
     find_element,
@@ -275,16 +275,8 @@ def test_a_customer_button_of_another_workspace_or_tampered_shows_nothing(
 
 
 @pytest.fixture
-def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    env = {"DATABASE_URL": database_url, "DEFAULT_REGION": "FR", "SLACK_BOT_TOKEN": ""}
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMTP_URL"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(cli, list(args), env=env, input=input)
-
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliInvoke:
+    invoke = cli_invoker(database_url, monkeypatch, tmp_path)
     invoke("settings", "set", "send_window=always", "cooldown_days=0", "region=FR")
     return invoke
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from bot.cli import cli
 from bot.clock import FrozenClock
 from bot.domain.errors import Conflict, InvalidInput, NotAllowed
 from bot.requests import RequestCreate, RequestEdit
 from store.db import Database
-from tests.helpers import ALICE, Engine
+from tests.helpers import ALICE, Engine, cli_invoker
 
 
 @pytest.fixture
@@ -98,14 +97,10 @@ def test_moving_to_a_recently_invited_contact_needs_the_override(engine: Engine)
     assert engine.ops.show(engine.ws, number).request.phone == "+33622222222"
 
 
-def test_cli_edit_and_its_refusals(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMTP_URL"):
-        monkeypatch.delenv(name, raising=False)
-    env = {"DATABASE_URL": database_url, "DEFAULT_REGION": "FR", "SLACK_BOT_TOKEN": ""}
-    runner = CliRunner()
-
-    def run(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(cli, list(args), env=env)
+def test_cli_edit_and_its_refusals(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run = cli_invoker(database_url, monkeypatch, tmp_path)
 
     assert run("send", "Jane Doe", "--phone", "0610203040", "--in", "1d").exit_code == 0
     done = run("edit", "#1", "--name", "Jane Martin", "--email", "jane@example.com")

@@ -12,9 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel, select
-from typer.testing import CliRunner
 
-from bot.cli import cli
 from bot.clock import FrozenClock
 from bot.domain.contacts import PhoneSearch, phone_search
 from bot.domain.errors import InvalidInput
@@ -35,7 +33,7 @@ from store.queries import (
 )
 from store.search import PlanHints
 from tests.conftest import START
-from tests.helpers import ALICE, Engine
+from tests.helpers import ALICE, Engine, cli_invoker
 
 BOB = Actor("U0BOB", "bob")
 DAY = timedelta(days=1)
@@ -490,14 +488,10 @@ def test_the_search_migration_goes_down_and_up_again(database_url: str) -> None:
 def test_cli_list_search_reads_a_phone_in_the_workspace_region(
     database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    env = {"DATABASE_URL": database_url, "DEFAULT_REGION": "US", "SLACK_BOT_TOKEN": ""}
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMTP_URL"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
+    invoke = cli_invoker(database_url, monkeypatch, tmp_path, region="US")
 
     def run(*args: str) -> str:
-        result = runner.invoke(cli, list(args), env=env)
+        result = invoke(*args)
         assert result.exit_code == 0, result.output
         return result.output
 
