@@ -169,6 +169,7 @@ class FakeSlack:
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._oauth_client: tuple[str, str] | None = None
         self._oauth_codes: dict[str, float] = {}
+        self._socket_mode: tuple[str, str] | None = None
 
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -259,6 +260,11 @@ class FakeSlack:
         """Accept oauth.v2.access from the app with these credentials."""
         with self._lock:
             self._oauth_client = (client_id, client_secret)
+
+    def configure_socket_mode(self, app_token: str, url: str) -> None:
+        """Answer apps.connections.open, authenticated by this app-level token, with `url`."""
+        with self._lock:
+            self._socket_mode = (app_token, url)
 
     def issue_oauth_code(self) -> str:
         """Return a one-time code, as Slack puts on the redirect after a user approves."""
@@ -364,6 +370,11 @@ class FakeSlack:
                     self._posted.append({"method": method, **copy.deepcopy(params)})
                 if method == "oauth.v2.access":
                     return _json_answer(self._oauth_access(params, auth_header))
+                if method == "apps.connections.open":
+                    # Socket Mode authenticates with the app-level token, not the bot's.
+                    if self._socket_mode is None or token != self._socket_mode[0]:
+                        return _json_answer({"ok": False, "error": "invalid_auth"})
+                    return _json_answer({"ok": True, "url": self._socket_mode[1]})
                 if not token:
                     return _json_answer({"ok": False, "error": "not_authed"})
                 if token != self.bot_token:
