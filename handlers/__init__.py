@@ -77,6 +77,19 @@ def actor_of(body: dict[str, Any]) -> Actor:
     return Actor(str(user.get("id", "")), str(user.get("username") or user.get("name") or ""))
 
 
+def request_number(value: str) -> int:
+    """Read a request number from a button or menu value ("42" or "#42").
+
+    :raise InvalidInput: it is not one.
+    """
+    from bot.domain.errors import InvalidInput
+
+    text = (value or "").strip().lstrip("#")
+    if not text.isdigit():
+        raise InvalidInput(f"'{value}' is not a request number.")
+    return int(text)
+
+
 def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     """Register every Slack listener on the Bolt app; return what was registered."""
     from handlers import (

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from bot.domain.errors import DomainError, InvalidInput
 from bot.requests import BulkResult
-from handlers import Surface, actor_of
+from handlers import Surface, actor_of, request_number
 from handlers.blocks import (
     CANCEL_ALL_CONFIRM,
     CANCEL_ALL_KEEP,
@@ -68,13 +68,6 @@ def _action(body: dict[str, Any]) -> dict[str, Any]:
     return dict(actions[0])
 
 
-def _number(value: str) -> int:
-    text = (value or "").strip().lstrip("#")
-    if not text.isdigit():
-        raise InvalidInput(f"'{value}' is not a request number.")
-    return int(text)
-
-
 def _card_result(
     surface: Surface, ws: int, action_id: str, number: int, body: dict[str, Any]
 ) -> str:
@@ -114,7 +107,7 @@ def register(bolt: App, surface: Surface) -> None:
                 surface,
                 surface.workspace_id(context),
                 action["action_id"],
-                _number(str(action.get("value", ""))),
+                request_number(str(action.get("value", ""))),
                 body,
             )
         except DomainError as exc:
@@ -194,7 +187,7 @@ def register(bolt: App, surface: Surface) -> None:
         actor = actor_of(body)
         reply: Reply
         try:
-            number = _number(value)
+            number = request_number(value)
             if verb == "pause":
                 reply = bulk_reply(surface.ops.pause(ws, [number], actor), "paused")
             elif verb == "resume":
@@ -248,7 +241,7 @@ def register(bolt: App, surface: Surface) -> None:
     def row_cancel(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         ack()
         try:
-            number = _number(str(_action(body).get("value", "")))
+            number = request_number(str(_action(body).get("value", "")))
             result = surface.ops.cancel(surface.workspace_id(context), [number], actor_of(body))
             reply = bulk_reply(result, "canceled")
         except DomainError as exc:

@@ -13,9 +13,9 @@ from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot.domain.errors import DomainError, InvalidInput
+from bot.domain.errors import DomainError
 from bot.requests import Actor, BulkResult
-from handlers import Surface, actor_of
+from handlers import Surface, actor_of, request_number
 from handlers.blocks import Reply, bulk_reply, text_reply
 from handlers.commands import is_admin, render_list
 from handlers.controls import (
@@ -89,7 +89,7 @@ def register(bolt: App, surface: Surface) -> None:
             reply = text_reply(refusal("delete requests"))
         else:
             try:
-                number = _number(str((body.get("actions") or [{}])[0].get("value", "")))
+                number = request_number(str((body.get("actions") or [{}])[0].get("value", "")))
                 surface.ops.delete(ws, number, actor)
                 reply = deleted_reply(number)
             except DomainError as exc:
@@ -103,10 +103,3 @@ def register(bolt: App, surface: Surface) -> None:
         respond(replace_original=True, text=f"Kept #{value.lstrip('#')}: nothing was deleted.")
 
     surface.registered.actions += [DELETE_CONFIRM, DELETE_KEEP]
-
-
-def _number(value: str) -> int:
-    text = value.strip().lstrip("#")
-    if not text.isdigit():
-        raise InvalidInput(f"'{value}' is not a request number.")
-    return int(text)

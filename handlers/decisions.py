@@ -13,17 +13,10 @@ from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot.domain.errors import DomainError, InvalidInput
+from bot.domain.errors import DomainError
 from bot.feedback import ACTION_MARK_SENT, ACTION_SEND_AGAIN, Feedback
-from handlers import Surface, actor_of
+from handlers import Surface, actor_of, request_number
 from handlers.notifications import escape
-
-
-def _number(body: dict[str, Any]) -> int:
-    value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-    if not value.isdigit():
-        raise InvalidInput(f"'{value}' is not a request number.")
-    return int(value)
 
 
 def register(bolt: App, surface: Surface) -> None:
@@ -35,9 +28,10 @@ def register(bolt: App, surface: Surface) -> None:
     ) -> None:
         ack()
         actor = actor_of(body)
-        action_id = str(((body.get("actions") or [{}])[0]).get("action_id") or "")
+        action = (body.get("actions") or [{}])[0]
+        action_id = str(action.get("action_id") or "")
         try:
-            number = _number(body)
+            number = request_number(str(action.get("value") or ""))
             workspace_id = surface.workspace_id(context)
             if action_id == ACTION_MARK_SENT:
                 feedback.mark_as_sent(workspace_id, number, actor)
