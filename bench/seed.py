@@ -11,7 +11,7 @@ import json
 import random
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -223,6 +223,24 @@ def _insert_sql(table: str, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
+Writer = Callable[[str, Sequence[str], list[tuple[Any, ...]]], None]
+
+
+def _load(write: Writer, rows: int, ws: int, log: Any, label: str) -> None:
+    """Write the contacts, then requests with their messages and events, in batches."""
+    for chunk in contacts(customers_for(rows), ws):
+        write("contact", CONTACT_COLUMNS, chunk)
+    done = 0
+    started = time.monotonic()
+    for batch in generate(rows, ws):
+        write("review_request", REQUEST_COLUMNS, batch.requests)
+        write("message", MESSAGE_COLUMNS, batch.messages)
+        write("event", EVENT_COLUMNS, batch.events)
+        done += len(batch.requests)
+        if done % 100_000 == 0:
+            log(f"  {label}: {done:,} requests ({time.monotonic() - started:.0f} s)")
+
+
 def seed_sqlite(path: str, rows: int, log: Any = print) -> None:
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
@@ -236,17 +254,7 @@ def seed_sqlite(path: str, rows: int, log: Any = print) -> None:
             _insert_sql(table, columns), [tuple(map(_sqlite_value, row)) for row in data]
         )
 
-    for chunk in contacts(customers_for(rows), ws):
-        put("contact", CONTACT_COLUMNS, chunk)
-    done = 0
-    started = time.monotonic()
-    for batch in generate(rows, ws):
-        put("review_request", REQUEST_COLUMNS, batch.requests)
-        put("message", MESSAGE_COLUMNS, batch.messages)
-        put("event", EVENT_COLUMNS, batch.events)
-        done += len(batch.requests)
-        if done % 100_000 == 0:
-            log(f"  sqlite: {done:,} requests ({time.monotonic() - started:.0f} s)")
+    _load(put, rows, ws, log, "sqlite")
     con.execute("COMMIT")
     log("  sqlite: ANALYZE")
     con.execute("ANALYZE")
@@ -280,17 +288,7 @@ def seed_postgresql(url: str, rows: int, log: Any = print) -> None:
                 for row in data:
                     cp.write_row(row)
 
-        for chunk in contacts(customers_for(rows), ws):
-            copy("contact", CONTACT_COLUMNS, chunk)
-        done = 0
-        started = time.monotonic()
-        for batch in generate(rows, ws):
-            copy("review_request", REQUEST_COLUMNS, batch.requests)
-            copy("message", MESSAGE_COLUMNS, batch.messages)
-            copy("event", EVENT_COLUMNS, batch.events)
-            done += len(batch.requests)
-            if done % 100_000 == 0:
-                log(f"  postgresql: {done:,} requests ({time.monotonic() - started:.0f} s)")
+        _load(copy, rows, ws, log, "postgresql")
         for table in ("contact", "review_request", "message", "event"):
             con.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
