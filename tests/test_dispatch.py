@@ -32,12 +32,6 @@ def twilio() -> Iterator[tw.FakeTwilio]:
         yield fake
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
 def twilio_sender(fake: tw.FakeTwilio, timeout: float = 10.0) -> TwilioSender:
     return TwilioSender(
         SID, TOKEN, api_url=fake.url, sms_from=FROM, whatsapp_from=FROM, timeout=timeout

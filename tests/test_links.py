@@ -21,12 +21,6 @@ EMAIL = "jane@example.com"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 def web(database_url: str, clock: FrozenClock, smtp: SmtpServer) -> Iterator[Web]:
     with running(database_url, clock, smtp_url=smtp.url, cooldown_days=0) as served:
         yield served

@@ -23,12 +23,6 @@ EMAIL = "jane@example.com"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
 def web(database_url: str, clock: FrozenClock, smtp: SmtpServer) -> Iterator[Web]:
     with running(
         database_url, clock, smtp_url=smtp.url, mailgun_signing_key=KEY, cooldown_days=0
