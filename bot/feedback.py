@@ -52,8 +52,6 @@ REMINDER_STOPS = {
 }
 
 # Slack action ids for an unresolved `unknown` message (handlers/actions.py routes them).
-ACTION_MARK_SENT = "message_mark_sent"
-ACTION_SEND_AGAIN = "request_send_again"
 
 # Twilio MessageStatus -> our status; None: an earlier stage that can never move a row on.
 TWILIO_STATUSES: dict[str, Status | None] = {
@@ -664,10 +662,7 @@ class Feedback:
                 RECONCILER,
                 now,
                 message=message,
-                detail={
-                    "reason": reason,
-                    "actions": [ACTION_MARK_SENT, ACTION_SEND_AGAIN],
-                },
+                detail={"reason": reason, "decision_needed": True},
                 dedup_key=key,
             )
             channel = CHANNEL_LABELS.get(message.channel, message.channel)
@@ -679,7 +674,7 @@ class Feedback:
                     f"Couldn't find out whether the {channel} went out ({reason}). "
                     "Choose *Mark as sent* or *Send again*.",
                     alert=True,
-                    actions=(ACTION_MARK_SENT, ACTION_SEND_AGAIN),
+                    decision_needed=True,
                 ),
             )
             return Applied.APPLIED

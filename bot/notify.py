@@ -16,8 +16,9 @@ class Change:
     text: str  # one line for the request's thread, e.g. "Paused by Jane"
     alert: bool = False  # managers must see it (failed, undelivered, complained, opted out)
     actor_id: str | None = None
-    # Decisions the team is asked to make about this change (Slack action ids, as buttons).
-    actions: tuple[str, ...] = ()
+    # The team must decide what became of a message whose outcome is unknown (the Slack
+    # surface shows "Mark as sent" / "Send again").
+    decision_needed: bool = False
 
 
 class Notifier(Protocol):

@@ -14,9 +14,9 @@ from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.errors import DomainError
-from bot.feedback import ACTION_MARK_SENT, ACTION_SEND_AGAIN, Feedback
+from bot.feedback import Feedback
 from handlers import Surface, actor_of, request_number
-from handlers.notifications import escape
+from handlers.notifications import ACTION_MARK_SENT, ACTION_SEND_AGAIN, escape
 
 
 def register(bolt: App, surface: Surface) -> None:

@@ -39,7 +39,6 @@ from bot.domain.contacts import mask_contact, mask_email, mask_phone
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import PENDING, Status, label
 from bot.domain.timing import slack_date_token
-from bot.feedback import ACTION_MARK_SENT, ACTION_SEND_AGAIN
 from bot.notify import Change
 from bot.requests import METHOD_LABELS
 from store.models import Message, ReviewRequest, SlackOutbox, Workspace
@@ -50,6 +49,8 @@ MAX_TEXT = 3000
 MAX_FIELD = 2000
 MAX_BUTTON_TEXT = 75
 
+ACTION_MARK_SENT = "message_mark_sent"
+ACTION_SEND_AGAIN = "request_send_again"
 ACTION_PAUSE = "request_pause"
 ACTION_RESUME = "request_resume"
 ACTION_CANCEL = "request_cancel"
@@ -204,12 +205,11 @@ def request_buttons(number: int, waiting: Collection[Status]) -> list[ButtonElem
     return buttons
 
 
-def decision_blocks(text: str, number: int, actions: Collection[str]) -> list[Block]:
+def decision_blocks(text: str, number: int) -> list[Block]:
     """Build a thread line that asks the team to decide, one button per decision."""
     buttons = [
-        ButtonElement(text=DECISION_LABELS[a], action_id=a, value=str(number))
-        for a in actions
-        if a in DECISION_LABELS
+        ButtonElement(text=label, action_id=action_id, value=str(number))
+        for action_id, label in DECISION_LABELS.items()
     ]
     return [
         SectionBlock(text=MarkdownTextObject(text=clip(text))),
@@ -295,10 +295,10 @@ class SlackNotifier:
                 )
                 posted_card = True
 
-        decisions = _dicts(decision_blocks(text, request.number, change.actions))
+        decisions = _dicts(decision_blocks(text, request.number))
         if thread_channel and change.kind != "created":
             reply: dict[str, Any] = {"text": clip(text), "request_id": request.id}
-            if change.actions:
+            if change.decision_needed:
                 reply["blocks"] = decisions
             self._add(session, request, "reply", thread_channel, reply, now)
             if not posted_card:
@@ -310,7 +310,7 @@ class SlackNotifier:
                 payload = {
                     "text": alert_text(request, text, thread_channel),
                     "blocks": _dicts(alert_blocks(request, text, thread_channel))
-                    + (decisions[1:] if change.actions else []),
+                    + (decisions[1:] if change.decision_needed else []),
                     "request_id": request.id,
                     "number": request.number,
                 }
