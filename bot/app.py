@@ -11,11 +11,11 @@ from bot.clock import Clock, SystemClock
 from bot.compose import Composer
 from bot.delivery.base import Sender
 from bot.delivery.console import ConsoleSender
-from bot.dispatching import Dispatcher
 from bot.metrics import Metrics
-from bot.notify import Notifier
 from bot.requests import ReviewOps
 from bot.settings import Settings
+from bot.usecases.dispatcher import Dispatcher
+from bot.usecases.notifier import Notifier
 from scheduler import dispatch, reaper
 from scheduler.jobs import Scheduler
 from store.db import Database

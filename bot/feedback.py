@@ -9,7 +9,7 @@ the team through the Notifier, inside one transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -19,39 +19,19 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.domain.channels import PHONE_CHANNELS, channel_label
 from bot.domain.errors import NotAllowed, NotFound
-from bot.domain.policy import WorkspacePolicy
-from bot.domain.status import PENDING, Status, advance, keep_error
-from bot.notify import Change
-from bot.requests import (
-    SYSTEM,
-    Actor,
-    ReviewOps,
-    add_message,
-    record_event,
-    refresh_status,
-)
-from store.models import Contact, Event, Message, ReviewRequest, Workspace
+from bot.domain.status import REMINDER_STOPS, Status, advance
+from bot.requests import ReviewOps
+from bot.usecases.actors import CUSTOMER, RECONCILER, TWILIO, Actor
+from bot.usecases.followups import fall_back_to_email, workspace_policy
+from bot.usecases.notifier import Change
+from store.models import Contact, Event, Message, ReviewRequest
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WAKE = "reviewops_wake_dispatcher"  # session.info flag: something became due now
-
-TWILIO = Actor("twilio", "Twilio")
-CUSTOMER = Actor("customer", "the customer")
-RECONCILER = Actor("reconcile", "reconciliation")
-
-CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
-PHONE_CHANNELS = ("sms", "whatsapp")
-# What the customer did that ends a request's reminders, and the reason recorded.
-REMINDER_STOPS = {
-    Status.CLICKED: "The customer clicked the review link",
-    Status.COMPLAINED: "The customer marked a message as spam",
-    Status.UNSUBSCRIBED: "The customer unsubscribed",
-}
-
-# Slack action ids for an unresolved `unknown` message (handlers/actions.py routes them).
 
 # Twilio MessageStatus -> our status; None: an earlier stage that can never move a row on.
 TWILIO_STATUSES: dict[str, Status | None] = {
@@ -154,6 +134,7 @@ class Feedback:
 
     def __init__(self, ops: ReviewOps) -> None:
         self.ops = ops
+        self.journal = ops.journal
         self.db = ops.db
         self.clock = ops.clock
 
@@ -199,7 +180,9 @@ class Feedback:
             return Applied.NOT_FOUND
         result = self.apply(session, message, report, now)
         if result is Applied.APPLIED and report.status is Status.UNSUBSCRIBED:
-            self._opt_out_phone(session, message.to_address, "The customer replied STOP", now)
+            self.journal.opt_out_phone(
+                session, message.to_address, "The customer replied STOP", now
+            )
         return result
 
     def _adopt(self, session: Session, sid: str, to: str, now: datetime) -> Message | None:
@@ -235,12 +218,12 @@ class Feedback:
                     return InboundAnswer("help", self._help_text(session, phone))
                 return InboundAnswer("duplicate")
             if word in STOP_WORDS:
-                done = self._opt_out_phone(
-                    session, phone, f"The customer replied {word}", now, dedup_key=key, word=word
+                done = self.journal.opt_out_phone(
+                    session, phone, f"The customer replied {word}", now, dedup_key=key, keyword=word
                 )
                 return InboundAnswer("opted_out" if done else "unknown_sender")
             if word in START_WORDS:
-                done = self._opt_in_phone(session, phone, word, now, dedup_key=key)
+                done = self.journal.opt_in_phone(session, phone, word, now, dedup_key=key)
                 return InboundAnswer("opted_in" if done else "unknown_sender")
             if word in HELP_WORDS:
                 return InboundAnswer("help", self._help_text(session, phone))
@@ -248,7 +231,7 @@ class Feedback:
             if request is None:
                 return InboundAnswer("unknown_sender")
             text = body.strip()
-            record_event(
+            self.journal.record(
                 session,
                 request,
                 "reply",
@@ -257,7 +240,7 @@ class Feedback:
                 detail={"text": text, "from": phone},
                 dedup_key=key if sid else None,
             )
-            self.ops.notifier.notify(
+            self.journal.notify(
                 session, request, Change("reply", f"{request.customer_name} replied: {text}")
             )
             return InboundAnswer("reply")
@@ -266,128 +249,13 @@ class Feedback:
 
     def _help_text(self, session: Session, phone: str) -> str:
         request = _latest_request_to_phone(session, phone)
-        policy = _policy(session, request.workspace_id) if request else None
+        policy = workspace_policy(session, request.workspace_id) if request else None
         name = (policy.business_name if policy else "") or "Reviews"
         contact = (policy.email_reply_to or policy.email_from) if policy else ""
         text = f"{name}: we sent you a request for a review."
         if contact:
             text += f" Questions? Write to {contact}."
         return text + " Reply STOP to stop messages, START to receive them again."
-
-    def _opt_out_phone(
-        self,
-        session: Session,
-        phone: str,
-        reason: str,
-        now: datetime,
-        *,
-        dedup_key: str | None = None,
-        word: str = "STOP",
-    ) -> bool:
-        """Opt every contact with this number out of SMS and WhatsApp; cancel what waits."""
-        contacts = _contacts_by_phone(session, phone)
-        # Rows queued to this number whatever contact they hang on (a request's phone may
-        # differ from its contact's): none of them may go out.
-        stray = session.exec(
-            select(Message).where(
-                col(Message.to_address) == phone,
-                col(Message.channel).in_(PHONE_CHANNELS),
-                col(Message.status).in_([s.value for s in PENDING]),
-            )
-        ).all()
-        if not contacts and not stray:
-            return False
-        key = dedup_key
-        for contact in contacts:
-            newly = contact.phone_opted_out_at is None
-            if newly:
-                contact.phone_opted_out_at = now
-                session.add(contact)
-            self.ops.cancel_for_opt_out(session, contact, PHONE_CHANNELS, reason, now, CUSTOMER)
-            request = _latest_request_of_contact(session, contact)
-            if request is None or not newly:
-                continue
-            last = _latest_handed_over(session, request, PHONE_CHANNELS)
-            if last is not None:
-                last.status = advance(Status(last.status), Status.UNSUBSCRIBED).value
-                last.error_reason = keep_error(last.error_reason, reason)
-                last.updated_at = now
-                session.add(last)
-            # Reminders by email too: the customer asked to hear no more about this.
-            self._cancel_reminders(session, request, now, Status.UNSUBSCRIBED)
-            refresh_status(session, request, now)
-            record_event(
-                session,
-                request,
-                "opted_out",
-                CUSTOMER,
-                now,
-                message=last,
-                detail={"channels": list(PHONE_CHANNELS), "keyword": word, "reason": reason},
-                dedup_key=key,
-            )
-            key = None
-            self.ops.notifier.notify(
-                session,
-                request,
-                Change(
-                    "opted_out",
-                    f"{request.customer_name} opted out of SMS and WhatsApp ({reason})",
-                    alert=True,
-                ),
-            )
-        for message in stray:
-            if message.status in PENDING:  # not already canceled above
-                request = session.get(ReviewRequest, message.request_id)
-                message.status = Status.CANCELED.value
-                message.error_reason = keep_error(message.error_reason, reason)
-                message.updated_at = now
-                session.add(message)
-                if request is not None:
-                    refresh_status(session, request, now)
-                    record_event(
-                        session,
-                        request,
-                        "canceled",
-                        CUSTOMER,
-                        now,
-                        message=message,
-                        detail={"reason": reason},
-                    )
-                    self.ops.notifier.notify(
-                        session, request, Change("canceled", f"Canceled: {reason}")
-                    )
-        return True
-
-    def _opt_in_phone(
-        self, session: Session, phone: str, word: str, now: datetime, *, dedup_key: str | None
-    ) -> bool:
-        contacts = _contacts_by_phone(session, phone)
-        key = dedup_key
-        for contact in contacts:
-            if contact.phone_opted_out_at is None:
-                continue
-            contact.phone_opted_out_at = None
-            session.add(contact)
-            request = _latest_request_of_contact(session, contact)
-            if request is None:
-                continue
-            record_event(
-                session,
-                request,
-                "opted_in",
-                CUSTOMER,
-                now,
-                detail={"channels": list(PHONE_CHANNELS), "keyword": word},
-                dedup_key=key,
-            )
-            key = None
-            self.ops.notifier.notify(
-                session,
-                request,
-                Change("opted_in", f"{request.customer_name} replied {word}: SMS allowed again"),
-            )
-        return bool(contacts)
 
     # --- tracked link, pixel, unsubscribe ---------------------------------------------------
 
@@ -403,7 +271,7 @@ class Feedback:
                 raise NotFound("No such link.")
             request = session.get(ReviewRequest, message.request_id)
             assert request is not None
-            policy = _policy(session, request.workspace_id)
+            policy = workspace_policy(session, request.workspace_id)
             url = policy.landing_url(request.review_type, request.language) or None
             if counted and request.deleted_at is None:
                 report = Report(Status.CLICKED, CUSTOMER, dedup_key=f"click:{message.id}")
@@ -419,37 +287,8 @@ class Feedback:
                 raise NotFound("No such link.")
             request = session.get(ReviewRequest, message.request_id)
             assert request is not None
-            policy = _policy(session, request.workspace_id)
+            policy = workspace_policy(session, request.workspace_id)
             return policy.landing_url(request.review_type, request.language) or None
-
-    def _cancel_reminders(
-        self, session: Session, request: ReviewRequest, now: datetime, why: Status
-    ) -> None:
-        """Cancel a request's waiting reminders: the customer clicked, opted out or complained."""
-        reason = REMINDER_STOPS[why]
-        waiting = session.exec(
-            select(Message).where(
-                Message.request_id == request.id,
-                Message.kind == "reminder",
-                col(Message.status).in_([s.value for s in PENDING]),
-            )
-        ).all()
-        for message in waiting:
-            message.status = Status.CANCELED.value
-            message.error_reason = keep_error(message.error_reason, reason)
-            message.updated_at = now
-            session.add(message)
-            record_event(
-                session,
-                request,
-                "reminder_canceled",
-                SYSTEM,
-                now,
-                message=message,
-                detail={"reason": why.value},
-            )
-        if waiting:
-            refresh_status(session, request, now)
 
     def opened(self, token: str) -> bool:
         """Record that an email was opened (the pixel); False when the token is unknown."""
@@ -507,18 +346,17 @@ class Feedback:
         address = message.to_address or _erased_address(session, request, message.channel)
         if message.channel in PHONE_CHANNELS:
             if address:
-                self._opt_out_phone(session, address, reason, now)
+                self.journal.opt_out_phone(session, address, reason, now)
             return Applied.APPLIED
-        contacts = _contacts_by_email(session, message.workspace_id, address) if address else []
-        if request.contact_id and all(c.id != request.contact_id for c in contacts):
-            own = session.get(Contact, request.contact_id)
-            if own is not None and address and own.email == address:
-                contacts.append(own)
-        for contact in contacts:
-            if contact.email_opted_out_at is None:
-                contact.email_opted_out_at = now
-                session.add(contact)
-            self.ops.cancel_for_opt_out(session, contact, ["email"], reason, now, actor)
+        self.journal.opt_out_email(
+            session,
+            message.workspace_id,
+            address,
+            reason,
+            now,
+            actor,
+            own_contact_id=request.contact_id,
+        )
         report = Report(
             status, actor, dedup_key=dedup_key or f"{status.value}:{message.id}", reason=reason
         )
@@ -562,7 +400,7 @@ class Feedback:
             name = event.strip().lower()
             if name == "failed" and (severity or "").lower() == "temporary":
                 # The provider retries by itself: worth a line in the log, not a status.
-                record_event(
+                self.journal.record(
                     session,
                     request,
                     "delivery_delayed",
@@ -655,7 +493,7 @@ class Feedback:
                 return Applied.IGNORED
             request = session.get(ReviewRequest, message.request_id)
             assert request is not None
-            record_event(
+            self.journal.record(
                 session,
                 request,
                 "unresolved",
@@ -665,8 +503,8 @@ class Feedback:
                 detail={"reason": reason, "decision_needed": True},
                 dedup_key=key,
             )
-            channel = CHANNEL_LABELS.get(message.channel, message.channel)
-            self.ops.notifier.notify(
+            channel = channel_label(message.channel)
+            self.journal.notify(
                 session,
                 request,
                 Change(
@@ -707,11 +545,8 @@ class Feedback:
                     f"#{number} has no message in doubt, so it can't be marked as sent."
                 )
             for message in unknown:
-                message.status = Status.SENT.value
-                message.sent_at = message.sent_at or now
-                message.updated_at = now
-                session.add(message)
-                record_event(
+                self.journal.mark_sent(session, message, now)
+                self.journal.record(
                     session,
                     request,
                     "marked_sent",
@@ -721,8 +556,8 @@ class Feedback:
                     detail={"decision": "mark_as_sent"},
                 )
             request.sent_at = request.sent_at or now
-            refresh_status(session, request, now)
-            self.ops.notifier.notify(
+            self.journal.refresh(session, request, now)
+            self.journal.notify(
                 session,
                 request,
                 Change("marked_sent", f"Marked as sent by {actor.label}", actor_id=actor.id),
@@ -753,18 +588,19 @@ class Feedback:
             changed = True  # a code for a failure we knew without one
         if not changed:
             return Applied.IGNORED
-        message.status = after.value
         if failure or after in ALERTS:
-            message.error_code = keep_error(message.error_code, report.error_code)
-            message.error_reason = keep_error(message.error_reason, report.reason)
-        message.updated_at = now
-        session.add(message)
+            self.journal.advance(
+                session, message, report.status, now, error_code=report.error_code,
+                reason=report.reason,
+            )  # fmt: skip
+        else:
+            self.journal.advance(session, message, report.status, now)
         request_stamp = _REQUEST_STAMPS.get(report.status)
         if request_stamp and getattr(request, request_stamp) is None:
             setattr(request, request_stamp, now)
         if failure and after is report.status:
             request.last_error = report.reason or request.last_error
-        refresh_status(session, request, now)
+        self.journal.refresh(session, request, now)
         detail = {
             "from": before.value,
             "to": after.value,
@@ -772,7 +608,7 @@ class Feedback:
             "reason": report.reason,
             **report.detail,
         }
-        record_event(
+        self.journal.record(
             session,
             request,
             report.status.value,
@@ -783,15 +619,15 @@ class Feedback:
             dedup_key=report.dedup_key,
         )
         alert = after is report.status and report.status in ALERTS
-        self.ops.notifier.notify(
+        self.journal.notify(
             session,
             request,
             Change(report.status.value, _change_text(request, message, report), alert=alert),
         )
         if report.status in REMINDER_STOPS:
-            self._cancel_reminders(session, request, now, report.status)
+            self.journal.cancel_reminders(session, request, now, report.status)
         if failure and after is report.status:
-            if fall_back_to_email(self.ops, session, request, message, now) is not None:
+            if fall_back_to_email(self.journal, session, request, message, now) is not None:
                 session.info[WAKE] = True  # the fallback email is due now
         return Applied.APPLIED
 
@@ -811,34 +647,8 @@ class Feedback:
         return result
 
 
-def fall_back_to_email(
-    ops: ReviewOps, session: Session, request: ReviewRequest, failed: Message, now: datetime
-) -> Message | None:
-    """Queue the email once when an SMS of an "SMS, else email" request fails or is undelivered."""
-    if request.method != "sms_or_email" or failed.channel != "sms" or not request.email:
-        return None
-    if request.deleted_at is not None:
-        return None
-    if not _policy(session, request.workspace_id).fallback_email:
-        return None
-    messages = session.exec(select(Message).where(Message.request_id == request.id)).all()
-    if any(m.kind == "fallback" for m in messages):
-        return None
-    contact = session.get(Contact, request.contact_id) if request.contact_id else None
-    if contact is not None and contact.email_opted_out_at is not None:
-        return None
-    fallback = add_message(session, request, "email", "fallback", now, now)
-    # "Sent via" (list, filters, export, stats) now tells both channels it went by.
-    if "email" not in request.channel.split("+"):
-        request.channel = f"{request.channel}+email"
-    refresh_status(session, request, now)
-    record_event(session, request, "fallback", SYSTEM, now, message=fallback)
-    ops.notifier.notify(session, request, Change("fallback", "SMS failed: falling back to email"))
-    return fallback
-
-
 def _change_text(request: ReviewRequest, message: Message, report: Report) -> str:
-    channel = CHANNEL_LABELS.get(message.channel, message.channel)
+    channel = channel_label(message.channel)
     name = request.customer_name
     status = report.status
     if status in FAILURES:
@@ -881,55 +691,10 @@ def _locked(session: Session, query: Any) -> Message | None:
     return result
 
 
-def _policy(session: Session, workspace_id: int) -> WorkspacePolicy:
-    workspace = session.get(Workspace, workspace_id)
-    assert workspace is not None
-    return WorkspacePolicy.model_validate(workspace.policy)
-
-
-def _contacts_by_phone(session: Session, phone: str) -> list[Contact]:
-    # Every workspace: the carrier blocks the number for our sender whichever team asked.
-    return list(session.exec(select(Contact).where(Contact.phone == phone)).all())
-
-
-def _contacts_by_email(session: Session, workspace_id: int, email: str) -> list[Contact]:
-    return list(
-        session.exec(
-            select(Contact).where(Contact.workspace_id == workspace_id, Contact.email == email)
-        ).all()
-    )
-
-
 def _latest_request_to_phone(session: Session, phone: str) -> ReviewRequest | None:
     return session.exec(
         select(ReviewRequest)
         .where(ReviewRequest.phone == phone, col(ReviewRequest.deleted_at).is_(None))
         .order_by(col(ReviewRequest.created_at).desc(), col(ReviewRequest.id).desc())
-        .limit(1)
-    ).first()
-
-
-def _latest_request_of_contact(session: Session, contact: Contact) -> ReviewRequest | None:
-    return session.exec(
-        select(ReviewRequest)
-        .where(ReviewRequest.contact_id == contact.id, col(ReviewRequest.deleted_at).is_(None))
-        .order_by(col(ReviewRequest.created_at).desc(), col(ReviewRequest.id).desc())
-        .limit(1)
-    ).first()
-
-
-def _latest_handed_over(
-    session: Session, request: ReviewRequest, channels: Sequence[str]
-) -> Message | None:
-    return session.exec(
-        select(Message)
-        .where(
-            Message.request_id == request.id,
-            col(Message.channel).in_(list(channels)),
-            col(Message.status).not_in(
-                [*(s.value for s in PENDING), Status.CLAIMED.value, Status.CANCELED.value]
-            ),
-        )
-        .order_by(col(Message.id).desc())
         .limit(1)
     ).first()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, update
@@ -15,12 +14,16 @@ from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.domain import contacts
+from bot.domain.channels import METHOD_LABELS, PHONE_CHANNELS
 from bot.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from bot.domain.policy import WorkspacePolicy
-from bot.domain.status import PENDING, Status, advance, keep_error, request_status
+from bot.domain.status import PENDING, Status, request_status
 from bot.domain.timing import parse_delay, slack_date_token
 from bot.domain.window import next_allowed, parse_window
-from bot.notify import Change, Notifier, NullNotifier
+from bot.usecases.actors import Actor
+from bot.usecases.journal import Journal, opted_out
+from bot.usecases.notifier import Change, Notifier, NullNotifier
+from store import contacts as contact_store
 from store import queries
 from store.db import Database
 from store.models import Contact, Event, Message, ReviewRequest, Workspace
@@ -28,32 +31,6 @@ from store.models import Contact, Event, Message, ReviewRequest, Workspace
 Method = Literal["sms", "whatsapp", "email", "sms_or_email", "sms_and_email"]
 ReviewType = Literal["service", "product"]
 When = Literal["now", "delay", "at"]
-
-METHOD_LABELS: dict[str, str] = {
-    "sms": "SMS",
-    "whatsapp": "WhatsApp",
-    "email": "Email",
-    "sms_or_email": "SMS, else email",
-    "sms_and_email": "SMS and email",
-}
-PHONE_CHANNELS = frozenset({"sms", "whatsapp"})
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something: a Slack user, a CLI user, a provider or the system."""
-
-    id: str
-    name: str = ""
-
-    @property
-    def label(self) -> str:
-        if self.id.startswith(("U", "W")) and not self.id.startswith("UNKNOWN"):
-            return f"<@{self.id}>"
-        return self.name or self.id
-
-
-SYSTEM = Actor("system", "reviewops")
 
 
 class RequestCreate(BaseModel):
@@ -133,6 +110,7 @@ class ReviewOps:
         self.db = db
         self.clock = clock
         self.notifier: Notifier = notifier or NullNotifier()
+        self.journal = Journal(self.notifier)
         self.default_region = default_region
         self._wake = wake
 
@@ -242,7 +220,6 @@ class ReviewOps:
                 channel="+".join(plan.channels),
                 review_type=data.review_type,
                 reference=(data.reference or "").strip() or None,
-                status=Status.QUEUED.value,
                 created_by=actor.id,
                 created_by_name=actor.name,
                 created_at=now,
@@ -250,11 +227,10 @@ class ReviewOps:
                 scheduled_at=plan.due_at,
                 origin_channel=data.origin_channel,
             )
-            session.add(request)
-            session.flush()
+            self.journal.open_request(session, request)
             for channel in plan.channels:
-                _add_message(session, request, channel, "initial", plan.due_at, now)
-            _record(
+                self.journal.add_message(session, request, channel, "initial", plan.due_at, now)
+            self.journal.record(
                 session,
                 request,
                 "created",
@@ -267,7 +243,7 @@ class ReviewOps:
                     "cooldown_overridden": data.override_cooldown,
                 },
             )
-            self.notifier.notify(
+            self.journal.notify(
                 session,
                 request,
                 Change("created", f"Requested by {actor.label}", actor_id=actor.id),
@@ -395,15 +371,13 @@ class ReviewOps:
             pending = _pending_messages(session, request)
             if not pending:
                 raise NotAllowed(_why_not(session, request, "rescheduled"))
-            for message in pending:
-                message.due_at = due
-                message.status = Status.QUEUED.value
-                message.updated_at = now
-                session.add(message)
+            self.journal.wait(session, pending, Status.QUEUED, now, due_at=due)
             request.scheduled_at = due
-            _refresh_status(session, request, now)
-            _record(session, request, "rescheduled", actor, now, detail={"due_at": due.isoformat()})
-            self.notifier.notify(
+            self.journal.refresh(session, request, now)
+            self.journal.record(
+                session, request, "rescheduled", actor, now, detail={"due_at": due.isoformat()}
+            )
+            self.journal.notify(
                 session,
                 request,
                 Change(
@@ -443,15 +417,17 @@ class ReviewOps:
                     f"#{number} is {state}: only failed, undelivered or unknown requests can be resent."
                 )
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
-            if contact is not None and _opted_out(contact, last.channel):
+            if contact is not None and opted_out(contact, last.channel):
                 raise NotAllowed(
                     f"{request.customer_name} opted out of {last.channel.upper()}, so #{number} can't be resent."
                 )
-            _add_message(session, request, last.channel, "resend", now, now)
+            self.journal.add_message(session, request, last.channel, "resend", now, now)
             request.scheduled_at = now
-            _refresh_status(session, request, now)
-            _record(session, request, "resent", actor, now, detail={"channel": last.channel})
-            self.notifier.notify(
+            self.journal.refresh(session, request, now)
+            self.journal.record(
+                session, request, "resent", actor, now, detail={"channel": last.channel}
+            )
+            self.journal.notify(
                 session, request, Change("resent", f"Resent by {actor.label}", actor_id=actor.id)
             )
         self.wake()
@@ -515,8 +491,8 @@ class ReviewOps:
                 ) or ""
                 message.updated_at = now
                 session.add(message)
-            _record(session, request, "edited", actor, now, detail={"fields": changed})
-            self.notifier.notify(
+            self.journal.record(session, request, "edited", actor, now, detail={"fields": changed})
+            self.journal.notify(
                 session,
                 request,
                 Change(
@@ -550,11 +526,11 @@ class ReviewOps:
         now = self.clock.now()
         with self.db.write() as session:
             request = _request(session, workspace_id, number)
-            for message in _messages(session, request):
-                if message.status in (Status.CLAIMED, Status.SENDING):
-                    raise NotAllowed(f"#{number} is being sent right now; try again in a minute.")
-                if message.status in PENDING:
-                    message.status = Status.CANCELED.value
+            messages = _messages(session, request)
+            if any(m.status in (Status.CLAIMED, Status.SENDING) for m in messages):
+                raise NotAllowed(f"#{number} is being sent right now; try again in a minute.")
+            self.journal.cancel_waiting(session, messages, None, now)
+            for message in messages:
                 message.body = None
                 message.subject = None
                 message.to_address = ""
@@ -571,10 +547,10 @@ class ReviewOps:
             request.reference = None
             request.last_error = None
             request.deleted_at = now
-            _refresh_status(session, request, now)
-            self.notifier.forget(session, request)
-            _record(session, request, "deleted", actor, now, detail={"number": number})
-            self.notifier.notify(
+            self.journal.refresh(session, request, now)
+            self.journal.forget(session, request)
+            self.journal.record(session, request, "deleted", actor, now, detail={"number": number})
+            self.journal.notify(
                 session, request, Change("deleted", f"Deleted by {actor.label}", actor_id=actor.id)
             )
 
@@ -609,21 +585,21 @@ class ReviewOps:
         with self.db.read() as session:
             if "@" in text:
                 email = contacts.normalize_email(text)
-                found = queries.contacts_by_email(session, workspace_id, email)
+                found = contact_store.contacts_by_email(session, workspace_id, email)
                 missing = f"No customer has the address {email}."
             elif _PHONE_LIKE.fullmatch(text) and any(c.isdigit() for c in text):
                 phone = contacts.normalize_phone(text, region, require_mobile=False)
-                found = queries.contacts_by_phone(session, workspace_id, phone)
+                found = contact_store.contacts_by_phone(session, workspace_id, phone)
                 missing = (
                     f"No customer has the number {contacts.format_phone_international(phone)}."
                 )
             else:
-                found = queries.contacts_by_name(session, workspace_id, text)
+                found = contact_store.contacts_by_name(session, workspace_id, text)
                 missing = f"No customer is called “{text}”."
             if not found:
                 raise NotFound(missing)
             if len(found) > 1:
-                shown = found[: queries.MAX_CONTACT_CHOICES]
+                shown = found[: contact_store.MAX_CONTACT_CHOICES]
                 return CustomerLookup(text, None, shown, more=len(found) > len(shown))
             assert found[0].id is not None
             history = queries.contact_history(session, workspace_id, found[0].id)
@@ -668,7 +644,8 @@ class ReviewOps:
         queued = [m for m in _pending_messages(session, request) if m.status == Status.QUEUED]
         if not queued:
             raise NotAllowed(_why_not(session, request, "paused"))
-        self._move(session, request, queued, Status.PAUSED, "paused", actor, now)
+        self.journal.wait(session, queued, Status.PAUSED, now)
+        self._tell(session, request, "paused", actor, now)
 
     def _resume_one(
         self, session: Session, request: ReviewRequest, actor: Actor, now: datetime
@@ -678,7 +655,8 @@ class ReviewOps:
             if _pending_messages(session, request):
                 raise NotAllowed(f"#{request.number} isn't paused, so it can't be resumed.")
             raise NotAllowed(_why_not(session, request, "resumed"))
-        self._move(session, request, paused, Status.QUEUED, "resumed", actor, now)
+        self.journal.wait(session, paused, Status.QUEUED, now)
+        self._tell(session, request, "resumed", actor, now)
 
     def _cancel_one(
         self, session: Session, request: ReviewRequest, actor: Actor, now: datetime
@@ -686,70 +664,20 @@ class ReviewOps:
         pending = _pending_messages(session, request)
         if not pending:
             raise NotAllowed(_why_not(session, request, "canceled"))
-        for message in pending:
-            message.error_reason = keep_error(
-                message.error_reason, f"Canceled by {actor.name or actor.id}"
-            )
-        self._move(session, request, pending, Status.CANCELED, "canceled", actor, now)
+        self.journal.cancel_waiting(session, pending, f"Canceled by {actor.name or actor.id}", now)
+        self._tell(session, request, "canceled", actor, now)
 
-    def _move(
-        self,
-        session: Session,
-        request: ReviewRequest,
-        messages: list[Message],
-        status: Status,
-        verb: str,
-        actor: Actor,
-        now: datetime,
+    def _tell(
+        self, session: Session, request: ReviewRequest, verb: str, actor: Actor, now: datetime
     ) -> None:
-        """Set waiting messages to a status, then record and tell who did it."""
-        for message in messages:
-            message.status = status.value
-            message.updated_at = now
-            session.add(message)
-        _refresh_status(session, request, now)
-        _record(session, request, verb, actor, now)
-        self.notifier.notify(
+        """Refresh the request after a change to its waiting messages; record and tell who did it."""
+        self.journal.refresh(session, request, now)
+        self.journal.record(session, request, verb, actor, now)
+        self.journal.notify(
             session,
             request,
             Change(verb, f"{verb.capitalize()} by {actor.label}", actor_id=actor.id),
         )
-
-    # --- what the dispatcher and the providers report --------------------------------
-
-    def cancel_for_opt_out(
-        self,
-        session: Session,
-        contact: Contact,
-        channels: Sequence[str],
-        reason: str,
-        now: datetime,
-        actor: Actor = SYSTEM,
-    ) -> list[ReviewRequest]:
-        """Cancel, inside the caller's transaction, every waiting message to an opted-out contact."""
-        messages = session.exec(
-            select(Message)
-            .join(ReviewRequest, col(Message.request_id) == col(ReviewRequest.id))
-            .where(
-                ReviewRequest.contact_id == contact.id,
-                col(Message.channel).in_(list(channels)),
-                col(Message.status).in_([s.value for s in PENDING]),
-            )
-        ).all()
-        touched: dict[int, ReviewRequest] = {}
-        for message in messages:
-            message.status = Status.CANCELED.value
-            message.error_reason = keep_error(message.error_reason, reason)
-            message.updated_at = now
-            session.add(message)
-            request = session.get(ReviewRequest, message.request_id)
-            if request is not None:
-                touched[message.request_id] = request
-        for request in touched.values():
-            _refresh_status(session, request, now)
-            _record(session, request, "canceled", actor, now, detail={"reason": reason})
-            self.notifier.notify(session, request, Change("canceled", f"Canceled: {reason}"))
-        return list(touched.values())
 
 
 # --- plan and rules ------------------------------------------------------------------------
@@ -837,14 +765,10 @@ def _opt_outs(
 ) -> _OptOuts:
     phone_at = email_at = None
     if phone:
-        by_phone = session.exec(
-            select(Contact).where(Contact.workspace_id == workspace_id, Contact.phone == phone)
-        ).first()
+        by_phone = contact_store.contact_by_phone(session, workspace_id, phone)
         phone_at = by_phone.phone_opted_out_at if by_phone else None
     if email:
-        by_email = session.exec(
-            select(Contact).where(Contact.workspace_id == workspace_id, Contact.email == email)
-        ).first()
+        by_email = contact_store.contact_by_email(session, workspace_id, email)
         email_at = by_email.email_opted_out_at if by_email else None
     return _OptOuts(phone_at, email_at)
 
@@ -910,23 +834,13 @@ def _edit_errors(
     return errors
 
 
-def _opted_out(contact: Contact, channel: str) -> bool:
-    if channel in PHONE_CHANNELS:
-        return contact.phone_opted_out_at is not None
-    return contact.email_opted_out_at is not None
-
-
 def _upsert_contact(session: Session, workspace_id: int, plan: _Plan, now: datetime) -> Contact:
     """Find the contact by phone, then email; fill in what it lacks; create it if new."""
     contact = None
     if plan.phone:
-        contact = session.exec(
-            select(Contact).where(Contact.workspace_id == workspace_id, Contact.phone == plan.phone)
-        ).first()
+        contact = contact_store.contact_by_phone(session, workspace_id, plan.phone)
     if contact is None and plan.email:
-        contact = session.exec(
-            select(Contact).where(Contact.workspace_id == workspace_id, Contact.email == plan.email)
-        ).first()
+        contact = contact_store.contact_by_email(session, workspace_id, plan.email)
     if contact is None:
         contact = Contact(
             workspace_id=workspace_id,
@@ -943,12 +857,7 @@ def _upsert_contact(session: Session, workspace_id: int, plan: _Plan, now: datet
         if plan.phone and not contact.phone:
             contact.phone = plan.phone
         if plan.email and not contact.email:
-            taken = session.exec(
-                select(Contact.id).where(
-                    Contact.workspace_id == workspace_id, Contact.email == plan.email
-                )
-            ).first()
-            if taken is None:
+            if contact_store.contact_by_email(session, workspace_id, plan.email) is None:
                 contact.email = plan.email
     session.add(contact)
     session.flush()
@@ -998,33 +907,6 @@ def _allocate_number(session: Session, workspace_id: int) -> int:
     return int(next_number) - 1
 
 
-def _add_message(
-    session: Session,
-    request: ReviewRequest,
-    channel: str,
-    kind: str,
-    due_at: datetime,
-    now: datetime,
-) -> Message:
-    assert request.id is not None
-    to = request.email if channel == "email" else request.phone
-    message = Message(
-        workspace_id=request.workspace_id,
-        request_id=request.id,
-        kind=kind,
-        channel=channel,
-        to_address=to or "",
-        status=Status.QUEUED.value,
-        due_at=due_at,
-        token=secrets.token_urlsafe(18),
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(message)
-    session.flush()
-    return message
-
-
 def _workspace(session: Session, workspace_id: int) -> Workspace:
     workspace = session.get(Workspace, workspace_id)
     if workspace is None:
@@ -1072,45 +954,3 @@ def _why_not(session: Session, request: ReviewRequest, verb: str) -> str:
     if shown in (Status.FAILED, Status.UNDELIVERED):
         return f"#{number} already {shown.value}, so it can't be {verb}."
     return f"#{number} was already sent, so it can't be {verb}."
-
-
-def _refresh_status(session: Session, request: ReviewRequest, now: datetime) -> None:
-    """Recompute the request's displayed status and dates from its messages."""
-    session.flush()
-    messages = _messages(session, request)
-    request.status = request_status(Status(m.status) for m in messages).value
-    request.updated_at = now
-    session.add(request)
-
-
-def _record(
-    session: Session,
-    request: ReviewRequest,
-    kind: str,
-    actor: Actor,
-    now: datetime,
-    *,
-    message: Message | None = None,
-    detail: dict[str, Any] | None = None,
-    dedup_key: str | None = None,
-) -> Event:
-    event = Event(
-        workspace_id=request.workspace_id,
-        request_id=request.id,
-        message_id=message.id if message else None,
-        kind=kind,
-        actor=actor.id,
-        at=now,
-        detail={"actor_name": actor.name, **(detail or {})},
-        dedup_key=dedup_key,
-    )
-    session.add(event)
-    return event
-
-
-# Exported for the dispatcher and the webhooks, which change messages through these.
-refresh_status = _refresh_status
-record_event = _record
-add_message = _add_message
-opted_out = _opted_out
-advance_status = advance

@@ -39,8 +39,8 @@ from bot.domain.contacts import mask_contact, mask_email, mask_phone
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import PENDING, Status, label
 from bot.domain.timing import slack_date_token
-from bot.notify import Change
 from bot.requests import METHOD_LABELS
+from bot.usecases.notifier import Change
 from store.models import Message, ReviewRequest, SlackOutbox, Workspace
 
 # Block Kit limits (https://api.slack.com/reference/block-kit/blocks).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.dispatching import Dispatcher
+from bot.usecases.dispatcher import Dispatcher
 from scheduler.jobs import DISPATCH_JOB, Scheduler
 
 DISPATCH_INTERVAL_SECONDS = 5.0

@@ -19,9 +19,9 @@ from sqlmodel import col, select
 
 from bot.delivery.base import Sender
 from bot.delivery.twilio import FoundMessage, TwilioQueryError, twilio_error_reason
-from bot.dispatching import SENDING_LEASE
 from bot.domain.status import Status
 from bot.feedback import Feedback, twilio_status
+from bot.usecases.dispatcher import SENDING_LEASE
 from scheduler.jobs import Scheduler
 from store.models import Event, Message
 

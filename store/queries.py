@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from store.models import Contact, Event, Message, ReviewRequest
-from store.search import PROBE_LIMIT, PlanHints, Search, TextSearch, Unindexed, like_escape
+from store.search import PROBE_LIMIT, PlanHints, Search, TextSearch, Unindexed
 
 FAILED_STATUSES = ("failed", "undelivered")
 
@@ -297,75 +297,7 @@ def counts(session: Session, workspace_id: int, f: HistoryFilter | None = None) 
 
 # --- one customer's history (the per-customer view) ------------------------------------------
 
-MAX_CONTACT_CHOICES = 20
 MAX_CUSTOMER_REQUESTS = 200
-
-
-def contacts_by_phone(session: Session, workspace_id: int, phone: str) -> list[Contact]:
-    """Return the contact with this E.164 number (at most one: phones are unique per workspace)."""
-    return list(
-        session.exec(
-            select(Contact).where(Contact.workspace_id == workspace_id, Contact.phone == phone)
-        ).all()
-    )
-
-
-def contacts_by_email(session: Session, workspace_id: int, email: str) -> list[Contact]:
-    """Return the contacts with this address, compared without regard to case."""
-    return list(
-        session.exec(
-            select(Contact)
-            .where(
-                Contact.workspace_id == workspace_id,
-                func.lower(col(Contact.email)) == email.lower(),
-            )
-            .order_by(col(Contact.id))
-            .limit(MAX_CONTACT_CHOICES + 1)
-        ).all()
-    )
-
-
-def contacts_by_name(session: Session, workspace_id: int, name: str) -> list[Contact]:
-    """Return the contacts called this (case-insensitive), by their name or a request's name.
-
-    Exact names win; with none, names that contain the text. At most MAX_CONTACT_CHOICES + 1
-    rows, so a caller can say "more".
-    """
-    wanted = " ".join(name.split()).lower()
-    r = ReviewRequest
-    named_in_requests = (
-        select(r.contact_id)
-        .where(
-            col(r.workspace_id) == workspace_id,
-            col(r.deleted_at).is_(None),
-            col(r.contact_id).is_not(None),
-        )
-        .distinct()
-    )
-    pattern = f"%{like_escape(wanted)}%"
-
-    def exact(column: Any) -> ColumnElement[bool]:
-        return func.lower(column) == wanted
-
-    def partial(column: Any) -> ColumnElement[bool]:
-        return func.lower(column).like(pattern, escape="\\")
-
-    for matches in (exact, partial):
-        ids = named_in_requests.where(matches(col(r.customer_name)))
-        rows = list(
-            session.exec(
-                select(Contact)
-                .where(
-                    Contact.workspace_id == workspace_id,
-                    or_(matches(col(Contact.name)), col(Contact.id).in_(ids)),
-                )
-                .order_by(col(Contact.name), col(Contact.id))
-                .limit(MAX_CONTACT_CHOICES + 1)
-            ).all()
-        )
-        if rows:
-            return rows
-    return []
 
 
 @dataclass

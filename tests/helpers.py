@@ -14,10 +14,10 @@ from bot.clock import FrozenClock
 from bot.compose import Composer
 from bot.delivery.base import Sender
 from bot.delivery.console import ConsoleSender
-from bot.dispatching import Dispatcher
 from bot.domain.policy import WorkspacePolicy
-from bot.notify import Notifier, RecordingNotifier
 from bot.requests import Actor, ReviewOps
+from bot.usecases.dispatcher import Dispatcher
+from bot.usecases.notifier import Notifier, RecordingNotifier
 from store.db import Database
 
 ALICE = Actor("U0ALICE", "alice")

@@ -265,7 +265,7 @@ def test_row_menu_resends_a_failed_request(slack: SlackHarness) -> None:
         message = session.exec(select(Message)).one()
         message.status = "failed"
     with slack.app.db.write() as session:
-        from bot.requests import refresh_status
+        from bot.usecases.journal import refresh_status
         from store.models import ReviewRequest
 
         refresh_status(session, session.exec(select(ReviewRequest)).one(), slack.clock.now())

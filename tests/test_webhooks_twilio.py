@@ -19,10 +19,10 @@ from bot.app import ReviewOpsApp, create_app
 from bot.clock import FrozenClock
 from bot.domain.errors import InvalidInput, NotAllowed
 from bot.domain.policy import WorkspacePolicy
-from bot.notify import Change, RecordingNotifier
 from bot.requests import RequestCreate
 from bot.server import create_flask
 from bot.settings import Settings
+from bot.usecases.notifier import Change, RecordingNotifier
 from bot.webhooks import register_webhooks
 from store.models import Contact, Event, Message
 from store.queries import HistoryFilter, list_requests
@@ -471,3 +471,35 @@ def test_send_time_refusal_falls_back_by_the_same_rule(web: Web) -> None:
         ("email", "fallback", "sent"),
     ]
     assert len(web.changes("fallback")) == 1
+
+
+# --- one opt-out rule, whoever learns of it --------------------------------------------------
+
+OTHER_PHONE = "+14155550123"
+
+
+@pytest.mark.parametrize("learned_by", ["inbound STOP", "21610 at send time"])
+def test_an_opt_out_follows_one_rule_whoever_learns_it(web: Web, learned_by: str) -> None:
+    phone = tw.SCENARIO_UNSUBSCRIBED if learned_by == "21610 at send time" else PHONE
+    later = timedelta(days=1)
+    elsewhere = web.create(name="Bob", phone=OTHER_PHONE, email="bob@example.com", delay=later)
+    # Found by its email, Bob's contact keeps his own number: this SMS goes to `phone`
+    # under another contact than the one who opts out.
+    stray = web.create(name="Bob", phone=phone, email="bob@example.com", delay=2 * later)
+    opting = web.create(phone=phone, when="now")
+    web.send_all()
+    if learned_by == "inbound STOP":
+        assert web.inbound("STOP", from_=phone) == 200
+
+    assert web.contact(phone).phone_opted_out_at == web.clock.now()
+    [event] = web.events(opting.number, "opted_out")
+    assert event.detail["channels"] == ["sms", "whatsapp"]
+    assert web.message(opting.number).status == "unsubscribed"
+    assert web.message(stray.number).status == "canceled"
+    assert web.message(elsewhere.number).status == "queued"
+    [alert] = web.changes("opted_out")
+    assert alert.alert
+    sent_before = len(web.twilio.messages)
+    web.clock.advance(3 * later)
+    web.send_all()
+    assert [m["To"] for m in web.twilio.messages[sent_before:]] == [OTHER_PHONE]

@@ -111,6 +111,14 @@ def keep_error(old: str | None, new: str | None) -> str | None:
     return old if old else new
 
 
+# What the customer did that ends a request's reminders, and the reason recorded.
+REMINDER_STOPS: dict[Status, str] = {
+    Status.CLICKED: "The customer clicked the review link",
+    Status.COMPLAINED: "The customer marked a message as spam",
+    Status.UNSUBSCRIBED: "The customer unsubscribed",
+}
+
+
 # The displayed status of a request: a customer action first, then the best thing that
 # happened to any message, then what is still on its way, then what went wrong.
 _DISPLAY_ORDER: tuple[Status, ...] = (

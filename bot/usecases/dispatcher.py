@@ -12,34 +12,29 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING
 
-from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
 from bot.compose import Composer
 from bot.delivery.base import Outcome, OutgoingMessage, Sender, SendResult
+from bot.domain.channels import channel_in_sentence
 from bot.domain.policy import WorkspacePolicy
-from bot.domain.status import PENDING, Status, advance, keep_error
+from bot.domain.status import Status
 from bot.domain.window import next_allowed, parse_window
-from bot.feedback import fall_back_to_email
 from bot.metrics import Metrics
-from bot.notify import Change
-from bot.requests import (
-    SYSTEM,
-    Actor,
-    ReviewOps,
-    add_message,
-    opted_out,
-    record_event,
-    refresh_status,
-)
+from bot.usecases.actors import SYSTEM, Actor
+from bot.usecases.followups import fall_back_to_email, reminder_stop, schedule_reminder
+from bot.usecases.journal import opted_out
+from bot.usecases.notifier import Change
 from store.db import Database
 from store.models import Contact, Message, ReviewRequest, Workspace
 
+if TYPE_CHECKING:
+    from bot.requests import ReviewOps
+
 log = logging.getLogger(__name__)
 
-CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "email"}
 CLAIM_LEASE = timedelta(minutes=2)  # claimed but not yet handed over: safe to give back
 SENDING_LEASE = timedelta(minutes=5)  # longer than any provider timeout
 MAX_RETRY_DELAY = timedelta(hours=1)
@@ -65,6 +60,7 @@ class Dispatcher:
         metrics: Metrics | None = None,
     ) -> None:
         self.ops = ops
+        self.journal = ops.journal
         # A worker may use its own engine (its own connections) on the same database.
         self.db = db or ops.db
         self.clock = ops.clock
@@ -138,15 +134,8 @@ class Dispatcher:
             ids = list(session.exec(query).all())
             if not ids:
                 return []
-            session.execute(
-                update(Message)
-                .where(col(Message.id).in_(ids), col(Message.status) == Status.QUEUED.value)
-                .values(
-                    status=Status.CLAIMED.value,
-                    claim_token=token,
-                    lease_until=now + CLAIM_LEASE,
-                    updated_at=now,
-                )
+            self.journal.claim(
+                session, [i for i in ids if i is not None], token, now, now + CLAIM_LEASE
             )
         return [Claim(int(i), token) for i in ids if i is not None]
 
@@ -170,7 +159,7 @@ class Dispatcher:
             if contact is not None and opted_out(contact, message.channel):
                 self._cancel(session, message, request, "The customer opted out", now)
                 return None
-            stop = _reminder_stop(session, message, request, contact)
+            stop = reminder_stop(session, message, request, contact)
             if stop is not None:
                 # Whatever path queued it, a reminder never follows a customer's action.
                 self._cancel(session, message, request, stop, now)
@@ -180,35 +169,29 @@ class Dispatcher:
             )
             if allowed > now:
                 # Outside the send window (it may have changed since queuing): wait for it.
-                message.status = Status.QUEUED.value
-                message.due_at = allowed
-                message.claim_token = None
-                message.lease_until = None
-                message.updated_at = now
-                session.add(message)
+                self.journal.wait(session, [message], Status.QUEUED, now, due_at=allowed)
                 return None
             outgoing = self.composer.compose(message, request, policy)
-            message.status = Status.SENDING.value
-            message.body = outgoing.body_text
-            message.subject = outgoing.subject
-            message.lease_until = now + SENDING_LEASE
-            message.updated_at = now
-            session.add(message)
+            self.journal.start_sending(
+                session,
+                message,
+                now,
+                now + SENDING_LEASE,
+                body=outgoing.body_text,
+                subject=outgoing.subject,
+            )
             return outgoing
 
     def _cancel(
         self, session: Session, message: Message, request: ReviewRequest, reason: str, now: datetime
     ) -> None:
-        message.status = Status.CANCELED.value
-        message.error_reason = keep_error(message.error_reason, reason)
-        message.claim_token = None
-        message.updated_at = now
-        session.add(message)
-        refresh_status(session, request, now)
-        record_event(
-            session, request, "canceled", SYSTEM, now, message=message, detail={"reason": reason}
+        self.journal.cancel_waiting(session, [message], reason, now)
+        self.journal.refresh(session, request, now)
+        detail = {"reason": reason}
+        self.journal.record(
+            session, request, "canceled", SYSTEM, now, message=message, detail=detail
         )
-        self.ops.notifier.notify(session, request, Change("canceled", f"Not sent: {reason}"))
+        self.journal.notify(session, request, Change("canceled", f"Not sent: {reason}"))
 
     # --- outcome --------------------------------------------------------------------------
 
@@ -232,17 +215,15 @@ class Dispatcher:
             message.provider = result.provider
             message.provider_id = message.provider_id or result.provider_id
             message.updated_at = now
-            channel = CHANNEL_LABELS.get(message.channel, message.channel)
+            channel = channel_in_sentence(message.channel)
             if result.outcome is Outcome.SENT:
                 self._record_sent(session, message, request, result, now, actor, channel)
             elif result.outcome is Outcome.RETRY and message.status == Status.SENDING.value:
                 self._record_retry(session, message, request, result, now, actor)
             elif result.outcome is Outcome.UNKNOWN:
-                message.status = advance(Status(message.status), Status.UNKNOWN).value
-                message.error_reason = keep_error(message.error_reason, result.reason)
-                session.add(message)
-                refresh_status(session, request, now)
-                record_event(
+                self.journal.advance(session, message, Status.UNKNOWN, now, reason=result.reason)
+                self.journal.refresh(session, request, now)
+                self.journal.record(
                     session,
                     request,
                     "unknown",
@@ -251,7 +232,7 @@ class Dispatcher:
                     message=message,
                     detail={"reason": result.reason},
                 )
-                self.ops.notifier.notify(
+                self.journal.notify(
                     session,
                     request,
                     Change(
@@ -277,20 +258,20 @@ class Dispatcher:
         actor: Actor,
         channel: str,
     ) -> None:
-        message.status = advance(Status(message.status), Status.SENT).value
+        self.journal.advance(session, message, Status.SENT, now)
         message.sent_at = message.sent_at or now
         message.lease_until = None
         session.add(message)
         request.sent_at = request.sent_at or now
         if message.kind == "reminder":
             request.retries += 1
-        refresh_status(session, request, now)
+        self.journal.refresh(session, request, now)
         detail = {
             "provider": result.provider,
             "provider_id": result.provider_id,
             "kind": message.kind,
         }
-        record_event(session, request, "sent", actor, now, message=message, detail=detail)
+        self.journal.record(session, request, "sent", actor, now, message=message, detail=detail)
         how = f"{channel} ({result.provider})"
         if result.provider == "console":
             how = f"{channel} to the console (printed, not delivered: no provider configured)"
@@ -299,10 +280,10 @@ class Dispatcher:
             "fallback": "Fallback email sent",
             "resend": "Sent again",
         }
-        self.ops.notifier.notify(
+        self.journal.notify(
             session, request, Change("sent", f"{kind.get(message.kind, 'Sent')} by {how}")
         )
-        self._schedule_reminder(session, request, message, now)
+        schedule_reminder(self.journal, session, request, message, now)
 
     def _record_retry(
         self,
@@ -318,12 +299,8 @@ class Dispatcher:
         delay = timedelta(seconds=result.retry_after_seconds or 0) or min(
             timedelta(seconds=30 * 2 ** min(message.attempts - 1, 10)), MAX_RETRY_DELAY
         )
-        message.status = Status.QUEUED.value
-        message.due_at = now + delay
-        message.claim_token = None
-        message.lease_until = None
-        session.add(message)
-        record_event(
+        self.journal.wait(session, [message], Status.QUEUED, now, due_at=now + delay)
+        self.journal.record(
             session,
             request,
             "retry",
@@ -349,16 +326,16 @@ class Dispatcher:
     ) -> None:
         opted = result.outcome is Outcome.OPTED_OUT
         new_status = Status.UNSUBSCRIBED if opted else Status.FAILED
-        message.status = advance(Status(message.status), new_status).value
-        message.error_code = keep_error(message.error_code, result.error_code)
-        message.error_reason = keep_error(message.error_reason, result.reason)
+        self.journal.advance(
+            session, message, new_status, now, error_code=result.error_code, reason=result.reason
+        )
         message.failed_at = message.failed_at or now
         message.lease_until = None
         session.add(message)
         # The request shows its latest error; each message keeps its own first one.
         request.last_error = result.reason or request.last_error
-        refresh_status(session, request, now)
-        record_event(
+        self.journal.refresh(session, request, now)
+        self.journal.record(
             session,
             request,
             new_status.value,
@@ -368,7 +345,7 @@ class Dispatcher:
             detail={"code": result.error_code, "reason": result.reason},
         )
         code = f" (error {result.error_code})" if result.error_code else ""
-        self.ops.notifier.notify(
+        self.journal.notify(
             session,
             request,
             Change(
@@ -377,62 +354,11 @@ class Dispatcher:
                 alert=True,
             ),
         )
-        if opted and request.contact_id:
-            contact = session.get(Contact, request.contact_id)
-            if contact is not None and contact.phone_opted_out_at is None:
-                contact.phone_opted_out_at = now
-                session.add(contact)
-                self.ops.cancel_for_opt_out(
-                    session, contact, ["sms", "whatsapp"], "The customer opted out", now
-                )
-        self.fall_back_to_email(session, request, message, now)
-
-    def fall_back_to_email(
-        self, session: Session, request: ReviewRequest, failed: Message, now: datetime
-    ) -> Message | None:
-        """Queue the email once when an SMS of an "SMS, else email" request fails."""
-        # One rule for failures seen at send time and reported later by status callbacks.
-        return fall_back_to_email(self.ops, session, request, failed, now)
-
-    def _schedule_reminder(
-        self, session: Session, request: ReviewRequest, sent: Message, now: datetime
-    ) -> None:
-        """Queue the next reminder after a send, while the customer has not acted."""
-        workspace = session.get(Workspace, request.workspace_id)
-        assert workspace is not None
-        policy = WorkspacePolicy.model_validate(workspace.policy)
-        if policy.reminders <= 0 or request.clicked_at is not None:
-            return
-        messages = session.exec(select(Message).where(Message.request_id == request.id)).all()
-        reminders = [m for m in messages if m.kind == "reminder"]
-        if len(reminders) >= policy.reminders or any(m.status in PENDING for m in reminders):
-            return
-        if any(
-            m.status in (Status.COMPLAINED, Status.UNSUBSCRIBED, Status.CLICKED) for m in messages
-        ):
-            return
-        channel = _reminder_channel(policy.reminder_channel, request, sent)
-        if channel is None:
-            return
-        contact = session.get(Contact, request.contact_id) if request.contact_id else None
-        if contact is not None and opted_out(contact, channel):
-            return
-        due = next_allowed(
-            now + timedelta(days=policy.reminder_interval_days),
-            policy.timezone,
-            parse_window(policy.send_window),
-            policy.holidays,
-        )
-        reminder = add_message(session, request, channel, "reminder", due, now)
-        record_event(
-            session,
-            request,
-            "reminder_scheduled",
-            SYSTEM,
-            now,
-            message=reminder,
-            detail={"due_at": due.isoformat()},
-        )
+        if opted and message.to_address:
+            # The same opt-out rule as an inbound STOP: every contact and message to the number.
+            reason = result.reason or "The customer opted out"
+            self.journal.opt_out_phone(session, message.to_address, reason, now)
+        fall_back_to_email(self.journal, session, request, message, now)
 
     # --- reaper ---------------------------------------------------------------------------
 
@@ -440,17 +366,7 @@ class Dispatcher:
         """Give back expired claims; turn expired sends into `unknown`. Return both counts."""
         now = self.clock.now()
         with self.db.write() as session:
-            released_result = session.execute(
-                update(Message)
-                .where(
-                    col(Message.status) == Status.CLAIMED.value,
-                    col(Message.lease_until) < now,
-                )
-                .values(
-                    status=Status.QUEUED.value, claim_token=None, lease_until=None, updated_at=now
-                )
-            )
-            released = cast(CursorResult[Any], released_result).rowcount
+            released = self.journal.release_expired_claims(session, now)
             stuck = session.exec(
                 select(Message).where(
                     Message.status == Status.SENDING.value, col(Message.lease_until) < now
@@ -458,16 +374,12 @@ class Dispatcher:
             ).all()
             for message in stuck:
                 # It may have reached the provider before the worker died: never resend.
-                message.status = Status.UNKNOWN.value
-                message.error_reason = keep_error(
-                    message.error_reason, "The worker stopped while sending"
-                )
-                message.updated_at = now
-                session.add(message)
+                reason = "The worker stopped while sending"
+                self.journal.advance(session, message, Status.UNKNOWN, now, reason=reason)
                 request = session.get(ReviewRequest, message.request_id)
                 assert request is not None
-                refresh_status(session, request, now)
-                record_event(
+                self.journal.refresh(session, request, now)
+                self.journal.record(
                     session,
                     request,
                     "unknown",
@@ -476,7 +388,7 @@ class Dispatcher:
                     message=message,
                     detail={"reason": "lease expired while sending"},
                 )
-                self.ops.notifier.notify(
+                self.journal.notify(
                     session,
                     request,
                     Change(
@@ -486,7 +398,7 @@ class Dispatcher:
                         alert=True,
                     ),
                 )
-        return int(released or 0), len(stuck)
+        return released, len(stuck)
 
 
 def _claimed(session: Session, claim: Claim, status: Status) -> Message | None:
@@ -497,37 +409,3 @@ def _claimed(session: Session, claim: Claim, status: Status) -> Message | None:
             Message.status == status.value,
         )
     ).first()
-
-
-def _reminder_stop(
-    session: Session, message: Message, request: ReviewRequest, contact: Contact | None
-) -> str | None:
-    """Say why a reminder must not go out (clicked, opted out anywhere, complained), or None."""
-    if message.kind != "reminder":
-        return None
-    if request.clicked_at is not None:
-        return "The customer clicked the review link"
-    if contact is not None and (contact.phone_opted_out_at or contact.email_opted_out_at):
-        return "The customer opted out"
-    acted = session.exec(
-        select(Message.id).where(
-            Message.request_id == request.id,
-            col(Message.status).in_(
-                [Status.CLICKED.value, Status.COMPLAINED.value, Status.UNSUBSCRIBED.value]
-            ),
-        )
-    ).first()
-    return "The customer already acted on this request" if acted is not None else None
-
-
-def _reminder_channel(setting: str, request: ReviewRequest, sent: Message) -> str | None:
-    """Pick a reminder's channel: by default email for SMS-and-email requests, else the same."""
-    if setting == "auto":
-        wanted = "email" if request.method == "sms_and_email" else sent.channel
-    else:
-        wanted = setting
-    if wanted == "email" and request.email:
-        return "email"
-    if wanted in ("sms", "whatsapp") and request.phone:
-        return wanted
-    return sent.channel

@@ -1,0 +1,1 @@
+"""Use-cases by job; every state change goes through bot.usecases.journal."""
