@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -34,6 +34,8 @@ class Contact(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("workspace_id", "phone", name="uq_contact_phone"),
         UniqueConstraint("workspace_id", "email", name="uq_contact_email"),
+        # One contact per address in any case (store.contacts matches so; migration 0004).
+        Index("uq_contact_email_folded", "workspace_id", text("lower(email)"), unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)

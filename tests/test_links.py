@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import requests
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.domain.errors import InvalidInput
@@ -210,3 +210,28 @@ def test_unsubscribe_page_asks_first_then_confirms(web: Web) -> None:
     done = requests.post(url, data={"List-Unsubscribe": "One-Click", "confirm": "yes"}, timeout=5)
     assert done.status_code == 200 and "unsubscribed" in done.text
     assert email_contact(web).email_opted_out_at is not None
+
+
+def test_an_unsubscribed_address_is_refused_in_any_case(web: Web, smtp: SmtpServer) -> None:
+    web.create(method="email", email="Jane@example.com", phone=None)
+    web.send_all()
+    target = smtp.messages[0].message["List-Unsubscribe"].strip("<>")
+    assert requests.post(target, data={"List-Unsubscribe": "One-Click"}, timeout=5).ok
+    with pytest.raises(InvalidInput, match="unsubscribed"):
+        web.create(method="email", email="jane@example.com", phone=None)
+    # Another way to it (a phone first) still reaches the same contact and sends no email.
+    request = web.create(method="sms_or_email", phone="+14155550133", email="JANE@example.com")
+    web.clock.advance(timedelta(days=5))
+    web.send_all()
+    assert [m.channel for m in web.messages(request.number)] == ["sms"]
+    assert len(smtp.messages) == 1
+    with web.app.db.read() as session:
+        assert len(session.exec(select(Contact).where(col(Contact.email).is_not(None))).all()) == 1
+
+
+def test_an_address_in_another_case_is_the_same_contact(web: Web) -> None:
+    first = web.create(method="email", email="Jane@example.com", phone=None)
+    second = web.create(method="email", email="jane@EXAMPLE.com", phone=None)
+    detail = web.ops.show(web.ws, second.number)
+    assert detail.contact is not None
+    assert detail.contact.id == web.ops.show(web.ws, first.number).contact.id
