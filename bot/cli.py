@@ -462,7 +462,8 @@ def export(
     import click
 
     from bot.domain import contacts
-    from bot.export import ExportOptions, count_matching, parse_separator, write_csv
+    from bot.export import ExportOptions, parse_separator, write_csv
+    from bot.usecases.history import count_matching
     from store.queries import HistoryFilter
 
     try:
