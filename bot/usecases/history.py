@@ -20,7 +20,7 @@ from bot.domain.templating import sms_segments
 from bot.requests import ReviewType
 from store.db import Database
 from store.exports import BATCH, ExportRow, iter_export_rows
-from store.models import ReviewRequest
+from store.models import Message, ReviewRequest
 from store.queries import (
     ContactHistory,
     Counts,
@@ -47,6 +47,7 @@ __all__ = [
     "HistoryPage",
     "HomeNumbers",
     "ListedRequest",
+    "Message",
     "NotAChoice",
     "Page",
     "PeriodReport",
