@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import contacts
 from bot.domain.errors import InvalidInput
-from bot.domain.status import PENDING, Status
+from bot.domain.status import PENDING, REACHED, Status
 from bot.domain.templating import sms_segments
 from bot.requests import ReviewType
 from store.db import Database
 from store.exports import BATCH, ExportRow, iter_export_rows
 from store.models import Message, ReviewRequest
 from store.queries import (
+    FAILED_STATUSES,
     ContactHistory,
     Counts,
     Cursor,
@@ -77,12 +78,10 @@ MAX_TEXT_FILTER = 100
 
 # The four summary numbers of the list; each filters the list to its statuses.
 STATUS_GROUPS: dict[str, frozenset[str]] = {
-    "sent": frozenset(
-        {"sent", "delivered", "read", "opened", "clicked", "complained", "unsubscribed"}
-    ),
-    "opened": frozenset({"opened", "clicked"}),
-    "clicked": frozenset({"clicked"}),
-    "failed": frozenset({"failed", "undelivered"}),
+    "sent": frozenset(s.value for s in REACHED),
+    "opened": frozenset({Status.OPENED.value, Status.CLICKED.value}),
+    "clicked": frozenset({Status.CLICKED.value}),
+    "failed": frozenset(FAILED_STATUSES),
 }
 WAITING = HistoryFilter(statuses=frozenset(s.value for s in PENDING))
 
