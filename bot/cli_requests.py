@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import typer
 
@@ -19,7 +19,7 @@ from bot.cli import (
     workspace_id,
 )
 from bot.domain.timing import parse_delay, parse_when
-from bot.requests import METHOD_LABELS, RequestCreate, RequestEdit
+from bot.requests import METHOD_LABELS, RequestCreate, RequestEdit, ReviewType
 
 When = tuple[Literal["delay", "at"], timedelta | None, datetime | None]
 
@@ -51,7 +51,7 @@ def send(
     """Create a review request; send it now when it is due."""
     if via is not None and via not in METHOD_LABELS:
         fail(f"--via must be one of {', '.join(METHOD_LABELS)}.")
-    if review_type not in ("service", "product"):
+    if review_type not in get_args(ReviewType):
         fail("--type must be service or product.")
     if in_ and at:
         fail("Give --in or --at, not both.")

@@ -22,6 +22,7 @@ from store.db import Database
 from store.exports import BATCH, ExportRow, iter_export_rows
 from store.models import Message, ReviewRequest
 from store.queries import (
+    CHANNEL_VALUES,
     FAILED_STATUSES,
     ContactHistory,
     Counts,
@@ -68,7 +69,7 @@ __all__ = [
     "waiting_requests",
 ]
 
-CHANNELS = ("sms", "whatsapp", "email")
+CHANNELS = tuple(CHANNEL_VALUES)  # sms, whatsapp, email: what a request can go by
 CHANNEL_ALIASES = {"text": "sms", "mail": "email", "wa": "whatsapp"}
 STATUS_ALIASES = {"scheduled": "queued", "cancelled": "canceled", "waiting": "queued"}
 # Statuses a person may filter on; the two in-flight ones are accepted but not offered.
