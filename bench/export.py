@@ -25,10 +25,10 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from bot.export import ExportOptions, write_csv
+from bot.usecases.history import HistoryFilter
 from store import db as store_db
 from store.db import Database
 from store.models import ReviewRequest, Workspace
-from store.queries import HistoryFilter
 
 TEAM_ID = "T0BENCH"
 CHUNK = 10_000

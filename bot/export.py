@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
-from sqlmodel import select
-
+from bot.usecases import history
+from bot.usecases.history import BATCH, ExportRow, HistoryFilter
 from store.db import Database
-from store.exports import BATCH, iter_export_rows
-from store.models import ReviewRequest
-from store.queries import HistoryFilter, conditions
 
 Separator = Literal[",", ";"]
 SEPARATORS: tuple[Separator, ...] = (",", ";")
@@ -86,16 +83,6 @@ def progress_every(total: int) -> int:
     return max(MIN_PROGRESS_EVERY, -(-total // PROGRESS_STEPS))
 
 
-def count_matching(db: Database, workspace_id: int, f: HistoryFilter) -> int:
-    """Count the requests an export of this filter will write (for progress)."""
-    with db.read() as session:
-        return int(
-            session.exec(
-                select(func.count()).select_from(ReviewRequest).where(*conditions(workspace_id, f))
-            ).one()
-        )
-
-
 def write_csv(
     db: Database,
     workspace_id: int,
@@ -112,14 +99,6 @@ def write_csv(
     Rows are read in keyset batches of `batch` and written as they come, so memory stays
     flat whatever the size; `progress(rows_so_far)` is called every `every` rows.
     """
-    zone = ZoneInfo(options.timezone)
-
-    def when(value: datetime | None) -> str:
-        # ISO-like, in the workspace's time, without offset so spreadsheets read it as a date.
-        if value is None:
-            return ""
-        return value.astimezone(zone).isoformat(" ", "seconds")[:19]
-
     if options.bom:
         out.write(BOM)
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
@@ -127,45 +106,10 @@ def write_csv(
         writer = csv.writer(text, delimiter=options.separator, lineterminator="\r\n")
         writer.writerow(HEADERS)
         rows = 0
-        labels: dict[str, str] = {}  # a handful of channel values, labelled once each
-        with db.read() as session:
-            for r in iter_export_rows(session, workspace_id, f, batch=batch):
-                cells = [
-                    r.customer_name,
-                    r.email or "",
-                    r.phone or "",
-                    labels.get(r.channel) or labels.setdefault(r.channel, channel_label(r.channel)),
-                    r.created_by_name or r.created_by,
-                    r.status,
-                    r.review_type,
-                    r.reference or "",
-                    r.last_error or "",
-                ]
-                # Inline `neutralise` over every text cell: a call per cell costs a tenth of
-                # the export's time at a million rows.
-                name, email, phone, via, by, status, kind, ref, error = [
-                    "'" + c if c[:1] in _TRIGGER_SET else c for c in cells
-                ]
-                writer.writerow(
-                    (
-                        r.number,
-                        name,
-                        email,
-                        phone,
-                        via,
-                        by,
-                        status,
-                        when(r.created_at),
-                        when(r.sent_at),
-                        kind,
-                        ref,
-                        r.retries,
-                        error,
-                        when(r.delivered_at),
-                        when(r.opened_at),
-                        when(r.clicked_at),
-                    )
-                )
+        # Closed at once on a failure, so the read session does not wait for the collector.
+        with closing(history.export_rows(db, workspace_id, f, batch=batch)) as found:
+            for line in _csv_lines(found, ZoneInfo(options.timezone)):
+                writer.writerow(line)
                 rows += 1
                 if progress is not None and rows % every == 0:
                     progress(rows)
@@ -174,6 +118,53 @@ def write_csv(
         # Hand the caller's file back open: the wrapper must not close it.
         text.detach()
     return rows
+
+
+def _csv_lines(rows: Iterable[ExportRow], zone: ZoneInfo) -> Iterator[tuple[object, ...]]:
+    """Turn exported rows into CSV lines: labels, local times, neutralised text cells."""
+
+    def when(value: datetime | None) -> str:
+        # ISO-like, in the workspace's time, without offset so spreadsheets read it as a date.
+        if value is None:
+            return ""
+        return value.astimezone(zone).isoformat(" ", "seconds")[:19]
+
+    labels: dict[str, str] = {}  # a handful of channel values, labelled once each
+    for r in rows:
+        cells = [
+            r.customer_name,
+            r.email or "",
+            r.phone or "",
+            labels.get(r.channel) or labels.setdefault(r.channel, channel_label(r.channel)),
+            r.created_by_name or r.created_by,
+            r.status,
+            r.review_type,
+            r.reference or "",
+            r.last_error or "",
+        ]
+        # Inline `neutralise` over every text cell: a call per cell costs a tenth of the
+        # export's time at a million rows.
+        name, email, phone, via, by, status, kind, ref, error = [
+            "'" + c if c[:1] in _TRIGGER_SET else c for c in cells
+        ]
+        yield (
+            r.number,
+            name,
+            email,
+            phone,
+            via,
+            by,
+            status,
+            when(r.created_at),
+            when(r.sent_at),
+            kind,
+            ref,
+            r.retries,
+            error,
+            when(r.delivered_at),
+            when(r.opened_at),
+            when(r.clicked_at),
+        )
 
 
 def parse_separator(value: str) -> Separator:

@@ -11,13 +11,11 @@ from typing import Any
 from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
-from sqlalchemy import func
-from sqlmodel import Session, col, select
 
 from bot.domain.errors import Conflict, DomainError, InvalidInput
 from bot.domain.policy import as_display_rows, parse_setting_assignments
-from bot.domain.status import PENDING, Status
 from bot.requests import Actor
+from bot.usecases import history
 from handlers import Surface, actor_of, export, stats
 from handlers.blocks import (
     Reply,
@@ -36,7 +34,6 @@ from handlers.blocks import (
 from handlers.customer_blocks import customer_lookup_reply, delete_prompt
 from handlers.edit import open_edit
 from handlers.parsing import (
-    STATUS_GROUPS,
     PageState,
     parse_list_query,
     parse_numbers,
@@ -46,8 +43,6 @@ from handlers.parsing import (
 from handlers.permissions import refusal
 from handlers.settings_view import WHAT as WHAT_SETTINGS
 from handlers.settings_view import open_settings
-from store.models import Message, ReviewRequest
-from store.queries import HistoryFilter, conditions, list_requests
 
 log = logging.getLogger(__name__)
 
@@ -304,60 +299,24 @@ def render_list(
     query = parse_list_query(
         state.query, timezone=policy.timezone, user_id=user_id, region=policy.region
     )
-    with surface.app.db.read() as session:
-        page = list_requests(
-            session,
-            workspace_id,
-            query.filter,
-            after=state.after,
-            before=state.before,
-            limit=PAGE_SIZE,
-        )
-        waiting = _waiting(session, [r.id for r in page.rows if r.id is not None])
-        counts = {
-            key: _count(
-                session, workspace_id, HistoryFilter(**{**_fields(query.filter), "statuses": group})
-            )
-            for key, group in STATUS_GROUPS.items()
-        }
-        rows = [Row(r, frozenset(waiting.get(r.id or 0, set()))) for r in page.rows]
+    page = history.list_page(
+        surface.app.db,
+        workspace_id,
+        query.filter,
+        after=state.after,
+        before=state.before,
+        limit=PAGE_SIZE,
+    )
+    rows = [Row(listed.request, listed.waiting) for listed in page.rows]
     base = PageState(query.text)
     return list_reply(
         rows,
         state=PageState(query.text, state.after, state.before),
         f=query.filter,
-        counts=counts,
+        counts=page.counts,
         next_state=PageState(base.query, after=page.next) if page.next else None,
         prev_state=PageState(base.query, before=page.prev) if page.prev else None,
         note=note,
         admin=admin,
         tz=policy.timezone,
     )
-
-
-def _fields(f: HistoryFilter) -> dict[str, Any]:
-    return {name: getattr(f, name) for name in f.__dataclass_fields__}
-
-
-def _count(session: Session, workspace_id: int, f: HistoryFilter) -> int:
-    return int(
-        session.exec(
-            select(func.count()).select_from(ReviewRequest).where(*conditions(workspace_id, f))
-        ).one()
-    )
-
-
-def _waiting(session: Session, request_ids: list[int]) -> dict[int, set[Status]]:
-    """Return, per request, the statuses of its messages not yet handed to a provider."""
-    if not request_ids:
-        return {}
-    rows = session.exec(
-        select(Message.request_id, Message.status).where(
-            col(Message.request_id).in_(request_ids),
-            col(Message.status).in_([s.value for s in PENDING]),
-        )
-    ).all()
-    out: dict[int, set[Status]] = {}
-    for request_id, status in rows:
-        out.setdefault(request_id, set()).add(Status(status))
-    return out

@@ -25,11 +25,12 @@ from bot.domain.errors import InvalidInput
 from bot.export import (
     ExportOptions,
     Separator,
-    count_matching,
     parse_separator,
     progress_every,
     write_csv,
 )
+from bot.usecases import history
+from bot.usecases.history import HistoryFilter
 from handlers import Surface
 from handlers.blocks import describe_filter, text_reply
 from handlers.home_blocks import HOME_EXPORT
@@ -41,7 +42,6 @@ from handlers.report_blocks import (
     export_progress,
     export_started_reply,
 )
-from store.queries import HistoryFilter
 
 if TYPE_CHECKING:
     from handlers.commands import Invocation
@@ -168,7 +168,7 @@ def export_to_dm(
     """
     db = surface.app.db
     description = describe_filter(f, tz=options.timezone)
-    total = count_matching(db, workspace_id, f)
+    total = history.count_matching(db, workspace_id, f)
     dm = _open_dm(client, user_id)
     posted = client.chat_postMessage(
         channel=dm, **export_progress(0, total, description).as_kwargs()

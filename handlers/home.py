@@ -7,13 +7,13 @@ and then open their modal at once, because a trigger id lives only 3 seconds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
+from bot.usecases import history
 from handlers import Surface
 from handlers.blocks import metadata, send_modal
 from handlers.home_blocks import (
@@ -25,39 +25,30 @@ from handlers.home_blocks import (
     home_view,
     queued_modal,
 )
-from store.models import ReviewRequest
-from store.queries import HistoryFilter, counts, list_requests
 
 Ack = Callable[..., None]
 PERIODS = (7, 30)
-WAITING = HistoryFilter(statuses=frozenset({"queued", "paused"}))
 
 
 def read_home(surface: Surface, workspace_id: int) -> HomeData:
     """Read the stats, the waiting count and the latest requests, as /reviews stats counts them."""
     now = surface.app.clock.now()
-    with surface.app.db.read() as session:
-        periods = [
-            (
-                days,
-                counts(
-                    session, workspace_id, HistoryFilter(created_from=now - timedelta(days=days))
-                ),
-            )
-            for days in PERIODS
-        ]
-        waiting = counts(session, workspace_id).queued
-        recent = list_requests(session, workspace_id, HistoryFilter(), limit=RECENT_COUNT).rows
+    numbers = history.home_numbers(
+        surface.app.db, workspace_id, now=now, periods=PERIODS, recent=RECENT_COUNT
+    )
     timezone = surface.ops.policy(workspace_id).timezone
-    return HomeData(now=now, periods=periods, waiting=waiting, recent=recent, timezone=timezone)
+    return HomeData(
+        now=now,
+        periods=numbers.periods,
+        waiting=numbers.waiting,
+        recent=numbers.recent,
+        timezone=timezone,
+    )
 
 
-def read_queued(surface: Surface, workspace_id: int) -> tuple[list[ReviewRequest], int]:
+def read_queued(surface: Surface, workspace_id: int) -> tuple[list[history.ReviewRequest], int]:
     """Return the newest waiting requests (at most QUEUED_CAP) and how many wait in all."""
-    with surface.app.db.read() as session:
-        rows = list_requests(session, workspace_id, WAITING, limit=QUEUED_CAP).rows
-        total = counts(session, workspace_id).queued
-    return rows, total
+    return history.waiting_requests(surface.app.db, workspace_id, limit=QUEUED_CAP)
 
 
 def publish_home(surface: Surface, client: WebClient, workspace_id: int, user_id: str) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
-from zoneinfo import ZoneInfo
 
-from bot.domain import contacts
 from bot.domain.errors import InvalidInput
-from bot.domain.status import Status
 from bot.domain.timing import parse_delay, parse_when
 from bot.requests import METHOD_LABELS, Method, RequestCreate, ReviewType
-from store.queries import Cursor, HistoryFilter
+from bot.usecases.history import STATUS_GROUPS as STATUS_GROUPS  # the list buttons read it here
+from bot.usecases.history import Criteria, Cursor, HistoryFilter, history_filter
 
 SUBCOMMANDS = (
     "send",
@@ -31,7 +29,6 @@ SUBCOMMANDS = (
     "help",
 )
 MAX_NUMBERS = 100
-MAX_TEXT_FILTER = 100
 # A button's value holds at most 2000 characters; the filter text must fit with a cursor.
 MAX_QUERY_CHARS = 1500
 
@@ -51,20 +48,8 @@ METHOD_ALIASES: dict[str, Method] = {
     "sms+email": "sms_and_email",
     "both": "sms_and_email",
 }
-CHANNELS = ("sms", "whatsapp", "email")
 REVIEW_TYPES: tuple[ReviewType, ...] = ("service", "product")
 LANGUAGES = ("en", "fr", "sv")
-
-# The four summary numbers of the list; each filters the list to its statuses.
-STATUS_GROUPS: dict[str, frozenset[str]] = {
-    "sent": frozenset(
-        {"sent", "delivered", "read", "opened", "clicked", "complained", "unsubscribed"}
-    ),
-    "opened": frozenset({"opened", "clicked"}),
-    "clicked": frozenset({"clicked"}),
-    "failed": frozenset({"failed", "undelivered"}),
-}
-STATUS_ALIASES = {"scheduled": "queued", "cancelled": "canceled", "waiting": "queued"}
 
 _KEY = re.compile(r"^(?P<key>[a-z_]+):(?P<value>.*)$", re.I)
 _NUMBER = re.compile(r"^#?(?P<n>\d{1,9})$")
@@ -272,6 +257,8 @@ def parse_quick_send(
 
 # --- list filters ----------------------------------------------------------------------------
 
+LIST_KEYS = ("status", "via", "by", "from", "to", "sent_from", "sent_to", "type", "ref")
+
 
 @dataclass(frozen=True)
 class ListQuery:
@@ -281,7 +268,11 @@ class ListQuery:
     filter: HistoryFilter = field(default_factory=HistoryFilter)
 
 
-def _parse_day(value: str, key: str) -> date:
+def parse_day(value: str, key: str) -> date:
+    """Read a day typed after a filter key, like from:2026-12-01.
+
+    :raise InvalidInput: not a day.
+    """
     try:
         return date.fromisoformat(value.strip())
     except ValueError as exc:
@@ -302,10 +293,8 @@ def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "U
     cleaned = " ".join((text or "").split())
     if len(cleaned) > MAX_QUERY_CHARS:
         raise InvalidInput("That filter is too long.", field="filter")
-    zone = ZoneInfo(timezone)
-    statuses: set[str] = set()
-    channel = created_by = review_type = reference = None
-    start = end = sent_start = sent_end = None
+    statuses: list[str] = []
+    given: dict[str, str] = {}  # the last value of each key wins
     words: list[str] = []
     for token in cleaned.split(" ") if cleaned else []:
         match = _KEY.match(token)
@@ -313,77 +302,34 @@ def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "U
             words.append(token)
             continue
         key, value = match["key"].lower(), match["value"]
-        if key == "status":
-            for part in value.lower().split(","):
-                part = STATUS_ALIASES.get(part.strip(), part.strip())
-                if part in STATUS_GROUPS and part not in {s.value for s in Status}:
-                    statuses |= STATUS_GROUPS[part]
-                elif part in {s.value for s in Status}:
-                    statuses.add(part)
-                elif part:
-                    raise InvalidInput(
-                        f"'{part}' is not a status. Use one of: "
-                        f"{', '.join(s.value for s in Status if s.value not in ('claimed', 'sending'))}.",
-                        field="status",
-                    )
-        elif key == "via":
-            channel = value.strip().lower()
-            channel = {"text": "sms", "mail": "email", "wa": "whatsapp"}.get(channel, channel)
-            if channel not in CHANNELS:
-                raise InvalidInput(
-                    f"'{value}' is not a channel: use sms, whatsapp or email.", field="via"
-                )
-        elif key == "by":
-            created_by = _parse_user(value, user_id)
-        elif key == "type":
-            review_type = parse_review_type(value)
-        elif key == "ref":
-            reference = value.strip() or None
-        elif key == "from":
-            start = datetime.combine(_parse_day(value, "from"), time(0), tzinfo=zone)
-        elif key == "to":
-            end = datetime.combine(
-                _parse_day(value, "to") + timedelta(days=1), time(0), tzinfo=zone
-            )
-        elif key == "sent_from":
-            sent_start = datetime.combine(_parse_day(value, key), time(0), tzinfo=zone)
-        elif key == "sent_to":
-            sent_end = datetime.combine(
-                _parse_day(value, key) + timedelta(days=1), time(0), tzinfo=zone
-            )
-        else:
+        if key not in LIST_KEYS:
             raise InvalidInput(
                 f"I don't know the filter '{key}:'. Use status:, via:, by:, from:, to:, "
                 "sent_from:, sent_to:, type: or ref:.",
                 field="filter",
             )
-    if start and end and end <= start:
-        raise InvalidInput("from: must come before to:.", field="to")
-    if sent_start and sent_end and sent_end <= sent_start:
-        raise InvalidInput("sent_from: must come before sent_to:.", field="sent_to")
-    free = " ".join(words).strip()
-    if len(free) > MAX_TEXT_FILTER:
-        raise InvalidInput(
-            f"Search for at most {MAX_TEXT_FILTER} characters of a name, email or phone.",
-            field="text",
-        )
-    phone = contacts.phone_search(free, region)
+        if key == "status":
+            statuses += value.split(",")
+        else:
+            given[key] = value
+
+    def day(key: str) -> date | None:
+        return parse_day(given[key], key) if key in given else None
+
+    criteria = Criteria(
+        statuses=statuses,
+        via=given.get("via"),
+        sender=_parse_user(given["by"], user_id) if "by" in given else None,
+        review_type=given.get("type"),
+        reference=given.get("ref"),
+        created_from=day("from"),
+        created_to=day("to"),
+        sent_from=day("sent_from"),
+        sent_to=day("sent_to"),
+        text=" ".join(words),
+    )
     return ListQuery(
-        text=cleaned,
-        filter=HistoryFilter(
-            statuses=frozenset(statuses),
-            channel=channel,
-            created_by=created_by,
-            review_type=review_type,
-            reference=reference,
-            created_from=start.astimezone(UTC) if start else None,
-            created_to=end.astimezone(UTC) if end else None,
-            sent_from=sent_start.astimezone(UTC) if sent_start else None,
-            sent_to=sent_end.astimezone(UTC) if sent_end else None,
-            text=free or None,
-            phone=phone.e164,
-            phone_prefix=phone.prefix,
-        ),
+        text=cleaned, filter=history_filter(criteria, timezone=timezone, region=region)
     )
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from bot.domain.errors import InvalidInput
-from bot.domain.templating import sms_segments
+from bot.usecases import history
+from handlers.parsing import parse_day
 from handlers.report_blocks import stats_reply
-from store.queries import counts
-from store.stats import period_stats
 
 if TYPE_CHECKING:
     from handlers.commands import Invocation
@@ -28,15 +26,6 @@ class StatsPeriod:
     start: datetime  # UTC
     end: datetime | None  # UTC, exclusive; None: up to now
     label: str
-
-
-def _day(value: str, key: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(
-            f"'{value}' is not a date for {key}: (write it like 2026-12-01).", field=key
-        ) from exc
 
 
 def parse_stats_period(text: str, *, now: datetime, timezone: str) -> StatsPeriod:
@@ -56,7 +45,6 @@ def parse_stats_period(text: str, *, now: datetime, timezone: str) -> StatsPerio
         if not 1 <= n <= MAX_DAYS:
             raise InvalidInput(f"Give between 1 and {MAX_DAYS} days, like 7d or 30d.")
         return StatsPeriod(now - timedelta(days=n), None, f"Last {n} days")
-    zone = ZoneInfo(timezone)
     given: dict[str, date] = {}
     for word in words:
         key, sep, value = word.partition(":")
@@ -65,14 +53,13 @@ def parse_stats_period(text: str, *, now: datetime, timezone: str) -> StatsPerio
             raise InvalidInput(f"I don't understand '{word}'. {USAGE}")
         if key in given:
             raise InvalidInput(f"'{key}:' is given twice. {USAGE}")
-        given[key] = _day(value, key)
+        given[key] = parse_day(value, key)
     if "from" not in given:
         raise InvalidInput(f"Say where the period starts with from:. {USAGE}")
-    start = datetime.combine(given["from"], time(0), tzinfo=zone).astimezone(UTC)
+    start = history.start_of_day(given["from"], timezone)
     end = None
     if "to" in given:
-        end = datetime.combine(given["to"] + timedelta(days=1), time(0), tzinfo=zone)
-        end = end.astimezone(UTC)
+        end = history.end_of_day(given["to"], timezone)
         if end <= start:
             raise InvalidInput("to: must not come before from:.", field="to")
     if start > now:
@@ -90,22 +77,14 @@ def run_command(inv: Invocation) -> None:
     app = inv.surface.app
     policy = inv.surface.ops.policy(inv.workspace_id)
     period = parse_stats_period(inv.args, now=app.clock.now(), timezone=policy.timezone)
-    with app.db.read() as session:
-        stats = period_stats(
-            session,
-            inv.workspace_id,
-            start=period.start,
-            end=period.end,
-            segments=lambda body: sms_segments(body).segments,
-        )
-        waiting = counts(session, inv.workspace_id).queued
+    report = history.period_report(app.db, inv.workspace_id, start=period.start, end=period.end)
     inv.reply(
         stats_reply(
-            stats,
+            report.stats,
             label=period.label,
             timezone=policy.timezone,
             sms_price=policy.sms_price,
             currency=policy.currency,
-            waiting=waiting,
+            waiting=report.waiting,
         )
     )

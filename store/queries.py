@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -293,6 +293,30 @@ def counts(session: Session, workspace_id: int, f: HistoryFilter | None = None) 
         failed=int(failed or 0),
         queued=int(queued or 0),
     )
+
+
+def count_requests(session: Session, workspace_id: int, f: HistoryFilter) -> int:
+    """Count the requests matching a filter."""
+    return int(
+        session.exec(
+            select(func.count()).select_from(ReviewRequest).where(*conditions(workspace_id, f))
+        ).one()
+    )
+
+
+def message_statuses(
+    session: Session, request_ids: Collection[int], statuses: Collection[str]
+) -> list[tuple[int, str]]:
+    """Return (request id, status) for the requests' messages that are in one of `statuses`."""
+    if not request_ids:
+        return []
+    rows = session.exec(
+        select(Message.request_id, Message.status).where(
+            col(Message.request_id).in_(list(request_ids)),
+            col(Message.status).in_(sorted(statuses)),
+        )
+    ).all()
+    return [(request_id, status) for request_id, status in rows]
 
 
 # --- one customer's history (the per-customer view) ------------------------------------------

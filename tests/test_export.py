@@ -10,8 +10,8 @@ import pytest
 
 from bot.clock import FrozenClock
 from bot.export import BOM, HEADERS, ExportOptions, Separator, neutralise, write_csv
+from bot.usecases.history import HistoryFilter
 from store.db import Database
-from store.queries import HistoryFilter
 from tests.export_rows import add_requests
 from tests.helpers import Engine
 

@@ -1,1 +1,4 @@
-"""Use-cases by job; every state change goes through bot.usecases.journal."""
+"""Use-cases: what reviewops does, by job; used by Slack, the CLI and the scheduler.
+
+Every change of a status or an opt-out goes through bot.usecases.journal.
+"""

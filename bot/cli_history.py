@@ -1,0 +1,183 @@
+"""`reviewops list`, `show` and `customer`: the history, read through bot.usecases.history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from bot.cli import WorkspaceOpt, cli, cli_filter, fail, opened_app, parse_numbers, workspace_id
+from bot.domain.contacts import format_phone_international
+from bot.domain.timing import format_local
+from bot.requests import METHOD_LABELS, RequestDetail
+from bot.usecases import history
+from bot.usecases.history import ContactHistory, Criteria, Message
+
+
+@cli.command("list")
+def list_(
+    status: Annotated[list[str] | None, typer.Option(help="Status (repeatable).")] = None,
+    via: Annotated[str | None, typer.Option(help="sms, whatsapp or email.")] = None,
+    search: Annotated[str | None, typer.Option(help="Name, email or phone.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List requests, newest first."""
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        f = cli_filter(app, ws, Criteria(statuses=status or [], via=via, text=search))
+        rows = history.latest(app.db, ws, f, limit=limit)
+        typer.echo(
+            f"{'#':>6}  {'name':<24} {'contact':<28} {'via':<10} {'status':<12} {'sent':<22} retries"
+        )
+        tz = app.ops.policy(ws).timezone
+        for r in rows:
+            sent = format_local(r.sent_at, tz) if r.sent_at else "-"
+            contact = r.phone or r.email or ""
+            typer.echo(
+                f"{'#' + str(r.number):>6}  {r.customer_name[:24]:<24} {contact[:28]:<28} "
+                f"{r.channel:<10} {r.status:<12} {sent:<22} {r.retries}"
+            )
+
+
+@cli.command()
+def show(
+    number: Annotated[str, typer.Argument(help="A request number, or `customer`.")],
+    value: Annotated[
+        list[str] | None,
+        typer.Argument(help="After `customer`: an email, phone number or name."),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Show a request, its messages and its history (`show customer X`: see `customer`)."""
+    if number.lower() == "customer":  # as in Slack's `/reviews show customer ...`
+        if not value:
+            fail("Say whom: `reviewops show customer EMAIL|PHONE|NAME`.")
+        customer(value, flat=False, workspace=workspace)
+        return
+    if value:
+        fail("Show one request at a time, like `reviewops show 42`.")
+    (n,) = parse_numbers([number])
+    with opened_app() as app:
+        _echo_detail(app.ops.show(workspace_id(app, workspace), n))
+
+
+def _echo_detail(d: RequestDetail) -> None:
+    """Print a request's fields, then its messages and events, in the workspace's time."""
+    r = d.request
+    tz = d.policy.timezone
+
+    def local(value: datetime | None) -> str:
+        # Times in the workspace timezone, named, as people type them.
+        return format_local(value, tz) if value else "-"
+
+    rows = [
+        ("Request", f"#{r.number}"),
+        ("Name", r.customer_name),
+        ("Email", r.email or "-"),
+        ("Phone", r.phone or "-"),
+        ("Reference", r.reference or "-"),
+        ("Type", r.review_type),
+        ("Method", METHOD_LABELS.get(r.method, r.method)),
+        ("Status", r.status),
+        ("Created", local(r.created_at)),
+        ("Scheduled", local(r.scheduled_at)),
+        ("Sent", local(r.sent_at)),
+        ("Retries", str(r.retries)),
+        ("Sent by", r.created_by_name or r.created_by),
+    ]
+    for label, shown in rows:
+        typer.echo(f"{label:<10} {shown}")
+    typer.echo("Messages:")
+    for m in d.messages:
+        why = f"  ({m.error_code or ''} {m.error_reason})" if m.error_reason else ""
+        typer.echo(
+            f"  {m.kind:<8} {m.channel:<8} {m.status:<12} due {local(m.due_at)}  sent {local(m.sent_at)}{why}"
+        )
+    typer.echo("Events:")
+    for e in d.events:
+        typer.echo(f"  {local(e.at)}  {e.kind:<18} {e.detail.get('actor_name') or e.actor}")
+
+
+@cli.command()
+def customer(
+    value: Annotated[
+        list[str], typer.Argument(help="Email, phone number (any usual form) or name.")
+    ],
+    flat: Annotated[
+        bool, typer.Option("--flat", help="One list of messages, newest first.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Show one customer: contact, opt-outs, and every request with its messages."""
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        lookup = app.ops.find_customer(ws, " ".join(value))
+        if lookup.history is None:
+            typer.echo(f"Several customers match '{lookup.query}':", err=True)
+            for c in lookup.choices:
+                contact = "  ".join(x for x in (c.phone, c.email) if x)
+                typer.echo(f"  {c.name:<24} {contact}", err=True)
+            if lookup.more:
+                typer.echo("  ... and more", err=True)
+            fail("Give their phone number or email to choose one.")
+        _echo_contact(lookup.history)
+        _echo_requests(lookup.history, flat=flat)
+
+
+def _echo_contact(h: ContactHistory) -> None:
+    """Print who the customer is and what they opted out of."""
+    c = h.contact
+    phone = f"{format_phone_international(c.phone)} ({c.phone})" if c.phone else "-"
+    rows = [
+        ("Customer", c.name),
+        ("Phone", phone),
+        ("Email", c.email or "-"),
+        ("SMS/WhatsApp", _opt_out(c.phone, c.phone_opted_out_at, "replied STOP")),
+        ("Email opt", _opt_out(c.email, c.email_opted_out_at, "unsubscribed")),
+        ("Requests", str(h.total_requests)),
+    ]
+    for label, shown in rows:
+        typer.echo(f"{label:<13} {shown}")
+
+
+def _echo_requests(h: ContactHistory, *, flat: bool) -> None:
+    """Print each request with its messages and replies, or (flat) one list, newest first."""
+    lines: list[tuple[datetime, int, str]] = []
+    for r in h.requests:
+        assert r.id is not None
+        if not flat:
+            ref = f"  ref {r.reference}" if r.reference else ""
+            typer.echo(f"\n#{r.number}  {r.status}  {r.channel}  created {_fmt(r.created_at)}{ref}")
+        items = [(m.sent_at or m.due_at, m.id or 0, _message_row(m)) for m in h.messages[r.id]] + [
+            (e.at, e.id or 0, f'reply    {_fmt(e.at)}  "{e.detail.get("text", "")}"')
+            for e in h.replies[r.id]
+        ]
+        if flat:
+            lines += [(at, order, f"#{r.number:<5} {text}") for at, order, text in items]
+        else:
+            for _, _, text in sorted(items):
+                typer.echo(f"  {text}")
+    if flat:
+        typer.echo("")
+        for _, _, text in sorted(lines, reverse=True):
+            typer.echo(text)
+    if h.total_requests > len(h.requests):
+        typer.echo(f"({h.total_requests - len(h.requests)} older requests not shown)")
+
+
+def _opt_out(address: str | None, at: datetime | None, how: str) -> str:
+    if not address:
+        return "-"
+    return f"opted out {_fmt(at)} ({how})" if at else "allowed"
+
+
+def _message_row(m: Message) -> str:
+    why = f"  ({m.error_code or ''} {m.error_reason})" if m.error_reason else ""
+    when = f"sent {_fmt(m.sent_at)}" if m.sent_at else f"due {_fmt(m.due_at)}"
+    return f"{m.kind:<8} {m.channel:<8} {m.to_address}  {m.status:<12} {when}{why}"
+
+
+def _fmt(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"

@@ -1,0 +1,75 @@
+"""`reviewops serve`, `worker` and `db upgrade`: run reviewops and keep its schema current."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import typer
+
+from bot.app import create_app
+from bot.cli import cli, db_cli, fail
+from bot.settings import Settings
+from store import db as store_db
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest version."""
+    settings = Settings()
+    store_db.upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@cli.command()
+def worker() -> None:
+    """Run the scheduler only: dispatch, reaper and Slack outbox."""
+    _setup_logging()
+    settings = Settings()
+    store_db.upgrade(settings.database_url)
+    app = create_app(settings)
+    typer.echo(settings.senders_line())
+    app.start_scheduler()
+    typer.echo("worker running; Ctrl-C to stop")
+    try:
+        _wait_for_signal()
+    finally:
+        app.close()
+
+
+@cli.command()
+def serve(
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="Talk to Slack over Socket Mode (development).")
+    ] = False,
+) -> None:
+    """Serve Slack, webhooks, tracked links and health, and run the scheduler."""
+    _setup_logging()
+    settings = Settings()
+    if socket_mode and not (settings.slack_app_token and settings.slack_bot_token):
+        fail("Socket Mode needs SLACK_APP_TOKEN (xapp-...) and SLACK_BOT_TOKEN.")
+    store_db.upgrade(settings.database_url)
+    typer.echo(settings.senders_line())
+    # Imported here: the web stack loads only for the command that serves it.
+    from bot.server import serve as run_server
+
+    run_server(settings, socket_mode=socket_mode)
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
