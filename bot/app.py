@@ -53,7 +53,7 @@ class ReviewOpsApp:
     def _register_reconcile(self) -> None:
         # Only Twilio can be asked what became of a message whose answer was lost; imported
         # here so a process without Twilio never loads the twilio SDK.
-        from bot.feedback import Feedback
+        from bot.usecases.feedback import Feedback
         from scheduler import reconcile
 
         found = reconcile.finders(self.senders)

@@ -22,8 +22,9 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import ReviewOpsApp
 from bot.clock import Clock
+from bot.delivery import twilio_reports
 from bot.domain.errors import NotFound
-from bot.feedback import Feedback
+from bot.usecases.feedback import Feedback
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +150,16 @@ def register_webhooks(
             return Response("invalid signature\n", status=403, mimetype="text/plain")
         counted("twilio_status", "accepted")
         form = request.form
-        feedback.twilio_status(
-            sid=form.get("MessageSid") or form.get("SmsSid") or "",
-            status=form.get("MessageStatus") or form.get("SmsStatus") or "",
-            to=form.get("To", ""),
-            error_code=form.get("ErrorCode"),
-            idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
+        delivery = twilio_reports.status_report(
+            form.get("MessageStatus") or form.get("SmsStatus") or "", form.get("ErrorCode")
         )
+        if delivery is not None:
+            feedback.provider_status.report(
+                sid=form.get("MessageSid") or form.get("SmsSid") or "",
+                to=twilio_reports.bare_phone(form.get("To", "")),
+                delivery=delivery,
+                idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
+            )
         return Response(EMPTY_TWIML, mimetype="text/xml")
 
     @target.post("/webhooks/twilio/inbound")
@@ -166,11 +170,10 @@ def register_webhooks(
             return Response("invalid signature\n", status=403, mimetype="text/plain")
         counted("twilio_inbound", "accepted")
         form = request.form
-        answer = feedback.inbound(
+        answer = feedback.inbound_replies.receive(
             sid=form.get("MessageSid") or form.get("SmsMessageSid") or "",
-            from_=form.get("From", ""),
-            to=form.get("To", ""),
-            body=form.get("Body", ""),
+            phone=twilio_reports.bare_phone(form.get("From", "")),
+            text=twilio_reports.inbound_text(form.get("Body", "")),
         )
         body = twiml_message(answer.reply) if answer.reply else EMPTY_TWIML
         return Response(body, mimetype="text/xml")
