@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlmodel import Session, col, select
 
@@ -19,6 +19,26 @@ if TYPE_CHECKING:
 def normalize_message_id(value: str | None) -> str:
     """Return a Message-ID without angle brackets or surrounding space (both sides compare so)."""
     return (value or "").strip().removeprefix("<").removesuffix(">").strip()
+
+
+# Mailgun's event names in our words.
+_STATUSES = {
+    "delivered": Status.DELIVERED,
+    "opened": Status.OPENED,
+    "clicked": Status.CLICKED,
+    "failed": Status.FAILED,
+}
+_OPT_OUTS = {
+    "complained": (Status.COMPLAINED, "The customer marked the email as spam"),
+    "unsubscribed": (Status.UNSUBSCRIBED, "The customer unsubscribed"),
+}
+
+
+class _Said(NamedTuple):
+    event: str
+    severity: str
+    code: str | None
+    reason: str | None
 
 
 class EmailEvents(FeedbackSource):
@@ -47,7 +67,6 @@ class EmailEvents(FeedbackSource):
             return Applied.NOT_FOUND
 
         def run(session: Session) -> Applied:
-            now = self.clock.now()
             if key and seen(session, key):
                 return Applied.DUPLICATE
             message = locked(
@@ -59,56 +78,45 @@ class EmailEvents(FeedbackSource):
             )
             if message is None:
                 return Applied.NOT_FOUND
-            request = session.get(ReviewRequest, message.request_id)
-            assert request is not None
-            name = event.strip().lower()
-            if name == "failed" and (severity or "").lower() == "temporary":
-                # The provider retries by itself: worth a line in the log, not a status.
-                self.journal.record(
-                    session,
-                    request,
-                    "delivery_delayed",
-                    actor,
-                    now,
-                    message=message,
-                    detail={"code": code, "reason": reason},
-                    dedup_key=key,
-                )
-                return Applied.APPLIED
-            if name == "complained":
-                return self.engagement.unsubscribe_message(
-                    session,
-                    message,
-                    "The customer marked the email as spam",
-                    now,
-                    status=Status.COMPLAINED,
-                    dedup_key=key,
-                    actor=actor,
-                )
-            if name == "unsubscribed":
-                return self.engagement.unsubscribe_message(
-                    session,
-                    message,
-                    "The customer unsubscribed",
-                    now,
-                    dedup_key=key,
-                    actor=actor,
-                )
-            status = {
-                "delivered": Status.DELIVERED,
-                "opened": Status.OPENED,
-                "clicked": Status.CLICKED,
-                "failed": Status.FAILED,
-            }.get(name)
-            if status is None:
-                return Applied.IGNORED
-            report = Report(
-                status,
-                actor,
-                dedup_key=key,
-                error_code=code if status is Status.FAILED else None,
-                reason=(reason or "The email bounced") if status is Status.FAILED else None,
-            )
-            return self.apply(session, message, report, now)
+            said = _Said(event.strip().lower(), (severity or "").lower(), code, reason)
+            return self._apply(session, message, said, actor, key)
 
         return self.guarded(run)
+
+    def _apply(
+        self, session: Session, message: Message, said: _Said, actor: Actor, key: str | None
+    ) -> Applied:
+        now = self.clock.now()
+        if said.event == "failed" and said.severity == "temporary":
+            # The provider retries by itself: worth a line in the log, not a status.
+            request = session.get(ReviewRequest, message.request_id)
+            assert request is not None
+            detail = {"code": said.code, "reason": said.reason}
+            self.journal.record(
+                session,
+                request,
+                "delivery_delayed",
+                actor,
+                now,
+                message=message,
+                detail=detail,
+                dedup_key=key,
+            )
+            return Applied.APPLIED
+        if said.event in _OPT_OUTS:
+            opted, reason = _OPT_OUTS[said.event]
+            return self.engagement.unsubscribe_message(
+                session, message, reason, now, status=opted, dedup_key=key, actor=actor
+            )
+        status = _STATUSES.get(said.event)
+        if status is None:
+            return Applied.IGNORED
+        failed = status is Status.FAILED
+        report = Report(
+            status,
+            actor,
+            dedup_key=key,
+            error_code=said.code if failed else None,
+            reason=(said.reason or "The email bounced") if failed else None,
+        )
+        return self.apply(session, message, report, now)

@@ -92,30 +92,22 @@ class FeedbackSource:
         assert request is not None
         before = Status(message.status)
         after = advance(before, report.status)
-        changed = after is not before
-        stamp = _MESSAGE_STAMPS.get(report.status)
-        if stamp and getattr(message, stamp) is None:
-            setattr(message, stamp, now)
-            changed = True
+        stamped = _stamp(message, _MESSAGE_STAMPS.get(report.status), now)
         failure = report.status in FAILURES
-        if failure and report.error_code and not message.error_code:
-            changed = True  # a code for a failure we knew without one
-        if not changed:
+        # A code for a failure we knew without one is news too.
+        new_code = failure and bool(report.error_code) and not message.error_code
+        if after is before and not stamped and not new_code:
             return Applied.IGNORED
-        if failure or after in ALERTS:
-            self.journal.advance(
-                session,
-                message,
-                report.status,
-                now,
-                error_code=report.error_code,
-                reason=report.reason,
-            )
-        else:
-            self.journal.advance(session, message, report.status, now)
-        request_stamp = _REQUEST_STAMPS.get(report.status)
-        if request_stamp and getattr(request, request_stamp) is None:
-            setattr(request, request_stamp, now)
+        keeps_error = failure or after in ALERTS
+        self.journal.advance(
+            session,
+            message,
+            report.status,
+            now,
+            error_code=report.error_code if keeps_error else None,
+            reason=report.reason if keeps_error else None,
+        )
+        _stamp(request, _REQUEST_STAMPS.get(report.status), now)
         if failure and after is report.status:
             request.last_error = report.reason or request.last_error
         self.journal.refresh(session, request, now)
@@ -163,6 +155,14 @@ class FeedbackSource:
         if session.info.pop(WAKE, False):
             self.ops.wake()
         return result
+
+
+def _stamp(row: Message | ReviewRequest, field_name: str | None, now: datetime) -> bool:
+    """Set the moment a report is evidence of, if it was not known; say whether it was new."""
+    if field_name is None or getattr(row, field_name) is not None:
+        return False
+    setattr(row, field_name, now)
+    return True
 
 
 def _change_text(request: ReviewRequest, message: Message, report: Report) -> str:
