@@ -21,6 +21,7 @@ from urllib3.exceptions import ProxyError as Urllib3ProxyError
 
 from bot.delivery.base import Outcome, OutgoingMessage, SendResult
 from bot.delivery.twilio_reports import NOT_A_RECIPIENT_CODES, OPTED_OUT_CODES, twilio_error_reason
+from bot.domain.channels import PHONE_CHANNELS
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class TwilioSender:
     """Hand SMS and WhatsApp messages to Twilio and map its answer to a SendResult."""
 
     name = PROVIDER
-    channels = frozenset({"sms", "whatsapp"})
+    channels = frozenset(PHONE_CHANNELS)
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.domain import contacts
-from bot.domain.channels import METHOD_LABELS
+from bot.domain.channels import METHOD_LABELS, PHONE_CHANNELS
 from bot.domain.errors import Conflict, InvalidInput
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import Status
@@ -194,7 +194,7 @@ def choose_channels(
                 field="email",
             )
 
-    if method in ("sms", "whatsapp"):
+    if method in PHONE_CHANNELS:
         need_mobile(method)
         return (method,)
     if method == "email":

@@ -8,11 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy import Method, WorkspacePolicy
 from store import queries
 from store.models import Contact, Event, Message, ReviewRequest
 
-Method = Literal["sms", "whatsapp", "email", "sms_or_email", "sms_and_email"]
 ReviewType = Literal["service", "product"]
 When = Literal["now", "delay", "at"]
 

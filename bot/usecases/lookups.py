@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlmodel import col, select
 
 from bot.domain import contacts
@@ -15,9 +13,6 @@ from bot.usecases.services import UseCase
 from store import contacts as contact_store
 from store import queries
 from store.models import Contact, Event
-
-# A phone number as people type it: digits, spaces, +, (), dots, dashes and slashes.
-_PHONE_LIKE = re.compile(r"[+\d\s().\-/]+")
 
 
 class Lookups(UseCase):
@@ -57,7 +52,7 @@ class Lookups(UseCase):
                 email = contacts.normalize_email(text)
                 found = contact_store.contacts_by_email(session, workspace_id, email)
                 missing = f"No customer has the address {email}."
-            elif _PHONE_LIKE.fullmatch(text) and any(c.isdigit() for c in text):
+            elif contacts.looks_like_phone(text):
                 phone = contacts.normalize_phone(text, region, require_mobile=False)
                 found = contact_store.contacts_by_phone(session, workspace_id, phone)
                 missing = (
