@@ -13,7 +13,7 @@ from bot.usecases.reports import Applied, FeedbackSource, Report, locked, seen
 from store.models import Message, ReviewRequest
 
 if TYPE_CHECKING:
-    from bot.requests import ReviewOps
+    from bot.usecases.review_ops import ReviewOps
 
 
 def normalize_message_id(value: str | None) -> str:

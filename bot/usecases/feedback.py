@@ -6,10 +6,7 @@ translated by bot.delivery.twilio_reports before they reach a use-case.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
-
-from sqlmodel import Session
 
 from bot.delivery import twilio_reports
 from bot.domain.status import Status
@@ -18,12 +15,12 @@ from bot.usecases.email_events import EmailEvents
 from bot.usecases.engagement import Engagement
 from bot.usecases.inbound import InboundAnswer, InboundReplies
 from bot.usecases.provider_status import ProviderStatus
-from bot.usecases.reports import Applied, Report
+from bot.usecases.reports import Applied
 from bot.usecases.unknown_outcomes import UnknownOutcomes
 from store.models import Message, ReviewRequest
 
 if TYPE_CHECKING:
-    from bot.requests import ReviewOps
+    from bot.usecases.review_ops import ReviewOps
 
 
 class Feedback:
@@ -139,7 +136,3 @@ class Feedback:
     def send_again(self, workspace_id: int, number: int, actor: Actor) -> ReviewRequest:
         """Send a request whose outcome is unknown again (the same rules as any resend)."""
         return self.unknown_outcomes.send_again(workspace_id, number, actor)
-
-    def apply(self, session: Session, message: Message, report: Report, now: datetime) -> Applied:
-        """Apply a report to a message inside the caller's transaction; tell the team once."""
-        return self.provider_status.apply(session, message, report, now)

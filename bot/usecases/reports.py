@@ -25,7 +25,7 @@ from bot.usecases.notifier import Change
 from store.models import Event, Message, ReviewRequest
 
 if TYPE_CHECKING:
-    from bot.requests import ReviewOps
+    from bot.usecases.review_ops import ReviewOps
 
 T = TypeVar("T")
 WAKE = "reviewops_wake_dispatcher"  # session.info flag: something became due now
