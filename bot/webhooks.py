@@ -23,7 +23,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import ReviewOpsApp
 from bot.clock import Clock
-from bot.delivery import twilio_reports
+from bot.delivery import mailgun_reports, twilio_reports
 from bot.domain.errors import NotFound
 from bot.usecases.feedback import Feedback
 
@@ -220,14 +220,17 @@ def _email_routes(
         headers = (data.get("message") or {}).get("headers") or {}
         status = data.get("delivery-status") or {}
         code = status.get("code")
-        feedback.email_event(
+        email = mailgun_reports.email_report(
+            str(data.get("event") or ""),
+            data.get("severity"),
+            str(code) if code not in (None, "") else None,
+            status.get("description") or status.get("message") or data.get("reason"),
+        )
+        feedback.email_events.report(
             provider="mailgun",
             message_id=str(headers.get("message-id") or ""),
-            event=str(data.get("event") or ""),
             event_id=str(data.get("id") or ""),
-            severity=data.get("severity"),
-            code=str(code) if code not in (None, "") else None,
-            reason=status.get("description") or status.get("message") or data.get("reason"),
+            email=email,
         )
         return Response(status=200)
 

@@ -33,3 +33,13 @@ class InboundText:
     intent: Intent
     keyword: str
     text: str
+
+
+@dataclass(frozen=True)
+class EmailReport:
+    """An email provider says what became of a message: a status, a delay, or nothing we track."""
+
+    status: Status | None  # None: nothing we track (or a delay)
+    delayed: bool = False  # a temporary failure the provider retries by itself
+    code: str | None = None
+    reason: str | None = None

@@ -1,11 +1,15 @@
-"""Email provider events: delivered, opened, clicked, failed, complained, unsubscribed."""
+"""Email provider events: delivered, opened, clicked, failed, complained, unsubscribed.
+
+The provider's own names are translated by its adapter (bot.delivery.mailgun_reports).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
+from bot.domain.reports import EmailReport
 from bot.domain.status import Status
 from bot.usecases.actors import Actor
 from bot.usecases.engagement import Engagement
@@ -21,24 +25,11 @@ def normalize_message_id(value: str | None) -> str:
     return (value or "").strip().removeprefix("<").removesuffix(">").strip()
 
 
-# Mailgun's event names in our words.
-_STATUSES = {
-    "delivered": Status.DELIVERED,
-    "opened": Status.OPENED,
-    "clicked": Status.CLICKED,
-    "failed": Status.FAILED,
+# What an email opt-out is called in the request's log.
+_OPT_OUT_REASONS = {
+    Status.COMPLAINED: "The customer marked the email as spam",
+    Status.UNSUBSCRIBED: "The customer unsubscribed",
 }
-_OPT_OUTS = {
-    "complained": (Status.COMPLAINED, "The customer marked the email as spam"),
-    "unsubscribed": (Status.UNSUBSCRIBED, "The customer unsubscribed"),
-}
-
-
-class _Said(NamedTuple):
-    event: str
-    severity: str
-    code: str | None
-    reason: str | None
 
 
 class EmailEvents(FeedbackSource):
@@ -48,18 +39,10 @@ class EmailEvents(FeedbackSource):
         super().__init__(ops)
         self.engagement = engagement
 
-    def email_event(
-        self,
-        *,
-        provider: str,
-        message_id: str,
-        event: str,
-        event_id: str,
-        severity: str | None = None,
-        code: str | None = None,
-        reason: str | None = None,
+    def report(
+        self, *, provider: str, message_id: str, event_id: str, email: EmailReport
     ) -> Applied:
-        """Apply one email provider event (Mailgun's names) to the message with this Message-ID."""
+        """Apply one email provider report to the message with this Message-ID."""
         actor = Actor(provider, provider.capitalize())
         key = f"{provider}:{event_id}" if event_id else None
         wanted = normalize_message_id(message_id)
@@ -78,20 +61,19 @@ class EmailEvents(FeedbackSource):
             )
             if message is None:
                 return Applied.NOT_FOUND
-            said = _Said(event.strip().lower(), (severity or "").lower(), code, reason)
-            return self._apply(session, message, said, actor, key)
+            return self._apply(session, message, email, actor, key)
 
         return self.guarded(run)
 
     def _apply(
-        self, session: Session, message: Message, said: _Said, actor: Actor, key: str | None
+        self, session: Session, message: Message, email: EmailReport, actor: Actor, key: str | None
     ) -> Applied:
         now = self.clock.now()
-        if said.event == "failed" and said.severity == "temporary":
+        if email.delayed:
             # The provider retries by itself: worth a line in the log, not a status.
             request = session.get(ReviewRequest, message.request_id)
             assert request is not None
-            detail = {"code": said.code, "reason": said.reason}
+            detail = {"code": email.code, "reason": email.reason}
             self.journal.record(
                 session,
                 request,
@@ -103,20 +85,19 @@ class EmailEvents(FeedbackSource):
                 dedup_key=key,
             )
             return Applied.APPLIED
-        if said.event in _OPT_OUTS:
-            opted, reason = _OPT_OUTS[said.event]
+        if email.status in _OPT_OUT_REASONS:
+            reason = _OPT_OUT_REASONS[email.status]
             return self.engagement.unsubscribe_message(
-                session, message, reason, now, status=opted, dedup_key=key, actor=actor
+                session, message, reason, now, status=email.status, dedup_key=key, actor=actor
             )
-        status = _STATUSES.get(said.event)
-        if status is None:
+        if email.status is None:
             return Applied.IGNORED
-        failed = status is Status.FAILED
+        failed = email.status is Status.FAILED
         report = Report(
-            status,
+            email.status,
             actor,
             dedup_key=key,
-            error_code=said.code if failed else None,
-            reason=(said.reason or "The email bounced") if failed else None,
+            error_code=email.code if failed else None,
+            reason=(email.reason or "The email bounced") if failed else None,
         )
         return self.apply(session, message, report, now)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.delivery import twilio_reports
+from bot.delivery import mailgun_reports, twilio_reports
 from bot.domain.status import Status
 from bot.usecases.actors import Actor
 from bot.usecases.email_events import EmailEvents
@@ -97,14 +97,9 @@ class Feedback:
         reason: str | None = None,
     ) -> Applied:
         """Apply one email provider event (Mailgun's names) to the message with this Message-ID."""
-        return self.email_events.email_event(
-            provider=provider,
-            message_id=message_id,
-            event=event,
-            event_id=event_id,
-            severity=severity,
-            code=code,
-            reason=reason,
+        email = mailgun_reports.email_report(event, severity, code, reason)
+        return self.email_events.report(
+            provider=provider, message_id=message_id, event_id=event_id, email=email
         )
 
     def resolve_unknown(
