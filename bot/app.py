@@ -12,10 +12,10 @@ from bot.compose import Composer
 from bot.delivery.base import Sender
 from bot.delivery.console import ConsoleSender
 from bot.metrics import Metrics
-from bot.requests import ReviewOps
 from bot.settings import Settings
 from bot.usecases.dispatcher import Dispatcher
 from bot.usecases.notifier import Notifier
+from bot.usecases.review_ops import ReviewOps
 from scheduler import dispatch, reaper
 from scheduler.jobs import Scheduler
 from store.db import Database
@@ -53,7 +53,7 @@ class ReviewOpsApp:
     def _register_reconcile(self) -> None:
         # Only Twilio can be asked what became of a message whose answer was lost; imported
         # here so a process without Twilio never loads the twilio SDK.
-        from bot.feedback import Feedback
+        from bot.usecases.feedback import Feedback
         from scheduler import reconcile
 
         found = reconcile.finders(self.senders)

@@ -18,8 +18,8 @@ from slack_sdk.oauth.installation_store import Bot, Installation, InstallationSt
 from slack_sdk.oauth.state_store import OAuthStateStore
 from sqlmodel import select
 
-from bot.requests import ReviewOps
 from bot.settings import Settings
+from bot.usecases.review_ops import ReviewOps
 from store.models import Workspace
 
 log = logging.getLogger(__name__)

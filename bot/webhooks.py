@@ -1,6 +1,6 @@
 """HTTP routes customers and providers reach: Twilio and email webhooks, links, pixel, unsubscribe.
 
-Each route verifies what it receives, hands it to one use-case in bot/feedback.py and answers
+Each route verifies what it receives, hands it to one use-case (bot.usecases.feedback) and answers
 fast; nothing here decides what a report means.
 """
 
@@ -12,6 +12,7 @@ import hmac
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
@@ -22,8 +23,9 @@ from twilio.request_validator import RequestValidator
 
 from bot.app import ReviewOpsApp
 from bot.clock import Clock
+from bot.delivery import mailgun_reports, twilio_reports
 from bot.domain.errors import NotFound
-from bot.feedback import Feedback
+from bot.usecases.feedback import Feedback
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,9 @@ class MailgunVerifier:
         return None
 
 
+Counted = Callable[[str, str], None]  # (source, result): a webhook metric
+
+
 def register_webhooks(
     target: Blueprint | Flask,
     app: ReviewOpsApp,
@@ -122,58 +127,77 @@ def register_webhooks(
 ) -> Feedback:
     """Add the webhook, link, pixel and unsubscribe routes to a blueprint or Flask app."""
     feedback = Feedback(app.ops)
-    base = public_url.rstrip("/")
-    validator = RequestValidator(twilio_auth_token) if twilio_auth_token else None
-    mailgun = MailgunVerifier(mailgun_signing_key, app.clock) if mailgun_signing_key else None
 
     def counted(source: str, result: str) -> None:
         app.metrics.webhooks.labels(source, result).inc()
 
-    def twilio_verified() -> bool:
+    validator = RequestValidator(twilio_auth_token) if twilio_auth_token else None
+    _twilio_routes(target, feedback, validator, public_url.rstrip("/"), counted)
+    mailgun = MailgunVerifier(mailgun_signing_key, app.clock) if mailgun_signing_key else None
+    _email_routes(target, feedback, mailgun, counted)
+    _link_routes(target, feedback)
+    return feedback
+
+
+def _twilio_routes(
+    target: Blueprint | Flask,
+    feedback: Feedback,
+    validator: RequestValidator | None,
+    base: str,
+    counted: Counted,
+) -> None:
+    """Add Twilio's status callback and inbound message routes; Twilio's words stop here."""
+
+    def verified(source: str) -> bool:
         # Twilio signs the URL it was given: ours as the public sees it, whatever proxy is between.
-        if validator is None:
-            return False
         signature = request.headers.get("X-Twilio-Signature", "")
-        if not signature:
-            return False
         url = base + request.path
         if request.query_string:
             url += "?" + request.query_string.decode("latin-1")
-        return bool(validator.validate(url, request.form, signature))
+        ok = bool(validator and signature and validator.validate(url, request.form, signature))
+        if not ok:
+            log.warning("refused a Twilio %s webhook with a missing or wrong signature", source)
+        counted(f"twilio_{source}", "accepted" if ok else "refused")
+        return ok
 
     @target.post("/webhooks/twilio/status")
     def twilio_status() -> Response:
-        if not twilio_verified():
-            log.warning("refused a Twilio status callback with a missing or wrong signature")
-            counted("twilio_status", "refused")
+        if not verified("status"):
             return Response("invalid signature\n", status=403, mimetype="text/plain")
-        counted("twilio_status", "accepted")
         form = request.form
-        feedback.twilio_status(
-            sid=form.get("MessageSid") or form.get("SmsSid") or "",
-            status=form.get("MessageStatus") or form.get("SmsStatus") or "",
-            to=form.get("To", ""),
-            error_code=form.get("ErrorCode"),
-            idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
+        delivery = twilio_reports.status_report(
+            form.get("MessageStatus") or form.get("SmsStatus") or "", form.get("ErrorCode")
         )
+        if delivery is not None:
+            feedback.provider_status.report(
+                sid=form.get("MessageSid") or form.get("SmsSid") or "",
+                to=twilio_reports.bare_phone(form.get("To", "")),
+                delivery=delivery,
+                idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
+            )
         return Response(EMPTY_TWIML, mimetype="text/xml")
 
     @target.post("/webhooks/twilio/inbound")
     def twilio_inbound() -> Response:
-        if not twilio_verified():
-            log.warning("refused a Twilio inbound webhook with a missing or wrong signature")
-            counted("twilio_inbound", "refused")
+        if not verified("inbound"):
             return Response("invalid signature\n", status=403, mimetype="text/plain")
-        counted("twilio_inbound", "accepted")
         form = request.form
-        answer = feedback.inbound(
+        answer = feedback.inbound_replies.receive(
             sid=form.get("MessageSid") or form.get("SmsMessageSid") or "",
-            from_=form.get("From", ""),
-            to=form.get("To", ""),
-            body=form.get("Body", ""),
+            phone=twilio_reports.bare_phone(form.get("From", "")),
+            text=twilio_reports.inbound_text(form.get("Body", "")),
         )
         body = twiml_message(answer.reply) if answer.reply else EMPTY_TWIML
         return Response(body, mimetype="text/xml")
+
+
+def _email_routes(
+    target: Blueprint | Flask,
+    feedback: Feedback,
+    mailgun: MailgunVerifier | None,
+    counted: Counted,
+) -> None:
+    """Add the email provider's event webhook (Mailgun)."""
 
     @target.post("/webhooks/email/<provider>")
     def email_webhook(provider: str) -> Response:
@@ -196,16 +220,23 @@ def register_webhooks(
         headers = (data.get("message") or {}).get("headers") or {}
         status = data.get("delivery-status") or {}
         code = status.get("code")
-        feedback.email_event(
+        email = mailgun_reports.email_report(
+            str(data.get("event") or ""),
+            data.get("severity"),
+            str(code) if code not in (None, "") else None,
+            status.get("description") or status.get("message") or data.get("reason"),
+        )
+        feedback.email_events.report(
             provider="mailgun",
             message_id=str(headers.get("message-id") or ""),
-            event=str(data.get("event") or ""),
             event_id=str(data.get("id") or ""),
-            severity=data.get("severity"),
-            code=str(code) if code not in (None, "") else None,
-            reason=status.get("description") or status.get("message") or data.get("reason"),
+            email=email,
         )
         return Response(status=200)
+
+
+def _link_routes(target: Blueprint | Flask, feedback: Feedback) -> None:
+    """Add the customer's routes: the tracked review link, the open pixel, unsubscribe."""
 
     @target.route("/r/<token>", methods=["GET", "HEAD"])
     def tracked_link(token: str) -> Any:
@@ -247,8 +278,6 @@ def register_webhooks(
         if one_click and request.form.get("confirm") != "yes":
             return Response("unsubscribed\n", mimetype="text/plain")
         return Response(_done_page(), mimetype="text/html", headers=NO_CACHE)
-
-    return feedback
 
 
 def _confirm_page(token: str) -> str:

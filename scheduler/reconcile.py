@@ -18,10 +18,12 @@ from typing import Protocol, cast
 from sqlmodel import col, select
 
 from bot.delivery.base import Sender
-from bot.delivery.twilio import FoundMessage, TwilioQueryError, twilio_error_reason
+from bot.delivery.twilio import FoundMessage, TwilioQueryError
+from bot.delivery.twilio_reports import twilio_error_reason, twilio_status
+from bot.domain.channels import PHONE_CHANNELS
 from bot.domain.status import Status
-from bot.feedback import Feedback, twilio_status
 from bot.usecases.dispatcher import SENDING_LEASE
+from bot.usecases.feedback import Feedback
 from scheduler.jobs import Scheduler
 from store.models import Event, Message
 
@@ -60,7 +62,7 @@ def finders(senders: Mapping[str, Sender]) -> dict[str, MessageFinder]:
     return {
         channel: cast(MessageFinder, sender)
         for channel, sender in senders.items()
-        if channel in ("sms", "whatsapp") and callable(getattr(sender, "find_messages", None))
+        if channel in PHONE_CHANNELS and callable(getattr(sender, "find_messages", None))
     }
 
 

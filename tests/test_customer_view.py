@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlmodel import select
 
-from bot.feedback import Feedback
+from bot.usecases.feedback import Feedback
 from handlers import blocks
 from store.models import Event, Message, ReviewRequest
 from tests.helpers import CliInvoke, cli_invoker

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
+from bot.delivery.twilio_reports import twilio_status
 from bot.domain.status import RANK, Status
-from bot.feedback import Applied, Feedback, fold, twilio_status
 from bot.requests import RequestCreate
+from bot.usecases.feedback import Feedback
+from bot.usecases.reports import Applied, fold
 from store.db import Database
 from store.models import Event, Message
 from tests.helpers import ALICE, Engine

@@ -478,7 +478,7 @@ def test_deleted_request_card_loses_its_content(
 def test_deleting_erases_the_replies_and_alerts_already_in_slack(
     db: Database, clock: FrozenClock, fake: FakeSlack
 ) -> None:
-    from bot.feedback import Feedback
+    from bot.usecases.feedback import Feedback
 
     setup = Setup(db, clock, fake, delay="1h", alert_channel="C0ALERTS")
     request = setup.create()

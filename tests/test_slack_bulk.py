@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.feedback import Feedback
+from bot.usecases.feedback import Feedback
 from handlers import blocks
 from store.models import Event, Message, ReviewRequest, SlackOutbox
 from tests.slack_harness import (  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.feedback import Feedback
+from bot.usecases.feedback import Feedback
 from handlers.notifications import ACTION_MARK_SENT, ACTION_SEND_AGAIN
 from tests.slack_harness import (  # noqa: F401
     ADMIN,

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from bot.domain.contacts import mask_email, mask_phone
-from bot.feedback import Feedback
+from bot.usecases.feedback import Feedback
 from handlers.blocks import assert_within_limits
 from handlers.home_blocks import HOME_EXPORT, HOME_QUEUED, HOME_SEND, QUEUED_CAP, queued_modal
 from store.models import ReviewRequest

@@ -22,8 +22,8 @@ from bot.delivery.twilio import (
     RedirectingHttpClient,
     TwilioQueryError,
     TwilioSender,
-    twilio_error_reason,
 )
+from bot.delivery.twilio_reports import twilio_error_reason
 from tests.fakes.twilio_api import (
     RATE_LIMIT_RETRY_AFTER,
     SCENARIO_HANG,

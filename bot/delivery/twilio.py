@@ -20,56 +20,13 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 from urllib3.exceptions import ProxyError as Urllib3ProxyError
 
 from bot.delivery.base import Outcome, OutgoingMessage, SendResult
+from bot.delivery.twilio_reports import NOT_A_RECIPIENT_CODES, OPTED_OUT_CODES, twilio_error_reason
+from bot.domain.channels import PHONE_CHANNELS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.twilio.com"
 PROVIDER = "twilio"
-
-# Readable reasons for the codes Twilio gives at send time (REST errors) and later in
-# status callbacks (ErrorCode). https://www.twilio.com/docs/api/errors
-ERROR_REASONS: dict[int, str] = {
-    20003: "Twilio rejected the account credentials",
-    20429: "Twilio rate limit reached: try again later",
-    21211: "Invalid phone number",
-    21408: "SMS to this country is not enabled on the Twilio account",
-    21602: "Message body is required",
-    21603: "A sender (From) is required",
-    21604: "A recipient (To) is required",
-    21606: "The sender number can't send messages to this destination",
-    21610: "The customer replied STOP to this number",
-    21612: "The number can't be reached by SMS from this sender",
-    21614: "Not a mobile number: can't receive SMS",
-    21617: "Message too long (over 1600 characters)",
-    21910: "Sender and recipient are not on the same channel",
-    30001: "Queue overflow: too many messages queued for this sender",
-    30002: "Twilio account suspended",
-    30003: "Unreachable destination handset",
-    30004: "Message blocked by the recipient or the carrier",
-    30005: "Unknown destination handset",
-    30006: "Landline or unreachable carrier",
-    30007: "Filtered as spam by the carrier",
-    30008: "Unknown error",
-    30009: "Missing segment: part of the message was lost",
-    30010: "Message price exceeds the maximum price",
-    30034: "Sent from an unregistered US 10DLC number",
-    30410: "The carrier timed out",
-    63003: "WhatsApp: the number is not on WhatsApp",
-    63016: "WhatsApp: outside the 24-hour window, a template message is required",
-    63018: "WhatsApp: rate limit reached for this sender",
-    63024: "WhatsApp: invalid message recipient",
-}
-
-
-def twilio_error_reason(code: int | str | None) -> str:
-    """Give a readable reason for a Twilio error code (send-time or delivery)."""
-    if code is None or str(code).strip() == "":
-        return "Unknown error"
-    try:
-        number = int(str(code).strip())
-    except ValueError:
-        return f"Twilio error {code}"
-    return ERROR_REASONS.get(number, f"Twilio error {number}")
 
 
 @dataclass(frozen=True)
@@ -199,7 +156,7 @@ class TwilioSender:
     """Hand SMS and WhatsApp messages to Twilio and map its answer to a SendResult."""
 
     name = PROVIDER
-    channels = frozenset({"sms", "whatsapp"})
+    channels = frozenset(PHONE_CHANNELS)
 
     def __init__(
         self,
@@ -309,11 +266,11 @@ class TwilioSender:
         response = self.http_client.last_response()
         twilio_says = _twilio_message(response, fallback)
         error_code = str(code) if code is not None else str(status)
-        if code in (21211, 21614, 63016):
+        if code in NOT_A_RECIPIENT_CODES:
             return SendResult(
                 Outcome.FAILED, PROVIDER, error_code=error_code, reason=twilio_error_reason(code)
             )
-        if code == 21610:
+        if code in OPTED_OUT_CODES:
             return SendResult(
                 Outcome.OPTED_OUT,
                 PROVIDER,

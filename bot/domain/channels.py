@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+CHANNELS: tuple[str, ...] = ("sms", "whatsapp", "email")
+
 # STOP opts a number out of both: they share one opt-out (Contact.phone_opted_out_at).
 PHONE_CHANNELS: tuple[str, ...] = ("sms", "whatsapp")
 

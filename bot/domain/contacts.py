@@ -78,6 +78,11 @@ def normalize_phone(raw: str, region: str, *, require_mobile: bool) -> str:
 _PHONE_TYPED = re.compile(r"[+\d\s().\-/]+")
 
 
+def looks_like_phone(text: str) -> bool:
+    """Say whether a text is typed like a phone number: digits, spaces, +, (), dots, dashes, slashes."""
+    return bool(_PHONE_TYPED.fullmatch(text)) and any(c.isdigit() for c in text)
+
+
 @dataclass(frozen=True)
 class PhoneSearch:
     """What a search text means as a phone number, in the E.164 form numbers are stored in."""

@@ -12,13 +12,13 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlmodel import Session, col, select
 
 from bot.compose import Composer
 from bot.delivery.base import Outcome, OutgoingMessage, Sender, SendResult
-from bot.domain.channels import channel_in_sentence
+from bot.domain.channels import PHONE_CHANNELS, channel_in_sentence
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import Status
 from bot.domain.window import next_allowed, parse_window
@@ -31,7 +31,7 @@ from store.db import Database
 from store.models import Contact, Message, ReviewRequest, Workspace
 
 if TYPE_CHECKING:
-    from bot.requests import ReviewOps
+    from bot.usecases.review_ops import ReviewOps
 
 log = logging.getLogger(__name__)
 
@@ -221,27 +221,12 @@ class Dispatcher:
             elif result.outcome is Outcome.RETRY and message.status == Status.SENDING.value:
                 self._record_retry(session, message, request, result, now, actor)
             elif result.outcome is Outcome.UNKNOWN:
-                self.journal.advance(session, message, Status.UNKNOWN, now, reason=result.reason)
-                self.journal.refresh(session, request, now)
-                self.journal.record(
-                    session,
-                    request,
-                    "unknown",
-                    actor,
-                    now,
-                    message=message,
-                    detail={"reason": result.reason},
+                said = (
+                    f"The {channel} may or may not have gone out ({result.reason or 'no answer'}); "
+                    "it will not be sent again automatically."
                 )
-                self.journal.notify(
-                    session,
-                    request,
-                    Change(
-                        "unknown",
-                        f"The {channel} may or may not have gone out ({result.reason or 'no answer'}); "
-                        "it will not be sent again automatically.",
-                        alert=True,
-                    ),
-                )
+                why = _InDoubt(result.reason, result.reason, said)
+                self._mark_unknown(session, message, request, why, actor, now)
             elif result.outcome in (Outcome.FAILED, Outcome.OPTED_OUT):
                 self._record_failure(session, message, request, result, now, actor, channel)
             else:
@@ -354,7 +339,7 @@ class Dispatcher:
                 alert=True,
             ),
         )
-        if opted and message.to_address:
+        if opted and message.channel in PHONE_CHANNELS and message.to_address:
             # The same opt-out rule as an inbound STOP: every contact and message to the number.
             reason = result.reason or "The customer opted out"
             self.journal.opt_out_phone(session, message.to_address, reason, now)
@@ -374,31 +359,40 @@ class Dispatcher:
             ).all()
             for message in stuck:
                 # It may have reached the provider before the worker died: never resend.
-                reason = "The worker stopped while sending"
-                self.journal.advance(session, message, Status.UNKNOWN, now, reason=reason)
                 request = session.get(ReviewRequest, message.request_id)
                 assert request is not None
-                self.journal.refresh(session, request, now)
-                self.journal.record(
-                    session,
-                    request,
-                    "unknown",
-                    SYSTEM,
-                    now,
-                    message=message,
-                    detail={"reason": "lease expired while sending"},
-                )
-                self.journal.notify(
-                    session,
-                    request,
-                    Change(
-                        "unknown",
-                        "A worker stopped while sending: the message may or may not have gone out. "
-                        "It will not be sent again automatically.",
-                        alert=True,
-                    ),
-                )
+                self._mark_unknown(session, message, request, _WORKER_STOPPED, SYSTEM, now)
         return released, len(stuck)
+
+    def _mark_unknown(
+        self,
+        session: Session,
+        message: Message,
+        request: ReviewRequest,
+        why: _InDoubt,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        """Record that a message may or may not have gone out; it is never sent again by itself."""
+        self.journal.advance(session, message, Status.UNKNOWN, now, reason=why.error_reason)
+        self.journal.refresh(session, request, now)
+        detail = {"reason": why.logged}
+        self.journal.record(session, request, "unknown", actor, now, message=message, detail=detail)
+        self.journal.notify(session, request, Change("unknown", why.told, alert=True))
+
+
+class _InDoubt(NamedTuple):
+    error_reason: str | None  # kept on the message
+    logged: str | None  # the event's reason
+    told: str  # what the team is told
+
+
+_WORKER_STOPPED = _InDoubt(
+    "The worker stopped while sending",
+    "lease expired while sending",
+    "A worker stopped while sending: the message may or may not have gone out. "
+    "It will not be sent again automatically.",
+)
 
 
 def _claimed(session: Session, claim: Claim, status: Status) -> Message | None:

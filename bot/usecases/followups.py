@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from bot.domain.channels import PHONE_CHANNELS
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import PENDING, REMINDER_STOPS, Status
 from bot.domain.window import next_allowed, parse_window
@@ -109,6 +110,6 @@ def _reminder_channel(setting: str, request: ReviewRequest, sent: Message) -> st
         wanted = setting
     if wanted == "email" and request.email:
         return "email"
-    if wanted in ("sms", "whatsapp") and request.phone:
+    if wanted in PHONE_CHANNELS and request.phone:
         return wanted
     return sent.channel

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, update
+from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
 from bot.domain.status import PENDING, REMINDER_STOPS, Status, advance, keep_error, request_status
+from bot.usecases import waiting
 from bot.usecases.actors import CUSTOMER, SYSTEM, Actor
 from bot.usecases.notifier import Change, Notifier
 from store import contacts as contact_store
@@ -242,7 +243,7 @@ class Journal:
         contacts = contact_store.contacts_with_phone_anywhere(session, phone)
         # Rows queued to this number whatever contact they hang on (a request's phone may
         # differ from its contact's): none of them may go out.
-        stray = _waiting_to_address(session, phone, PHONE_CHANNELS)
+        stray = waiting.waiting_to_address(session, phone, PHONE_CHANNELS)
         if not contacts and not stray:
             return False
         key = dedup_key
@@ -269,10 +270,10 @@ class Journal:
         dedup_key: str | None,
     ) -> bool:
         """Mark the contact's latest phone message unsubscribed, record and tell; False if none."""
-        request = _latest_request_of(session, contact)
+        request = waiting.latest_request_of(session, contact)
         if request is None:
             return False
-        last = _latest_handed_over(session, request, PHONE_CHANNELS)
+        last = waiting.latest_handed_over(session, request, PHONE_CHANNELS)
         if last is not None:
             self.advance(session, last, Status.UNSUBSCRIBED, now, reason=reason)
         # Reminders by email too: the customer asked to hear no more about this.
@@ -280,9 +281,15 @@ class Journal:
         refresh_status(session, request, now)
         detail = {"channels": list(PHONE_CHANNELS), "keyword": keyword, "reason": reason}
         self.record(
-            session, request, "opted_out", CUSTOMER, now, message=last, detail=detail,
+            session,
+            request,
+            "opted_out",
+            CUSTOMER,
+            now,
+            message=last,
+            detail=detail,
             dedup_key=dedup_key,
-        )  # fmt: skip
+        )
         text = f"{request.customer_name} opted out of SMS and WhatsApp ({reason})"
         self.notify(session, request, Change("opted_out", text, alert=True))
         return True
@@ -298,7 +305,7 @@ class Journal:
                 continue
             contact.phone_opted_out_at = None
             session.add(contact)
-            request = _latest_request_of(session, contact)
+            request = waiting.latest_request_of(session, contact)
             if request is None:
                 continue
             detail = {"channels": list(PHONE_CHANNELS), "keyword": keyword}
@@ -333,7 +340,7 @@ class Journal:
                 contact.email_opted_out_at = now
                 session.add(contact)
             self._cancel_for_opt_out(session, contact, ["email"], reason, now, actor)
-        stray = _waiting_to_address(session, address, ["email"], workspace_id)
+        stray = waiting.waiting_to_address(session, address, ["email"], workspace_id)
         for message in stray:
             self._cancel_one(session, message, reason, now, actor)
 
@@ -347,9 +354,9 @@ class Journal:
         actor: Actor = CUSTOMER,
     ) -> None:
         """Cancel every waiting message of an opted-out contact on these channels."""
-        waiting = _waiting_of_contact(session, contact, channels)
+        queued = waiting.waiting_of_contact(session, contact, channels)
         touched: dict[int, ReviewRequest] = {}
-        for message in self.cancel_waiting(session, waiting, reason, now):
+        for message in self.cancel_waiting(session, queued, reason, now):
             request = session.get(ReviewRequest, message.request_id)
             if request is not None:
                 touched[message.request_id] = request
@@ -386,68 +393,13 @@ class Journal:
         canceled = self.cancel_waiting(session, waiting, REMINDER_STOPS[why], now)
         for message in canceled:
             self.record(
-                session, request, "reminder_canceled", SYSTEM, now, message=message,
+                session,
+                request,
+                "reminder_canceled",
+                SYSTEM,
+                now,
+                message=message,
                 detail={"reason": why.value},
-            )  # fmt: skip
+            )
         if canceled:
             refresh_status(session, request, now)
-
-
-def _waiting_to_address(
-    session: Session, address: str, channels: Sequence[str], workspace_id: int | None = None
-) -> list[Message]:
-    """Return the waiting messages to an address (any case), whatever contact they hang on."""
-    if not address:
-        return []
-    query = select(Message).where(
-        func.lower(col(Message.to_address)) == contact_store.fold_email(address)
-        if "email" in channels
-        else col(Message.to_address) == address,
-        col(Message.channel).in_(list(channels)),
-        col(Message.status).in_([s.value for s in PENDING]),
-    )
-    if workspace_id is not None:
-        query = query.where(Message.workspace_id == workspace_id)
-    return list(session.exec(query).all())
-
-
-def _waiting_of_contact(
-    session: Session, contact: Contact, channels: Sequence[str]
-) -> list[Message]:
-    return list(
-        session.exec(
-            select(Message)
-            .join(ReviewRequest, col(Message.request_id) == col(ReviewRequest.id))
-            .where(
-                ReviewRequest.contact_id == contact.id,
-                col(Message.channel).in_(list(channels)),
-                col(Message.status).in_([s.value for s in PENDING]),
-            )
-        ).all()
-    )
-
-
-def _latest_request_of(session: Session, contact: Contact) -> ReviewRequest | None:
-    return session.exec(
-        select(ReviewRequest)
-        .where(ReviewRequest.contact_id == contact.id, col(ReviewRequest.deleted_at).is_(None))
-        .order_by(col(ReviewRequest.created_at).desc(), col(ReviewRequest.id).desc())
-        .limit(1)
-    ).first()
-
-
-def _latest_handed_over(
-    session: Session, request: ReviewRequest, channels: Sequence[str]
-) -> Message | None:
-    return session.exec(
-        select(Message)
-        .where(
-            Message.request_id == request.id,
-            col(Message.channel).in_(list(channels)),
-            col(Message.status).not_in(
-                [*(s.value for s in PENDING), Status.CLAIMED.value, Status.CANCELED.value]
-            ),
-        )
-        .order_by(col(Message.id).desc())
-        .limit(1)
-    ).first()

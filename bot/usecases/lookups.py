@@ -1,0 +1,83 @@
+"""Lookups: one request in detail, a customer found by email, phone or name, their history."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.domain import contacts
+from bot.domain.errors import InvalidInput, NotFound
+from bot.domain.policy import WorkspacePolicy
+from bot.usecases import loading
+from bot.usecases.inputs import CustomerLookup, RequestDetail
+from bot.usecases.services import UseCase
+from store import contacts as contact_store
+from store import queries
+from store.models import Contact, Event
+
+
+class Lookups(UseCase):
+    """Read requests and customers."""
+
+    def show(self, workspace_id: int, number: int) -> RequestDetail:
+        """Return a request with its messages and its event log."""
+        with self.db.read() as session:
+            request = loading.request(session, workspace_id, number, include_deleted=True)
+            messages = loading.messages(session, request)
+            events = list(
+                session.exec(
+                    select(Event).where(Event.request_id == request.id).order_by(col(Event.id))
+                ).all()
+            )
+            contact = session.get(Contact, request.contact_id) if request.contact_id else None
+            policy = WorkspacePolicy.model_validate(loading.workspace(session, workspace_id).policy)
+            return RequestDetail(request, messages, events, contact, policy)
+
+    # --- one customer ------------------------------------------------------------------
+
+    def find_customer(self, workspace_id: int, value: str) -> CustomerLookup:
+        """Find a customer by email, phone (any usual form, read in the workspace region) or name.
+
+        :raise InvalidInput: nothing was typed, or an email or phone number that can't be read.
+        :raise NotFound: no customer matches.
+        """
+        text = " ".join((value or "").split())
+        if not text:
+            raise InvalidInput(
+                "Say whom to show: an email address, a phone number or a name.", field="customer"
+            )
+        with self.db.read() as session:
+            policy = WorkspacePolicy.model_validate(loading.workspace(session, workspace_id).policy)
+            region = policy.region or self.default_region
+            if "@" in text:
+                email = contacts.normalize_email(text)
+                found = contact_store.contacts_by_email(session, workspace_id, email)
+                missing = f"No customer has the address {email}."
+            elif contacts.looks_like_phone(text):
+                phone = contacts.normalize_phone(text, region, require_mobile=False)
+                found = contact_store.contacts_by_phone(session, workspace_id, phone)
+                missing = (
+                    f"No customer has the number {contacts.format_phone_international(phone)}."
+                )
+            else:
+                found = contact_store.contacts_by_name(session, workspace_id, text)
+                missing = f"No customer is called “{text}”."
+            if not found:
+                raise NotFound(missing)
+            if len(found) > 1:
+                shown = found[: contact_store.MAX_CONTACT_CHOICES]
+                return CustomerLookup(text, None, shown, more=len(found) > len(shown))
+            assert found[0].id is not None
+            history = queries.contact_history(session, workspace_id, found[0].id)
+            assert history is not None
+            return CustomerLookup(text, history, [])
+
+    def customer(self, workspace_id: int, contact_id: int) -> queries.ContactHistory:
+        """Return one customer of this workspace with their requests, messages and replies.
+
+        :raise NotFound: no such customer here.
+        """
+        with self.db.read() as session:
+            history = queries.contact_history(session, workspace_id, contact_id)
+        if history is None:
+            raise NotFound("That customer doesn't exist (any more).")
+        return history

@@ -1,0 +1,75 @@
+"""Read what the journal acts on: messages waiting to go to an address or a contact, latest ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.domain.status import PENDING, Status
+from store import contacts as contact_store
+from store.models import Contact, Message, ReviewRequest
+
+
+def waiting_to_address(
+    session: Session, address: str, channels: Sequence[str], workspace_id: int | None = None
+) -> list[Message]:
+    """Return the waiting messages to an address (any case), whatever contact they hang on."""
+    if not address:
+        return []
+    query = select(Message).where(
+        func.lower(col(Message.to_address)) == contact_store.fold_email(address)
+        if "email" in channels
+        else col(Message.to_address) == address,
+        col(Message.channel).in_(list(channels)),
+        col(Message.status).in_([s.value for s in PENDING]),
+    )
+    if workspace_id is not None:
+        query = query.where(Message.workspace_id == workspace_id)
+    return list(session.exec(query).all())
+
+
+def waiting_of_contact(
+    session: Session, contact: Contact, channels: Sequence[str]
+) -> list[Message]:
+    """Return the waiting messages of a contact's requests on these channels."""
+    return list(
+        session.exec(
+            select(Message)
+            .join(ReviewRequest, col(Message.request_id) == col(ReviewRequest.id))
+            .where(
+                ReviewRequest.contact_id == contact.id,
+                col(Message.channel).in_(list(channels)),
+                col(Message.status).in_([s.value for s in PENDING]),
+            )
+        ).all()
+    )
+
+
+def latest_request_of(session: Session, contact: Contact) -> ReviewRequest | None:
+    """Return a contact's newest request that was not deleted."""
+    return session.exec(
+        select(ReviewRequest)
+        .where(ReviewRequest.contact_id == contact.id, col(ReviewRequest.deleted_at).is_(None))
+        .order_by(col(ReviewRequest.created_at).desc(), col(ReviewRequest.id).desc())
+        .limit(1)
+    ).first()
+
+
+def latest_handed_over(
+    session: Session, request: ReviewRequest, channels: Sequence[str]
+) -> Message | None:
+    """Return a request's newest message on these channels that went to the provider."""
+    return session.exec(
+        select(Message)
+        .where(
+            Message.request_id == request.id,
+            col(Message.channel).in_(list(channels)),
+            col(Message.status).not_in(
+                [*(s.value for s in PENDING), Status.CLAIMED.value, Status.CANCELED.value]
+            ),
+        )
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    ).first()

@@ -1,0 +1,82 @@
+"""Workspaces: the one named or the only one, and their settings (policy)."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.domain.errors import InvalidInput, NotFound
+from bot.domain.policy import WorkspacePolicy
+from bot.usecases.actors import Actor
+from bot.usecases.services import UseCase
+from store.models import Event, Workspace
+
+
+class Workspaces(UseCase):
+    """Find or create a workspace; read and store its settings."""
+
+    def ensure_workspace(self, team_id: str, name: str = "") -> Workspace:
+        """Return the workspace for a Slack team id, creating it with default settings."""
+        with self.db.write() as session:
+            workspace = session.exec(select(Workspace).where(Workspace.team_id == team_id)).first()
+            if workspace is None:
+                policy = WorkspacePolicy(region=self.default_region, business_name=name)
+                workspace = Workspace(
+                    team_id=team_id,
+                    name=name,
+                    policy=policy.model_dump(mode="json"),
+                    created_at=self.clock.now(),
+                )
+                session.add(workspace)
+                session.flush()
+            return workspace
+
+    def only_workspace(self, team_id: str | None = None) -> Workspace:
+        """Return the workspace the CLI acts on: the one named, or the only one there is.
+
+        :raise InvalidInput: when several exist and none is named, or the named one is unknown.
+        """
+        with self.db.read() as session:
+            if team_id:
+                workspace = session.exec(
+                    select(Workspace).where(Workspace.team_id == team_id)
+                ).first()
+                if workspace is None:
+                    raise InvalidInput(f"No workspace {team_id}.", field="workspace")
+                return workspace
+            workspaces = session.exec(select(Workspace).order_by(col(Workspace.id)).limit(2)).all()
+        if len(workspaces) > 1:
+            raise InvalidInput(
+                "There are several workspaces: choose one with --workspace TEAM_ID.",
+                field="workspace",
+            )
+        if workspaces:
+            return workspaces[0]
+        return self.ensure_workspace("local", "")
+
+    def policy(self, workspace_id: int) -> WorkspacePolicy:
+        with self.db.read() as session:
+            workspace = session.get(Workspace, workspace_id)
+            if workspace is None:
+                raise NotFound("That workspace doesn't exist.")
+            return WorkspacePolicy.model_validate(workspace.policy)
+
+    def update_policy(self, workspace_id: int, policy: WorkspacePolicy, actor: Actor) -> None:
+        """Store a workspace's validated settings, whole."""
+        with self.db.write() as session:
+            workspace = session.get(Workspace, workspace_id)
+            if workspace is None:
+                raise NotFound("That workspace doesn't exist.")
+            before = WorkspacePolicy.model_validate(workspace.policy).model_dump(mode="json")
+            after = policy.model_dump(mode="json")
+            workspace.policy = after
+            session.add(workspace)
+            changed = {k: after[k] for k in after if before.get(k) != after[k]}
+            session.add(
+                Event(
+                    workspace_id=workspace_id,
+                    kind="settings_changed",
+                    actor=actor.id,
+                    at=self.clock.now(),
+                    detail={"changed": changed, "actor_name": actor.name},
+                )
+            )
