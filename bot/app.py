@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
 from bot.compose import Composer
@@ -20,7 +20,15 @@ from scheduler import dispatch, reaper
 from scheduler.jobs import Scheduler
 from store.db import Database
 
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from bot.slack import SlackSurface
+    from scheduler.outbox import OutboxSender
+
 log = logging.getLogger(__name__)
+
+FlaskHook = Callable[["Flask"], None]
 
 
 @dataclass
@@ -35,18 +43,19 @@ class ReviewOpsApp:
     scheduler: Scheduler
     senders: Mapping[str, Sender]
     metrics: Metrics
-    extras: dict[str, Any] = field(default_factory=dict)
+    outbox: OutboxSender | None = None
+    slack: SlackSurface | None = None  # set by bot.slack.create_bolt_app
+    flask_hooks: list[FlaskHook] = field(default_factory=list)  # run by bot.server.create_flask
 
     def start_scheduler(self) -> None:
         """Start the dispatch, reaper and Slack outbox jobs, woken when a request is due."""
         dispatch.register(self.scheduler, self.dispatcher)
         reaper.register(self.scheduler, self.dispatcher)
         self._register_reconcile()
-        outbox_sender = self.extras.get("outbox")
-        if outbox_sender is not None:
+        if self.outbox is not None:
             from scheduler import outbox
 
-            outbox.register(self.scheduler, outbox_sender)
+            outbox.register(self.scheduler, self.outbox)
         self.ops.set_wake(self.scheduler.wake)
         self.scheduler.start()
 
@@ -111,7 +120,7 @@ def create_app(
     clock = clock or SystemClock()
     db = Database(settings.database_url)
     metrics = Metrics(db)
-    extras: dict[str, Any] = {}
+    outbox: OutboxSender | None = None
     slack_enabled = bool(settings.slack_bot_token or settings.slack_client_id)
     if slack_enabled:
         # Every change becomes Slack outbox rows, posted by the outbox job in order.
@@ -122,7 +131,7 @@ def create_app(
         clients = WorkspaceClients(
             db, base_url=settings.slack_api_url, default_token=settings.slack_bot_token
         )
-        extras["outbox"] = OutboxSender(db, clients, clock, metrics=metrics)
+        outbox = OutboxSender(db, clients, clock, metrics=metrics)
     ops = ReviewOps(db, clock=clock, notifier=notifier, default_region=settings.default_region)
     composer = Composer(
         public_url=settings.public_url,
@@ -140,5 +149,5 @@ def create_app(
         scheduler=Scheduler(),
         senders=chosen,
         metrics=metrics,
-        extras=extras,
+        outbox=outbox,
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 from slack_bolt import App, BoltResponse
@@ -17,6 +18,9 @@ from bot.app import ReviewOpsApp
 from bot.settings import Settings
 from bot.slack_install import INSTALL_PATH, REDIRECT_PATH, oauth_settings
 
+if TYPE_CHECKING:
+    from handlers import Registered, Surface
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
@@ -28,6 +32,19 @@ SORRY = (
     ":face_with_head_bandage: Sorry, something went wrong on our side and it was logged. "
     "Nothing else changed; please try again in a moment."
 )
+
+
+@dataclass
+class SlackSurface:
+    """The Bolt app and the services its listeners share, kept on the app once built."""
+
+    bolt: App
+    services: Surface
+
+    @property
+    def registered(self) -> Registered:
+        """Return what the listeners registered (checked against manifest.yml)."""
+        return self.services.registered
 
 
 def make_web_client(settings: Settings, *, oauth: bool = False) -> WebClient:
@@ -70,8 +87,7 @@ def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool =
         _apologize(client, body)
         return None
 
-    app.extras["slack_surface"] = register_handlers(bolt, app)
-    app.extras["bolt"] = bolt
+    app.slack = SlackSurface(bolt, register_handlers(bolt, app))
     return bolt
 
 
@@ -126,7 +142,7 @@ def install_slack(app: ReviewOpsApp) -> bool:
                 REDIRECT_PATH, "slack_oauth_redirect", slack_events, methods=["GET"]
             )
 
-    app.extras.setdefault("flask_hooks", []).append(hook)
+    app.flask_hooks.append(hook)
     return True
 
 

@@ -93,7 +93,7 @@ def test_an_unhandled_request_answers_404(
 
 def test_the_manifest_agrees_with_the_registered_listeners(slack: SlackHarness) -> None:
     manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
-    registered = slack.app.extras["slack_surface"].registered
+    registered = slack.app.slack.registered
     commands = manifest["features"]["slash_commands"]
     assert [c["command"] for c in commands] == registered.commands == ["/reviews"]
     assert all(c["usage_hint"] and c["url"].endswith("/slack/events") for c in commands)
@@ -116,7 +116,7 @@ def test_the_manifest_agrees_with_the_registered_listeners(slack: SlackHarness) 
 
 
 def test_every_registered_action_is_routed(slack: SlackHarness) -> None:
-    registered = slack.app.extras["slack_surface"].registered
+    registered = slack.app.slack.registered
     for action_id in registered.actions:
         before = len(slack.fake.responses) + len(slack.fake.ephemerals) + len(slack.fake.views)
         if action_id == "list_row":
@@ -443,7 +443,7 @@ def test_without_slack_settings_install_says_what_to_set(
         assert len(lines) == 1
         assert "SLACK_BOT_TOKEN" in lines[0] and "SLACK_SIGNING_SECRET" in lines[0]
         assert "SLACK_CLIENT_ID" in lines[0]
-        assert app.extras.get("flask_hooks", []) == []
+        assert app.flask_hooks == []
     finally:
         app.close()
 

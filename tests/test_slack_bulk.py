@@ -189,7 +189,7 @@ def test_a_tampered_selection_changes_nothing(mixed: SlackHarness) -> None:
 
 def drain_outbox(slack: SlackHarness) -> None:
     """Run the Slack outbox until it is empty, letting the per-channel pacing pass."""
-    outbox = slack.app.extras["outbox"]
+    outbox = slack.app.outbox
     for _ in range(20):
         outbox.run_once()
         slack.clock.advance(timedelta(seconds=2))

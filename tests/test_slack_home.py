@@ -263,7 +263,7 @@ def test_send_request_opens_the_send_modal_and_a_submission_creates_it(
     refreshed = home_of(slack, after=home["hash"])
     assert row_numbers(refreshed, "home_row_") == [1]
     # Without a notify channel the request's card and thread live in that direct message too.
-    outbox = slack.app.extras["outbox"]
+    outbox = slack.app.outbox
     for _ in range(3):
         outbox.run_once()
         slack.clock.advance(timedelta(seconds=2))
