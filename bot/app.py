@@ -16,15 +16,17 @@ from bot.metrics import Metrics
 from bot.notify import Notifier
 from bot.requests import ReviewOps
 from bot.settings import Settings
+from handlers.notifier import SlackNotifier
 from scheduler import dispatch, reaper
+from scheduler import outbox as slack_outbox
 from scheduler.jobs import Scheduler
+from scheduler.outbox import OutboxSender, WorkspaceClients
 from store.db import Database
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from bot.slack import SlackSurface
-    from scheduler.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,7 @@ class ReviewOpsApp:
         reaper.register(self.scheduler, self.dispatcher)
         self._register_reconcile()
         if self.outbox is not None:
-            from scheduler import outbox
-
-            outbox.register(self.scheduler, self.outbox)
+            slack_outbox.register(self.scheduler, self.outbox)
         self.ops.set_wake(self.scheduler.wake)
         self.scheduler.start()
 
@@ -124,9 +124,6 @@ def create_app(
     slack_enabled = bool(settings.slack_bot_token or settings.slack_client_id)
     if slack_enabled:
         # Every change becomes Slack outbox rows, posted by the outbox job in order.
-        from handlers.notifications import SlackNotifier
-        from scheduler.outbox import OutboxSender, WorkspaceClients
-
         notifier = notifier or SlackNotifier(clock)
         clients = WorkspaceClients(
             db, base_url=settings.slack_api_url, default_token=settings.slack_bot_token

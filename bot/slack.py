@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, Response, request
 from slack_bolt import App, BoltResponse
@@ -17,9 +17,8 @@ from slack_sdk.webhook import WebhookClient
 from bot.app import ReviewOpsApp
 from bot.settings import Settings
 from bot.slack_install import INSTALL_PATH, REDIRECT_PATH, oauth_settings
-
-if TYPE_CHECKING:
-    from handlers import Registered, Surface
+from handlers.registry import register_handlers
+from handlers.surface import Registered, Surface
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +65,6 @@ def make_web_client(settings: Settings, *, oauth: bool = False) -> WebClient:
 
 def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool = False) -> App:
     """Build the Bolt app with every /reviews listener and one error handler."""
-    from handlers import register_handlers
-
     bolt = App(
         client=client,
         oauth_settings=None if socket_mode else oauth_settings(app.settings, app.ops),

@@ -18,8 +18,11 @@ from slack_sdk import WebClient
 
 from bot.domain.errors import DomainError, InvalidInput
 from bot.requests import BulkResult
-from handlers import Surface, actor_of, request_number
-from handlers.blocks import (
+from handlers.blocks.card import ACTION_CANCEL, ACTION_PAUSE, ACTION_RESUME, ACTION_SEND_NOW
+from handlers.blocks.common import Reply, metadata, text_reply
+from handlers.blocks.customer import delete_prompt
+from handlers.blocks.detail import detail_reply
+from handlers.blocks.listing import (
     CANCEL_ALL_CONFIRM,
     CANCEL_ALL_KEEP,
     LIST_CLEAR,
@@ -32,28 +35,18 @@ from handlers.blocks import (
     ROW_CANCEL_KEEP,
     ROW_DETAILS,
     ROW_MENU,
-    Reply,
     bulk_reply,
     cancel_all_prompt,
-    detail_reply,
     filter_modal,
-    metadata,
-    reschedule_modal,
     row_cancel_prompt,
-    text_reply,
 )
+from handlers.blocks.send import reschedule_modal
 from handlers.commands import is_admin, render_list
-from handlers.customer_blocks import delete_prompt
 from handlers.edit import open_edit
-from handlers.notifications import (
-    ACTION_CANCEL,
-    ACTION_PAUSE,
-    ACTION_RESUME,
-    ACTION_SEND_NOW,
-    slack_date,
-)
 from handlers.parsing import PageState, parse_list_query
 from handlers.permissions import refusal
+from handlers.surface import Surface, actor_of, request_number
+from handlers.text import slack_date
 
 log = logging.getLogger(__name__)
 

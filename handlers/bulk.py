@@ -15,10 +15,8 @@ from slack_sdk import WebClient
 
 from bot.domain.errors import DomainError
 from bot.requests import Actor, BulkResult
-from handlers import Surface, actor_of, request_number
-from handlers.blocks import Reply, bulk_reply, text_reply
-from handlers.commands import is_admin, render_list
-from handlers.controls import (
+from handlers.blocks.common import Reply, text_reply
+from handlers.blocks.controls import (
     BULK_CANCEL,
     BULK_PAUSE,
     BULK_RESUME,
@@ -27,9 +25,12 @@ from handlers.controls import (
     DELETE_KEEP,
     selected_numbers,
 )
-from handlers.customer_blocks import deleted_reply
+from handlers.blocks.customer import deleted_reply
+from handlers.blocks.listing import bulk_reply
+from handlers.commands import is_admin, render_list
 from handlers.parsing import PageState
 from handlers.permissions import refusal
+from handlers.surface import Surface, actor_of, request_number
 
 Ack = Callable[..., None]
 NOTHING_SELECTED = ":point_up: Tick one or more requests first, then press the button again."

@@ -18,22 +18,14 @@ from bot.domain.errors import Conflict, DomainError, InvalidInput
 from bot.domain.policy import as_display_rows, parse_setting_assignments
 from bot.domain.status import PENDING, Status
 from bot.requests import Actor
-from handlers import Surface, actor_of, export, stats
-from handlers.blocks import (
-    Reply,
-    Row,
-    bulk_reply,
-    cancel_all_prompt,
-    created_reply,
-    detail_reply,
-    help_reply,
-    list_reply,
-    metadata,
-    send_modal,
-    settings_reply,
-    text_reply,
-)
-from handlers.customer_blocks import customer_lookup_reply, delete_prompt
+from handlers import export, stats
+from handlers.blocks.common import Reply, metadata, text_reply
+from handlers.blocks.customer import customer_lookup_reply, delete_prompt
+from handlers.blocks.detail import detail_reply
+from handlers.blocks.help import help_reply
+from handlers.blocks.listing import Row, bulk_reply, cancel_all_prompt, list_reply
+from handlers.blocks.send import created_reply, send_modal
+from handlers.blocks.settings import settings_reply
 from handlers.edit import open_edit
 from handlers.parsing import (
     STATUS_GROUPS,
@@ -46,6 +38,7 @@ from handlers.parsing import (
 from handlers.permissions import refusal
 from handlers.settings_view import WHAT as WHAT_SETTINGS
 from handlers.settings_view import open_settings
+from handlers.surface import Surface, actor_of
 from store.models import Message, ReviewRequest
 from store.queries import HistoryFilter, conditions, list_requests
 

@@ -14,10 +14,10 @@ from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 
 from bot.domain.errors import DomainError
-from handlers import Surface
-from handlers.blocks import Reply, text_reply
-from handlers.controls import CUSTOMER_OPEN, CUSTOMER_VIEW, CustomerState
-from handlers.customer_blocks import customer_reply
+from handlers.blocks.common import Reply, text_reply
+from handlers.blocks.controls import CUSTOMER_OPEN, CUSTOMER_VIEW, CustomerState
+from handlers.blocks.customer import customer_reply
+from handlers.surface import Surface
 
 Ack = Callable[..., None]
 VIEW_BUTTONS = ("toggle", "newer", "older")

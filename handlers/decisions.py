@@ -15,8 +15,9 @@ from slack_sdk import WebClient
 
 from bot.domain.errors import DomainError
 from bot.feedback import Feedback
-from handlers import Surface, actor_of, request_number
-from handlers.notifications import ACTION_MARK_SENT, ACTION_SEND_AGAIN, escape
+from handlers.blocks.card import ACTION_MARK_SENT, ACTION_SEND_AGAIN
+from handlers.surface import Surface, actor_of, request_number
+from handlers.text import escape
 
 
 def register(bolt: App, surface: Surface) -> None:

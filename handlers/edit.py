@@ -13,9 +13,10 @@ from slack_sdk.models.views import View
 
 from bot.domain.errors import Conflict, DomainError
 from bot.requests import RequestEdit
-from handlers import Surface, actor_of
-from handlers.blocks import INPUT, MAX_VIEW_TITLE, metadata, read_metadata, text_reply
-from handlers.notifications import clip
+from handlers.blocks.common import INPUT, metadata, read_metadata, text_reply
+from handlers.blocks.limits import MAX_VIEW_TITLE
+from handlers.surface import Surface, actor_of
+from handlers.text import clip
 from handlers.views import entered, field_errors, tell
 from store.models import ReviewRequest
 

@@ -30,17 +30,13 @@ from bot.export import (
     progress_every,
     write_csv,
 )
-from handlers import Surface
-from handlers.blocks import describe_filter, text_reply
-from handlers.home_blocks import HOME_EXPORT
+from handlers.blocks.common import text_reply
+from handlers.blocks.home import HOME_EXPORT
+from handlers.blocks.listing import describe_filter
+from handlers.blocks.report import export_done, export_failed, export_progress, export_started_reply
 from handlers.parsing import parse_list_query
 from handlers.permissions import refusal
-from handlers.report_blocks import (
-    export_done,
-    export_failed,
-    export_progress,
-    export_started_reply,
-)
+from handlers.surface import Surface
 from store.queries import HistoryFilter
 
 if TYPE_CHECKING:

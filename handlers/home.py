@@ -14,9 +14,8 @@ from slack_bolt import App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from handlers import Surface
-from handlers.blocks import metadata, send_modal
-from handlers.home_blocks import (
+from handlers.blocks.common import metadata
+from handlers.blocks.home import (
     HOME_QUEUED,
     HOME_SEND,
     QUEUED_CAP,
@@ -25,6 +24,8 @@ from handlers.home_blocks import (
     home_view,
     queued_modal,
 )
+from handlers.blocks.send import send_modal
+from handlers.surface import Surface
 from store.models import ReviewRequest
 from store.queries import HistoryFilter, counts, list_requests
 

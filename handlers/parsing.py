@@ -14,6 +14,8 @@ from bot.domain.errors import InvalidInput
 from bot.domain.status import Status
 from bot.domain.timing import parse_delay, parse_when
 from bot.requests import METHOD_LABELS, Method, RequestCreate, ReviewType
+from handlers.blocks.limits import MAX_BUTTON_VALUE
+from handlers.text import SLACK_USER_ID as _USER_ID
 from store.queries import Cursor, HistoryFilter
 
 SUBCOMMANDS = (
@@ -72,7 +74,6 @@ _RANGE = re.compile(r"^#?(?P<a>\d{1,9})-#?(?P<b>\d{1,9})$")
 _PHONE_PART = re.compile(r"^[+(]?[\d().\-/]*\d[\d().\-/]*$")
 _EMAIL = re.compile(r"^[^@\s<>]*@[^@\s<>]*$")
 _MENTION = re.compile(r"^<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
 _QUOTES = ('"', "'", "“", "”")
 _DAY_WORDS = re.compile(
@@ -428,7 +429,7 @@ class PageState:
         if self.before:
             data["b"] = self.before.encode()
         value = json.dumps(data, separators=(",", ":"))
-        if len(value) > 2000:
+        if len(value) > MAX_BUTTON_VALUE:
             raise InvalidInput("That filter is too long.", field="filter")
         return value
 

@@ -19,12 +19,9 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.errors import InvalidInput
 from bot.domain.policy import WorkspacePolicy, policy_errors
 from bot.domain.window import DAY_NAMES
-from handlers import Surface, actor_of
-from handlers.blocks import metadata, read_metadata, text_reply
-from handlers.permissions import refusal
-from handlers.settings_blocks import (
+from handlers.blocks.common import metadata, read_metadata, text_reply
+from handlers.blocks.settings import (
     CUSTOM_DELAY,
-    LANDING_TYPES,
     LANGUAGE_LABELS,
     SETTINGS_MODAL,
     SMS_PREVIEW_BLOCK,
@@ -39,6 +36,9 @@ from handlers.settings_blocks import (
     settings_modal,
     sms_preview_block,
 )
+from handlers.permissions import refusal
+from handlers.surface import Surface, actor_of
+from handlers.text import TYPE_LABELS
 from handlers.views import tell
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def read_form(
         errors["sms_price"] = "Write a price like 0.045."
 
     landing: dict[str, str] = {}
-    for review_type in LANDING_TYPES:
+    for review_type in TYPE_LABELS:
         data[f"landing_url_{review_type}"] = entered(values, landing_block(review_type, None)) or ""
         for language in LANGUAGE_LABELS:
             block = landing_block(review_type, language)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.errors import InvalidInput
 from bot.domain.templating import sms_segments
-from handlers.report_blocks import stats_reply
+from handlers.blocks.report import stats_reply
 from store.queries import counts
 from store.stats import period_stats
 

@@ -20,20 +20,13 @@ from slack_sdk.webhook import WebhookClient
 from bot.domain.errors import Conflict, DomainError, InvalidInput
 from bot.domain.timing import parse_when
 from bot.requests import Method, RequestCreate, ReviewType
-from handlers import Surface, actor_of
-from handlers.blocks import (
-    FILTER_MODAL,
-    INPUT,
-    RESCHEDULE_MODAL,
-    SEND_MODAL,
-    Reply,
-    created_reply,
-    read_metadata,
-    text_reply,
-)
+from handlers.blocks.common import INPUT, Reply, read_metadata, text_reply
+from handlers.blocks.listing import FILTER_MODAL
+from handlers.blocks.send import RESCHEDULE_MODAL, SEND_MODAL, created_reply
 from handlers.home import publish_home
-from handlers.notifications import slack_date
 from handlers.parsing import PageState, parse_list_query
+from handlers.surface import Surface, actor_of
+from handlers.text import slack_date
 
 log = logging.getLogger(__name__)
 

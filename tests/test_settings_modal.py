@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.domain.templating import sms_segments
-from handlers import settings_blocks
-from handlers.blocks import assert_within_limits
+from handlers.blocks import settings as settings_blocks
+from handlers.blocks.limits import assert_within_limits
 from tests.slack_harness import (  # noqa: F401
     ADMIN,
     TEAM_ID,

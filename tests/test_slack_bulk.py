@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from bot.feedback import Feedback
-from handlers import blocks
+from handlers.blocks.limits import assert_within_limits
 from store.models import Event, Message, ReviewRequest, SlackOutbox
 from tests.slack_harness import (  # noqa: F401
     ADMIN,
@@ -27,7 +27,7 @@ from tests.slack_harness import (  # noqa: F401
 def listing(slack: SlackHarness, query: str = "", user: str = USER) -> dict[str, Any]:
     assert slack.post_command(f"list {query}".strip(), user=user).status_code == 200
     answer = slack.answer()
-    blocks.assert_within_limits(answer, kind="message")
+    assert_within_limits(answer, kind="message")
     return answer
 
 
@@ -51,7 +51,7 @@ def press_selected(
     }
     assert slack.post_action(payload).status_code == 200
     answer = slack.answer()
-    blocks.assert_within_limits(answer, kind="message")
+    assert_within_limits(answer, kind="message")
     return answer
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.feedback import Feedback
-from handlers.notifications import ACTION_MARK_SENT, ACTION_SEND_AGAIN
+from handlers.blocks.card import ACTION_MARK_SENT, ACTION_SEND_AGAIN
 from tests.slack_harness import (  # noqa: F401
     ADMIN,
     CHANNEL,

@@ -11,8 +11,8 @@ import requests
 
 from bot.domain.contacts import mask_email, mask_phone
 from bot.feedback import Feedback
-from handlers.blocks import assert_within_limits
-from handlers.home_blocks import HOME_EXPORT, HOME_QUEUED, HOME_SEND, QUEUED_CAP, queued_modal
+from handlers.blocks.home import HOME_EXPORT, HOME_QUEUED, HOME_SEND, QUEUED_CAP, queued_modal
+from handlers.blocks.limits import assert_within_limits
 from store.models import ReviewRequest
 from tests.conftest import START
 from tests.slack_harness import (  # noqa: F401

@@ -225,8 +225,8 @@ def _admin() -> Any:
 
 
 def test_the_home_tab_falls_back_to_the_workspace_timezone(slack: SlackHarness) -> None:
+    from handlers.blocks.home import home_view, queued_modal
     from handlers.home import read_home
-    from handlers.home_blocks import home_view, queued_modal
 
     slack.create("Jane Doe", phone="+33610203040", delay=timedelta(hours=2))
     surface = slack.app.slack.services

@@ -25,7 +25,6 @@ from slack_sdk.models.blocks import (
     InputBlock,
     MarkdownTextObject,
     NumberInputElement,
-    Option,
     PlainTextInputElement,
     RadioButtonsElement,
     SectionBlock,
@@ -39,13 +38,14 @@ from bot.domain import templating
 from bot.domain.policy import SMS_CUSTOM_MAX, WorkspacePolicy
 from bot.domain.window import DAY_NAMES, parse_window
 from bot.requests import METHOD_LABELS
+from handlers.blocks.common import INPUT, Reply, dicts, md, option
+from handlers.blocks.limits import MAX_INPUT, MAX_TEXT
+from handlers.text import LANGUAGE_LABELS, TYPE_LABELS, escape
 
 SETTINGS_MODAL = "workspace_settings"
 SMS_TEXT_ACTION = "settings_sms_text"  # dispatches on every character: the live estimate
 SMS_PREVIEW_BLOCK = "sms_preview"
-INPUT = "value"  # the action_id of every other input's element, as in handlers/blocks.py
 
-LANGUAGE_LABELS = {"en": "English", "fr": "Français", "sv": "Svenska"}
 DAY_LABELS = {
     "mon": "Monday",
     "tue": "Tuesday",
@@ -64,8 +64,6 @@ REMINDER_CHANNELS = {
     "sms": "SMS",
     "whatsapp": "WhatsApp",
 }
-LANDING_TYPES = {"service": "Service", "product": "Product"}
-MAX_INPUT = 3000  # the most a Slack text input holds
 
 
 def body_too_long(policy: WorkspacePolicy) -> bool:
@@ -76,10 +74,6 @@ def body_too_long(policy: WorkspacePolicy) -> bool:
 def landing_block(review_type: str, language: str | None) -> str:
     """Return the block_id of a landing page field (language None: the type's default)."""
     return f"landing_{review_type}" + (f"_{language}" if language else "")
-
-
-def _opt(text: str, value: str) -> Option:
-    return Option(text=text[:75], value=value)
 
 
 def _text(
@@ -111,7 +105,7 @@ def _text(
 def _select(
     block_id: str, label: str, choices: Mapping[str, str], current: str, *, hint: str | None = None
 ) -> InputBlock:
-    options = [_opt(text, value) for value, text in choices.items()]
+    options = [option(text, value) for value, text in choices.items()]
     initial = next((o for o in options if o.value == current), options[0])
     return InputBlock(
         block_id=block_id,
@@ -217,7 +211,7 @@ def sms_preview_block(estimate: SmsEstimate) -> ContextBlock:
     """The context line under the SMS text field."""
     return ContextBlock(
         block_id=SMS_PREVIEW_BLOCK,
-        elements=[MarkdownTextObject(text=estimate.line()[:3000])],
+        elements=[MarkdownTextObject(text=estimate.line()[:MAX_TEXT])],
     )
 
 
@@ -226,9 +220,9 @@ def settings_modal(
 ) -> View:
     """Build the settings modal, every field filled with the workspace's current value."""
     days, start, end = _window_times(policy)
-    day_options = [_opt(DAY_LABELS[d], d) for d in DAY_NAMES]
+    day_options = [option(DAY_LABELS[d], d) for d in DAY_NAMES]
     delay_choice = policy.delay if policy.delay in DELAY_CHOICES else CUSTOM_DELAY
-    fallback = [_opt("On: email when an SMS fails", "on"), _opt("Off", "off")]
+    fallback = [option("On: email when an SMS fails", "on"), option("Off", "off")]
     holidays = policy.holidays or ""
     blocks: list[Block] = [
         HeaderBlock(text="Business"),
@@ -336,7 +330,7 @@ def settings_modal(
         ),
         HeaderBlock(text="Landing pages"),
     ]
-    for review_type, type_label in LANDING_TYPES.items():
+    for review_type, type_label in TYPE_LABELS.items():
         default = (
             policy.landing_url_product if review_type == "product" else policy.landing_url_service
         )
@@ -477,7 +471,7 @@ def refusal_modal(text: str) -> View:
         type="modal",
         title="Workspace settings",
         close="Close",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=text[:3000]))],
+        blocks=[SectionBlock(text=MarkdownTextObject(text=text[:MAX_TEXT]))],
     )
 
 
@@ -486,3 +480,25 @@ def input_block_ids() -> frozenset[str]:
     """Return the block_id of every field of the settings modal."""
     view = settings_modal(WorkspacePolicy(), estimate=SmsEstimate(0)).to_dict()
     return frozenset(b["block_id"] for b in view["blocks"] if b["type"] == "input")
+
+
+def settings_reply(rows: Sequence[tuple[str, str]], *, admin: bool) -> Reply:
+    """Show the workspace settings; say how admins change them."""
+    lines = [f"`{key}` {escape(value) if value else '–'}" for key, value in rows]
+    blocks: list[Block] = [HeaderBlock(text="Workspace settings")]
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_TEXT - 10:
+            blocks.append(SectionBlock(text=md("\n".join(chunk))))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(SectionBlock(text=md("\n".join(chunk))))
+    hint = (
+        "Change them in the form `/reviews settings` opens, "
+        "or with `/reviews settings set key=value ...`."
+        if admin
+        else "Only workspace admins can change them."
+    )
+    blocks.append(ContextBlock(elements=[md(hint)]))
+    return Reply("Workspace settings", dicts(blocks))

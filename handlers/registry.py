@@ -1,0 +1,37 @@
+"""Register every Slack listener on the Bolt app, one surface module at a time."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.app import ReviewOpsApp
+from handlers import (
+    actions,
+    bulk,
+    commands,
+    customer,
+    decisions,
+    edit,
+    export,
+    home,
+    settings_view,
+    views,
+)
+from handlers.permissions import Permissions
+from handlers.surface import Surface
+
+
+def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
+    """Register every Slack listener on the Bolt app; return what was registered."""
+    surface = Surface(app, Permissions(app.ops))
+    commands.register(bolt, surface)
+    views.register(bolt, surface)
+    actions.register(bolt, surface)
+    decisions.register(bolt, surface)
+    edit.register(bolt, surface)
+    export.register(bolt, surface)
+    home.register(bolt, surface)
+    bulk.register(bolt, surface)
+    customer.register(bolt, surface)
+    settings_view.register(bolt, surface)
+    return surface
