@@ -17,6 +17,7 @@ from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.errors import DomainError, InvalidInput
+from bot.domain.numbers import parse_number
 from bot.requests import BulkResult
 from handlers.blocks.card import ACTION_CANCEL, ACTION_PAUSE, ACTION_RESUME, ACTION_SEND_NOW
 from handlers.blocks.common import Reply, metadata, text_reply
@@ -45,7 +46,7 @@ from handlers.commands import is_admin, render_list
 from handlers.edit import open_edit
 from handlers.parsing import PageState, parse_list_query
 from handlers.permissions import refusal
-from handlers.surface import Surface, actor_of, request_number
+from handlers.surface import Surface, actor_of
 from handlers.text import slack_date
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def register(bolt: App, surface: Surface) -> None:
                 surface,
                 surface.workspace_id(context),
                 action["action_id"],
-                request_number(str(action.get("value", ""))),
+                parse_number(str(action.get("value", ""))),
                 body,
             )
         except DomainError as exc:
@@ -180,7 +181,7 @@ def register(bolt: App, surface: Surface) -> None:
         actor = actor_of(body)
         reply: Reply
         try:
-            number = request_number(value)
+            number = parse_number(value)
             if verb == "pause":
                 reply = bulk_reply(surface.ops.pause(ws, [number], actor), "paused")
             elif verb == "resume":
@@ -234,7 +235,7 @@ def register(bolt: App, surface: Surface) -> None:
     def row_cancel(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
         ack()
         try:
-            number = request_number(str(_action(body).get("value", "")))
+            number = parse_number(str(_action(body).get("value", "")))
             result = surface.ops.cancel(surface.workspace_id(context), [number], actor_of(body))
             reply = bulk_reply(result, "canceled")
         except DomainError as exc:

@@ -14,6 +14,7 @@ from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.errors import DomainError
+from bot.domain.numbers import parse_number
 from bot.requests import Actor, BulkResult
 from handlers.blocks.common import Reply, text_reply
 from handlers.blocks.controls import (
@@ -30,7 +31,7 @@ from handlers.blocks.listing import bulk_reply
 from handlers.commands import is_admin, render_list
 from handlers.parsing import PageState
 from handlers.permissions import refusal
-from handlers.surface import Surface, actor_of, request_number
+from handlers.surface import Surface, actor_of
 
 Ack = Callable[..., None]
 NOTHING_SELECTED = ":point_up: Tick one or more requests first, then press the button again."
@@ -90,7 +91,7 @@ def register(bolt: App, surface: Surface) -> None:
             reply = text_reply(refusal("delete requests"))
         else:
             try:
-                number = request_number(str((body.get("actions") or [{}])[0].get("value", "")))
+                number = parse_number(str((body.get("actions") or [{}])[0].get("value", "")))
                 surface.ops.delete(ws, number, actor)
                 reply = deleted_reply(number)
             except DomainError as exc:

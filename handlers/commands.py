@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.domain.errors import Conflict, DomainError, InvalidInput
+from bot.domain.numbers import parse_numbers
 from bot.domain.policy import as_display_rows, parse_setting_assignments
 from bot.domain.status import PENDING, Status
 from bot.requests import Actor
@@ -31,7 +32,6 @@ from handlers.parsing import (
     STATUS_GROUPS,
     PageState,
     parse_list_query,
-    parse_numbers,
     parse_quick_send,
     split_command,
 )

@@ -14,9 +14,10 @@ from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.errors import DomainError
+from bot.domain.numbers import parse_number
 from bot.feedback import Feedback
 from handlers.blocks.card import ACTION_MARK_SENT, ACTION_SEND_AGAIN
-from handlers.surface import Surface, actor_of, request_number
+from handlers.surface import Surface, actor_of
 from handlers.text import escape
 
 
@@ -32,7 +33,7 @@ def register(bolt: App, surface: Surface) -> None:
         action = (body.get("actions") or [{}])[0]
         action_id = str(action.get("action_id") or "")
         try:
-            number = request_number(str(action.get("value") or ""))
+            number = parse_number(str(action.get("value") or ""))
             workspace_id = surface.workspace_id(context)
             if action_id == ACTION_MARK_SENT:
                 feedback.mark_as_sent(workspace_id, number, actor)

@@ -32,7 +32,6 @@ SUBCOMMANDS = (
     "settings",
     "help",
 )
-MAX_NUMBERS = 100
 MAX_TEXT_FILTER = 100
 # A button's value holds at most 2000 characters; the filter text must fit with a cursor.
 MAX_QUERY_CHARS = 1500
@@ -69,8 +68,6 @@ STATUS_GROUPS: dict[str, frozenset[str]] = {
 STATUS_ALIASES = {"scheduled": "queued", "cancelled": "canceled", "waiting": "queued"}
 
 _KEY = re.compile(r"^(?P<key>[a-z_]+):(?P<value>.*)$", re.I)
-_NUMBER = re.compile(r"^#?(?P<n>\d{1,9})$")
-_RANGE = re.compile(r"^#?(?P<a>\d{1,9})-#?(?P<b>\d{1,9})$")
 _PHONE_PART = re.compile(r"^[+(]?[\d().\-/]*\d[\d().\-/]*$")
 _EMAIL = re.compile(r"^[^@\s<>]*@[^@\s<>]*$")
 _MENTION = re.compile(r"^<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -96,40 +93,6 @@ def split_command(text: str) -> Command:
         return Command("help", "")
     head, _, rest = cleaned.partition(" ")
     return Command(head.lower(), rest.strip())
-
-
-def parse_numbers(text: str) -> list[int]:
-    """Read request numbers: "#42 43", "#42, #43" or a range "40-45".
-
-    :raise InvalidInput: no number, or a word that is not one.
-    """
-    numbers: list[int] = []
-    for token in re.split(r"[\s,]+", (text or "").strip()):
-        if not token:
-            continue
-        single = _NUMBER.match(token)
-        span = _RANGE.match(token)
-        if single:
-            numbers.append(int(single["n"]))
-        elif span:
-            low, high = int(span["a"]), int(span["b"])
-            if high < low or high - low >= MAX_NUMBERS:
-                raise InvalidInput(
-                    f"'{token}' is not a range I can use (like 40-45, at most {MAX_NUMBERS}).",
-                    field="numbers",
-                )
-            numbers.extend(range(low, high + 1))
-        else:
-            raise InvalidInput(
-                f"'{token}' is not a request number (write #42, or several: #42 43).",
-                field="numbers",
-            )
-    if not numbers:
-        raise InvalidInput("Say which requests: for example #42, or #42 43.", field="numbers")
-    numbers = list(dict.fromkeys(numbers))
-    if len(numbers) > MAX_NUMBERS:
-        raise InvalidInput(f"At most {MAX_NUMBERS} requests at a time.", field="numbers")
-    return numbers
 
 
 def parse_method(value: str) -> Method:

@@ -9,7 +9,6 @@ from typing import Any
 from slack_bolt.context import BoltContext
 
 from bot.app import ReviewOpsApp
-from bot.domain.errors import InvalidInput
 from bot.requests import Actor
 from handlers.blocks.detail import SenderInfo
 from handlers.permissions import Permissions
@@ -67,14 +66,3 @@ def actor_of(body: dict[str, Any]) -> Actor:
         return Actor(str(body["user_id"]), str(body.get("user_name") or ""))
     user = body.get("user") or {}
     return Actor(str(user.get("id", "")), str(user.get("username") or user.get("name") or ""))
-
-
-def request_number(value: str) -> int:
-    """Read a request number from a button or menu value ("42" or "#42").
-
-    :raise InvalidInput: it is not one.
-    """
-    text = (value or "").strip().lstrip("#")
-    if not text.isdigit():
-        raise InvalidInput(f"'{value}' is not a request number.")
-    return int(text)

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.errors import InvalidInput
+from bot.domain.numbers import parse_numbers
 from handlers.parsing import (
     Command,
     parse_list_query,
-    parse_numbers,
     parse_quick_send,
     split_command,
 )
