@@ -18,15 +18,16 @@ from handlers import (
     views,
 )
 from handlers.permissions import Permissions
-from handlers.surface import Surface
+from handlers.surface import Surface, provide_services
 
 
 def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     """Register every Slack listener on the Bolt app; return what was registered."""
     surface = Surface(app, Permissions(app.ops))
+    bolt.use(provide_services(surface))
     commands.register(bolt, surface)
     views.register(bolt, surface)
-    actions.register(bolt, surface)
+    actions.register(bolt, surface.registered)
     decisions.register(bolt, surface)
     edit.register(bolt, surface)
     export.register(bolt, surface)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from slack_bolt.context import BoltContext
 
@@ -12,6 +13,8 @@ from bot.app import ReviewOpsApp
 from bot.requests import Actor
 from handlers.blocks.detail import SenderInfo
 from handlers.permissions import Permissions
+
+SERVICES = "reviewops"  # the Bolt context key that holds our Surface
 
 
 @dataclass
@@ -66,3 +69,18 @@ def actor_of(body: dict[str, Any]) -> Actor:
         return Actor(str(body["user_id"]), str(body.get("user_name") or ""))
     user = body.get("user") or {}
     return Actor(str(user.get("id", "")), str(user.get("username") or user.get("name") or ""))
+
+
+def services(context: BoltContext) -> Surface:
+    """Return what every listener shares, put in the request's context by `provide_services`."""
+    return cast(Surface, context[SERVICES])
+
+
+def provide_services(surface: Surface) -> Callable[..., None]:
+    """Build the global middleware that hands `surface` to every listener through the context."""
+
+    def put_services(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002  (Bolt's name)
+        context[SERVICES] = surface
+        next()
+
+    return put_services
