@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, Respond
@@ -18,7 +17,6 @@ from bot.domain.errors import Conflict, DomainError, InvalidInput
 from bot.domain.numbers import parse_numbers
 from bot.domain.policy import as_display_rows, parse_setting_assignments
 from bot.domain.status import PENDING, Status
-from bot.requests import Actor
 from handlers import export, stats
 from handlers.blocks.common import Reply, metadata, text_reply
 from handlers.blocks.customer import customer_lookup_reply, delete_prompt
@@ -28,6 +26,8 @@ from handlers.blocks.listing import Row, bulk_reply, cancel_all_prompt, list_rep
 from handlers.blocks.send import created_reply, send_modal
 from handlers.blocks.settings import settings_reply
 from handlers.edit import open_edit
+from handlers.errors import refusals, to_command
+from handlers.invocation import Invocation
 from handlers.parsing import (
     STATUS_GROUPS,
     PageState,
@@ -38,7 +38,7 @@ from handlers.parsing import (
 from handlers.permissions import refusal
 from handlers.settings_view import WHAT as WHAT_SETTINGS
 from handlers.settings_view import open_settings
-from handlers.surface import Surface, actor_of
+from handlers.surface import Registered, Surface, actor_of, services
 from store.models import Message, ReviewRequest
 from store.queries import HistoryFilter, conditions, list_requests
 
@@ -48,60 +48,41 @@ COMMAND = "/reviews"
 PAGE_SIZE = 10
 
 
-@dataclass
-class Invocation:
-    """One /reviews call: who, where, and how to answer."""
+@refusals(to_command)
+def reviews_command(
+    ack: Callable[..., None],
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+) -> None:
+    """Answer /reviews: run the subcommand typed, for the person who typed it."""
+    ack()
+    surface = services(context)
+    command = split_command(str(body.get("text", "")))
+    inv = Invocation(
+        surface=surface,
+        workspace_id=surface.workspace_id(context),
+        team_id=str(context.team_id or ""),
+        actor=actor_of(body),
+        channel_id=str(body.get("channel_id", "")),
+        args=command.args,
+        trigger_id=str(body.get("trigger_id", "")),
+        response_url=str(body.get("response_url", "")),
+        respond=respond,
+        client=client,
+    )
+    handler = SUBCOMMANDS.get(command.name)
+    if handler is None:
+        inv.reply(help_reply(unknown=command.name))
+        return
+    handler(inv)
 
-    surface: Surface
-    workspace_id: int
-    team_id: str
-    actor: Actor
-    channel_id: str
-    args: str
-    trigger_id: str
-    response_url: str
-    respond: Respond
-    client: WebClient
 
-    def reply(self, reply: Reply) -> None:
-        self.respond(response_type="ephemeral", **reply.as_kwargs())
-
-
-def register(bolt: App, surface: Surface) -> None:
+def register(bolt: App, registered: Registered) -> None:
     """Listen to /reviews."""
-
-    @bolt.command(COMMAND)
-    def reviews(
-        ack: Callable[..., None],
-        body: dict[str, Any],
-        respond: Respond,
-        client: WebClient,
-        context: BoltContext,
-    ) -> None:
-        ack()
-        command = split_command(str(body.get("text", "")))
-        inv = Invocation(
-            surface=surface,
-            workspace_id=surface.workspace_id(context),
-            team_id=str(context.team_id or ""),
-            actor=actor_of(body),
-            channel_id=str(body.get("channel_id", "")),
-            args=command.args,
-            trigger_id=str(body.get("trigger_id", "")),
-            response_url=str(body.get("response_url", "")),
-            respond=respond,
-            client=client,
-        )
-        handler = SUBCOMMANDS.get(command.name)
-        if handler is None:
-            inv.reply(help_reply(unknown=command.name))
-            return
-        try:
-            handler(inv)
-        except DomainError as exc:
-            inv.reply(text_reply(f":warning: {exc.message}"))
-
-    surface.registered.commands.append(COMMAND)
+    bolt.command(COMMAND)(reviews_command)
+    registered.commands.append(COMMAND)
 
 
 # --- subcommands --------------------------------------------------------------------------------

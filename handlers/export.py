@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_bolt import App, Respond
@@ -34,13 +34,11 @@ from handlers.blocks.common import text_reply
 from handlers.blocks.home import HOME_EXPORT
 from handlers.blocks.listing import describe_filter
 from handlers.blocks.report import export_done, export_failed, export_progress, export_started_reply
+from handlers.invocation import Invocation
 from handlers.parsing import parse_list_query
 from handlers.permissions import refusal
 from handlers.surface import Surface
 from store.queries import HistoryFilter
-
-if TYPE_CHECKING:
-    from handlers.commands import Invocation
 
 log = logging.getLogger(__name__)
 

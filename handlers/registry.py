@@ -25,7 +25,7 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     """Register every Slack listener on the Bolt app; return what was registered."""
     surface = Surface(app, Permissions(app.ops))
     bolt.use(provide_services(surface))
-    commands.register(bolt, surface)
+    commands.register(bolt, surface.registered)
     views.register(bolt, surface)
     actions.register(bolt, surface.registered)
     decisions.register(bolt, surface)

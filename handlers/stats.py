@@ -5,17 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import InvalidInput
 from bot.domain.templating import sms_segments
 from handlers.blocks.report import stats_reply
+from handlers.invocation import Invocation
 from store.queries import counts
 from store.stats import period_stats
-
-if TYPE_CHECKING:
-    from handlers.commands import Invocation
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 3660
