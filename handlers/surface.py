@@ -10,6 +10,7 @@ from typing import Any, cast
 from slack_bolt.context import BoltContext
 
 from bot.app import ReviewOpsApp
+from bot.feedback import Feedback
 from bot.requests import Actor
 from handlers.blocks.detail import SenderInfo
 from handlers.permissions import Permissions
@@ -34,6 +35,7 @@ class Surface:
         self.app = app
         self.ops = app.ops
         self.permissions = permissions
+        self.feedback = Feedback(app.ops)  # the team's decisions on unknown outcomes
         self.registered = Registered()
         self._workspaces: dict[str, int] = {}
         self._lock = threading.Lock()
