@@ -12,13 +12,12 @@ from typing import Any
 
 from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
-from slack_sdk import WebClient
 
 from bot.domain.errors import DomainError
 from handlers.blocks.common import Reply
 from handlers.blocks.controls import CUSTOMER_OPEN, CUSTOMER_VIEW, CustomerState
 from handlers.blocks.customer import customer_reply
-from handlers.errors import refusals, warning_reply
+from handlers.errors import Request, refusals, warning_reply
 from handlers.surface import Registered, services
 
 Ack = Callable[..., None]
@@ -38,8 +37,8 @@ def _answer(reply: Reply, body: dict[str, Any], respond: Respond) -> None:
     respond(replace_original=_redraws(action), response_type="ephemeral", **reply.as_kwargs())
 
 
-def _refused(exc: DomainError, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-    _answer(warning_reply(exc), body, respond)
+def _refused(exc: DomainError, request: Request) -> None:
+    _answer(warning_reply(exc), request.body, request.respond)
 
 
 @refusals(_refused)

@@ -15,9 +15,10 @@ from bot.domain.errors import Conflict, DomainError
 from bot.requests import RequestEdit
 from handlers.blocks.common import INPUT, metadata, read_metadata, text_reply
 from handlers.blocks.limits import MAX_VIEW_TITLE
+from handlers.errors import field_errors
+from handlers.modal_input import entered, tell
 from handlers.surface import Surface, actor_of
 from handlers.text import clip
-from handlers.views import entered, field_errors, tell
 from store.models import ReviewRequest
 
 EDIT_MODAL = "edit_request"

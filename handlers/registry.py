@@ -26,7 +26,7 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     surface = Surface(app, Permissions(app.ops))
     bolt.use(provide_services(surface))
     commands.register(bolt, surface.registered)
-    views.register(bolt, surface)
+    views.register(bolt, surface.registered)
     actions.register(bolt, surface.registered)
     decisions.register(bolt, surface.registered)
     edit.register(bolt, surface)

@@ -36,10 +36,10 @@ from handlers.blocks.settings import (
     settings_modal,
     sms_preview_block,
 )
+from handlers.modal_input import tell
 from handlers.permissions import refusal
 from handlers.surface import Surface, actor_of
 from handlers.text import TYPE_LABELS
-from handlers.views import tell
 
 log = logging.getLogger(__name__)
 
