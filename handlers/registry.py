@@ -29,7 +29,7 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     views.register(bolt, surface.registered)
     actions.register(bolt, surface.registered)
     decisions.register(bolt, surface.registered)
-    edit.register(bolt, surface)
+    edit.register(bolt, surface.registered)
     export.register(bolt, surface)
     home.register(bolt, surface)
     bulk.register(bolt, surface.registered)

@@ -24,7 +24,7 @@ from handlers.blocks import listing as listing_blocks
 from handlers.blocks import send as send_blocks
 from handlers.blocks import settings as settings_blocks
 from handlers.blocks.controls import CustomerState
-from handlers.edit import edit_modal
+from handlers.blocks.edit import edit_modal
 from handlers.parsing import PageState, parse_list_query
 from store.models import Contact, Event, Message, ReviewRequest
 from store.queries import ContactHistory, Counts, Cursor
