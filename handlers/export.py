@@ -37,7 +37,7 @@ from handlers.blocks.report import export_done, export_failed, export_progress, 
 from handlers.invocation import Invocation
 from handlers.parsing import parse_list_query
 from handlers.permissions import refusal
-from handlers.surface import Surface
+from handlers.surface import Registered, Surface, services
 from store.queries import HistoryFilter
 
 log = logging.getLogger(__name__)
@@ -81,40 +81,42 @@ def parse_export_args(text: str) -> ExportRequest:
     return ExportRequest(separator=separator, bom=bom, query=" ".join(rest))
 
 
-def register(bolt: App, surface: Surface) -> None:
-    """Listen to the App Home's export button (the /reviews subcommand is `run_command`)."""
-
-    @bolt.action(HOME_EXPORT)
-    def home_export(
-        ack: Callable[..., None],
-        body: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-        respond: Respond,
-    ) -> None:
-        ack()
-        user_id = str((body.get("user") or {}).get("id", ""))
-        workspace_id = surface.workspace_id(context)
-        team_id = str(context.team_id or "")
-        if not surface.permissions.is_admin(client, workspace_id, team_id, user_id):
-            answer = text_reply(refusal(REFUSAL_WHAT))
-            if body.get("response_url"):  # the button sat in a message
-                respond(response_type="ephemeral", replace_original=False, **answer.as_kwargs())
-                return
-            # No response_url from the Home tab: the refusal goes to the user's DM.
-            client.chat_postMessage(channel=_open_dm(client, user_id), **answer.as_kwargs())
+def home_export(
+    ack: Callable[..., None],
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    respond: Respond,
+) -> None:
+    """Export every request to the admin who pressed the Home tab button, in a direct message."""
+    ack()
+    surface = services(context)
+    user_id = str((body.get("user") or {}).get("id", ""))
+    workspace_id = surface.workspace_id(context)
+    team_id = str(context.team_id or "")
+    if not surface.permissions.is_admin(client, workspace_id, team_id, user_id):
+        answer = text_reply(refusal(REFUSAL_WHAT))
+        if body.get("response_url"):  # the button sat in a message
+            respond(response_type="ephemeral", replace_original=False, **answer.as_kwargs())
             return
-        timezone = surface.ops.policy(workspace_id).timezone
-        export_to_dm(
-            surface,
-            client,
-            workspace_id=workspace_id,
-            user_id=user_id,
-            f=HistoryFilter(),
-            options=ExportOptions(timezone=timezone),
-        )
+        # No response_url from the Home tab: the refusal goes to the user's DM.
+        client.chat_postMessage(channel=_open_dm(client, user_id), **answer.as_kwargs())
+        return
+    timezone = surface.ops.policy(workspace_id).timezone
+    export_to_dm(
+        surface,
+        client,
+        workspace_id=workspace_id,
+        user_id=user_id,
+        f=HistoryFilter(),
+        options=ExportOptions(timezone=timezone),
+    )
 
-    surface.registered.actions.append(HOME_EXPORT)
+
+def register(bolt: App, registered: Registered) -> None:
+    """Listen to the App Home's export button (the /reviews subcommand is `run_command`)."""
+    bolt.action(HOME_EXPORT)(home_export)
+    registered.actions.append(HOME_EXPORT)
 
 
 def run_command(inv: Invocation) -> None:

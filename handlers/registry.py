@@ -30,9 +30,9 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     actions.register(bolt, surface.registered)
     decisions.register(bolt, surface.registered)
     edit.register(bolt, surface.registered)
-    export.register(bolt, surface)
-    home.register(bolt, surface)
+    export.register(bolt, surface.registered)
+    home.register(bolt, surface.registered)
     bulk.register(bolt, surface.registered)
     customer.register(bolt, surface.registered)
-    settings_view.register(bolt, surface)
+    settings_view.register(bolt, surface.registered)
     return surface

@@ -38,7 +38,7 @@ from handlers.blocks.settings import (
 )
 from handlers.modal_input import tell
 from handlers.permissions import refusal
-from handlers.surface import Surface, actor_of
+from handlers.surface import Registered, Surface, actor_of, services
 from handlers.text import TYPE_LABELS
 
 log = logging.getLogger(__name__)
@@ -238,84 +238,87 @@ def _changed(before: WorkspacePolicy, after: WorkspacePolicy) -> list[str]:
     return [key for key in new if old.get(key) != new[key]]
 
 
-def register(bolt: App, surface: Surface) -> None:
+def settings_submitted(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """Save the settings an admin submitted; show each wrong field on its input."""
+    surface = services(context)
+    view = body["view"]
+    actor = actor_of(body)
+    ws = surface.workspace_id(context)
+    team_id = str(context.team_id or "")
+    # The form may have been opened before the user lost the right: check again.
+    if not surface.permissions.is_admin(client, ws, team_id, actor.id):
+        ack(response_action="update", view=refusal_modal(refusal(WHAT)))
+        return
+    current = surface.ops.policy(ws)
+    policy, errors = validate_form(view["state"]["values"], current)
+    if policy is None:
+        ack(response_action="errors", errors=errors)
+        return
+    changed = _changed(current, policy)
+    if changed:
+        # Saved before the ack: the form only closes once the settings are stored.
+        surface.ops.update_policy(ws, policy, actor)
+    ack()
+    if changed:
+        text = f":white_check_mark: Settings saved: {', '.join(changed)}."
+    else:
+        text = "Nothing changed in the settings."
+    tell(client, read_metadata(view.get("private_metadata")), actor.id, text_reply(text))
+
+
+def sms_text_typed(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
+) -> None:
+    """Redraw the SMS estimate as the SMS text is typed."""
+    ack()
+    surface = services(context)
+    view = body.get("view")
+    if not view:
+        respond(
+            response_type="ephemeral",
+            **text_reply("Change the SMS text in the form `/reviews settings` opens.").as_kwargs(),
+        )
+        return
+    policy = surface.ops.policy(surface.workspace_id(context))
+    values = view.get("state", {}).get("values", {})
+    action = (body.get("actions") or [{}])[0]
+    text = str(action.get("value") or entered(values, "sms_template") or "")
+    business = entered(values, "business_name")
+    if business:
+        policy = policy.model_copy(update={"business_name": business})
+    try:
+        price = Decimal(entered(values, "sms_price") or policy.sms_price)
+    except InvalidOperation:
+        price = policy.sms_price
+    if not price.is_finite() or price < 0:
+        price = policy.sms_price  # the field says what is wrong when saved
+    language = entered(values, "language") or policy.language
+    estimate = sms_estimate(surface, policy, text, language=language, price=price)
+    updated = {
+        "type": "modal",
+        "callback_id": view.get("callback_id") or SETTINGS_MODAL,
+        "title": view.get("title"),
+        "submit": view.get("submit"),
+        "close": view.get("close"),
+        "private_metadata": view.get("private_metadata", ""),
+        "blocks": replace_block(
+            view.get("blocks") or [], SMS_PREVIEW_BLOCK, sms_preview_block(estimate)
+        ),
+    }
+    try:
+        client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+    except SlackApiError as exc:
+        if exc.response.get("error") != "hash_conflict":
+            raise
+        # A newer keystroke already redrew the view; its own update follows.
+        log.info("settings view changed meanwhile; estimate not redrawn")
+
+
+def register(bolt: App, registered: Registered) -> None:
     """Listen to the settings modal's submission and to its SMS text as it is typed."""
-
-    @bolt.view(SETTINGS_MODAL)
-    def settings_submitted(
-        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
-    ) -> None:
-        view = body["view"]
-        actor = actor_of(body)
-        ws = surface.workspace_id(context)
-        team_id = str(context.team_id or "")
-        # The form may have been opened before the user lost the right: check again.
-        if not surface.permissions.is_admin(client, ws, team_id, actor.id):
-            ack(response_action="update", view=refusal_modal(refusal(WHAT)))
-            return
-        current = surface.ops.policy(ws)
-        policy, errors = validate_form(view["state"]["values"], current)
-        if policy is None:
-            ack(response_action="errors", errors=errors)
-            return
-        changed = _changed(current, policy)
-        if changed:
-            # Saved before the ack: the form only closes once the settings are stored.
-            surface.ops.update_policy(ws, policy, actor)
-        ack()
-        if changed:
-            text = f":white_check_mark: Settings saved: {', '.join(changed)}."
-        else:
-            text = "Nothing changed in the settings."
-        tell(client, read_metadata(view.get("private_metadata")), actor.id, text_reply(text))
-
-    @bolt.action(SMS_TEXT_ACTION)
-    def sms_text_typed(
-        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
-    ) -> None:
-        ack()
-        view = body.get("view")
-        if not view:
-            respond(
-                response_type="ephemeral",
-                **text_reply(
-                    "Change the SMS text in the form `/reviews settings` opens."
-                ).as_kwargs(),
-            )
-            return
-        policy = surface.ops.policy(surface.workspace_id(context))
-        values = view.get("state", {}).get("values", {})
-        action = (body.get("actions") or [{}])[0]
-        text = str(action.get("value") or entered(values, "sms_template") or "")
-        business = entered(values, "business_name")
-        if business:
-            policy = policy.model_copy(update={"business_name": business})
-        try:
-            price = Decimal(entered(values, "sms_price") or policy.sms_price)
-        except InvalidOperation:
-            price = policy.sms_price
-        if not price.is_finite() or price < 0:
-            price = policy.sms_price  # the field says what is wrong when saved
-        language = entered(values, "language") or policy.language
-        estimate = sms_estimate(surface, policy, text, language=language, price=price)
-        updated = {
-            "type": "modal",
-            "callback_id": view.get("callback_id") or SETTINGS_MODAL,
-            "title": view.get("title"),
-            "submit": view.get("submit"),
-            "close": view.get("close"),
-            "private_metadata": view.get("private_metadata", ""),
-            "blocks": replace_block(
-                view.get("blocks") or [], SMS_PREVIEW_BLOCK, sms_preview_block(estimate)
-            ),
-        }
-        try:
-            client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
-        except SlackApiError as exc:
-            if exc.response.get("error") != "hash_conflict":
-                raise
-            # A newer keystroke already redrew the view; its own update follows.
-            log.info("settings view changed meanwhile; estimate not redrawn")
-
-    surface.registered.views.append(SETTINGS_MODAL)
-    surface.registered.actions.append(SMS_TEXT_ACTION)
+    bolt.view(SETTINGS_MODAL)(settings_submitted)
+    bolt.action(SMS_TEXT_ACTION)(sms_text_typed)
+    registered.views.append(SETTINGS_MODAL)
+    registered.actions.append(SMS_TEXT_ACTION)
