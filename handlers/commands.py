@@ -24,7 +24,7 @@ from handlers.blocks.detail import detail_reply
 from handlers.blocks.help import help_reply
 from handlers.blocks.listing import Row, bulk_reply, cancel_all_prompt, list_reply
 from handlers.blocks.send import created_reply, send_modal
-from handlers.blocks.settings import settings_reply
+from handlers.blocks.settings_show import settings_reply
 from handlers.edit import open_edit
 from handlers.errors import refusals, to_command
 from handlers.invocation import Invocation
@@ -111,11 +111,8 @@ def do_send(inv: Invocation) -> None:
     try:
         request = inv.surface.ops.create(inv.workspace_id, data, inv.actor)
     except DomainError as exc:
-        message = exc.message
-        if isinstance(exc, Conflict):
-            message += " (Add `force:yes` to send anyway.)"
-        inv.reply(text_reply(f":warning: Nothing was sent. {message}"))
-        return
+        hint = " (Add `force:yes` to send anyway.)" if isinstance(exc, Conflict) else ""
+        raise InvalidInput(f"Nothing was sent. {exc.message}{hint}") from exc
     inv.reply(created_reply(request, tz=policy.timezone))
 
 

@@ -22,24 +22,25 @@ from bot.domain.window import DAY_NAMES
 from handlers.blocks.common import metadata, read_metadata, text_reply
 from handlers.blocks.settings import (
     CUSTOM_DELAY,
-    LANGUAGE_LABELS,
     SETTINGS_MODAL,
-    SMS_PREVIEW_BLOCK,
     SMS_TEXT_ACTION,
-    SmsEstimate,
     body_too_long,
-    estimate_sms,
     input_block_ids,
     landing_block,
     refusal_modal,
     replace_block,
     settings_modal,
+)
+from handlers.blocks.sms_estimate import (
+    SMS_PREVIEW_BLOCK,
+    SmsEstimate,
+    estimate_sms,
     sms_preview_block,
 )
 from handlers.modal_input import tell
 from handlers.permissions import refusal
 from handlers.surface import Registered, Surface, actor_of, services
-from handlers.text import TYPE_LABELS
+from handlers.text import LANGUAGE_LABELS, TYPE_LABELS
 
 log = logging.getLogger(__name__)
 

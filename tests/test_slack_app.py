@@ -15,14 +15,13 @@ from slack_sdk.models.blocks import DividerBlock, Option
 from bot.domain.policy import WorkspacePolicy
 from bot.requests import BulkResult, CustomerLookup, RequestDetail
 from bot.slack import SORRY
-from handlers.blocks import common, limits
+from handlers.blocks import common, limits, settings_show
 from handlers.blocks import customer as customer_blocks
 from handlers.blocks import detail as detail_blocks
 from handlers.blocks import help as help_blocks
 from handlers.blocks import home as home_blocks
 from handlers.blocks import listing as listing_blocks
 from handlers.blocks import send as send_blocks
-from handlers.blocks import settings as settings_blocks
 from handlers.blocks.controls import CustomerState
 from handlers.blocks.edit import edit_modal
 from handlers.parsing import PageState, parse_list_query
@@ -347,7 +346,7 @@ def every_builder() -> list[tuple[str, Any, str]]:
         ("created", send_blocks.created_reply(request(1, status="queued")).blocks, "message"),
         (
             "settings",
-            settings_blocks.settings_reply(
+            settings_show.settings_reply(
                 [(f"key{i}", "v" * 300) for i in range(40)], admin=True
             ).blocks,
             "message",

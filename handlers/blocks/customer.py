@@ -33,8 +33,7 @@ from handlers.blocks.controls import (
 from handlers.blocks.detail import message_line
 from handlers.blocks.limits import MAX_FIELD, MAX_HEADER, MAX_MESSAGE_BLOCKS, MAX_TEXT
 from handlers.blocks.listing import ROW_DETAILS
-from handlers.blocks.settings import LANGUAGE_LABELS
-from handlers.text import channel_label, clip, escape, slack_date, user_mention
+from handlers.text import LANGUAGE_LABELS, channel_label, clip, escape, slack_date, user_mention
 from store.models import Contact, Event, Message, ReviewRequest
 from store.queries import ContactHistory
 
