@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,26 +13,34 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.domain.errors import InvalidInput
 from bot.domain.timing import parse_when
-from handlers.blocks.common import INPUT, Reply
+from handlers.blocks.common import Reply
 
 log = logging.getLogger(__name__)
 
+# Where each picker keeps what was picked.
+SELECTED = {
+    "datetimepicker": "selected_date_time",
+    "datepicker": "selected_date",
+    "timepicker": "selected_time",
+    "users_select": "selected_user",
+    "multi_users_select": "selected_users",
+    "conversations_select": "selected_conversation",
+}
 
-def entered(values: dict[str, Any], block_id: str) -> Any:
-    """Return what the user entered in a block's element, whatever its type (None if empty)."""
-    element = values.get(block_id, {}).get(INPUT) or {}
+
+def entered(values: Mapping[str, Any], block_id: str) -> Any:
+    """Return what a block's element holds, whatever its type and action_id (None if empty)."""
+    states = values.get(block_id) or {}
+    element = next(iter(states.values()), None) or {}
     kind = element.get("type")
     if kind in ("static_select", "radio_buttons"):
         option = element.get("selected_option")
         return option.get("value") if option else None
     if kind in ("checkboxes", "multi_static_select"):
         return [o["value"] for o in element.get("selected_options") or []]
-    if kind == "datetimepicker":
-        return element.get("selected_date_time")
-    if kind == "datepicker":
-        return element.get("selected_date")
-    if kind == "users_select":
-        return element.get("selected_user")
+    if kind in SELECTED:
+        selected = element.get(SELECTED[kind])
+        return list(selected or []) if kind == "multi_users_select" else selected
     value = element.get("value")
     return value.strip() if isinstance(value, str) and value.strip() else None
 

@@ -37,7 +37,7 @@ from handlers.blocks.sms_estimate import (
     estimate_sms,
     sms_preview_block,
 )
-from handlers.modal_input import tell
+from handlers.modal_input import entered, tell
 from handlers.permissions import refusal
 from handlers.surface import Registered, Surface, actor_of, services
 from handlers.text import LANGUAGE_LABELS, TYPE_LABELS
@@ -77,26 +77,6 @@ TEXT_FIELDS = (
 )
 
 
-def entered(values: Mapping[str, Any], block_id: str) -> Any:
-    """Return what a block's element holds, whatever its type and action_id (None if empty)."""
-    states = values.get(block_id) or {}
-    element = next(iter(states.values()), None) or {}
-    kind = element.get("type")
-    if kind in ("static_select", "radio_buttons"):
-        option = element.get("selected_option")
-        return option.get("value") if option else None
-    if kind == "checkboxes":
-        return [o["value"] for o in element.get("selected_options") or []]
-    if kind == "timepicker":
-        return element.get("selected_time")
-    if kind == "conversations_select":
-        return element.get("selected_conversation")
-    if kind == "multi_users_select":
-        return list(element.get("selected_users") or [])
-    value = element.get("value")
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
 def read_form(
     values: Mapping[str, Any], current: WorkspacePolicy
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -120,6 +100,18 @@ def read_form(
     if body_too_long(current) and not data["email_body"]:
         data["email_body"] = current.email_body  # the form could not show it: keep it
 
+    _read_window(values, data, errors)
+    _read_delay(values, current, data, errors)
+    _read_numbers(values, current, data, errors)
+    _read_landing(values, data, errors)
+    # A value the form already refused is not judged again by the policy.
+    for block, key in PRE_CHECKED.items():
+        if block in errors:
+            data[key] = getattr(current, key)
+    return data, errors
+
+
+def _read_window(values: Mapping[str, Any], data: dict[str, Any], errors: dict[str, str]) -> None:
     days = entered(values, "window_days") or []
     start = entered(values, "window_start") or "00:00"
     end = entered(values, "window_end") or "00:00"
@@ -131,6 +123,13 @@ def read_form(
         ordered = [d for d in DAY_NAMES if d in days]
         data["send_window"] = f"{','.join(ordered)} {start}-{'24:00' if end == '00:00' else end}"
 
+
+def _read_delay(
+    values: Mapping[str, Any],
+    current: WorkspacePolicy,
+    data: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
     choice = entered(values, "delay") or "0"
     custom = entered(values, "delay_custom")
     if choice == CUSTOM_DELAY:
@@ -142,6 +141,13 @@ def read_form(
             errors["delay_custom"] = 'Choose "Custom" above to use this delay, or clear it.'
         data["delay"] = choice
 
+
+def _read_numbers(
+    values: Mapping[str, Any],
+    current: WorkspacePolicy,
+    data: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
     for key in ("reminders", "reminder_interval_days", "cooldown_days"):
         raw = entered(values, key)
         try:
@@ -156,6 +162,8 @@ def read_form(
     except InvalidOperation:
         errors["sms_price"] = "Write a price like 0.045."
 
+
+def _read_landing(values: Mapping[str, Any], data: dict[str, Any], errors: dict[str, str]) -> None:
     landing: dict[str, str] = {}
     for review_type in TYPE_LABELS:
         data[f"landing_url_{review_type}"] = entered(values, landing_block(review_type, None)) or ""
@@ -171,11 +179,6 @@ def read_form(
             else:
                 landing[f"{review_type}.{language}"] = url
     data["landing_urls"] = landing
-    # A value the form already refused is not judged again by the policy.
-    for block, key in PRE_CHECKED.items():
-        if block in errors:
-            data[key] = getattr(current, key)
-    return data, errors
 
 
 def validate_form(
