@@ -119,6 +119,21 @@ def parse_review_type(value: str) -> ReviewType:
     return cast(ReviewType, kind)
 
 
+@dataclass
+class _QuickSendWords:
+    """The words of a quick send, sorted: name, phone parts, emails and key:value options."""
+
+    name: list[str] = field(default_factory=list)
+    phone: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)
+
+    def add_option(self, key: str, value: str) -> None:
+        if key in self.options:
+            raise InvalidInput(f"'{key}:' is given twice.", field=key)
+        self.options[key] = value
+
+
 def parse_quick_send(
     text: str, *, now: datetime, timezone: str, origin_channel: str | None = None
 ) -> RequestCreate:
@@ -131,87 +146,13 @@ def parse_quick_send(
 
     :raise InvalidInput: an unknown option, a bad value, or neither phone nor email.
     """
-    tokens = (text or "").split()
-    name: list[str] = []
-    phone: list[str] = []
-    emails: list[str] = []
-    options: dict[str, str] = {}
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        key = _KEY.match(token)
-        if key and not token.startswith(("http:", "https:", "mailto:")):
-            name_key = key["key"].lower()
-            value = key["value"]
-            if value[:1] in _QUOTES:  # at:"tomorrow 10:00"
-                while not (len(value) > 1 and value[-1] in _QUOTES) and i + 1 < len(tokens):
-                    i += 1
-                    value = f"{value} {tokens[i]}"
-                value = value.strip("".join(_QUOTES))
-            elif name_key == "at" and i + 1 < len(tokens) and _CLOCK.match(tokens[i + 1]):
-                value = f"{value} {tokens[i + 1]}"  # at:2026-12-01 10:00, at:tomorrow 10:00
-                i += 1
-            if name_key in options:
-                raise InvalidInput(f"'{name_key}:' is given twice.", field=name_key)
-            options[name_key] = value
-        elif (phone or emails) and _DAY_WORDS.match(token):
-            # After the contact, "tomorrow 10:00" or "monday" is when to send it.
-            value = token
-            if i + 1 < len(tokens) and _CLOCK.match(tokens[i + 1]):
-                value = f"{value} {tokens[i + 1]}"
-                i += 1
-            if "at" in options:
-                raise InvalidInput("'at:' is given twice.", field="at")
-            options["at"] = value
-        elif _EMAIL.match(token):
-            emails.append(token)
-        elif _PHONE_PART.match(token):
-            phone.append(token)
-        else:
-            if phone:
-                raise InvalidInput(
-                    f"'{token}' comes after the phone number: write the name first, "
-                    "like `/reviews send Jane Doe +33 6 10 20 30 40`.",
-                    field="phone",
-                )
-            name.append(token)
-        i += 1
-
-    unknown = sorted(set(options) - {"via", "ref", "type", "lang", "in", "at", "force"})
-    if unknown:
-        raise InvalidInput(
-            f"I don't know the option '{unknown[0]}:'. Use via:, ref:, type:, lang:, in:, at: or force:yes.",
-            field=unknown[0],
-        )
-    if len(emails) > 1:
-        raise InvalidInput("Give one email address.", field="email")
-    if not phone and not emails:
-        raise InvalidInput(
-            "Give a phone number or an email address, like "
-            "`/reviews send Jane Doe +33 6 10 20 30 40` or `/reviews send Jane Doe jane@example.com`.",
-            field="phone",
-        )
+    words = _sort_words((text or "").split())
+    _check_words(words)
+    options = words.options
     method = parse_method(options["via"]) if "via" in options else None
     review_type = parse_review_type(options["type"]) if "type" in options else "service"
-    language = None
-    if "lang" in options:
-        language = options["lang"].strip().lower()
-        if language not in LANGUAGES:
-            raise InvalidInput(
-                f"'{options['lang']}' is not a language I send in: use en, fr or sv.",
-                field="language",
-            )
-    if "in" in options and "at" in options:
-        raise InvalidInput("Give in: or at:, not both.", field="when")
-    when: Literal["now", "delay", "at"] = "delay"
-    delay: timedelta | None = None
-    at: datetime | None = None
-    if "in" in options:
-        delay = parse_delay(options["in"], field="when")
-        when = "now" if delay == timedelta(0) else "delay"
-    if "at" in options:
-        when = "at"
-        at = parse_when(options["at"], now=now, tz=timezone, field="when")
+    language = _read_language(options)
+    when, delay, at = _read_when(options, now=now, timezone=timezone)
     force = options.get("force", "no").strip().lower()
     if force not in ("yes", "no", "true", "false", "1", "0"):
         raise InvalidInput("force: takes yes or no.", field="force")
@@ -219,9 +160,9 @@ def parse_quick_send(
     if reference is not None and len(reference) > 100:
         raise InvalidInput("A reference has at most 100 characters.", field="reference")
     return RequestCreate(
-        name=" ".join(name) or None,
-        phone=" ".join(phone) or None,
-        email=emails[0] if emails else None,
+        name=" ".join(words.name) or None,
+        phone=" ".join(words.phone) or None,
+        email=words.emails[0] if words.emails else None,
         method=method,
         review_type=review_type,
         reference=reference,
@@ -232,6 +173,96 @@ def parse_quick_send(
         override_cooldown=force in ("yes", "true", "1"),
         origin_channel=origin_channel,
     )
+
+
+def _sort_words(tokens: list[str]) -> _QuickSendWords:
+    words = _QuickSendWords()
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        key = _KEY.match(token)
+        if key and not token.startswith(("http:", "https:", "mailto:")):
+            value, i = _option_value(tokens, i, key["key"].lower(), key["value"])
+            words.add_option(key["key"].lower(), value)
+        elif (words.phone or words.emails) and _DAY_WORDS.match(token):
+            # After the contact, "tomorrow 10:00" or "monday" is when to send it.
+            value, i = _with_clock(tokens, i, token)
+            words.add_option("at", value)
+        elif _EMAIL.match(token):
+            words.emails.append(token)
+        elif _PHONE_PART.match(token):
+            words.phone.append(token)
+        elif words.phone:
+            raise InvalidInput(
+                f"'{token}' comes after the phone number: write the name first, "
+                "like `/reviews send Jane Doe +33 6 10 20 30 40`.",
+                field="phone",
+            )
+        else:
+            words.name.append(token)
+        i += 1
+    return words
+
+
+def _option_value(tokens: list[str], i: int, key: str, value: str) -> tuple[str, int]:
+    """Read an option's value, quoted over several words or an at: date followed by a time."""
+    if value[:1] in _QUOTES:  # at:"tomorrow 10:00"
+        while not (len(value) > 1 and value[-1] in _QUOTES) and i + 1 < len(tokens):
+            i += 1
+            value = f"{value} {tokens[i]}"
+        return value.strip("".join(_QUOTES)), i
+    if key == "at":
+        return _with_clock(tokens, i, value)  # at:2026-12-01 10:00, at:tomorrow 10:00
+    return value, i
+
+
+def _with_clock(tokens: list[str], i: int, value: str) -> tuple[str, int]:
+    if i + 1 < len(tokens) and _CLOCK.match(tokens[i + 1]):
+        return f"{value} {tokens[i + 1]}", i + 1
+    return value, i
+
+
+def _check_words(words: _QuickSendWords) -> None:
+    unknown = sorted(set(words.options) - {"via", "ref", "type", "lang", "in", "at", "force"})
+    if unknown:
+        raise InvalidInput(
+            f"I don't know the option '{unknown[0]}:'. Use via:, ref:, type:, lang:, in:, at: or force:yes.",
+            field=unknown[0],
+        )
+    if len(words.emails) > 1:
+        raise InvalidInput("Give one email address.", field="email")
+    if not words.phone and not words.emails:
+        raise InvalidInput(
+            "Give a phone number or an email address, like "
+            "`/reviews send Jane Doe +33 6 10 20 30 40` or `/reviews send Jane Doe jane@example.com`.",
+            field="phone",
+        )
+
+
+def _read_language(options: dict[str, str]) -> str | None:
+    if "lang" not in options:
+        return None
+    language = options["lang"].strip().lower()
+    if language not in LANGUAGES:
+        raise InvalidInput(
+            f"'{options['lang']}' is not a language I send in: use en, fr or sv.",
+            field="language",
+        )
+    return language
+
+
+def _read_when(
+    options: dict[str, str], *, now: datetime, timezone: str
+) -> tuple[Literal["now", "delay", "at"], timedelta | None, datetime | None]:
+    """Read in: or at: into (when, delay, at)."""
+    if "in" in options and "at" in options:
+        raise InvalidInput("Give in: or at:, not both.", field="when")
+    if "at" in options:
+        return "at", None, parse_when(options["at"], now=now, tz=timezone, field="when")
+    if "in" in options:
+        delay = parse_delay(options["in"], field="when")
+        return ("now" if delay == timedelta(0) else "delay"), delay, None
+    return "delay", None, None
 
 
 # --- list filters ----------------------------------------------------------------------------
