@@ -25,7 +25,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.metrics import Metrics
@@ -243,49 +243,10 @@ class OutboxSender:
             row = session.get(SlackOutbox, row_id)
             assert row is not None and row.channel is not None
             request = session.get(ReviewRequest, row.request_id) if row.request_id else None
-            payload = row.payload
-            args: dict[str, Any] = {"channel": row.channel, "text": payload.get("text", "")}
-            if payload.get("blocks"):
-                args["blocks"] = payload["blocks"]
-
-            if row.kind == "root":
-                if request is not None and request.slack_ts:
-                    _finish(row, now)  # already posted: post a card only once
-                    session.add(row)
-                    return FINISHED
-                args.update(unfurl_links=False, unfurl_media=False)
-            elif row.kind in ("reply", "update"):
-                if request is None or not request.slack_ts or not request.slack_channel:
-                    _finish(row, now, status=DEAD, error=ROOT_LOST)
-                    session.add(row)
-                    log.warning("slack outbox row %s dead: %s", row_id, ROOT_LOST)
-                    return FINISHED
-                if row.kind == "update" and _superseded(session, row):
-                    _finish(row, now)  # a later update draws the card as it is now
-                    session.add(row)
-                    return FINISHED
-                args["channel"] = request.slack_channel
-                if row.kind == "reply":
-                    args["thread_ts"] = request.slack_ts
-                    if payload.get("reply_broadcast"):
-                        args["reply_broadcast"] = True
-                    args.update(unfurl_links=False, unfurl_media=False)
-                else:
-                    args["ts"] = request.slack_ts
-            elif row.kind == "erase":
-                args.update(ts=payload["ts"], blocks=[])
-            elif row.kind == "alert":
-                if request is not None and request.slack_ts and request.slack_channel:
-                    link = thread_link(request.slack_channel, request.slack_ts)
-                    label = f"Open #{request.number}'s thread"
-                    args["text"] = f"{args['text']} <{link}|{label}>"
-                    args["blocks"] = [
-                        *args.get("blocks", []),
-                        ContextBlock(
-                            elements=[MarkdownTextObject(text=f"<{link}|{label}>")]
-                        ).to_dict(),
-                    ]
-                args.update(unfurl_links=False, unfurl_media=False)
+            args = _post_args(session, row, request, now)
+            if args is None:
+                session.add(row)
+                return FINISHED
             return _Call(row_id, row.kind, row.workspace_id, row.request_id, args)
 
     def _done(self, call: _Call, data: dict[str, Any], now: datetime) -> None:
@@ -398,3 +359,48 @@ def _superseded(session: Any, row: SlackOutbox) -> bool:
         )
     ).first()
     return later is not None
+
+
+def _post_args(
+    session: Session, row: SlackOutbox, request: ReviewRequest | None, now: datetime
+) -> dict[str, Any] | None:
+    """Return the Web API arguments that post a row; None when the row was settled without one."""
+    payload = row.payload
+    args: dict[str, Any] = {"channel": row.channel, "text": payload.get("text", "")}
+    if payload.get("blocks"):
+        args["blocks"] = payload["blocks"]
+
+    if row.kind == "root":
+        if request is not None and request.slack_ts:
+            _finish(row, now)  # already posted: post a card only once
+            return None
+        args.update(unfurl_links=False, unfurl_media=False)
+    elif row.kind in ("reply", "update"):
+        if request is None or not request.slack_ts or not request.slack_channel:
+            _finish(row, now, status=DEAD, error=ROOT_LOST)
+            log.warning("slack outbox row %s dead: %s", row.id, ROOT_LOST)
+            return None
+        if row.kind == "update" and _superseded(session, row):
+            _finish(row, now)  # a later update draws the card as it is now
+            return None
+        args["channel"] = request.slack_channel
+        if row.kind == "reply":
+            args["thread_ts"] = request.slack_ts
+            if payload.get("reply_broadcast"):
+                args["reply_broadcast"] = True
+            args.update(unfurl_links=False, unfurl_media=False)
+        else:
+            args["ts"] = request.slack_ts
+    elif row.kind == "erase":
+        args.update(ts=payload["ts"], blocks=[])
+    elif row.kind == "alert":
+        if request is not None and request.slack_ts and request.slack_channel:
+            link = thread_link(request.slack_channel, request.slack_ts)
+            label = f"Open #{request.number}'s thread"
+            args["text"] = f"{args['text']} <{link}|{label}>"
+            args["blocks"] = [
+                *args.get("blocks", []),
+                ContextBlock(elements=[MarkdownTextObject(text=f"<{link}|{label}>")]).to_dict(),
+            ]
+        args.update(unfurl_links=False, unfurl_media=False)
+    return args
