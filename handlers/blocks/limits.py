@@ -39,6 +39,12 @@ def limit_problems(payload: View | Mapping[str, Any] | Sequence[Any], *, kind: s
         data = dict(payload)
     else:
         data = {"blocks": [b.to_dict() if isinstance(b, Block) else b for b in payload]}
+    problems = _surface_problems(data, kind)
+    _walk(data.get("blocks") or [], "", problems)
+    return problems
+
+
+def _surface_problems(data: Mapping[str, Any], kind: str) -> list[str]:
     problems: list[str] = []
     blocks = data.get("blocks") or []
     most = MAX_MESSAGE_BLOCKS if kind == "message" else MAX_VIEW_BLOCKS
@@ -53,56 +59,74 @@ def limit_problems(payload: View | Mapping[str, Any] | Sequence[Any], *, kind: s
             problems.append("private_metadata too long")
     if len(str(data.get("text") or "")) > 40000:
         problems.append("text longer than 40000")
+    return problems
 
-    def walk(node: Any, parent: str) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item, parent)
-            return
-        if not isinstance(node, dict):
-            return
-        kind_ = node.get("type", "")
-        if kind_ in ("plain_text", "mrkdwn"):
-            most_text = MAX_HEADER if parent == "header" else MAX_TEXT
-            if len(node.get("text", "")) > most_text:
-                problems.append(f"{parent} text longer than {most_text}")
-        if kind_ == "button":
-            if len(node.get("text", {}).get("text", "")) > MAX_BUTTON_TEXT:
-                problems.append(f"button text longer than {MAX_BUTTON_TEXT}")
-            if len(str(node.get("value", ""))) > MAX_BUTTON_VALUE:
-                problems.append(f"button value longer than {MAX_BUTTON_VALUE}")
-        if kind_ == "overflow":
-            count = len(node.get("options", []))
-            if not 2 <= count <= MAX_OVERFLOW_OPTIONS:
-                problems.append(f"overflow with {count} options (2 to {MAX_OVERFLOW_OPTIONS})")
-        if kind_ == "section":
-            fields = node.get("fields") or []
-            if len(fields) > MAX_FIELDS:
-                problems.append(f"section with {len(fields)} fields")
-            for f in fields:
-                if len(f.get("text", "")) > MAX_FIELD:
-                    problems.append(f"section field longer than {MAX_FIELD}")
-        if kind_ == "checkboxes" and len(node.get("options", [])) > MAX_CHECKBOX_OPTIONS:
-            problems.append(f"checkboxes with more than {MAX_CHECKBOX_OPTIONS} options")
-        if kind_ == "actions" and len(node.get("elements", [])) > MAX_ACTION_ELEMENTS:
-            problems.append("actions block with too many elements")
-        if kind_ == "context" and len(node.get("elements", [])) > MAX_CONTEXT_ELEMENTS:
-            problems.append("context block with too many elements")
-        for key in ("action_id", "block_id"):
-            if len(str(node.get(key, ""))) > MAX_ID:
-                problems.append(f"{key} longer than {MAX_ID}")
-        if "options" in node and kind_ != "overflow":
-            for option in node["options"]:
-                if len(option.get("text", {}).get("text", "")) > MAX_OPTION_TEXT:
-                    problems.append("option text too long")
-        for option in node.get("options", []) if isinstance(node.get("options"), list) else []:
-            if len(str(option.get("value", ""))) > MAX_OPTION_VALUE:
-                problems.append("option value too long")
-        for key, value in node.items():
-            if isinstance(value, dict | list) and key != "options":
-                walk(value, kind_ if kind_ not in ("plain_text", "mrkdwn") else parent)
 
-    walk(blocks, "")
+def _walk(node: Any, parent: str, problems: list[str]) -> None:
+    """Check a node and everything under it; `parent` is the type of the enclosing element."""
+    if isinstance(node, list):
+        for item in node:
+            _walk(item, parent, problems)
+        return
+    if not isinstance(node, dict):
+        return
+    kind = node.get("type", "")
+    problems += _node_problems(node, kind, parent)
+    for key, value in node.items():
+        if isinstance(value, dict | list) and key != "options":
+            _walk(value, kind if kind not in ("plain_text", "mrkdwn") else parent, problems)
+
+
+def _node_problems(node: dict[str, Any], kind: str, parent: str) -> list[str]:
+    problems: list[str] = []
+    if kind in ("plain_text", "mrkdwn"):
+        most_text = MAX_HEADER if parent == "header" else MAX_TEXT
+        if len(node.get("text", "")) > most_text:
+            problems.append(f"{parent} text longer than {most_text}")
+    if kind == "button":
+        if len(node.get("text", {}).get("text", "")) > MAX_BUTTON_TEXT:
+            problems.append(f"button text longer than {MAX_BUTTON_TEXT}")
+        if len(str(node.get("value", ""))) > MAX_BUTTON_VALUE:
+            problems.append(f"button value longer than {MAX_BUTTON_VALUE}")
+    if kind == "overflow":
+        count = len(node.get("options", []))
+        if not 2 <= count <= MAX_OVERFLOW_OPTIONS:
+            problems.append(f"overflow with {count} options (2 to {MAX_OVERFLOW_OPTIONS})")
+    if kind == "section":
+        fields = node.get("fields") or []
+        if len(fields) > MAX_FIELDS:
+            problems.append(f"section with {len(fields)} fields")
+        problems += [
+            f"section field longer than {MAX_FIELD}"
+            for f in fields
+            if len(f.get("text", "")) > MAX_FIELD
+        ]
+    return problems + _count_problems(node, kind) + _option_problems(node, kind)
+
+
+def _count_problems(node: dict[str, Any], kind: str) -> list[str]:
+    problems: list[str] = []
+    if kind == "checkboxes" and len(node.get("options", [])) > MAX_CHECKBOX_OPTIONS:
+        problems.append(f"checkboxes with more than {MAX_CHECKBOX_OPTIONS} options")
+    if kind == "actions" and len(node.get("elements", [])) > MAX_ACTION_ELEMENTS:
+        problems.append("actions block with too many elements")
+    if kind == "context" and len(node.get("elements", [])) > MAX_CONTEXT_ELEMENTS:
+        problems.append("context block with too many elements")
+    for key in ("action_id", "block_id"):
+        if len(str(node.get(key, ""))) > MAX_ID:
+            problems.append(f"{key} longer than {MAX_ID}")
+    return problems
+
+
+def _option_problems(node: dict[str, Any], kind: str) -> list[str]:
+    problems: list[str] = []
+    if "options" in node and kind != "overflow":
+        for option in node["options"]:
+            if len(option.get("text", {}).get("text", "")) > MAX_OPTION_TEXT:
+                problems.append("option text too long")
+    for option in node.get("options", []) if isinstance(node.get("options"), list) else []:
+        if len(str(option.get("value", ""))) > MAX_OPTION_VALUE:
+            problems.append("option value too long")
     return problems
 
 
