@@ -97,30 +97,33 @@ def message_line(message: Message, tz: str = "UTC") -> str:
     return line
 
 
-def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
-    """Show every detail of a request and its messages (for the person who asked only)."""
+def _request_fields(detail: RequestDetail) -> list[str]:
+    """The request itself: who, what, when, how."""
     r = detail.request
-    policy = detail.policy
-    tz = policy.timezone
-    status = Status(r.status)
-    email_name = policy.email_from_name or policy.business_name or "–"
-    sms_name = policy.sms_sender or sender.sms_from or "–"
-    sender_name = f"{escape(email_name)} (email) · {escape(sms_name)} (SMS)"
-    landing = policy.landing_url(r.review_type, r.language) or "not set"
-    fields_a = [
+    tz = detail.policy.timezone
+    return [
         f"*Name*\n{escape(r.customer_name)}",
         f"*Email*\n{escape(r.email or '–')}",
         f"*Phone*\n{escape(r.phone or '–')}",
         f"*Reference*\n{escape(r.reference or '–')}",
         f"*Type*\n{TYPE_LABELS.get(r.review_type, r.review_type)} review",
         f"*Created*\n{_when(r.created_at, tz=tz)} by {user_mention(r.created_by, r.created_by_name)}",
-        f"*Status*\n{label(status)}",
+        f"*Status*\n{label(Status(r.status))}",
         f"*Sent*\n{_when(r.sent_at, 'not yet', tz)}",
         f"*Reminder status*\n{reminder_status(detail)}",
         f"*Method*\n{escape(METHOD_LABELS.get(r.method, r.method))} (goes by {channel_label(r.channel)})",
     ]
-    fields_b = [
-        f"*Sender name*\n{sender_name}",
+
+
+def _sending_fields(detail: RequestDetail, sender: SenderInfo) -> list[str]:
+    """How it is sent: sender, reply-to, landing page, language, retries, what waits."""
+    r = detail.request
+    policy = detail.policy
+    email_name = policy.email_from_name or policy.business_name or "–"
+    sms_name = policy.sms_sender or sender.sms_from or "–"
+    landing = policy.landing_url(r.review_type, r.language) or "not set"
+    fields = [
+        f"*Sender name*\n{escape(email_name)} (email) · {escape(sms_name)} (SMS)",
         f"*Sender email*\n{escape(policy.email_from or sender.email_from or '–')}",
         f"*Reply-to*\n{escape(policy.email_reply_to or sender.email_reply_to or '–')}",
         f"*Landing page*\n{escape(landing)}",
@@ -128,9 +131,19 @@ def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
         f"*Retries*\n{r.retries}",
     ]
     if r.scheduled_at is not None and any(Status(m.status) in PENDING for m in detail.messages):
-        fields_b.append(f"*Goes out*\n{slack_date(r.scheduled_at, tz=tz)}")
+        fields.append(f"*Goes out*\n{slack_date(r.scheduled_at, tz=policy.timezone)}")
     if r.last_error:
-        fields_b.append(f"*Last error*\n{escape(r.last_error)}")
+        fields.append(f"*Last error*\n{escape(r.last_error)}")
+    return fields
+
+
+def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
+    """Show every detail of a request and its messages (for the person who asked only)."""
+    r = detail.request
+    tz = detail.policy.timezone
+    status = Status(r.status)
+    fields_a = _request_fields(detail)
+    fields_b = _sending_fields(detail, sender)
     title = f"#{r.number} · {r.customer_name}"
     if r.deleted_at is not None:
         title = f"#{r.number} · deleted"
