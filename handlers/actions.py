@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -48,20 +48,14 @@ from handlers.edit import open_edit
 from handlers.errors import below, in_place, refusals, to_clicker
 from handlers.parsing import PageState, parse_list_query
 from handlers.permissions import refusal
-from handlers.surface import Registered, Surface, actor_of, services
+from handlers.surface import Registered, Surface, actor_of, first_action, services
 from handlers.text import slack_date
 
 log = logging.getLogger(__name__)
 
-Ack = Callable[..., None]
 CARD_ACTIONS = (ACTION_PAUSE, ACTION_RESUME, ACTION_CANCEL, ACTION_SEND_NOW)
 LIST_PAGING = (LIST_PREV, LIST_NEXT, LIST_REFRESH, LIST_CLEAR)
 COUNT_KEYS = ("sent", "opened", "clicked", "failed")
-
-
-def _action(body: dict[str, Any]) -> dict[str, Any]:
-    actions = body.get("actions") or [{}]
-    return dict(actions[0])
 
 
 def _card_result(
@@ -91,7 +85,7 @@ def card_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Bolt
     """Pause, resume, cancel or send now from a request card; tell only the clicker."""
     ack()
     surface = services(context)
-    action = _action(body)
+    action = first_action(body)
     text = _card_result(
         surface,
         surface.workspace_id(context),
@@ -111,7 +105,7 @@ def show_page(
     ack()
     surface = services(context)
     user = actor_of(body).id
-    state = PageState.decode(str(_action(body).get("value", "")))
+    state = PageState.decode(str(first_action(body).get("value", "")))
     ws = surface.workspace_id(context)
     admin = is_admin(surface, client, ws, str(context.team_id or ""), user)
     reply = render_list(surface, ws, user, state, admin=admin)
@@ -124,7 +118,7 @@ def open_filter(ack: Ack, body: dict[str, Any], client: WebClient, context: Bolt
     ack()
     surface = services(context)
     policy = surface.ops.policy(surface.workspace_id(context))
-    state = PageState.decode(str(_action(body).get("value", "")))
+    state = PageState.decode(str(first_action(body).get("value", "")))
     query = parse_list_query(
         state.query, timezone=policy.timezone, user_id=actor_of(body).id, region=policy.region
     )
@@ -144,7 +138,7 @@ def row_action(
 ) -> None:
     """Do what a row's menu (or its Details button) asked; answer under the list."""
     ack()
-    action = _action(body)
+    action = first_action(body)
     if action["action_id"] == ROW_DETAILS:
         verb, value = "details", str(action.get("value", ""))
     else:
@@ -249,7 +243,7 @@ def row_cancel(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltCo
     """Cancel the one request whose cancel the person confirmed."""
     ack()
     surface = services(context)
-    number = parse_number(str(_action(body).get("value", "")))
+    number = parse_number(str(first_action(body).get("value", "")))
     result = surface.ops.cancel(surface.workspace_id(context), [number], actor_of(body))
     respond(replace_original=True, **bulk_reply(result, "canceled").as_kwargs())
 
@@ -257,7 +251,7 @@ def row_cancel(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltCo
 def row_keep(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
     """Say nothing was canceled."""
     ack()
-    value = str(_action(body).get("value", ""))
+    value = str(first_action(body).get("value", ""))
     respond(replace_original=True, text=f"Kept #{value}: nothing was canceled.")
 
 
@@ -273,7 +267,7 @@ def cancel_all(
         respond(replace_original=True, text=refusal("cancel every queued request"))
         return
     # The admin confirmed a count: if the queue changed since, ask again with the new one.
-    asked = str(_action(body).get("value", ""))
+    asked = str(first_action(body).get("value", ""))
     now_queued = surface.ops.count_queued(ws)
     if asked.isdigit() and int(asked) != now_queued:
         if now_queued == 0:

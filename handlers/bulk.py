@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -31,9 +31,8 @@ from handlers.commands import is_admin, render_list
 from handlers.errors import in_place, refusals
 from handlers.parsing import PageState
 from handlers.permissions import refusal
-from handlers.surface import Registered, Surface, actor_of, services
+from handlers.surface import Registered, Surface, actor_of, first_action, services
 
-Ack = Callable[..., None]
 NOTHING_SELECTED = ":point_up: Tick one or more requests first, then press the button again."
 
 
@@ -56,7 +55,7 @@ def selected(
     """Pause, resume or cancel the ticked requests, then redraw the page saying what changed."""
     ack()
     surface = services(context)
-    action = (body.get("actions") or [{}])[0]
+    action = first_action(body)
     actor = actor_of(body)
     state = PageState.decode(str(action.get("value", "")))
     ws = surface.workspace_id(context)
@@ -85,7 +84,7 @@ def delete(
     if not is_admin(surface, client, ws, str(context.team_id or ""), actor.id):
         reply = text_reply(refusal("delete requests"))
     else:
-        number = parse_number(str((body.get("actions") or [{}])[0].get("value", "")))
+        number = parse_number(str(first_action(body).get("value", "")))
         surface.ops.delete(ws, number, actor)
         reply = deleted_reply(number)
     respond(replace_original=True, **reply.as_kwargs())
@@ -94,7 +93,7 @@ def delete(
 def keep(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
     """Say nothing was deleted."""
     ack()
-    value = str((body.get("actions") or [{}])[0].get("value", ""))
+    value = str(first_action(body).get("value", ""))
     respond(replace_original=True, text=f"Kept #{value.lstrip('#')}: nothing was deleted.")
 
 

@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 from sqlalchemy import func
@@ -50,7 +50,7 @@ PAGE_SIZE = 10
 
 @refusals(to_command)
 def reviews_command(
-    ack: Callable[..., None],
+    ack: Ack,
     body: dict[str, Any],
     respond: Respond,
     client: WebClient,

@@ -7,10 +7,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 
 from bot.domain.errors import DomainError
@@ -18,9 +17,8 @@ from handlers.blocks.common import Reply
 from handlers.blocks.controls import CUSTOMER_OPEN, CUSTOMER_VIEW, CustomerState
 from handlers.blocks.customer import customer_reply
 from handlers.errors import Request, refusals, warning_reply
-from handlers.surface import Registered, services
+from handlers.surface import Registered, first_action, services
 
-Ack = Callable[..., None]
 VIEW_BUTTONS = ("toggle", "newer", "older")
 
 
@@ -33,7 +31,7 @@ def _redraws(action: dict[str, Any]) -> bool:
 
 
 def _answer(reply: Reply, body: dict[str, Any], respond: Respond) -> None:
-    action = (body.get("actions") or [{}])[0]
+    action = first_action(body)
     respond(replace_original=_redraws(action), response_type="ephemeral", **reply.as_kwargs())
 
 
@@ -46,7 +44,7 @@ def show_customer(ack: Ack, body: dict[str, Any], respond: Respond, context: Bol
     """Show a customer's view: opened from details or a choice, toggled or paged in place."""
     ack()
     surface = services(context)
-    action = (body.get("actions") or [{}])[0]
+    action = first_action(body)
     state = CustomerState.decode(str(action.get("value", "")))
     ws = surface.workspace_id(context)
     history = surface.ops.customer(ws, state.contact_id)

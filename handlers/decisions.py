@@ -15,7 +15,7 @@ from slack_bolt.context import BoltContext
 from bot.domain.numbers import parse_number
 from handlers.blocks.card import ACTION_MARK_SENT, ACTION_SEND_AGAIN
 from handlers.errors import refusals, to_clicker
-from handlers.surface import Registered, actor_of, services
+from handlers.surface import Registered, actor_of, first_action, services
 
 
 @refusals(to_clicker)
@@ -24,7 +24,7 @@ def decide(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContex
     ack()
     surface = services(context)
     actor = actor_of(body)
-    action = (body.get("actions") or [{}])[0]
+    action = first_action(body)
     number = parse_number(str(action.get("value") or ""))
     workspace_id = surface.workspace_id(context)
     if str(action.get("action_id") or "") == ACTION_MARK_SENT:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Respond
+from slack_bolt import Ack, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -22,7 +22,6 @@ from handlers.surface import actor_of
 from handlers.text import escape
 
 Listener = Callable[..., None]
-Ack = Callable[..., None]
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,12 @@ import logging
 import os
 import tempfile
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -82,7 +81,7 @@ def parse_export_args(text: str) -> ExportRequest:
 
 
 def home_export(
-    ack: Callable[..., None],
+    ack: Ack,
     body: dict[str, Any],
     client: WebClient,
     context: BoltContext,

@@ -6,11 +6,10 @@ and then open their modal at once, because a trigger id lives only 3 seconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -29,7 +28,6 @@ from handlers.surface import Registered, Surface, services
 from store.models import ReviewRequest
 from store.queries import HistoryFilter, counts, list_requests
 
-Ack = Callable[..., None]
 PERIODS = (7, 30)
 WAITING = HistoryFilter(statuses=frozenset({"queued", "paused"}))
 

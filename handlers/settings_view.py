@@ -7,11 +7,11 @@ shown on its own field (`response_action="errors"`) and nothing is stored unless
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -39,12 +39,11 @@ from handlers.blocks.sms_estimate import (
 )
 from handlers.modal_input import entered, tell
 from handlers.permissions import refusal
-from handlers.surface import Registered, Surface, actor_of, services
+from handlers.surface import Registered, Surface, actor_of, first_action, services
 from handlers.text import LANGUAGE_LABELS, TYPE_LABELS
 
 log = logging.getLogger(__name__)
 
-Ack = Callable[..., None]
 WHAT = "change the workspace settings"
 
 # Where a policy field's refusal is shown, when its block is not named like the field.
@@ -287,7 +286,7 @@ def sms_text_typed(
         return
     policy = surface.ops.policy(surface.workspace_id(context))
     values = view.get("state", {}).get("values", {})
-    action = (body.get("actions") or [{}])[0]
+    action = first_action(body)
     text = str(action.get("value") or entered(values, "sms_template") or "")
     business = entered(values, "business_name")
     if business:

@@ -73,6 +73,12 @@ def actor_of(body: dict[str, Any]) -> Actor:
     return Actor(str(user.get("id", "")), str(user.get("username") or user.get("name") or ""))
 
 
+def first_action(body: dict[str, Any]) -> dict[str, Any]:
+    """Return the button or menu use a block_actions payload carries ({} if none)."""
+    actions = body.get("actions") or [{}]
+    return dict(actions[0])
+
+
 def services(context: BoltContext) -> Surface:
     """Return what every listener shares, put in the request's context by `provide_services`."""
     return cast(Surface, context[SERVICES])

@@ -6,11 +6,10 @@ Submissions validate before they ack: a wrong field is answered with
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -26,8 +25,6 @@ from handlers.modal_input import entered, picked_or_typed, tell
 from handlers.parsing import PageState, parse_list_query
 from handlers.surface import Registered, actor_of, services
 from handlers.text import slack_date
-
-Ack = Callable[..., None]
 
 # Where each field a use-case names is shown in the send modal.
 SEND_FIELDS = {
