@@ -32,10 +32,10 @@ from handlers.parsing import (
     STATUS_GROUPS,
     PageState,
     parse_list_query,
-    parse_quick_send,
     split_command,
 )
 from handlers.permissions import refusal
+from handlers.quick_send import parse_quick_send
 from handlers.settings_view import WHAT as WHAT_SETTINGS
 from handlers.settings_view import open_settings
 from handlers.surface import Registered, Surface, actor_of, services

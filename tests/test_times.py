@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain.errors import InvalidInput
 from bot.domain.timing import parse_when, slack_date_token
-from handlers.parsing import parse_quick_send
+from handlers.quick_send import parse_quick_send
 from tests.slack_harness import (  # noqa: F401
     SlackHarness,
     slack_fixture,
