@@ -20,7 +20,8 @@ from handlers.notifier import SlackNotifier
 from scheduler import dispatch, reaper
 from scheduler import outbox as slack_outbox
 from scheduler.jobs import Scheduler
-from scheduler.outbox import OutboxSender, WorkspaceClients
+from scheduler.outbox import OutboxSender
+from scheduler.slack_clients import WorkspaceClients
 from store.db import Database
 
 if TYPE_CHECKING:

@@ -25,7 +25,8 @@ from handlers.blocks.card import (
 from handlers.blocks.limits import MAX_MESSAGE_BLOCKS as MAX_BLOCKS
 from handlers.blocks.limits import MAX_TEXT
 from handlers.notifier import SlackNotifier
-from scheduler.outbox import OutboxSender, WorkspaceClients, backoff_seconds, slack_client
+from scheduler.outbox import OutboxSender, backoff_seconds
+from scheduler.slack_clients import WorkspaceClients, slack_client
 from store.db import Database
 from store.models import ReviewRequest, SlackOutbox, Workspace
 from tests.fakes.slack_api import FakeSlack
