@@ -43,7 +43,7 @@ from handlers.blocks.listing import (
     row_cancel_prompt,
 )
 from handlers.blocks.send import reschedule_modal
-from handlers.commands import is_admin, render_list
+from handlers.commands import render_list
 from handlers.edit import open_edit
 from handlers.errors import below, in_place, refusals, to_clicker
 from handlers.parsing import PageState, parse_list_query
@@ -107,7 +107,7 @@ def show_page(
     user = actor_of(body).id
     state = PageState.decode(str(first_action(body).get("value", "")))
     ws = surface.workspace_id(context)
-    admin = is_admin(surface, client, ws, str(context.team_id or ""), user)
+    admin = surface.is_admin(client, context, user)
     reply = render_list(surface, ws, user, state, admin=admin)
     respond(replace_original=True, **reply.as_kwargs())
 
@@ -167,8 +167,7 @@ class RowClick:
         return self.surface.workspace_id(self.context)
 
     def admin(self) -> bool:
-        team = str(self.context.team_id or "")
-        return is_admin(self.surface, self.client, self.workspace_id, team, actor_of(self.body).id)
+        return self.surface.is_admin(self.client, self.context, actor_of(self.body).id)
 
 
 def _row_pause(click: RowClick) -> Reply:
@@ -263,7 +262,7 @@ def cancel_all(
     surface = services(context)
     ws = surface.workspace_id(context)
     actor = actor_of(body)
-    if not is_admin(surface, client, ws, str(context.team_id or ""), actor.id):
+    if not surface.is_admin(client, context, actor.id):
         respond(replace_original=True, text=refusal("cancel every queued request"))
         return
     # The admin confirmed a count: if the queue changed since, ask again with the new one.

@@ -27,7 +27,7 @@ from handlers.blocks.controls import (
 )
 from handlers.blocks.customer import deleted_reply
 from handlers.blocks.listing import bulk_reply
-from handlers.commands import is_admin, render_list
+from handlers.commands import render_list
 from handlers.errors import in_place, refusals
 from handlers.parsing import PageState
 from handlers.permissions import refusal
@@ -65,7 +65,7 @@ def selected(
         if numbers
         else NOTHING_SELECTED
     )
-    admin = is_admin(surface, client, ws, str(context.team_id or ""), actor.id)
+    admin = surface.is_admin(client, context, actor.id)
     reply = render_list(surface, ws, actor.id, state, note=note, admin=admin)
     respond(replace_original=True, **reply.as_kwargs())
 
@@ -81,7 +81,7 @@ def delete(
     actor = actor_of(body)
     reply: Reply
     # Checked again here: the prompt may have been forwarded, or the admin list changed.
-    if not is_admin(surface, client, ws, str(context.team_id or ""), actor.id):
+    if not surface.is_admin(client, context, actor.id):
         reply = text_reply(refusal("delete requests"))
     else:
         number = parse_number(str(first_action(body).get("value", "")))

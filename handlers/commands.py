@@ -117,7 +117,7 @@ def do_send(inv: Invocation) -> None:
 
 
 def do_list(inv: Invocation) -> None:
-    admin = is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id)
+    admin = inv.is_admin()
     inv.reply(
         render_list(inv.surface, inv.workspace_id, inv.actor.id, PageState(inv.args), admin=admin)
     )
@@ -168,7 +168,7 @@ def do_cancel(inv: Invocation) -> None:
     if words and words[0] == "all":
         if words[1:] not in ([], ["queued"]):
             raise InvalidInput("Write `/reviews cancel all queued`.")
-        if not is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id):
+        if not inv.is_admin():
             inv.reply(text_reply(refusal("cancel every queued request")))
             return
         count = inv.surface.ops.count_queued(inv.workspace_id)
@@ -186,7 +186,7 @@ def do_delete(inv: Invocation) -> None:
     numbers = parse_numbers(inv.args)
     if len(numbers) != 1:
         raise InvalidInput("Delete one request at a time, like `/reviews delete #42`.")
-    if not is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id):
+    if not inv.is_admin():
         inv.reply(text_reply(refusal("delete requests")))
         return
     if inv.surface.ops.show(inv.workspace_id, numbers[0]).request.deleted_at is not None:
@@ -197,7 +197,7 @@ def do_delete(inv: Invocation) -> None:
 def do_settings(inv: Invocation) -> None:
     """Open the settings form for admins; show the settings to anyone; `set` for admins only."""
     ops = inv.surface.ops
-    admin = is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id)
+    admin = inv.is_admin()
     words = inv.args.split(maxsplit=1)
     if not words:
         if not admin:
@@ -250,12 +250,6 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
 
 
 # --- shared with the buttons --------------------------------------------------------------------
-
-
-def is_admin(
-    surface: Surface, client: WebClient, workspace_id: int, team_id: str, user: str
-) -> bool:
-    return surface.permissions.is_admin(client, workspace_id, team_id, user)
 
 
 def render_list(

@@ -92,8 +92,7 @@ def home_export(
     surface = services(context)
     user_id = str((body.get("user") or {}).get("id", ""))
     workspace_id = surface.workspace_id(context)
-    team_id = str(context.team_id or "")
-    if not surface.permissions.is_admin(client, workspace_id, team_id, user_id):
+    if not surface.is_admin(client, context, user_id):
         answer = text_reply(refusal(REFUSAL_WHAT))
         if body.get("response_url"):  # the button sat in a message
             respond(response_type="ephemeral", replace_original=False, **answer.as_kwargs())

@@ -27,6 +27,12 @@ class Invocation:
     respond: Respond
     client: WebClient
 
+    def is_admin(self) -> bool:
+        """Say whether the person who typed the command may administer the workspace."""
+        return self.surface.permissions.is_admin(
+            self.client, self.workspace_id, self.team_id, self.actor.id
+        )
+
     def reply(self, reply: Reply) -> None:
         """Answer the person who typed the command, for their eyes only."""
         self.respond(response_type="ephemeral", **reply.as_kwargs())

@@ -249,9 +249,8 @@ def settings_submitted(
     view = body["view"]
     actor = actor_of(body)
     ws = surface.workspace_id(context)
-    team_id = str(context.team_id or "")
     # The form may have been opened before the user lost the right: check again.
-    if not surface.permissions.is_admin(client, ws, team_id, actor.id):
+    if not surface.is_admin(client, context, actor.id):
         ack(response_action="update", view=refusal_modal(refusal(WHAT)))
         return
     current = surface.ops.policy(ws)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
 
 from bot.app import ReviewOpsApp
 from bot.feedback import Feedback
@@ -54,6 +55,11 @@ class Surface:
         with self._lock:
             self._workspaces[team_id] = workspace.id
         return workspace.id
+
+    def is_admin(self, client: WebClient, context: BoltContext, user_id: str) -> bool:
+        """Say whether a Slack user may administer this request's workspace."""
+        team_id = str(context.team_id or "")
+        return self.permissions.is_admin(client, self.workspace_id(context), team_id, user_id)
 
     def sender_info(self) -> SenderInfo:
         """Return the deployment's sender defaults, shown where the workspace sets none."""

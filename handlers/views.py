@@ -191,7 +191,7 @@ def filter_submitted(
         return
     parse_list_query(query, timezone=surface.ops.policy(ws).timezone, user_id=user_id)
     ack()
-    admin = surface.permissions.is_admin(client, ws, str(context.team_id or ""), user_id)
+    admin = surface.is_admin(client, context, user_id)
     page = render_list(surface, ws, user_id, PageState(query), admin=admin)
     tell(client, meta, user_id, page, replace=True)
 
