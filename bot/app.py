@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock, SystemClock
 from bot.compose import Composer
@@ -16,11 +16,22 @@ from bot.settings import Settings
 from bot.usecases.dispatcher import Dispatcher
 from bot.usecases.notifier import Notifier
 from bot.usecases.review_ops import ReviewOps
+from handlers.notifier import SlackNotifier
 from scheduler import dispatch, reaper
+from scheduler import outbox as slack_outbox
 from scheduler.jobs import Scheduler
+from scheduler.outbox import OutboxSender
+from scheduler.slack_clients import WorkspaceClients
 from store.db import Database
 
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from bot.slack import SlackSurface
+
 log = logging.getLogger(__name__)
+
+FlaskHook = Callable[["Flask"], None]
 
 
 @dataclass
@@ -35,18 +46,17 @@ class ReviewOpsApp:
     scheduler: Scheduler
     senders: Mapping[str, Sender]
     metrics: Metrics
-    extras: dict[str, Any] = field(default_factory=dict)
+    outbox: OutboxSender | None = None
+    slack: SlackSurface | None = None  # set by bot.slack.create_bolt_app
+    flask_hooks: list[FlaskHook] = field(default_factory=list)  # run by bot.server.create_flask
 
     def start_scheduler(self) -> None:
         """Start the dispatch, reaper and Slack outbox jobs, woken when a request is due."""
         dispatch.register(self.scheduler, self.dispatcher)
         reaper.register(self.scheduler, self.dispatcher)
         self._register_reconcile()
-        outbox_sender = self.extras.get("outbox")
-        if outbox_sender is not None:
-            from scheduler import outbox
-
-            outbox.register(self.scheduler, outbox_sender)
+        if self.outbox is not None:
+            slack_outbox.register(self.scheduler, self.outbox)
         self.ops.set_wake(self.scheduler.wake)
         self.scheduler.start()
 
@@ -111,18 +121,15 @@ def create_app(
     clock = clock or SystemClock()
     db = Database(settings.database_url)
     metrics = Metrics(db)
-    extras: dict[str, Any] = {}
+    outbox: OutboxSender | None = None
     slack_enabled = bool(settings.slack_bot_token or settings.slack_client_id)
     if slack_enabled:
         # Every change becomes Slack outbox rows, posted by the outbox job in order.
-        from handlers.notifications import SlackNotifier
-        from scheduler.outbox import OutboxSender, WorkspaceClients
-
         notifier = notifier or SlackNotifier(clock)
         clients = WorkspaceClients(
             db, base_url=settings.slack_api_url, default_token=settings.slack_bot_token
         )
-        extras["outbox"] = OutboxSender(db, clients, clock, metrics=metrics)
+        outbox = OutboxSender(db, clients, clock, metrics=metrics)
     ops = ReviewOps(db, clock=clock, notifier=notifier, default_region=settings.default_region)
     composer = Composer(
         public_url=settings.public_url,
@@ -140,5 +147,5 @@ def create_app(
         scheduler=Scheduler(),
         senders=chosen,
         metrics=metrics,
-        extras=extras,
+        outbox=outbox,
     )

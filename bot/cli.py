@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from bot.app import ReviewOpsApp, create_app
+from bot.domain import numbers as request_numbers
 from bot.domain.errors import DomainError, InvalidInput
 from bot.requests import Actor, BulkResult
 from bot.settings import Settings
@@ -83,13 +84,10 @@ def cli_actor() -> Actor:
 
 
 def parse_numbers(raw: list[str]) -> list[int]:
-    numbers: list[int] = []
-    for item in raw:
-        text = item.strip().lstrip("#")
-        if not text.isdigit():
-            fail(f"'{item}' is not a request number (like 42 or #42).")
-        numbers.append(int(text))
-    return numbers
+    try:
+        return request_numbers.parse_numbers(" ".join(raw)) if raw else []
+    except DomainError as exc:
+        fail(exc.message)
 
 
 def report(result: BulkResult, verb: str) -> None:

@@ -19,7 +19,7 @@ def create_flask(app: ReviewOpsApp) -> Flask:
     """Build the Flask app serving bot/web.py's routes and, when installed, /slack/events."""
     flask_app = Flask("reviewops")
     flask_app.register_blueprint(blueprint(app))
-    for hook in app.extras.get("flask_hooks", []):
+    for hook in app.flask_hooks:
         hook(flask_app)
     return flask_app
 

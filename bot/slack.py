@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, request
@@ -16,6 +17,8 @@ from slack_sdk.webhook import WebhookClient
 from bot.app import ReviewOpsApp
 from bot.settings import Settings
 from bot.slack_install import INSTALL_PATH, REDIRECT_PATH, oauth_settings
+from handlers.registry import register_handlers
+from handlers.surface import Registered, Surface
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,19 @@ SORRY = (
     ":face_with_head_bandage: Sorry, something went wrong on our side and it was logged. "
     "Nothing else changed; please try again in a moment."
 )
+
+
+@dataclass
+class SlackSurface:
+    """The Bolt app and the services its listeners share, kept on the app once built."""
+
+    bolt: App
+    services: Surface
+
+    @property
+    def registered(self) -> Registered:
+        """Return what the listeners registered (checked against manifest.yml)."""
+        return self.services.registered
 
 
 def make_web_client(settings: Settings, *, oauth: bool = False) -> WebClient:
@@ -49,8 +65,6 @@ def make_web_client(settings: Settings, *, oauth: bool = False) -> WebClient:
 
 def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool = False) -> App:
     """Build the Bolt app with every /reviews listener and one error handler."""
-    from handlers import register_handlers
-
     bolt = App(
         client=client,
         oauth_settings=None if socket_mode else oauth_settings(app.settings, app.ops),
@@ -70,8 +84,7 @@ def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool =
         _apologize(client, body)
         return None
 
-    app.extras["slack_surface"] = register_handlers(bolt, app)
-    app.extras["bolt"] = bolt
+    app.slack = SlackSurface(bolt, register_handlers(bolt, app))
     return bolt
 
 
@@ -126,7 +139,7 @@ def install_slack(app: ReviewOpsApp) -> bool:
                 REDIRECT_PATH, "slack_oauth_redirect", slack_events, methods=["GET"]
             )
 
-    app.extras.setdefault("flask_hooks", []).append(hook)
+    app.flask_hooks.append(hook)
     return True
 
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot.domain.errors import DomainError
+from bot.domain.numbers import parse_number
 from bot.requests import Actor, BulkResult
-from handlers import Surface, actor_of, request_number
-from handlers.blocks import Reply, bulk_reply, text_reply
-from handlers.commands import is_admin, render_list
-from handlers.controls import (
+from handlers.blocks.common import Reply, text_reply
+from handlers.blocks.controls import (
     BULK_CANCEL,
     BULK_PAUSE,
     BULK_RESUME,
@@ -27,11 +25,14 @@ from handlers.controls import (
     DELETE_KEEP,
     selected_numbers,
 )
-from handlers.customer_blocks import deleted_reply
+from handlers.blocks.customer import deleted_reply
+from handlers.blocks.listing import bulk_reply
+from handlers.commands import render_list
+from handlers.errors import in_place, refusals
 from handlers.parsing import PageState
 from handlers.permissions import refusal
+from handlers.surface import Registered, Surface, actor_of, first_action, services
 
-Ack = Callable[..., None]
 NOTHING_SELECTED = ":point_up: Tick one or more requests first, then press the button again."
 
 
@@ -47,59 +48,59 @@ def act_on_selected(
     return bulk_reply(use_case(ws, numbers, actor), BULK_VERBS[action_id]).text
 
 
-def register(bolt: App, surface: Surface) -> None:
+@refusals(in_place)
+def selected(
+    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Pause, resume or cancel the ticked requests, then redraw the page saying what changed."""
+    ack()
+    surface = services(context)
+    action = first_action(body)
+    actor = actor_of(body)
+    state = PageState.decode(str(action.get("value", "")))
+    ws = surface.workspace_id(context)
+    numbers = selected_numbers((body.get("state") or {}).get("values") or {})
+    note = (
+        act_on_selected(surface, ws, action["action_id"], numbers, actor)
+        if numbers
+        else NOTHING_SELECTED
+    )
+    admin = surface.is_admin(client, context, actor.id)
+    reply = render_list(surface, ws, actor.id, state, note=note, admin=admin)
+    respond(replace_original=True, **reply.as_kwargs())
+
+
+@refusals(in_place)
+def delete(
+    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Erase the request an admin confirmed deleting."""
+    ack()
+    surface = services(context)
+    ws = surface.workspace_id(context)
+    actor = actor_of(body)
+    reply: Reply
+    # Checked again here: the prompt may have been forwarded, or the admin list changed.
+    if not surface.is_admin(client, context, actor.id):
+        reply = text_reply(refusal("delete requests"))
+    else:
+        number = parse_number(str(first_action(body).get("value", "")))
+        surface.ops.delete(ws, number, actor)
+        reply = deleted_reply(number)
+    respond(replace_original=True, **reply.as_kwargs())
+
+
+def keep(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    """Say nothing was deleted."""
+    ack()
+    value = str(first_action(body).get("value", ""))
+    respond(replace_original=True, text=f"Kept #{value.lstrip('#')}: nothing was deleted.")
+
+
+def register(bolt: App, registered: Registered) -> None:
     """Listen to the list's "… selected" buttons and the delete confirmation."""
-
-    def selected(
-        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
-    ) -> None:
-        ack()
-        action = (body.get("actions") or [{}])[0]
-        actor = actor_of(body)
-        reply: Reply
-        try:
-            state = PageState.decode(str(action.get("value", "")))
-            ws = surface.workspace_id(context)
-            numbers = selected_numbers((body.get("state") or {}).get("values") or {})
-            note = (
-                act_on_selected(surface, ws, action["action_id"], numbers, actor)
-                if numbers
-                else NOTHING_SELECTED
-            )
-            admin = is_admin(surface, client, ws, str(context.team_id or ""), actor.id)
-            reply = render_list(surface, ws, actor.id, state, note=note, admin=admin)
-        except DomainError as exc:
-            reply = text_reply(f":warning: {exc.message}")
-        respond(replace_original=True, **reply.as_kwargs())
-
     for action_id in BULK_VERBS:
         bolt.action(action_id)(selected)
-    surface.registered.actions += list(BULK_VERBS)
-
-    @bolt.action(DELETE_CONFIRM)
-    def delete(
-        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
-    ) -> None:
-        ack()
-        ws = surface.workspace_id(context)
-        actor = actor_of(body)
-        reply: Reply
-        # Checked again here: the prompt may have been forwarded, or the admin list changed.
-        if not is_admin(surface, client, ws, str(context.team_id or ""), actor.id):
-            reply = text_reply(refusal("delete requests"))
-        else:
-            try:
-                number = request_number(str((body.get("actions") or [{}])[0].get("value", "")))
-                surface.ops.delete(ws, number, actor)
-                reply = deleted_reply(number)
-            except DomainError as exc:
-                reply = text_reply(f":warning: {exc.message}")
-        respond(replace_original=True, **reply.as_kwargs())
-
-    @bolt.action(DELETE_KEEP)
-    def keep(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        value = str((body.get("actions") or [{}])[0].get("value", ""))
-        respond(replace_original=True, text=f"Kept #{value.lstrip('#')}: nothing was deleted.")
-
-    surface.registered.actions += [DELETE_CONFIRM, DELETE_KEEP]
+    bolt.action(DELETE_CONFIRM)(delete)
+    bolt.action(DELETE_KEEP)(keep)
+    registered.actions += [*BULK_VERBS, DELETE_CONFIRM, DELETE_KEEP]

@@ -5,44 +5,37 @@ from __future__ import annotations
 import logging
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.errors import Conflict, DomainError, InvalidInput
+from bot.domain.numbers import parse_numbers
 from bot.domain.policy import as_display_rows, parse_setting_assignments
-from bot.requests import Actor
 from bot.usecases import history
-from handlers import Surface, actor_of, export, stats
-from handlers.blocks import (
-    Reply,
-    Row,
-    bulk_reply,
-    cancel_all_prompt,
-    created_reply,
-    detail_reply,
-    help_reply,
-    list_reply,
-    metadata,
-    send_modal,
-    settings_reply,
-    text_reply,
-)
-from handlers.customer_blocks import customer_lookup_reply, delete_prompt
+from handlers import export, stats
+from handlers.blocks.common import Reply, metadata, text_reply
+from handlers.blocks.customer import customer_lookup_reply, delete_prompt
+from handlers.blocks.detail import detail_reply
+from handlers.blocks.help import help_reply
+from handlers.blocks.listing import Row, bulk_reply, cancel_all_prompt, list_reply
+from handlers.blocks.send import created_reply, send_modal
+from handlers.blocks.settings_show import settings_reply
 from handlers.edit import open_edit
+from handlers.errors import refusals, to_command
+from handlers.invocation import Invocation
 from handlers.parsing import (
     PageState,
     parse_list_query,
-    parse_numbers,
-    parse_quick_send,
     split_command,
 )
 from handlers.permissions import refusal
+from handlers.quick_send import parse_quick_send
 from handlers.settings_view import WHAT as WHAT_SETTINGS
 from handlers.settings_view import open_settings
+from handlers.surface import Registered, Surface, actor_of, services
 
 log = logging.getLogger(__name__)
 
@@ -50,60 +43,41 @@ COMMAND = "/reviews"
 PAGE_SIZE = 10
 
 
-@dataclass
-class Invocation:
-    """One /reviews call: who, where, and how to answer."""
+@refusals(to_command)
+def reviews_command(
+    ack: Ack,
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+) -> None:
+    """Answer /reviews: run the subcommand typed, for the person who typed it."""
+    ack()
+    surface = services(context)
+    command = split_command(str(body.get("text", "")))
+    inv = Invocation(
+        surface=surface,
+        workspace_id=surface.workspace_id(context),
+        team_id=str(context.team_id or ""),
+        actor=actor_of(body),
+        channel_id=str(body.get("channel_id", "")),
+        args=command.args,
+        trigger_id=str(body.get("trigger_id", "")),
+        response_url=str(body.get("response_url", "")),
+        respond=respond,
+        client=client,
+    )
+    handler = SUBCOMMANDS.get(command.name)
+    if handler is None:
+        inv.reply(help_reply(unknown=command.name))
+        return
+    handler(inv)
 
-    surface: Surface
-    workspace_id: int
-    team_id: str
-    actor: Actor
-    channel_id: str
-    args: str
-    trigger_id: str
-    response_url: str
-    respond: Respond
-    client: WebClient
 
-    def reply(self, reply: Reply) -> None:
-        self.respond(response_type="ephemeral", **reply.as_kwargs())
-
-
-def register(bolt: App, surface: Surface) -> None:
+def register(bolt: App, registered: Registered) -> None:
     """Listen to /reviews."""
-
-    @bolt.command(COMMAND)
-    def reviews(
-        ack: Callable[..., None],
-        body: dict[str, Any],
-        respond: Respond,
-        client: WebClient,
-        context: BoltContext,
-    ) -> None:
-        ack()
-        command = split_command(str(body.get("text", "")))
-        inv = Invocation(
-            surface=surface,
-            workspace_id=surface.workspace_id(context),
-            team_id=str(context.team_id or ""),
-            actor=actor_of(body),
-            channel_id=str(body.get("channel_id", "")),
-            args=command.args,
-            trigger_id=str(body.get("trigger_id", "")),
-            response_url=str(body.get("response_url", "")),
-            respond=respond,
-            client=client,
-        )
-        handler = SUBCOMMANDS.get(command.name)
-        if handler is None:
-            inv.reply(help_reply(unknown=command.name))
-            return
-        try:
-            handler(inv)
-        except DomainError as exc:
-            inv.reply(text_reply(f":warning: {exc.message}"))
-
-    surface.registered.commands.append(COMMAND)
+    bolt.command(COMMAND)(reviews_command)
+    registered.commands.append(COMMAND)
 
 
 # --- subcommands --------------------------------------------------------------------------------
@@ -132,16 +106,13 @@ def do_send(inv: Invocation) -> None:
     try:
         request = inv.surface.ops.create(inv.workspace_id, data, inv.actor)
     except DomainError as exc:
-        message = exc.message
-        if isinstance(exc, Conflict):
-            message += " (Add `force:yes` to send anyway.)"
-        inv.reply(text_reply(f":warning: Nothing was sent. {message}"))
-        return
+        hint = " (Add `force:yes` to send anyway.)" if isinstance(exc, Conflict) else ""
+        raise InvalidInput(f"Nothing was sent. {exc.message}{hint}") from exc
     inv.reply(created_reply(request, tz=policy.timezone))
 
 
 def do_list(inv: Invocation) -> None:
-    admin = is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id)
+    admin = inv.is_admin()
     inv.reply(
         render_list(inv.surface, inv.workspace_id, inv.actor.id, PageState(inv.args), admin=admin)
     )
@@ -192,7 +163,7 @@ def do_cancel(inv: Invocation) -> None:
     if words and words[0] == "all":
         if words[1:] not in ([], ["queued"]):
             raise InvalidInput("Write `/reviews cancel all queued`.")
-        if not is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id):
+        if not inv.is_admin():
             inv.reply(text_reply(refusal("cancel every queued request")))
             return
         count = inv.surface.ops.count_queued(inv.workspace_id)
@@ -210,7 +181,7 @@ def do_delete(inv: Invocation) -> None:
     numbers = parse_numbers(inv.args)
     if len(numbers) != 1:
         raise InvalidInput("Delete one request at a time, like `/reviews delete #42`.")
-    if not is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id):
+    if not inv.is_admin():
         inv.reply(text_reply(refusal("delete requests")))
         return
     if inv.surface.ops.show(inv.workspace_id, numbers[0]).request.deleted_at is not None:
@@ -221,7 +192,7 @@ def do_delete(inv: Invocation) -> None:
 def do_settings(inv: Invocation) -> None:
     """Open the settings form for admins; show the settings to anyone; `set` for admins only."""
     ops = inv.surface.ops
-    admin = is_admin(inv.surface, inv.client, inv.workspace_id, inv.team_id, inv.actor.id)
+    admin = inv.is_admin()
     words = inv.args.split(maxsplit=1)
     if not words:
         if not admin:
@@ -274,12 +245,6 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
 
 
 # --- shared with the buttons --------------------------------------------------------------------
-
-
-def is_admin(
-    surface: Surface, client: WebClient, workspace_id: int, team_id: str, user: str
-) -> bool:
-    return surface.permissions.is_admin(client, workspace_id, team_id, user)
 
 
 def render_list(

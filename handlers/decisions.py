@@ -11,43 +11,34 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
-from slack_sdk import WebClient
 
-from bot.domain.errors import DomainError
-from bot.feedback import Feedback
-from handlers import Surface, actor_of, request_number
-from handlers.notifications import ACTION_MARK_SENT, ACTION_SEND_AGAIN, escape
+from bot.domain.numbers import parse_number
+from handlers.blocks.card import ACTION_MARK_SENT, ACTION_SEND_AGAIN
+from handlers.errors import refusals, to_clicker
+from handlers.surface import Registered, actor_of, first_action, services
 
 
-def register(bolt: App, surface: Surface) -> None:
+@refusals(to_clicker)
+def decide(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+    """Record the decision, then redraw the asking message with who decided, without buttons."""
+    ack()
+    surface = services(context)
+    actor = actor_of(body)
+    action = first_action(body)
+    number = parse_number(str(action.get("value") or ""))
+    workspace_id = surface.workspace_id(context)
+    if str(action.get("action_id") or "") == ACTION_MARK_SENT:
+        surface.feedback.mark_as_sent(workspace_id, number, actor)
+        done = f":white_check_mark: #{number}: marked as sent by <@{actor.id}>."
+    else:
+        surface.feedback.send_again(workspace_id, number, actor)
+        done = f":repeat: #{number}: sent again by <@{actor.id}>."
+    asked = str((body.get("message") or {}).get("text") or "")
+    respond(text=f"{asked}\n{done}".strip(), replace_original=True)
+
+
+def register(bolt: App, registered: Registered) -> None:
     """Listen to the two decision buttons."""
-    feedback = Feedback(surface.ops)
-
-    def decide(
-        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
-    ) -> None:
-        ack()
-        actor = actor_of(body)
-        action = (body.get("actions") or [{}])[0]
-        action_id = str(action.get("action_id") or "")
-        try:
-            number = request_number(str(action.get("value") or ""))
-            workspace_id = surface.workspace_id(context)
-            if action_id == ACTION_MARK_SENT:
-                feedback.mark_as_sent(workspace_id, number, actor)
-                done = f":white_check_mark: #{number}: marked as sent by <@{actor.id}>."
-            else:
-                feedback.send_again(workspace_id, number, actor)
-                done = f":repeat: #{number}: sent again by <@{actor.id}>."
-        except DomainError as exc:
-            channel = (body.get("channel") or {}).get("id") or ""
-            client.chat_postEphemeral(
-                channel=channel, user=actor.id, text=f":warning: {escape(exc.message)}"
-            )
-            return
-        asked = str((body.get("message") or {}).get("text") or "")
-        respond(text=f"{asked}\n{done}".strip(), replace_original=True)
-
     for action_id in (ACTION_MARK_SENT, ACTION_SEND_AGAIN):
         bolt.action(action_id)(decide)
-    surface.registered.actions += [ACTION_MARK_SENT, ACTION_SEND_AGAIN]
+    registered.actions += [ACTION_MARK_SENT, ACTION_SEND_AGAIN]

@@ -10,13 +10,12 @@ import logging
 import os
 import tempfile
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -31,20 +30,14 @@ from bot.export import (
 )
 from bot.usecases import history
 from bot.usecases.history import HistoryFilter
-from handlers import Surface
-from handlers.blocks import describe_filter, text_reply
-from handlers.home_blocks import HOME_EXPORT
+from handlers.blocks.common import text_reply
+from handlers.blocks.home import HOME_EXPORT
+from handlers.blocks.listing import describe_filter
+from handlers.blocks.report import export_done, export_failed, export_progress, export_started_reply
+from handlers.invocation import Invocation
 from handlers.parsing import parse_list_query
 from handlers.permissions import refusal
-from handlers.report_blocks import (
-    export_done,
-    export_failed,
-    export_progress,
-    export_started_reply,
-)
-
-if TYPE_CHECKING:
-    from handlers.commands import Invocation
+from handlers.surface import Registered, Surface, services
 
 log = logging.getLogger(__name__)
 
@@ -87,40 +80,41 @@ def parse_export_args(text: str) -> ExportRequest:
     return ExportRequest(separator=separator, bom=bom, query=" ".join(rest))
 
 
-def register(bolt: App, surface: Surface) -> None:
-    """Listen to the App Home's export button (the /reviews subcommand is `run_command`)."""
-
-    @bolt.action(HOME_EXPORT)
-    def home_export(
-        ack: Callable[..., None],
-        body: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-        respond: Respond,
-    ) -> None:
-        ack()
-        user_id = str((body.get("user") or {}).get("id", ""))
-        workspace_id = surface.workspace_id(context)
-        team_id = str(context.team_id or "")
-        if not surface.permissions.is_admin(client, workspace_id, team_id, user_id):
-            answer = text_reply(refusal(REFUSAL_WHAT))
-            if body.get("response_url"):  # the button sat in a message
-                respond(response_type="ephemeral", replace_original=False, **answer.as_kwargs())
-                return
-            # No response_url from the Home tab: the refusal goes to the user's DM.
-            client.chat_postMessage(channel=_open_dm(client, user_id), **answer.as_kwargs())
+def home_export(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    respond: Respond,
+) -> None:
+    """Export every request to the admin who pressed the Home tab button, in a direct message."""
+    ack()
+    surface = services(context)
+    user_id = str((body.get("user") or {}).get("id", ""))
+    workspace_id = surface.workspace_id(context)
+    if not surface.is_admin(client, context, user_id):
+        answer = text_reply(refusal(REFUSAL_WHAT))
+        if body.get("response_url"):  # the button sat in a message
+            respond(response_type="ephemeral", replace_original=False, **answer.as_kwargs())
             return
-        timezone = surface.ops.policy(workspace_id).timezone
-        export_to_dm(
-            surface,
-            client,
-            workspace_id=workspace_id,
-            user_id=user_id,
-            f=HistoryFilter(),
-            options=ExportOptions(timezone=timezone),
-        )
+        # No response_url from the Home tab: the refusal goes to the user's DM.
+        client.chat_postMessage(channel=_open_dm(client, user_id), **answer.as_kwargs())
+        return
+    timezone = surface.ops.policy(workspace_id).timezone
+    export_to_dm(
+        surface,
+        client,
+        workspace_id=workspace_id,
+        user_id=user_id,
+        f=HistoryFilter(),
+        options=ExportOptions(timezone=timezone),
+    )
 
-    surface.registered.actions.append(HOME_EXPORT)
+
+def register(bolt: App, registered: Registered) -> None:
+    """Listen to the App Home's export button (the /reviews subcommand is `run_command`)."""
+    bolt.action(HOME_EXPORT)(home_export)
+    registered.actions.append(HOME_EXPORT)
 
 
 def run_command(inv: Invocation) -> None:

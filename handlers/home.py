@@ -6,17 +6,15 @@ and then open their modal at once, because a trigger id lives only 3 seconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.usecases import history
-from handlers import Surface
-from handlers.blocks import metadata, send_modal
-from handlers.home_blocks import (
+from handlers.blocks.common import metadata
+from handlers.blocks.home import (
     HOME_QUEUED,
     HOME_SEND,
     QUEUED_CAP,
@@ -25,8 +23,9 @@ from handlers.home_blocks import (
     home_view,
     queued_modal,
 )
+from handlers.blocks.send import send_modal
+from handlers.surface import Registered, Surface, services
 
-Ack = Callable[..., None]
 PERIODS = (7, 30)
 
 
@@ -56,35 +55,39 @@ def publish_home(surface: Surface, client: WebClient, workspace_id: int, user_id
     client.views_publish(user_id=user_id, view=home_view(read_home(surface, workspace_id)))
 
 
-def register(bolt: App, surface: Surface) -> None:
+def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """Publish the Home tab for the user who opened it."""
+    surface = services(context)
+    # The Messages tab sends the same event: the Home view is only for the Home tab.
+    if event.get("tab") != "home":
+        return
+    publish_home(surface, client, surface.workspace_id(context), str(event["user"]))
+
+
+def send_from_home(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """Open the send modal from the Home tab."""
+    ack()
+    surface = services(context)
+    policy = surface.ops.policy(surface.workspace_id(context))
+    # `h` tells the send modal's submission (handlers/views.py) to refresh this Home tab.
+    view = send_modal(policy, private_metadata=metadata(h=1))
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def show_queued(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """Open the modal listing what is queued or paused."""
+    ack()
+    surface = services(context)
+    ws = surface.workspace_id(context)
+    rows, total = read_queued(surface, ws)
+    view = queued_modal(rows, total, tz=surface.ops.policy(ws).timezone)
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def register(bolt: App, registered: Registered) -> None:
     """Listen to the Home tab being opened and to its Send request and Show queued buttons."""
-
-    @bolt.event("app_home_opened")
-    def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        # The Messages tab sends the same event: the Home view is only for the Home tab.
-        if event.get("tab") != "home":
-            return
-        publish_home(surface, client, surface.workspace_id(context), str(event["user"]))
-
-    @bolt.action(HOME_SEND)
-    def send_from_home(
-        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
-    ) -> None:
-        ack()
-        policy = surface.ops.policy(surface.workspace_id(context))
-        # `h` tells the send modal's submission (handlers/views.py) to refresh this Home tab.
-        view = send_modal(policy, private_metadata=metadata(h=1))
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    @bolt.action(HOME_QUEUED)
-    def show_queued(
-        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
-    ) -> None:
-        ack()
-        ws = surface.workspace_id(context)
-        rows, total = read_queued(surface, ws)
-        view = queued_modal(rows, total, tz=surface.ops.policy(ws).timezone)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    surface.registered.events.append("app_home_opened")
-    surface.registered.actions += [HOME_SEND, HOME_QUEUED]
+    bolt.event("app_home_opened")(home_opened)
+    bolt.action(HOME_SEND)(send_from_home)
+    bolt.action(HOME_QUEUED)(show_queued)
+    registered.events.append("app_home_opened")
+    registered.actions += [HOME_SEND, HOME_QUEUED]

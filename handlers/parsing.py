@@ -5,64 +5,20 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
-from typing import Any, Literal, cast
+from datetime import date
+from typing import Any
 
 from bot.domain.errors import InvalidInput
-from bot.domain.timing import parse_delay, parse_when
-from bot.requests import METHOD_LABELS, Method, RequestCreate, ReviewType
 from bot.usecases.history import STATUS_GROUPS as STATUS_GROUPS  # the list buttons read it here
 from bot.usecases.history import Criteria, Cursor, HistoryFilter, history_filter
+from handlers.blocks.limits import MAX_BUTTON_VALUE
+from handlers.quick_send import OPTION_WORD as _KEY
+from handlers.text import SLACK_USER_ID as _USER_ID
 
-SUBCOMMANDS = (
-    "send",
-    "list",
-    "show",
-    "pause",
-    "resume",
-    "cancel",
-    "delete",
-    "edit",
-    "stats",
-    "export",
-    "settings",
-    "help",
-)
-MAX_NUMBERS = 100
 # A button's value holds at most 2000 characters; the filter text must fit with a cursor.
 MAX_QUERY_CHARS = 1500
 
-METHOD_ALIASES: dict[str, Method] = {
-    "sms": "sms",
-    "text": "sms",
-    "whatsapp": "whatsapp",
-    "wa": "whatsapp",
-    "email": "email",
-    "mail": "email",
-    "e-mail": "email",
-    "sms_or_email": "sms_or_email",
-    "sms-or-email": "sms_or_email",
-    "sms/email": "sms_or_email",
-    "sms_and_email": "sms_and_email",
-    "sms-and-email": "sms_and_email",
-    "sms+email": "sms_and_email",
-    "both": "sms_and_email",
-}
-REVIEW_TYPES: tuple[ReviewType, ...] = ("service", "product")
-LANGUAGES = ("en", "fr", "sv")
-
-_KEY = re.compile(r"^(?P<key>[a-z_]+):(?P<value>.*)$", re.I)
-_NUMBER = re.compile(r"^#?(?P<n>\d{1,9})$")
-_RANGE = re.compile(r"^#?(?P<a>\d{1,9})-#?(?P<b>\d{1,9})$")
-_PHONE_PART = re.compile(r"^[+(]?[\d().\-/]*\d[\d().\-/]*$")
-_EMAIL = re.compile(r"^[^@\s<>]*@[^@\s<>]*$")
 _MENTION = re.compile(r"^<@(?P<id>[UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
-_QUOTES = ('"', "'", "“", "”")
-_DAY_WORDS = re.compile(
-    r"^(today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday)$", re.I
-)
 
 
 @dataclass(frozen=True)
@@ -80,179 +36,6 @@ def split_command(text: str) -> Command:
         return Command("help", "")
     head, _, rest = cleaned.partition(" ")
     return Command(head.lower(), rest.strip())
-
-
-def parse_numbers(text: str) -> list[int]:
-    """Read request numbers: "#42 43", "#42, #43" or a range "40-45".
-
-    :raise InvalidInput: no number, or a word that is not one.
-    """
-    numbers: list[int] = []
-    for token in re.split(r"[\s,]+", (text or "").strip()):
-        if not token:
-            continue
-        single = _NUMBER.match(token)
-        span = _RANGE.match(token)
-        if single:
-            numbers.append(int(single["n"]))
-        elif span:
-            low, high = int(span["a"]), int(span["b"])
-            if high < low or high - low >= MAX_NUMBERS:
-                raise InvalidInput(
-                    f"'{token}' is not a range I can use (like 40-45, at most {MAX_NUMBERS}).",
-                    field="numbers",
-                )
-            numbers.extend(range(low, high + 1))
-        else:
-            raise InvalidInput(
-                f"'{token}' is not a request number (write #42, or several: #42 43).",
-                field="numbers",
-            )
-    if not numbers:
-        raise InvalidInput("Say which requests: for example #42, or #42 43.", field="numbers")
-    numbers = list(dict.fromkeys(numbers))
-    if len(numbers) > MAX_NUMBERS:
-        raise InvalidInput(f"At most {MAX_NUMBERS} requests at a time.", field="numbers")
-    return numbers
-
-
-def parse_method(value: str) -> Method:
-    """Read a send method (sms, whatsapp, email, sms_or_email, sms_and_email).
-
-    :raise InvalidInput: anything else.
-    """
-    method = METHOD_ALIASES.get(value.strip().lower())
-    if method is None:
-        raise InvalidInput(
-            f"'{value}' is not a way to send: use {', '.join(METHOD_LABELS)}.", field="method"
-        )
-    return method
-
-
-def parse_review_type(value: str) -> ReviewType:
-    """Read a review type.
-
-    :raise InvalidInput: not service or product.
-    """
-    kind = value.strip().lower()
-    if kind not in REVIEW_TYPES:
-        raise InvalidInput(f"'{value}' is not a review type: use service or product.", field="type")
-    return cast(ReviewType, kind)
-
-
-def parse_quick_send(
-    text: str, *, now: datetime, timezone: str, origin_channel: str | None = None
-) -> RequestCreate:
-    """Read `Jane Doe +33 6 10 20 30 40 via:sms ref:A-1 type:product in:2h` into a request.
-
-    Options: via:, ref:, type:, lang:, in: (a delay: in:2h, in:1d) or at: (in the workspace
-    timezone: at:tomorrow 10:00, at:"monday 9:30", at:16:00, at:2026-12-01 10:00), and
-    force:yes (send even if the customer was invited recently). After the phone or email,
-    a bare `tomorrow 10:00` (today, tomorrow or a weekday, with an optional time) means at:.
-
-    :raise InvalidInput: an unknown option, a bad value, or neither phone nor email.
-    """
-    tokens = (text or "").split()
-    name: list[str] = []
-    phone: list[str] = []
-    emails: list[str] = []
-    options: dict[str, str] = {}
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        key = _KEY.match(token)
-        if key and not token.startswith(("http:", "https:", "mailto:")):
-            name_key = key["key"].lower()
-            value = key["value"]
-            if value[:1] in _QUOTES:  # at:"tomorrow 10:00"
-                while not (len(value) > 1 and value[-1] in _QUOTES) and i + 1 < len(tokens):
-                    i += 1
-                    value = f"{value} {tokens[i]}"
-                value = value.strip("".join(_QUOTES))
-            elif name_key == "at" and i + 1 < len(tokens) and _CLOCK.match(tokens[i + 1]):
-                value = f"{value} {tokens[i + 1]}"  # at:2026-12-01 10:00, at:tomorrow 10:00
-                i += 1
-            if name_key in options:
-                raise InvalidInput(f"'{name_key}:' is given twice.", field=name_key)
-            options[name_key] = value
-        elif (phone or emails) and _DAY_WORDS.match(token):
-            # After the contact, "tomorrow 10:00" or "monday" is when to send it.
-            value = token
-            if i + 1 < len(tokens) and _CLOCK.match(tokens[i + 1]):
-                value = f"{value} {tokens[i + 1]}"
-                i += 1
-            if "at" in options:
-                raise InvalidInput("'at:' is given twice.", field="at")
-            options["at"] = value
-        elif _EMAIL.match(token):
-            emails.append(token)
-        elif _PHONE_PART.match(token):
-            phone.append(token)
-        else:
-            if phone:
-                raise InvalidInput(
-                    f"'{token}' comes after the phone number: write the name first, "
-                    "like `/reviews send Jane Doe +33 6 10 20 30 40`.",
-                    field="phone",
-                )
-            name.append(token)
-        i += 1
-
-    unknown = sorted(set(options) - {"via", "ref", "type", "lang", "in", "at", "force"})
-    if unknown:
-        raise InvalidInput(
-            f"I don't know the option '{unknown[0]}:'. Use via:, ref:, type:, lang:, in:, at: or force:yes.",
-            field=unknown[0],
-        )
-    if len(emails) > 1:
-        raise InvalidInput("Give one email address.", field="email")
-    if not phone and not emails:
-        raise InvalidInput(
-            "Give a phone number or an email address, like "
-            "`/reviews send Jane Doe +33 6 10 20 30 40` or `/reviews send Jane Doe jane@example.com`.",
-            field="phone",
-        )
-    method = parse_method(options["via"]) if "via" in options else None
-    review_type = parse_review_type(options["type"]) if "type" in options else "service"
-    language = None
-    if "lang" in options:
-        language = options["lang"].strip().lower()
-        if language not in LANGUAGES:
-            raise InvalidInput(
-                f"'{options['lang']}' is not a language I send in: use en, fr or sv.",
-                field="language",
-            )
-    if "in" in options and "at" in options:
-        raise InvalidInput("Give in: or at:, not both.", field="when")
-    when: Literal["now", "delay", "at"] = "delay"
-    delay: timedelta | None = None
-    at: datetime | None = None
-    if "in" in options:
-        delay = parse_delay(options["in"], field="when")
-        when = "now" if delay == timedelta(0) else "delay"
-    if "at" in options:
-        when = "at"
-        at = parse_when(options["at"], now=now, tz=timezone, field="when")
-    force = options.get("force", "no").strip().lower()
-    if force not in ("yes", "no", "true", "false", "1", "0"):
-        raise InvalidInput("force: takes yes or no.", field="force")
-    reference = options.get("ref", "").strip() or None
-    if reference is not None and len(reference) > 100:
-        raise InvalidInput("A reference has at most 100 characters.", field="reference")
-    return RequestCreate(
-        name=" ".join(name) or None,
-        phone=" ".join(phone) or None,
-        email=emails[0] if emails else None,
-        method=method,
-        review_type=review_type,
-        reference=reference,
-        when=when,
-        at=at,
-        delay=delay if when == "delay" else None,
-        language=language,
-        override_cooldown=force in ("yes", "true", "1"),
-        origin_channel=origin_channel,
-    )
 
 
 # --- list filters ----------------------------------------------------------------------------
@@ -374,7 +157,7 @@ class PageState:
         if self.before:
             data["b"] = self.before.encode()
         value = json.dumps(data, separators=(",", ":"))
-        if len(value) > 2000:
+        if len(value) > MAX_BUTTON_VALUE:
             raise InvalidInput("That filter is too long.", field="filter")
         return value
 

@@ -7,11 +7,11 @@ shown on its own field (`response_action="errors"`) and nothing is stored unless
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,31 +19,31 @@ from slack_sdk.errors import SlackApiError
 from bot.domain.errors import InvalidInput
 from bot.domain.policy import WorkspacePolicy, policy_errors
 from bot.domain.window import DAY_NAMES
-from handlers import Surface, actor_of
-from handlers.blocks import metadata, read_metadata, text_reply
-from handlers.permissions import refusal
-from handlers.settings_blocks import (
+from handlers.blocks.common import metadata, read_metadata, text_reply
+from handlers.blocks.settings import (
     CUSTOM_DELAY,
-    LANDING_TYPES,
-    LANGUAGE_LABELS,
     SETTINGS_MODAL,
-    SMS_PREVIEW_BLOCK,
     SMS_TEXT_ACTION,
-    SmsEstimate,
     body_too_long,
-    estimate_sms,
     input_block_ids,
     landing_block,
     refusal_modal,
     replace_block,
     settings_modal,
+)
+from handlers.blocks.sms_estimate import (
+    SMS_PREVIEW_BLOCK,
+    SmsEstimate,
+    estimate_sms,
     sms_preview_block,
 )
-from handlers.views import tell
+from handlers.modal_input import entered, tell
+from handlers.permissions import refusal
+from handlers.surface import Registered, Surface, actor_of, first_action, services
+from handlers.text import LANGUAGE_LABELS, TYPE_LABELS
 
 log = logging.getLogger(__name__)
 
-Ack = Callable[..., None]
 WHAT = "change the workspace settings"
 
 # Where a policy field's refusal is shown, when its block is not named like the field.
@@ -76,26 +76,6 @@ TEXT_FIELDS = (
 )
 
 
-def entered(values: Mapping[str, Any], block_id: str) -> Any:
-    """Return what a block's element holds, whatever its type and action_id (None if empty)."""
-    states = values.get(block_id) or {}
-    element = next(iter(states.values()), None) or {}
-    kind = element.get("type")
-    if kind in ("static_select", "radio_buttons"):
-        option = element.get("selected_option")
-        return option.get("value") if option else None
-    if kind == "checkboxes":
-        return [o["value"] for o in element.get("selected_options") or []]
-    if kind == "timepicker":
-        return element.get("selected_time")
-    if kind == "conversations_select":
-        return element.get("selected_conversation")
-    if kind == "multi_users_select":
-        return list(element.get("selected_users") or [])
-    value = element.get("value")
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
 def read_form(
     values: Mapping[str, Any], current: WorkspacePolicy
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -119,6 +99,18 @@ def read_form(
     if body_too_long(current) and not data["email_body"]:
         data["email_body"] = current.email_body  # the form could not show it: keep it
 
+    _read_window(values, data, errors)
+    _read_delay(values, current, data, errors)
+    _read_numbers(values, current, data, errors)
+    _read_landing(values, data, errors)
+    # A value the form already refused is not judged again by the policy.
+    for block, key in PRE_CHECKED.items():
+        if block in errors:
+            data[key] = getattr(current, key)
+    return data, errors
+
+
+def _read_window(values: Mapping[str, Any], data: dict[str, Any], errors: dict[str, str]) -> None:
     days = entered(values, "window_days") or []
     start = entered(values, "window_start") or "00:00"
     end = entered(values, "window_end") or "00:00"
@@ -130,6 +122,13 @@ def read_form(
         ordered = [d for d in DAY_NAMES if d in days]
         data["send_window"] = f"{','.join(ordered)} {start}-{'24:00' if end == '00:00' else end}"
 
+
+def _read_delay(
+    values: Mapping[str, Any],
+    current: WorkspacePolicy,
+    data: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
     choice = entered(values, "delay") or "0"
     custom = entered(values, "delay_custom")
     if choice == CUSTOM_DELAY:
@@ -141,6 +140,13 @@ def read_form(
             errors["delay_custom"] = 'Choose "Custom" above to use this delay, or clear it.'
         data["delay"] = choice
 
+
+def _read_numbers(
+    values: Mapping[str, Any],
+    current: WorkspacePolicy,
+    data: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
     for key in ("reminders", "reminder_interval_days", "cooldown_days"):
         raw = entered(values, key)
         try:
@@ -155,8 +161,10 @@ def read_form(
     except InvalidOperation:
         errors["sms_price"] = "Write a price like 0.045."
 
+
+def _read_landing(values: Mapping[str, Any], data: dict[str, Any], errors: dict[str, str]) -> None:
     landing: dict[str, str] = {}
-    for review_type in LANDING_TYPES:
+    for review_type in TYPE_LABELS:
         data[f"landing_url_{review_type}"] = entered(values, landing_block(review_type, None)) or ""
         for language in LANGUAGE_LABELS:
             block = landing_block(review_type, language)
@@ -170,11 +178,6 @@ def read_form(
             else:
                 landing[f"{review_type}.{language}"] = url
     data["landing_urls"] = landing
-    # A value the form already refused is not judged again by the policy.
-    for block, key in PRE_CHECKED.items():
-        if block in errors:
-            data[key] = getattr(current, key)
-    return data, errors
 
 
 def validate_form(
@@ -238,84 +241,86 @@ def _changed(before: WorkspacePolicy, after: WorkspacePolicy) -> list[str]:
     return [key for key in new if old.get(key) != new[key]]
 
 
-def register(bolt: App, surface: Surface) -> None:
+def settings_submitted(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """Save the settings an admin submitted; show each wrong field on its input."""
+    surface = services(context)
+    view = body["view"]
+    actor = actor_of(body)
+    ws = surface.workspace_id(context)
+    # The form may have been opened before the user lost the right: check again.
+    if not surface.is_admin(client, context, actor.id):
+        ack(response_action="update", view=refusal_modal(refusal(WHAT)))
+        return
+    current = surface.ops.policy(ws)
+    policy, errors = validate_form(view["state"]["values"], current)
+    if policy is None:
+        ack(response_action="errors", errors=errors)
+        return
+    changed = _changed(current, policy)
+    if changed:
+        # Saved before the ack: the form only closes once the settings are stored.
+        surface.ops.update_policy(ws, policy, actor)
+    ack()
+    if changed:
+        text = f":white_check_mark: Settings saved: {', '.join(changed)}."
+    else:
+        text = "Nothing changed in the settings."
+    tell(client, read_metadata(view.get("private_metadata")), actor.id, text_reply(text))
+
+
+def sms_text_typed(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
+) -> None:
+    """Redraw the SMS estimate as the SMS text is typed."""
+    ack()
+    surface = services(context)
+    view = body.get("view")
+    if not view:
+        respond(
+            response_type="ephemeral",
+            **text_reply("Change the SMS text in the form `/reviews settings` opens.").as_kwargs(),
+        )
+        return
+    policy = surface.ops.policy(surface.workspace_id(context))
+    values = view.get("state", {}).get("values", {})
+    action = first_action(body)
+    text = str(action.get("value") or entered(values, "sms_template") or "")
+    business = entered(values, "business_name")
+    if business:
+        policy = policy.model_copy(update={"business_name": business})
+    try:
+        price = Decimal(entered(values, "sms_price") or policy.sms_price)
+    except InvalidOperation:
+        price = policy.sms_price
+    if not price.is_finite() or price < 0:
+        price = policy.sms_price  # the field says what is wrong when saved
+    language = entered(values, "language") or policy.language
+    estimate = sms_estimate(surface, policy, text, language=language, price=price)
+    updated = {
+        "type": "modal",
+        "callback_id": view.get("callback_id") or SETTINGS_MODAL,
+        "title": view.get("title"),
+        "submit": view.get("submit"),
+        "close": view.get("close"),
+        "private_metadata": view.get("private_metadata", ""),
+        "blocks": replace_block(
+            view.get("blocks") or [], SMS_PREVIEW_BLOCK, sms_preview_block(estimate)
+        ),
+    }
+    try:
+        client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+    except SlackApiError as exc:
+        if exc.response.get("error") != "hash_conflict":
+            raise
+        # A newer keystroke already redrew the view; its own update follows.
+        log.info("settings view changed meanwhile; estimate not redrawn")
+
+
+def register(bolt: App, registered: Registered) -> None:
     """Listen to the settings modal's submission and to its SMS text as it is typed."""
-
-    @bolt.view(SETTINGS_MODAL)
-    def settings_submitted(
-        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
-    ) -> None:
-        view = body["view"]
-        actor = actor_of(body)
-        ws = surface.workspace_id(context)
-        team_id = str(context.team_id or "")
-        # The form may have been opened before the user lost the right: check again.
-        if not surface.permissions.is_admin(client, ws, team_id, actor.id):
-            ack(response_action="update", view=refusal_modal(refusal(WHAT)))
-            return
-        current = surface.ops.policy(ws)
-        policy, errors = validate_form(view["state"]["values"], current)
-        if policy is None:
-            ack(response_action="errors", errors=errors)
-            return
-        changed = _changed(current, policy)
-        if changed:
-            # Saved before the ack: the form only closes once the settings are stored.
-            surface.ops.update_policy(ws, policy, actor)
-        ack()
-        if changed:
-            text = f":white_check_mark: Settings saved: {', '.join(changed)}."
-        else:
-            text = "Nothing changed in the settings."
-        tell(client, read_metadata(view.get("private_metadata")), actor.id, text_reply(text))
-
-    @bolt.action(SMS_TEXT_ACTION)
-    def sms_text_typed(
-        ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
-    ) -> None:
-        ack()
-        view = body.get("view")
-        if not view:
-            respond(
-                response_type="ephemeral",
-                **text_reply(
-                    "Change the SMS text in the form `/reviews settings` opens."
-                ).as_kwargs(),
-            )
-            return
-        policy = surface.ops.policy(surface.workspace_id(context))
-        values = view.get("state", {}).get("values", {})
-        action = (body.get("actions") or [{}])[0]
-        text = str(action.get("value") or entered(values, "sms_template") or "")
-        business = entered(values, "business_name")
-        if business:
-            policy = policy.model_copy(update={"business_name": business})
-        try:
-            price = Decimal(entered(values, "sms_price") or policy.sms_price)
-        except InvalidOperation:
-            price = policy.sms_price
-        if not price.is_finite() or price < 0:
-            price = policy.sms_price  # the field says what is wrong when saved
-        language = entered(values, "language") or policy.language
-        estimate = sms_estimate(surface, policy, text, language=language, price=price)
-        updated = {
-            "type": "modal",
-            "callback_id": view.get("callback_id") or SETTINGS_MODAL,
-            "title": view.get("title"),
-            "submit": view.get("submit"),
-            "close": view.get("close"),
-            "private_metadata": view.get("private_metadata", ""),
-            "blocks": replace_block(
-                view.get("blocks") or [], SMS_PREVIEW_BLOCK, sms_preview_block(estimate)
-            ),
-        }
-        try:
-            client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
-        except SlackApiError as exc:
-            if exc.response.get("error") != "hash_conflict":
-                raise
-            # A newer keystroke already redrew the view; its own update follows.
-            log.info("settings view changed meanwhile; estimate not redrawn")
-
-    surface.registered.views.append(SETTINGS_MODAL)
-    surface.registered.actions.append(SMS_TEXT_ACTION)
+    bolt.view(SETTINGS_MODAL)(settings_submitted)
+    bolt.action(SMS_TEXT_ACTION)(sms_text_typed)
+    registered.views.append(SETTINGS_MODAL)
+    registered.actions.append(SMS_TEXT_ACTION)

@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from bot.domain.errors import InvalidInput
 from bot.usecases import history
+from handlers.blocks.report import stats_reply
+from handlers.invocation import Invocation
 from handlers.parsing import parse_day
-from handlers.report_blocks import stats_reply
-
-if TYPE_CHECKING:
-    from handlers.commands import Invocation
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 3660

@@ -1,4 +1,4 @@
-"""The Slack outbox job: post what handlers/notifications.py queued, in order, paced, retried.
+"""The Slack outbox job: post what handlers/notifier.py queued, in order, paced, retried.
 
 Rules:
 - oldest row first; a request's rows go out in the order they were written, so a reply or an
@@ -25,13 +25,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.metrics import Metrics
 from scheduler.jobs import Scheduler
 from store.db import Database
-from store.models import ReviewRequest, SlackOutbox, Workspace
+from store.models import ReviewRequest, SlackOutbox
 
 log = logging.getLogger(__name__)
 
@@ -64,38 +64,6 @@ TRANSIENT_ERRORS = frozenset(
 )
 NO_CLIENT = "no Slack token for this workspace"
 ROOT_LOST = "the request's card was never posted, so its thread doesn't exist"
-
-
-def slack_client(token: str | None, *, base_url: str = WebClient.BASE_URL) -> WebClient:
-    """Build a WebClient for the outbox job: no retry handlers, the job retries by itself.
-
-    slack_sdk's default handler resends a request whose connection broke, which can post a
-    message twice; the outbox retries each row itself, after recording what happened.
-    """
-    return WebClient(token=token, base_url=base_url, retry_handlers=[])
-
-
-class WorkspaceClients:
-    """Give the outbox a WebClient per workspace: its installed bot token, else the default one."""
-
-    def __init__(
-        self, db: Database, *, base_url: str = WebClient.BASE_URL, default_token: str | None = None
-    ) -> None:
-        self.db = db
-        self.base_url = base_url
-        self.default_token = default_token
-        self._clients: dict[str, WebClient] = {}
-
-    def __call__(self, workspace_id: int) -> WebClient | None:
-        with self.db.read() as session:
-            workspace = session.get(Workspace, workspace_id)
-        token = (workspace.bot_token if workspace else None) or self.default_token
-        if not token:
-            return None
-        client = self._clients.get(token)
-        if client is None:
-            client = self._clients[token] = slack_client(token, base_url=self.base_url)
-        return client
 
 
 @dataclass(frozen=True)
@@ -243,49 +211,10 @@ class OutboxSender:
             row = session.get(SlackOutbox, row_id)
             assert row is not None and row.channel is not None
             request = session.get(ReviewRequest, row.request_id) if row.request_id else None
-            payload = row.payload
-            args: dict[str, Any] = {"channel": row.channel, "text": payload.get("text", "")}
-            if payload.get("blocks"):
-                args["blocks"] = payload["blocks"]
-
-            if row.kind == "root":
-                if request is not None and request.slack_ts:
-                    _finish(row, now)  # already posted: post a card only once
-                    session.add(row)
-                    return FINISHED
-                args.update(unfurl_links=False, unfurl_media=False)
-            elif row.kind in ("reply", "update"):
-                if request is None or not request.slack_ts or not request.slack_channel:
-                    _finish(row, now, status=DEAD, error=ROOT_LOST)
-                    session.add(row)
-                    log.warning("slack outbox row %s dead: %s", row_id, ROOT_LOST)
-                    return FINISHED
-                if row.kind == "update" and _superseded(session, row):
-                    _finish(row, now)  # a later update draws the card as it is now
-                    session.add(row)
-                    return FINISHED
-                args["channel"] = request.slack_channel
-                if row.kind == "reply":
-                    args["thread_ts"] = request.slack_ts
-                    if payload.get("reply_broadcast"):
-                        args["reply_broadcast"] = True
-                    args.update(unfurl_links=False, unfurl_media=False)
-                else:
-                    args["ts"] = request.slack_ts
-            elif row.kind == "erase":
-                args.update(ts=payload["ts"], blocks=[])
-            elif row.kind == "alert":
-                if request is not None and request.slack_ts and request.slack_channel:
-                    link = thread_link(request.slack_channel, request.slack_ts)
-                    label = f"Open #{request.number}'s thread"
-                    args["text"] = f"{args['text']} <{link}|{label}>"
-                    args["blocks"] = [
-                        *args.get("blocks", []),
-                        ContextBlock(
-                            elements=[MarkdownTextObject(text=f"<{link}|{label}>")]
-                        ).to_dict(),
-                    ]
-                args.update(unfurl_links=False, unfurl_media=False)
+            args = _post_args(session, row, request, now)
+            if args is None:
+                session.add(row)
+                return FINISHED
             return _Call(row_id, row.kind, row.workspace_id, row.request_id, args)
 
     def _done(self, call: _Call, data: dict[str, Any], now: datetime) -> None:
@@ -398,3 +327,48 @@ def _superseded(session: Any, row: SlackOutbox) -> bool:
         )
     ).first()
     return later is not None
+
+
+def _post_args(
+    session: Session, row: SlackOutbox, request: ReviewRequest | None, now: datetime
+) -> dict[str, Any] | None:
+    """Return the Web API arguments that post a row; None when the row was settled without one."""
+    payload = row.payload
+    args: dict[str, Any] = {"channel": row.channel, "text": payload.get("text", "")}
+    if payload.get("blocks"):
+        args["blocks"] = payload["blocks"]
+
+    if row.kind == "root":
+        if request is not None and request.slack_ts:
+            _finish(row, now)  # already posted: post a card only once
+            return None
+        args.update(unfurl_links=False, unfurl_media=False)
+    elif row.kind in ("reply", "update"):
+        if request is None or not request.slack_ts or not request.slack_channel:
+            _finish(row, now, status=DEAD, error=ROOT_LOST)
+            log.warning("slack outbox row %s dead: %s", row.id, ROOT_LOST)
+            return None
+        if row.kind == "update" and _superseded(session, row):
+            _finish(row, now)  # a later update draws the card as it is now
+            return None
+        args["channel"] = request.slack_channel
+        if row.kind == "reply":
+            args["thread_ts"] = request.slack_ts
+            if payload.get("reply_broadcast"):
+                args["reply_broadcast"] = True
+            args.update(unfurl_links=False, unfurl_media=False)
+        else:
+            args["ts"] = request.slack_ts
+    elif row.kind == "erase":
+        args.update(ts=payload["ts"], blocks=[])
+    elif row.kind == "alert":
+        if request is not None and request.slack_ts and request.slack_channel:
+            link = thread_link(request.slack_channel, request.slack_ts)
+            label = f"Open #{request.number}'s thread"
+            args["text"] = f"{args['text']} <{link}|{label}>"
+            args["blocks"] = [
+                *args.get("blocks", []),
+                ContextBlock(elements=[MarkdownTextObject(text=f"<{link}|{label}>")]).to_dict(),
+            ]
+        args.update(unfurl_links=False, unfurl_media=False)
+    return args

@@ -33,7 +33,7 @@ def test_without_providers_every_channel_prints_to_the_console(database_url: str
     app = create_app(settings)
     try:
         assert {type(s) for s in app.senders.values()} == {ConsoleSender}
-        assert "outbox" not in app.extras
+        assert app.outbox is None
         assert settings.senders_line() == "senders: SMS=console, WhatsApp=console, email=console"
     finally:
         app.close()
@@ -100,7 +100,7 @@ def test_with_slack_a_new_request_is_posted_as_a_masked_thread_root(
             workspace.id, RequestCreate(name="Jane Doe", phone="0610203040"), ALICE
         )
         app.dispatcher.run_until_idle()
-        outbox = app.extras["outbox"]
+        outbox = app.outbox
         for _ in range(5):
             outbox.run_once()
             clock.advance(timedelta(seconds=2))

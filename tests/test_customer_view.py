@@ -11,7 +11,7 @@ import requests
 from sqlmodel import select
 
 from bot.usecases.feedback import Feedback
-from handlers import blocks
+from handlers.blocks.limits import assert_within_limits
 from store.models import Event, Message, ReviewRequest
 from tests.helpers import CliInvoke, cli_invoker
 from tests.slack_harness import (  # noqa: F401
@@ -29,7 +29,7 @@ def ask(slack: SlackHarness, text: str) -> dict[str, Any]:
     assert slack.post_command(text).status_code == 200
     answer = slack.answer()
     assert answer["response_type"] == "ephemeral"
-    blocks.assert_within_limits(answer, kind="message")
+    assert_within_limits(answer, kind="message")
     return answer
 
 
@@ -43,7 +43,7 @@ def click(
         payload["actions"][0]["block_id"] = block_id
     assert slack.post_action(payload).status_code == 200
     answer = slack.answer()
-    blocks.assert_within_limits(answer, kind="message")
+    assert_within_limits(answer, kind="message")
     return answer
 
 
@@ -340,8 +340,8 @@ def test_cli_delete_asks_first_and_erases(run, database_url: str) -> None:  # ty
 def test_a_request_with_more_messages_than_fit_says_how_many_more() -> None:
     from datetime import UTC, datetime
 
-    from handlers.controls import CustomerState
-    from handlers.customer_blocks import customer_reply
+    from handlers.blocks.controls import CustomerState
+    from handlers.blocks.customer import customer_reply
     from store.models import Contact, ReviewRequest
     from store.queries import ContactHistory
 

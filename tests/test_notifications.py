@@ -14,19 +14,18 @@ from bot.delivery.base import Outcome, OutgoingMessage, SendResult
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import Status
 from bot.requests import Actor, RequestCreate
-from handlers.notifications import (
+from handlers.blocks.card import (
     ACTION_CANCEL,
     ACTION_PAUSE,
     ACTION_RESUME,
     ACTION_SEND_NOW,
-    MAX_BLOCKS,
-    MAX_TEXT,
-    SlackNotifier,
-    redact,
     request_card_blocks,
     request_card_text,
-    slack_date,
 )
+from handlers.blocks.limits import MAX_MESSAGE_BLOCKS as MAX_BLOCKS
+from handlers.blocks.limits import MAX_TEXT
+from handlers.notifier import SlackNotifier
+from handlers.text import redact, slack_date
 from store.db import Database
 from store.models import ReviewRequest, SlackOutbox
 from tests.helpers import ALICE, Engine

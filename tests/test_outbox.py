@@ -15,17 +15,18 @@ from sqlmodel import col, select
 from bot.clock import FrozenClock
 from bot.delivery.base import Outcome, OutgoingMessage, SendResult
 from bot.requests import Actor, RequestCreate, ReviewOps
-from handlers.notifications import (
+from handlers.blocks.card import (
     ACTION_CANCEL,
     ACTION_PAUSE,
     ACTION_RESUME,
     ACTION_SEND_NOW,
     ERASED_TEXT,
-    MAX_BLOCKS,
-    MAX_TEXT,
-    SlackNotifier,
 )
-from scheduler.outbox import OutboxSender, WorkspaceClients, backoff_seconds, slack_client
+from handlers.blocks.limits import MAX_MESSAGE_BLOCKS as MAX_BLOCKS
+from handlers.blocks.limits import MAX_TEXT
+from handlers.notifier import SlackNotifier
+from scheduler.outbox import OutboxSender, backoff_seconds
+from scheduler.slack_clients import WorkspaceClients, slack_client
 from store.db import Database
 from store.models import ReviewRequest, SlackOutbox, Workspace
 from tests.fakes.slack_api import FakeSlack

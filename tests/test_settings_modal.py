@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from bot.domain.templating import sms_segments
-from handlers import settings_blocks
-from handlers.blocks import assert_within_limits
+from handlers.blocks import common, sms_estimate
+from handlers.blocks import settings as settings_blocks
+from handlers.blocks.limits import assert_within_limits
 from tests.slack_harness import (  # noqa: F401
     ADMIN,
     TEAM_ID,
@@ -363,8 +364,8 @@ def type_sms(
 ) -> dict[str, Any]:
     """Send the block_actions Slack sends as the SMS text is typed; return the redrawn view."""
     values = {
-        **{b: {settings_blocks.INPUT: s} for b, s in unchanged(view).items()},
-        **{b: {settings_blocks.INPUT: s} for b, s in changes.items()},
+        **{b: {common.INPUT: s} for b, s in unchanged(view).items()},
+        **{b: {common.INPUT: s} for b, s in changes.items()},
         "sms_template": {settings_blocks.SMS_TEXT_ACTION: typed(text)},
     }
     payload = {
@@ -503,9 +504,7 @@ def test_the_form_stays_within_slack_limits_with_the_longest_values() -> None:
         email_body="B" * 3000,
         admins=[f"U{i:08d}" for i in range(50)],
     )
-    estimate = settings_blocks.estimate_sms(
-        "x" * 1000, policy.sms_template, Decimal("9.999"), "EUR"
-    )
+    estimate = sms_estimate.estimate_sms("x" * 1000, policy.sms_template, Decimal("9.999"), "EUR")
     view = settings_blocks.settings_modal(policy, estimate=estimate, private_metadata="{}")
     assert_within_limits(view, kind="modal")
     data = view.to_dict()

@@ -15,9 +15,15 @@ from slack_sdk.models.blocks import DividerBlock, Option
 from bot.domain.policy import WorkspacePolicy
 from bot.requests import BulkResult, CustomerLookup, RequestDetail
 from bot.slack import SORRY
-from handlers import blocks, customer_blocks, home_blocks
-from handlers.controls import CustomerState
-from handlers.edit import edit_modal
+from handlers.blocks import common, limits, settings_show
+from handlers.blocks import customer as customer_blocks
+from handlers.blocks import detail as detail_blocks
+from handlers.blocks import help as help_blocks
+from handlers.blocks import home as home_blocks
+from handlers.blocks import listing as listing_blocks
+from handlers.blocks import send as send_blocks
+from handlers.blocks.controls import CustomerState
+from handlers.blocks.edit import edit_modal
 from handlers.parsing import PageState, parse_list_query
 from store.models import Contact, Event, Message, ReviewRequest
 from store.queries import ContactHistory, Counts, Cursor
@@ -93,7 +99,7 @@ def test_an_unhandled_request_answers_404(
 
 def test_the_manifest_agrees_with_the_registered_listeners(slack: SlackHarness) -> None:
     manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
-    registered = slack.app.extras["slack_surface"].registered
+    registered = slack.app.slack.registered
     commands = manifest["features"]["slash_commands"]
     assert [c["command"] for c in commands] == registered.commands == ["/reviews"]
     assert all(c["usage_hint"] and c["url"].endswith("/slack/events") for c in commands)
@@ -116,7 +122,7 @@ def test_the_manifest_agrees_with_the_registered_listeners(slack: SlackHarness) 
 
 
 def test_every_registered_action_is_routed(slack: SlackHarness) -> None:
-    registered = slack.app.extras["slack_surface"].registered
+    registered = slack.app.slack.registered
     for action_id in registered.actions:
         before = len(slack.fake.responses) + len(slack.fake.ephemerals) + len(slack.fake.views)
         if action_id == "list_row":
@@ -205,7 +211,7 @@ def every_builder() -> list[tuple[str, Any, str]]:
         policy,
     )
     rows = [
-        blocks.Row(request(n, status=s), frozenset(w))
+        listing_blocks.Row(request(n, status=s), frozenset(w))
         for n, (s, w) in enumerate(
             [
                 ("queued", {"queued"}),
@@ -220,7 +226,7 @@ def every_builder() -> list[tuple[str, Any, str]]:
     ]
     from bot.domain.status import Status
 
-    rows = [blocks.Row(r.request, frozenset(Status(x) for x in r.waiting)) for r in rows]
+    rows = [listing_blocks.Row(r.request, frozenset(Status(x) for x in r.waiting)) for r in rows]
     long_query = "jane " + "status:queued,paused,sent,failed " * 20
     cursor = Cursor(NOW, 10**12)
     state = PageState(long_query[:1400], after=cursor, before=cursor)
@@ -261,20 +267,28 @@ def every_builder() -> list[tuple[str, Any, str]]:
     )
     choices = CustomerLookup("x" * 100, None, [contact] * 20, more=True)
     return [
-        ("help", blocks.help_reply().blocks, "message"),
-        ("help unknown", blocks.help_reply("x" * 500).blocks, "message"),
+        ("help", help_blocks.help_reply().blocks, "message"),
+        ("help unknown", help_blocks.help_reply("x" * 500).blocks, "message"),
         (
             "send modal",
-            blocks.send_modal(
-                policy, private_metadata=blocks.metadata(c="C1", r="https://x/" + "r" * 200)
+            send_blocks.send_modal(
+                policy, private_metadata=common.metadata(c="C1", r="https://x/" + "r" * 200)
             ),
             "modal",
         ),
-        ("reschedule", blocks.reschedule_modal(123456789, NOW, private_metadata="{}"), "modal"),
-        ("filter", blocks.filter_modal(f, timezone="Europe/Paris", private_metadata="{}"), "modal"),
+        (
+            "reschedule",
+            send_blocks.reschedule_modal(123456789, NOW, private_metadata="{}"),
+            "modal",
+        ),
+        (
+            "filter",
+            listing_blocks.filter_modal(f, timezone="Europe/Paris", private_metadata="{}"),
+            "modal",
+        ),
         (
             "list",
-            blocks.list_reply(
+            listing_blocks.list_reply(
                 rows,
                 state=state,
                 f=f,
@@ -287,20 +301,22 @@ def every_builder() -> list[tuple[str, Any, str]]:
         ),
         (
             "empty list",
-            blocks.list_reply(
+            listing_blocks.list_reply(
                 [], state=PageState(), f=f, counts={}, next_state=None, prev_state=None
             ).blocks,
             "message",
         ),
         (
             "detail",
-            blocks.detail_reply(detail, blocks.SenderInfo("a@b.c", "d@e.f", "+15005550006")).blocks,
+            detail_blocks.detail_reply(
+                detail, detail_blocks.SenderInfo("a@b.c", "d@e.f", "+15005550006")
+            ).blocks,
             "message",
         ),
-        ("bulk", blocks.bulk_reply(refused, "paused").blocks, "message"),
+        ("bulk", listing_blocks.bulk_reply(refused, "paused").blocks, "message"),
         (
             "list for an admin, with checkboxes",
-            blocks.list_reply(
+            listing_blocks.list_reply(
                 rows,
                 state=state,
                 f=f,
@@ -325,12 +341,14 @@ def every_builder() -> list[tuple[str, Any, str]]:
         ("customer choices", customer_blocks.customer_choices_reply(choices).blocks, "message"),
         ("delete prompt", customer_blocks.delete_prompt(10**9).blocks, "message"),
         ("deleted", customer_blocks.deleted_reply(10**9).blocks, "message"),
-        ("cancel all", blocks.cancel_all_prompt(10**9).blocks, "message"),
-        ("row cancel", blocks.row_cancel_prompt(10**9).blocks, "message"),
-        ("created", blocks.created_reply(request(1, status="queued")).blocks, "message"),
+        ("cancel all", listing_blocks.cancel_all_prompt(10**9).blocks, "message"),
+        ("row cancel", listing_blocks.row_cancel_prompt(10**9).blocks, "message"),
+        ("created", send_blocks.created_reply(request(1, status="queued")).blocks, "message"),
         (
             "settings",
-            blocks.settings_reply([(f"key{i}", "v" * 300) for i in range(40)], admin=True).blocks,
+            settings_show.settings_reply(
+                [(f"key{i}", "v" * 300) for i in range(40)], admin=True
+            ).blocks,
             "message",
         ),
         (
@@ -373,35 +391,35 @@ def every_builder() -> list[tuple[str, Any, str]]:
     ("name", "payload", "kind"), every_builder(), ids=lambda x: x if isinstance(x, str) else ""
 )
 def test_every_builder_stays_within_slack_limits(name: str, payload: Any, kind: str) -> None:
-    blocks.assert_within_limits(payload, kind=kind)
+    limits.assert_within_limits(payload, kind=kind)
 
 
 def test_the_limit_check_finds_each_kind_of_breach() -> None:
     too_many = [DividerBlock() for _ in range(51)]
-    assert "51 blocks (at most 50)" in blocks.limit_problems(too_many, kind="message")
-    assert blocks.limit_problems(too_many, kind="modal") == []
+    assert "51 blocks (at most 50)" in limits.limit_problems(too_many, kind="message")
+    assert limits.limit_problems(too_many, kind="modal") == []
     # slack_sdk refuses to serialise some breaches itself, so these are raw dicts.
     long_title = {"type": "modal", "title": {"type": "plain_text", "text": "T" * 25}, "blocks": []}
-    assert blocks.limit_problems(long_title, kind="modal") == ["title longer than 24"]
+    assert limits.limit_problems(long_title, kind="modal") == ["title longer than 24"]
     text = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
-    assert blocks.limit_problems(text, kind="message") == ["section text longer than 3000"]
+    assert limits.limit_problems(text, kind="message") == ["section text longer than 3000"]
     option = Option(text="a", value="a").to_dict()
     overflow = {"type": "overflow", "action_id": "o", "options": [option]}
     one = [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "accessory": overflow}]
-    assert blocks.limit_problems(one, kind="message") == ["overflow with 1 options (2 to 5)"]
+    assert limits.limit_problems(one, kind="message") == ["overflow with 1 options (2 to 5)"]
     big = {"type": "button", "action_id": "b", "value": "v" * 2001}
     button = [
         {"type": "actions", "elements": [{**big, "text": {"type": "plain_text", "text": "b" * 76}}]}
     ]
-    assert blocks.limit_problems(button, kind="message") == [
+    assert limits.limit_problems(button, kind="message") == [
         "button text longer than 75",
         "button value longer than 2000",
     ]
     eleven = [Option(text=str(i), value=str(i)).to_dict() for i in range(11)]
     ticks = [{"type": "input", "element": {"type": "checkboxes", "options": eleven}}]
-    assert blocks.limit_problems(ticks, kind="message") == ["checkboxes with more than 10 options"]
+    assert limits.limit_problems(ticks, kind="message") == ["checkboxes with more than 10 options"]
     with pytest.raises(ValueError, match="51 blocks"):
-        blocks.assert_within_limits(too_many, kind="message")
+        limits.assert_within_limits(too_many, kind="message")
 
 
 def test_what_was_actually_sent_to_slack_stays_within_limits(slack: SlackHarness) -> None:
@@ -414,9 +432,9 @@ def test_what_was_actually_sent_to_slack_stays_within_limits(slack: SlackHarness
     slack.post_command("send")
     slack.opened_view()
     for response in slack.fake.responses:
-        blocks.assert_within_limits(response, kind="message")
+        limits.assert_within_limits(response, kind="message")
     for view in slack.fake.views:
-        blocks.assert_within_limits(view, kind="modal")
+        limits.assert_within_limits(view, kind="modal")
     assert "#12" in text_of(slack.fake.responses[0])
 
 
@@ -443,7 +461,7 @@ def test_without_slack_settings_install_says_what_to_set(
         assert len(lines) == 1
         assert "SLACK_BOT_TOKEN" in lines[0] and "SLACK_SIGNING_SECRET" in lines[0]
         assert "SLACK_CLIENT_ID" in lines[0]
-        assert app.extras.get("flask_hooks", []) == []
+        assert app.flask_hooks == []
     finally:
         app.close()
 

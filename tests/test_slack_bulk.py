@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from bot.usecases.feedback import Feedback
-from handlers import blocks
+from handlers.blocks.limits import assert_within_limits
 from store.models import Event, Message, ReviewRequest, SlackOutbox
 from tests.slack_harness import (  # noqa: F401
     ADMIN,
@@ -27,7 +27,7 @@ from tests.slack_harness import (  # noqa: F401
 def listing(slack: SlackHarness, query: str = "", user: str = USER) -> dict[str, Any]:
     assert slack.post_command(f"list {query}".strip(), user=user).status_code == 200
     answer = slack.answer()
-    blocks.assert_within_limits(answer, kind="message")
+    assert_within_limits(answer, kind="message")
     return answer
 
 
@@ -51,7 +51,7 @@ def press_selected(
     }
     assert slack.post_action(payload).status_code == 200
     answer = slack.answer()
-    blocks.assert_within_limits(answer, kind="message")
+    assert_within_limits(answer, kind="message")
     return answer
 
 
@@ -189,7 +189,7 @@ def test_a_tampered_selection_changes_nothing(mixed: SlackHarness) -> None:
 
 def drain_outbox(slack: SlackHarness) -> None:
     """Run the Slack outbox until it is empty, letting the per-channel pacing pass."""
-    outbox = slack.app.extras["outbox"]
+    outbox = slack.app.outbox
     for _ in range(20):
         outbox.run_once()
         slack.clock.advance(timedelta(seconds=2))

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.usecases.feedback import Feedback
-from handlers.notifications import ACTION_MARK_SENT, ACTION_SEND_AGAIN
+from handlers.blocks.card import ACTION_MARK_SENT, ACTION_SEND_AGAIN
 from tests.slack_harness import (  # noqa: F401
     ADMIN,
     CHANNEL,
@@ -19,7 +19,7 @@ from tests.slack_harness import (  # noqa: F401
 
 def flush_outbox(slack: SlackHarness) -> None:
     """Run the outbox job until it has nothing left, letting its per-channel pacing pass."""
-    outbox = slack.app.extras["outbox"]
+    outbox = slack.app.outbox
     for _ in range(20):
         outbox.run_once()
         slack.clock.advance(timedelta(seconds=2))

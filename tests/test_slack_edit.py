@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.domain.status import PENDING, Status
 from bot.requests import RequestCreate
-from handlers.blocks import Row, row_actions
+from handlers.blocks.listing import Row, row_actions
 from tests.slack_harness import (  # noqa: F401
     ALICE,
     USER,

@@ -194,7 +194,7 @@ def test_the_home_button_refuses_a_non_admin_in_their_dm(slack: SlackHarness) ->
 
 
 def test_the_home_button_is_declared(slack: SlackHarness) -> None:
-    registered = slack.app.extras["slack_surface"].registered
+    registered = slack.app.slack.registered
     assert "home_export" in registered.actions
 
 

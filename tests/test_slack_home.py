@@ -11,8 +11,8 @@ import requests
 
 from bot.domain.contacts import mask_email, mask_phone
 from bot.usecases.feedback import Feedback
-from handlers.blocks import assert_within_limits
-from handlers.home_blocks import HOME_EXPORT, HOME_QUEUED, HOME_SEND, QUEUED_CAP, queued_modal
+from handlers.blocks.home import HOME_EXPORT, HOME_QUEUED, HOME_SEND, QUEUED_CAP, queued_modal
+from handlers.blocks.limits import assert_within_limits
 from store.models import ReviewRequest
 from tests.conftest import START
 from tests.slack_harness import (  # noqa: F401
@@ -263,7 +263,7 @@ def test_send_request_opens_the_send_modal_and_a_submission_creates_it(
     refreshed = home_of(slack, after=home["hash"])
     assert row_numbers(refreshed, "home_row_") == [1]
     # Without a notify channel the request's card and thread live in that direct message too.
-    outbox = slack.app.extras["outbox"]
+    outbox = slack.app.outbox
     for _ in range(3):
         outbox.run_once()
         slack.clock.advance(timedelta(seconds=2))

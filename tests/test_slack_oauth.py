@@ -140,7 +140,7 @@ def test_install_stores_the_workspace_token_and_commands_use_it(served: Installe
     assert "#1" in text_of(reply)
 
     # The outbox posts the request's card with the same installed token.
-    outbox = served.app.extras["outbox"]
+    outbox = served.app.outbox
     for _ in range(3):
         outbox.run_once()
         assert isinstance(served.app.clock, FrozenClock)

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.errors import InvalidInput
+from bot.domain.numbers import parse_numbers
 from handlers.parsing import (
     Command,
     parse_list_query,
-    parse_numbers,
-    parse_quick_send,
     split_command,
 )
+from handlers.quick_send import parse_quick_send
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

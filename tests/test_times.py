@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain.errors import InvalidInput
 from bot.domain.timing import parse_when, slack_date_token
-from handlers.parsing import parse_quick_send
+from handlers.quick_send import parse_quick_send
 from tests.slack_harness import (  # noqa: F401
     SlackHarness,
     slack_fixture,
@@ -209,7 +209,7 @@ def test_lists_details_and_thread_replies_fall_back_to_the_workspace_timezone(
     assert "UTC>" not in detail
     slack.set_policy(notify_channel="C0NOTIFY")
     slack.ops.reschedule(slack.ws, 1, datetime(2026, 11, 24, 9, 0, tzinfo=UTC), _admin())
-    outbox = slack.app.extras["outbox"]
+    outbox = slack.app.outbox
     for _ in range(4):  # the outbox paces a channel at about one message a second
         outbox.run_once()
         slack.clock.advance(timedelta(seconds=2))
@@ -225,11 +225,11 @@ def _admin() -> Any:
 
 
 def test_the_home_tab_falls_back_to_the_workspace_timezone(slack: SlackHarness) -> None:
+    from handlers.blocks.home import home_view, queued_modal
     from handlers.home import read_home
-    from handlers.home_blocks import home_view, queued_modal
 
     slack.create("Jane Doe", phone="+33610203040", delay=timedelta(hours=2))
-    surface = slack.app.extras["slack_surface"]
+    surface = slack.app.slack.services
     data = read_home(surface, slack.ws)
     assert data.timezone == "Europe/Paris"
     home = text_of(home_view(data).to_dict())

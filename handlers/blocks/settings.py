@@ -8,9 +8,7 @@ well under Slack's 100 blocks.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import time
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -18,34 +16,34 @@ from slack_sdk.models.blocks import (
     Block,
     CheckboxesElement,
     ContextBlock,
-    ConversationFilter,
-    ConversationSelectElement,
     DividerBlock,
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
-    NumberInputElement,
-    Option,
     PlainTextInputElement,
     RadioButtonsElement,
     SectionBlock,
-    StaticSelectElement,
     TimePickerElement,
     UserMultiSelectElement,
 )
 from slack_sdk.models.views import View
 
-from bot.domain import templating
 from bot.domain.policy import SMS_CUSTOM_MAX, WorkspacePolicy
 from bot.domain.window import DAY_NAMES, parse_window
 from bot.requests import METHOD_LABELS
+from handlers.blocks.common import INPUT, option
+from handlers.blocks.inputs import channel_input, number_input, select_input, text_input
+from handlers.blocks.limits import MAX_INPUT, MAX_TEXT
+from handlers.blocks.sms_estimate import (
+    SmsEstimate,
+    format_price,
+    sms_preview_block,
+)
+from handlers.text import LANGUAGE_LABELS, TYPE_LABELS
 
 SETTINGS_MODAL = "workspace_settings"
 SMS_TEXT_ACTION = "settings_sms_text"  # dispatches on every character: the live estimate
-SMS_PREVIEW_BLOCK = "sms_preview"
-INPUT = "value"  # the action_id of every other input's element, as in handlers/blocks.py
 
-LANGUAGE_LABELS = {"en": "English", "fr": "Français", "sv": "Svenska"}
 DAY_LABELS = {
     "mon": "Monday",
     "tue": "Tuesday",
@@ -64,8 +62,6 @@ REMINDER_CHANNELS = {
     "sms": "SMS",
     "whatsapp": "WhatsApp",
 }
-LANDING_TYPES = {"service": "Service", "product": "Product"}
-MAX_INPUT = 3000  # the most a Slack text input holds
 
 
 def body_too_long(policy: WorkspacePolicy) -> bool:
@@ -78,88 +74,6 @@ def landing_block(review_type: str, language: str | None) -> str:
     return f"landing_{review_type}" + (f"_{language}" if language else "")
 
 
-def _opt(text: str, value: str) -> Option:
-    return Option(text=text[:75], value=value)
-
-
-def _text(
-    block_id: str,
-    label: str,
-    value: str,
-    *,
-    hint: str | None = None,
-    placeholder: str | None = None,
-    multiline: bool = False,
-    max_length: int | None = None,
-    optional: bool = True,
-) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        optional=optional,
-        hint=hint,
-        element=PlainTextInputElement(
-            action_id=INPUT,
-            initial_value=value or None,
-            placeholder=placeholder,
-            multiline=multiline,
-            max_length=max_length,
-        ),
-    )
-
-
-def _select(
-    block_id: str, label: str, choices: Mapping[str, str], current: str, *, hint: str | None = None
-) -> InputBlock:
-    options = [_opt(text, value) for value, text in choices.items()]
-    initial = next((o for o in options if o.value == current), options[0])
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        hint=hint,
-        element=StaticSelectElement(action_id=INPUT, options=options, initial_option=initial),
-    )
-
-
-def _number(
-    block_id: str,
-    label: str,
-    value: str,
-    *,
-    low: str,
-    high: str,
-    decimal: bool = False,
-    hint: str | None = None,
-) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        hint=hint,
-        element=NumberInputElement(
-            action_id=INPUT,
-            is_decimal_allowed=decimal,
-            initial_value=value,
-            min_value=low,
-            max_value=high,
-        ),
-    )
-
-
-def _channel(block_id: str, label: str, current: str, hint: str) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        optional=True,
-        hint=hint,
-        element=ConversationSelectElement(
-            action_id=INPUT,
-            placeholder="No channel",
-            initial_conversation=current or None,
-            filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
-        ),
-    )
-
-
 def _window_times(policy: WorkspacePolicy) -> tuple[list[str], str, str]:
     window = parse_window(policy.send_window)
     if window.always:
@@ -168,72 +82,11 @@ def _window_times(policy: WorkspacePolicy) -> tuple[list[str], str, str]:
     return [DAY_NAMES[d] for d in sorted(window.days)], f"{window.start:%H:%M}", end
 
 
-def format_price(amount: Decimal) -> str:
-    """Write an amount without trailing zeros: 0.09, 0.045, 1."""
-    text = f"{amount.normalize():f}"
-    return text if text not in ("-0", "") else "0"
-
-
-@dataclass(frozen=True)
-class SmsEstimate:
-    """What the SMS text costs: segments, encoding, price, or why it can't be used yet."""
-
-    custom_length: int
-    segments: int = 0
-    encoding: str = ""
-    cost: Decimal = Decimal(0)
-    currency: str = "EUR"
-    problem: str | None = None
-
-    def line(self) -> str:
-        """Say it in one line: "2 segments (GSM-7) · est. 0.09 EUR per request · ..."."""
-        used = f"{self.custom_length}/{SMS_CUSTOM_MAX} characters of your text"
-        if self.problem:
-            return f":warning: {self.problem} · {used}"
-        noun = "segment" if self.segments == 1 else "segments"
-        return (
-            f"{self.segments} {noun} ({self.encoding}) · est. {format_price(self.cost)} "
-            f"{self.currency} per request · {used}, with the link and the STOP notice added"
-        )
-
-
-def estimate_sms(
-    rendered: str | None,
-    custom_text: str,
-    price: Decimal,
-    currency: str,
-    *,
-    problem: str | None = None,
-) -> SmsEstimate:
-    """Count the segments of a rendered SMS and price them; `problem` says why it can't be used."""
-    length = len(custom_text.strip())
-    if rendered is None or problem:
-        return SmsEstimate(length, currency=currency, problem=problem or "This text can't be used")
-    info = templating.sms_segments(rendered)
-    return SmsEstimate(length, info.segments, info.encoding, price * info.segments, currency)
-
-
-def sms_preview_block(estimate: SmsEstimate) -> ContextBlock:
-    """The context line under the SMS text field."""
-    return ContextBlock(
-        block_id=SMS_PREVIEW_BLOCK,
-        elements=[MarkdownTextObject(text=estimate.line()[:3000])],
-    )
-
-
-def settings_modal(
-    policy: WorkspacePolicy, *, estimate: SmsEstimate, private_metadata: str = ""
-) -> View:
-    """Build the settings modal, every field filled with the workspace's current value."""
-    days, start, end = _window_times(policy)
-    day_options = [_opt(DAY_LABELS[d], d) for d in DAY_NAMES]
-    delay_choice = policy.delay if policy.delay in DELAY_CHOICES else CUSTOM_DELAY
-    fallback = [_opt("On: email when an SMS fails", "on"), _opt("Off", "off")]
-    holidays = policy.holidays or ""
-    blocks: list[Block] = [
-        HeaderBlock(text="Business"),
-        _text("business_name", "Business name", policy.business_name, max_length=80),
-        _text(
+def _business_blocks(policy: WorkspacePolicy) -> list[Block]:
+    """The business: name, timezone, phone region, language."""
+    return [
+        text_input("business_name", "Business name", policy.business_name, max_length=80),
+        text_input(
             "timezone",
             "Timezone",
             policy.timezone,
@@ -241,7 +94,7 @@ def settings_modal(
             placeholder="Europe/Paris",
             hint="An IANA name, like Europe/Paris or America/New_York.",
         ),
-        _text(
+        text_input(
             "region",
             "Default phone region",
             policy.region,
@@ -249,14 +102,22 @@ def settings_modal(
             max_length=2,
             hint="For numbers written without a country code: FR, US, SE...",
         ),
-        _select(
+        select_input(
             "language",
             "Default language",
             LANGUAGE_LABELS,
             policy.language,
             hint="Used when a request doesn't set the contact's language.",
         ),
-        HeaderBlock(text="Send window"),
+    ]
+
+
+def _window_blocks(policy: WorkspacePolicy) -> list[Block]:
+    """When requests may go out: days, hours, public holidays."""
+    days, start, end = _window_times(policy)
+    day_options = [option(DAY_LABELS[d], d) for d in DAY_NAMES]
+    holidays = policy.holidays or ""
+    return [
         InputBlock(
             block_id="window_days",
             label="Days",
@@ -278,7 +139,7 @@ def settings_modal(
             element=TimePickerElement(action_id=INPUT, initial_time=end),
             hint="00:00 means midnight; every day from 00:00 to 00:00 means always.",
         ),
-        _text(
+        text_input(
             "holidays",
             "Skip public holidays of",
             holidays,
@@ -286,14 +147,21 @@ def settings_modal(
             max_length=3,
             hint="A country code (FR, US, SE...); empty to send on holidays too.",
         ),
-        HeaderBlock(text="Timing and method"),
-        _select(
+    ]
+
+
+def _timing_blocks(policy: WorkspacePolicy) -> list[Block]:
+    """Delay, method, reminders, fallback and cooldown."""
+    delay_choice = policy.delay if policy.delay in DELAY_CHOICES else CUSTOM_DELAY
+    fallback = [option("On: email when an SMS fails", "on"), option("Off", "off")]
+    return [
+        select_input(
             "delay",
             "Default delay",
             {**DELAY_CHOICES, CUSTOM_DELAY: "Custom"},
             delay_choice,
         ),
-        _text(
+        text_input(
             "delay_custom",
             "Custom delay",
             policy.delay if delay_choice == CUSTOM_DELAY else "",
@@ -301,22 +169,24 @@ def settings_modal(
             max_length=10,
             hint='Only with "Custom".',
         ),
-        _select("method", "Default method", METHOD_LABELS, policy.method),
-        _select(
+        select_input("method", "Default method", METHOD_LABELS, policy.method),
+        select_input(
             "reminders",
             "Reminders",
             {str(n): "None" if n == 0 else str(n) for n in range(6)},
             str(policy.reminders),
             hint="Sent while the customer hasn't clicked, opted out or complained.",
         ),
-        _number(
+        number_input(
             "reminder_interval_days",
             "Days between reminders",
             str(policy.reminder_interval_days),
             low="1",
             high="60",
         ),
-        _select("reminder_channel", "Reminder channel", REMINDER_CHANNELS, policy.reminder_channel),
+        select_input(
+            "reminder_channel", "Reminder channel", REMINDER_CHANNELS, policy.reminder_channel
+        ),
         InputBlock(
             block_id="fallback_email",
             label="Fall back to email",
@@ -326,7 +196,7 @@ def settings_modal(
                 initial_option=fallback[0] if policy.fallback_email else fallback[1],
             ),
         ),
-        _number(
+        number_input(
             "cooldown_days",
             "Cooldown (days)",
             str(policy.cooldown_days),
@@ -334,14 +204,18 @@ def settings_modal(
             high="3650",
             hint="A contact isn't invited again within these days, unless the sender overrides.",
         ),
-        HeaderBlock(text="Landing pages"),
     ]
-    for review_type, type_label in LANDING_TYPES.items():
+
+
+def _landing_blocks(policy: WorkspacePolicy) -> list[Block]:
+    """One landing page per review type, then one per type and language."""
+    blocks: list[Block] = []
+    for review_type, type_label in TYPE_LABELS.items():
         default = (
             policy.landing_url_product if review_type == "product" else policy.landing_url_service
         )
         blocks.append(
-            _text(
+            text_input(
                 landing_block(review_type, None),
                 f"{type_label} reviews",
                 default,
@@ -351,16 +225,20 @@ def settings_modal(
         )
         for language, language_label in LANGUAGE_LABELS.items():
             blocks.append(
-                _text(
+                text_input(
                     landing_block(review_type, language),
                     f"{type_label} reviews, {language_label}",
                     policy.landing_urls.get(f"{review_type}.{language}", ""),
                     placeholder="https://...",
                 )
             )
-    blocks += [
-        HeaderBlock(text="SMS"),
-        _text(
+    return blocks
+
+
+def _sms_blocks(policy: WorkspacePolicy, estimate: SmsEstimate) -> list[Block]:
+    """The SMS sender, text (with its live estimate) and price."""
+    return [
+        text_input(
             "sms_sender",
             "SMS sender name",
             policy.sms_sender,
@@ -388,7 +266,7 @@ def settings_modal(
             ),
         ),
         sms_preview_block(estimate),
-        _number(
+        number_input(
             "sms_price",
             f"Price per SMS segment ({policy.currency})",
             format_price(policy.sms_price),
@@ -396,18 +274,25 @@ def settings_modal(
             high="10",
             decimal=True,
         ),
-        HeaderBlock(text="Email"),
-        _text("email_from_name", "Email sender name", policy.email_from_name, max_length=80),
-        _text("email_from", "From address", policy.email_from, placeholder="reviews@example.com"),
-        _text("email_reply_to", "Reply-to address", policy.email_reply_to),
-        _text(
+    ]
+
+
+def _email_blocks(policy: WorkspacePolicy) -> list[Block]:
+    """The email sender, reply-to, subject and body."""
+    return [
+        text_input("email_from_name", "Email sender name", policy.email_from_name, max_length=80),
+        text_input(
+            "email_from", "From address", policy.email_from, placeholder="reviews@example.com"
+        ),
+        text_input("email_reply_to", "Reply-to address", policy.email_reply_to),
+        text_input(
             "email_subject",
             "Subject",
             policy.email_subject,
             max_length=200,
             hint="Empty: the default subject in the contact's language.",
         ),
-        _text(
+        text_input(
             "email_body",
             "Body",
             "" if body_too_long(policy) else policy.email_body,
@@ -421,14 +306,19 @@ def settings_modal(
                 "{{ unsubscribe_link }}. Empty: the default email."
             ),
         ),
-        HeaderBlock(text="Slack"),
-        _channel(
+    ]
+
+
+def _slack_blocks(policy: WorkspacePolicy) -> list[Block]:
+    """Where the team is told, and who else may administer."""
+    return [
+        channel_input(
             "notify_channel",
             "Notify channel",
             policy.notify_channel,
             "Every request gets a card and a thread here (else in the channel it came from).",
         ),
-        _channel(
+        channel_input(
             "alert_channel",
             "Alert channel",
             policy.alert_channel,
@@ -443,6 +333,26 @@ def settings_modal(
                 action_id=INPUT, placeholder="Nobody else", initial_users=policy.admins or None
             ),
         ),
+    ]
+
+
+def settings_modal(
+    policy: WorkspacePolicy, *, estimate: SmsEstimate, private_metadata: str = ""
+) -> View:
+    """Build the settings modal, every field filled with the workspace's current value."""
+    sections = (
+        ("Business", _business_blocks(policy)),
+        ("Send window", _window_blocks(policy)),
+        ("Timing and method", _timing_blocks(policy)),
+        ("Landing pages", _landing_blocks(policy)),
+        ("SMS", _sms_blocks(policy, estimate)),
+        ("Email", _email_blocks(policy)),
+        ("Slack", _slack_blocks(policy)),
+    )
+    blocks: list[Block] = []
+    for title, section in sections:
+        blocks += [HeaderBlock(text=title), *section]
+    blocks += [
         DividerBlock(),
         ContextBlock(
             elements=[
@@ -477,7 +387,7 @@ def refusal_modal(text: str) -> View:
         type="modal",
         title="Workspace settings",
         close="Close",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=text[:3000]))],
+        blocks=[SectionBlock(text=MarkdownTextObject(text=text[:MAX_TEXT]))],
     )
 
 

@@ -1,7 +1,7 @@
 """Controls shared by the list page, a request's details and the customer view (pure, no I/O).
 
-Kept apart from handlers/blocks.py so that both it and handlers/customer_blocks.py can use
-them without importing each other.
+Kept apart from listing.py, detail.py and customer.py so that each can use them without
+importing the others.
 """
 
 from __future__ import annotations
@@ -18,14 +18,12 @@ from slack_sdk.models.blocks import (
     CheckboxesElement,
     ConfirmObject,
     InputBlock,
-    Option,
 )
 
 from bot.domain.errors import InvalidInput
-from handlers.notifications import clip
-
-# Slack allows at most 10 options in one checkboxes element.
-MAX_CHECKBOX_OPTIONS = 10
+from handlers.blocks.common import option
+from handlers.blocks.limits import MAX_BUTTON_TEXT, MAX_CHECKBOX_OPTIONS
+from handlers.text import clip
 
 # Action and block ids the listeners match on.
 BULK_SELECT = "list_select"  # the checkboxes' action_id (an input block: no action of its own)
@@ -62,10 +60,7 @@ def bulk_blocks(choices: Sequence[tuple[int, str]], page_value: str) -> list[Blo
                 optional=True,
                 element=CheckboxesElement(
                     action_id=BULK_SELECT,
-                    options=[
-                        Option(text=clip(f"#{number} {name}", 75), value=str(number))
-                        for number, name in chunk
-                    ],
+                    options=[option(f"#{number} {name}", str(number)) for number, name in chunk],
                 ),
             )
         )
@@ -105,8 +100,8 @@ def selected_numbers(state_values: Mapping[str, Any]) -> list[int]:
         if not str(block_id).startswith(BULK_SELECT_BLOCK) or not isinstance(elements, Mapping):
             continue
         element = elements.get(BULK_SELECT) or {}
-        for option in element.get("selected_options") or []:
-            value = str((option or {}).get("value", ""))
+        for selected in element.get("selected_options") or []:
+            value = str((selected or {}).get("value", ""))
             if not value.isdigit():
                 raise InvalidInput("That list is out of date: run /reviews list again.")
             numbers.append(int(value))
@@ -151,5 +146,7 @@ class CustomerState:
 def customer_button(contact_id: int, text: str = "Customer") -> ButtonElement:
     """Return the button that opens a customer's view (all their requests and messages)."""
     return ButtonElement(
-        text=clip(text, 75), action_id=CUSTOMER_OPEN, value=CustomerState(contact_id).encode()
+        text=clip(text, MAX_BUTTON_TEXT),
+        action_id=CUSTOMER_OPEN,
+        value=CustomerState(contact_id).encode(),
     )

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import ContextBlock, SectionBlock
 
-from handlers.blocks import MAX_TEXT, Reply
-from handlers.notifications import channel_label, clip, escape
+from handlers.blocks.common import Reply, dicts, md
+from handlers.text import channel_label, clip, escape, user_mention
 from store.stats import PeriodStats, Tally
 
 MAX_SENDER_LINES = 15
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-
-
-def _md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(text, MAX_TEXT))
-
-
-def _dicts(blocks: Iterable[Block]) -> list[dict[str, Any]]:
-    return [b.to_dict() for b in blocks]
 
 
 def tally_line(label: str, t: Tally) -> str:
@@ -33,12 +21,6 @@ def tally_line(label: str, t: Tally) -> str:
         f"*{label}*: sent {t.sent:,} · delivered {t.delivered:,} · opened {t.opened:,} · "
         f"clicked {t.clicked:,} · failed {t.failed:,} · click rate {t.click_rate:.0%}"
     )
-
-
-def _sender_label(user_id: str, name: str) -> str:
-    if _USER_ID.match(user_id):
-        return f"<@{user_id}>"
-    return escape(name or user_id)
 
 
 def _period(stats: PeriodStats, timezone: str) -> str:
@@ -65,7 +47,7 @@ def stats_reply(
     head = f"{overall}\nRequests created {_period(stats, timezone)}."
     channels = [tally_line(channel_label(c), t) for c, t in stats.by_channel.items()]
     senders = [
-        tally_line(_sender_label(s.user_id, s.name), s.tally)
+        tally_line(user_mention(s.user_id, s.name), s.tally)
         for s in stats.by_sender[:MAX_SENDER_LINES]
     ]
     hidden = len(stats.by_sender) - len(senders)
@@ -82,9 +64,9 @@ def stats_reply(
         "*By sender*\n" + ("\n".join(senders) or "Nothing yet."),
         f"{cost_line}\n*Waiting to go out*: {waiting:,}",
     ]
-    blocks = [SectionBlock(text=_md(s)) for s in sections]
+    blocks = [SectionBlock(text=md(s)) for s in sections]
     fallback = f"{overall} SMS cost estimate {cost} {currency}."
-    return Reply(clip(fallback), _dicts(blocks))
+    return Reply(clip(fallback), dicts(blocks))
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -96,14 +78,14 @@ def export_started_reply(description: str) -> Reply:
         f":hourglass_flowing_sand: Exporting {description} as CSV. "
         "I'll post the file in our direct message."
     )
-    return Reply(clip(text), _dicts([SectionBlock(text=_md(text))]))
+    return Reply(clip(text), dicts([SectionBlock(text=md(text))]))
 
 
 def export_progress(rows: int, total: int, description: str) -> Reply:
     """The DM message updated while an export runs."""
     done = f"{rows:,} of {total:,}" if total >= rows else f"{rows:,}"
     text = f":hourglass_flowing_sand: Exporting {description}: {done} requests written so far."
-    return Reply(clip(text), _dicts([SectionBlock(text=_md(text))]))
+    return Reply(clip(text), dicts([SectionBlock(text=md(text))]))
 
 
 def export_done(rows: int, description: str, timezone: str) -> Reply:
@@ -112,7 +94,7 @@ def export_done(rows: int, description: str, timezone: str) -> Reply:
     note = f"Times are in {escape(timezone)}."
     return Reply(
         clip(text),
-        _dicts([SectionBlock(text=_md(text)), ContextBlock(elements=[_md(note)])]),
+        dicts([SectionBlock(text=md(text)), ContextBlock(elements=[md(note)])]),
     )
 
 
@@ -122,4 +104,4 @@ def export_failed(rows: int, description: str) -> Reply:
         f":warning: The export of {description} stopped after {rows:,} requests and no file "
         "was posted. It was logged; please try again in a moment."
     )
-    return Reply(clip(text), _dicts([SectionBlock(text=_md(text))]))
+    return Reply(clip(text), dicts([SectionBlock(text=md(text))]))

@@ -22,28 +22,18 @@ from slack_sdk.models.blocks import (
 from bot.domain.contacts import format_phone_international
 from bot.domain.status import Status, label
 from bot.requests import CustomerLookup
-from handlers.blocks import (
-    LANGUAGE_LABELS,
-    MAX_FIELD,
-    MAX_HEADER,
-    MAX_MESSAGE_BLOCKS,
-    MAX_TEXT,
-    ROW_DETAILS,
-    Reply,
-    _dicts,
-    _md,
-    _message_line,
-    confirm_prompt,
-    text_reply,
-)
-from handlers.controls import (
+from handlers.blocks.common import Reply, confirm_prompt, dicts, md, text_reply
+from handlers.blocks.controls import (
     CUSTOMER_OPEN,
     CUSTOMER_VIEW,
     DELETE_CONFIRM,
     DELETE_KEEP,
     CustomerState,
 )
-from handlers.notifications import channel_label, clip, escape, slack_date
+from handlers.blocks.detail import message_line
+from handlers.blocks.limits import MAX_FIELD, MAX_HEADER, MAX_MESSAGE_BLOCKS, MAX_TEXT
+from handlers.blocks.listing import ROW_DETAILS
+from handlers.text import LANGUAGE_LABELS, channel_label, clip, escape, slack_date, user_mention
 from store.models import Contact, Event, Message, ReviewRequest
 from store.queries import ContactHistory
 
@@ -72,8 +62,8 @@ def customer_reply(history: ContactHistory, state: CustomerState, *, tz: str = "
     contact = history.contact
     blocks: list[Block] = [
         HeaderBlock(text=clip(f"Customer · {contact.name}", MAX_HEADER)),
-        SectionBlock(fields=[_md(clip(x, MAX_FIELD)) for x in _contact_fields(history, tz)]),
-        SectionBlock(fields=[_md(clip(x, MAX_FIELD)) for x in opt_out_fields(contact, tz)]),
+        SectionBlock(fields=[md(clip(x, MAX_FIELD)) for x in _contact_fields(history, tz)]),
+        SectionBlock(fields=[md(clip(x, MAX_FIELD)) for x in opt_out_fields(contact, tz)]),
     ]
     build = _flat_blocks if state.flat else _grouped_blocks
     noun = "message" if state.flat else "request"
@@ -84,13 +74,13 @@ def customer_reply(history: ContactHistory, state: CustomerState, *, tz: str = "
         body, total, per_page = build(history, page, tz)
     blocks.append(_view_buttons(state, page, pages))
     blocks.append(DividerBlock())
-    blocks += body or [SectionBlock(text=_md(f"No {noun} yet."))]
-    blocks.append(ContextBlock(elements=[_md(_page_note(history, noun, page, per_page, total))]))
+    blocks += body or [SectionBlock(text=md(f"No {noun} yet."))]
+    blocks.append(ContextBlock(elements=[md(_page_note(history, noun, page, per_page, total))]))
     text = (
         f"Customer {contact.name}: {history.total_requests} "
         f"{'request' if history.total_requests == 1 else 'requests'}"
     )
-    return Reply(clip(text, MAX_TEXT), _dicts(blocks[:MAX_MESSAGE_BLOCKS]))
+    return Reply(clip(text, MAX_TEXT), dicts(blocks[:MAX_MESSAGE_BLOCKS]))
 
 
 def _contact_fields(history: ContactHistory, tz: str) -> list[str]:
@@ -169,11 +159,7 @@ def _page_note(history: ContactHistory, noun: str, page: int, per_page: int, tot
 
 
 def _request_line(request: ReviewRequest, contact_name: str, tz: str) -> str:
-    by = (
-        f"<@{request.created_by}>"
-        if request.created_by[:1] in ("U", "W")
-        else escape(request.created_by_name or request.created_by)
-    )
+    by = user_mention(request.created_by, request.created_by_name)
     parts = [
         f"*#{request.number}*",
         label(Status(request.status)),
@@ -195,7 +181,7 @@ def _reply_line(event: Event, tz: str) -> str:
 
 
 def _lines(messages: list[Message], replies: list[Event], tz: str) -> list[_Line]:
-    lines = [_Line(m.sent_at or m.due_at, m.id or 0, _message_line(m, tz)) for m in messages]
+    lines = [_Line(m.sent_at or m.due_at, m.id or 0, message_line(m, tz)) for m in messages]
     lines += [_Line(e.at, e.id or 0, _reply_line(e, tz)) for e in replies]
     return sorted(lines, key=lambda x: (x.at, x.order))
 
@@ -212,7 +198,7 @@ def _grouped_blocks(history: ContactHistory, page: int, tz: str) -> tuple[list[B
         blocks.append(
             SectionBlock(
                 block_id=f"customer_request_{request.number}",
-                text=_md(
+                text=md(
                     _fit(_request_line(request, history.contact.name, tz), [x.text for x in lines])
                 ),
                 accessory=ButtonElement(
@@ -254,11 +240,11 @@ def _flat_blocks(history: ContactHistory, page: int, tz: str) -> tuple[list[Bloc
     for line in shown:
         text = clip(line.text, MAX_TEXT // 2)
         if len(chunk) >= LINES_PER_SECTION or sum(len(x) + 1 for x in chunk) + len(text) > MAX_TEXT:
-            blocks.append(SectionBlock(text=_md("\n".join(chunk))))
+            blocks.append(SectionBlock(text=md("\n".join(chunk))))
             chunk = []
         chunk.append(text)
     if chunk:
-        blocks.append(SectionBlock(text=_md("\n".join(chunk))))
+        blocks.append(SectionBlock(text=md("\n".join(chunk))))
     return blocks, total, MESSAGES_PER_PAGE
 
 
@@ -269,7 +255,7 @@ def customer_choices_reply(lookup: CustomerLookup, *, tz: str = "UTC") -> Reply:
     """Ask which of several customers was meant, with a button for each (full contacts)."""
     count = f"{len(lookup.choices)}{'+' if lookup.more else ''}"
     intro = f"{count} customers match “{escape(lookup.query)}”. Which one?"
-    blocks: list[Block] = [SectionBlock(text=_md(intro))]
+    blocks: list[Block] = [SectionBlock(text=md(intro))]
     for contact in lookup.choices:
         assert contact.id is not None
         details = " · ".join(
@@ -284,7 +270,7 @@ def customer_choices_reply(lookup: CustomerLookup, *, tz: str = "UTC") -> Reply:
         blocks.append(
             SectionBlock(
                 block_id=f"customer_choice_{contact.id}",
-                text=_md(f"*{escape(contact.name)}*\n{escape(details)}"),
+                text=md(f"*{escape(contact.name)}*\n{escape(details)}"),
                 accessory=ButtonElement(
                     text="Show", action_id=CUSTOMER_OPEN, value=CustomerState(contact.id).encode()
                 ),
@@ -293,10 +279,10 @@ def customer_choices_reply(lookup: CustomerLookup, *, tz: str = "UTC") -> Reply:
     if lookup.more:
         blocks.append(
             ContextBlock(
-                elements=[_md("More customers match: type their phone number or email instead.")]
+                elements=[md("More customers match: type their phone number or email instead.")]
             )
         )
-    return Reply(clip(intro, MAX_TEXT), _dicts(blocks[:MAX_MESSAGE_BLOCKS]))
+    return Reply(clip(intro, MAX_TEXT), dicts(blocks[:MAX_MESSAGE_BLOCKS]))
 
 
 # --- delete ---------------------------------------------------------------------------------

@@ -13,14 +13,14 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    MarkdownTextObject,
     SectionBlock,
 )
 from slack_sdk.models.views import View
 
 from bot.domain.status import PENDING, Status, label
-from handlers.blocks import MAX_FIELD, MAX_HEADER, MAX_TEXT, MAX_VIEW_BLOCKS
-from handlers.notifications import channel_label, clip, escape, masked_contact, slack_date
+from handlers.blocks.common import md
+from handlers.blocks.limits import MAX_FIELD, MAX_HEADER, MAX_VIEW_BLOCKS
+from handlers.text import channel_label, clip, escape, masked_contact, slack_date
 from store.models import ReviewRequest
 from store.queries import Counts
 
@@ -48,10 +48,6 @@ class HomeData:
     timezone: str = "UTC"  # the workspace's: the fallback of Slack's date tokens
 
 
-def _md(text: str, limit: int = MAX_TEXT) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(text, limit))
-
-
 def _short(when: datetime, tz: str) -> str:
     return slack_date(when, "{date_short} {time}", tz=tz)
 
@@ -67,8 +63,8 @@ def _stats_block(days: int, c: Counts) -> SectionBlock:
     ]
     return SectionBlock(
         block_id=f"home_stats_{days}",
-        text=_md(f"*Last {days} days*"),
-        fields=[_md(f"*{name}*\n{value}", MAX_FIELD) for name, value in fields],
+        text=md(f"*Last {days} days*"),
+        fields=[md(f"*{name}*\n{value}", MAX_FIELD) for name, value in fields],
     )
 
 
@@ -111,28 +107,28 @@ def home_view(data: HomeData) -> View:
     blocks.append(
         SectionBlock(
             block_id="home_waiting",
-            text=_md(f"*Waiting to go out*: {data.waiting} {noun} (queued or paused)"),
+            text=md(f"*Waiting to go out*: {data.waiting} {noun} (queued or paused)"),
         )
     )
     blocks.append(home_buttons())
     blocks.append(DividerBlock())
     recent = list(data.recent)[:RECENT_COUNT]
-    blocks.append(SectionBlock(text=_md(f"*Latest {RECENT_COUNT} requests*")))
+    blocks.append(SectionBlock(text=md(f"*Latest {RECENT_COUNT} requests*")))
     if not recent:
         blocks.append(
-            SectionBlock(text=_md("No request yet: press *Send request* or type `/reviews send`."))
+            SectionBlock(text=md("No request yet: press *Send request* or type `/reviews send`."))
         )
     for request in recent:
         blocks.append(
             SectionBlock(
                 block_id=f"home_row_{request.number}",
-                text=_md(request_line(request, data.timezone)),
+                text=md(request_line(request, data.timezone)),
             )
         )
     blocks.append(
         ContextBlock(
             elements=[
-                _md(
+                md(
                     f"Updated {_short(data.now, data.timezone)} · every request: `/reviews list` · "
                     "details: `/reviews show #42`"
                 )
@@ -148,20 +144,20 @@ def queued_modal(rows: Sequence[ReviewRequest], total: int, *, tz: str = "UTC") 
     noun = "request" if total == 1 else "requests"
     blocks: list[Block] = [
         SectionBlock(
-            text=_md(f"*{total}* {noun} waiting to go out (queued or paused), newest first.")
+            text=md(f"*{total}* {noun} waiting to go out (queued or paused), newest first.")
         )
     ]
     if not shown:
-        blocks.append(SectionBlock(text=_md("Nothing is waiting to go out.")))
+        blocks.append(SectionBlock(text=md("Nothing is waiting to go out.")))
     for request in shown:
         blocks.append(
-            SectionBlock(block_id=f"queued_{request.number}", text=_md(request_line(request, tz)))
+            SectionBlock(block_id=f"queued_{request.number}", text=md(request_line(request, tz)))
         )
     more = total - len(shown)
     hint = "Pause, resume or cancel with `/reviews pause #42`, `/reviews resume #42`, `/reviews cancel #42`."
     if more > 0:
         hint = f"and {more} more — use `/reviews list {QUEUED_QUERY}`. " + hint
-    blocks.append(ContextBlock(elements=[_md(hint)]))
+    blocks.append(ContextBlock(elements=[md(hint)]))
     return View(
         type="modal",
         callback_id=QUEUED_MODAL,

@@ -1,0 +1,100 @@
+"""What every Slack listener shares: the wired app, permissions and workspace resolution."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
+
+from bot.app import ReviewOpsApp
+from bot.feedback import Feedback
+from bot.requests import Actor
+from handlers.blocks.detail import SenderInfo
+from handlers.permissions import Permissions
+
+SERVICES = "reviewops"  # the Bolt context key that holds our Surface
+
+
+@dataclass
+class Registered:
+    """What the Slack surface listens to, recorded as it registers (checked against manifest.yml)."""
+
+    commands: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+
+
+class Surface:
+    """What every listener needs: the wired app, permissions, and workspace resolution."""
+
+    def __init__(self, app: ReviewOpsApp, permissions: Permissions) -> None:
+        self.app = app
+        self.ops = app.ops
+        self.permissions = permissions
+        self.feedback = Feedback(app.ops)  # the team's decisions on unknown outcomes
+        self.registered = Registered()
+        self._workspaces: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def workspace_id(self, context: BoltContext | dict[str, Any]) -> int:
+        """Return our workspace for the Slack team of a request, creating it on first use."""
+        team_id = context.get("team_id") or context.get("enterprise_id") or ""
+        if not team_id:
+            raise ValueError("a Slack request without a team id")
+        with self._lock:
+            cached = self._workspaces.get(team_id)
+        if cached is not None:
+            return cached
+        workspace = self.ops.ensure_workspace(team_id)
+        assert workspace.id is not None
+        with self._lock:
+            self._workspaces[team_id] = workspace.id
+        return workspace.id
+
+    def is_admin(self, client: WebClient, context: BoltContext, user_id: str) -> bool:
+        """Say whether a Slack user may administer this request's workspace."""
+        team_id = str(context.team_id or "")
+        return self.permissions.is_admin(client, self.workspace_id(context), team_id, user_id)
+
+    def sender_info(self) -> SenderInfo:
+        """Return the deployment's sender defaults, shown where the workspace sets none."""
+        settings = self.app.settings
+        return SenderInfo(
+            email_from=settings.email_from,
+            email_reply_to=settings.email_reply_to,
+            sms_from=settings.twilio_from,
+        )
+
+
+def actor_of(body: dict[str, Any]) -> Actor:
+    """Return who clicked or typed, from a command, action or view payload."""
+    if "user_id" in body:  # slash command
+        return Actor(str(body["user_id"]), str(body.get("user_name") or ""))
+    user = body.get("user") or {}
+    return Actor(str(user.get("id", "")), str(user.get("username") or user.get("name") or ""))
+
+
+def first_action(body: dict[str, Any]) -> dict[str, Any]:
+    """Return the button or menu use a block_actions payload carries ({} if none)."""
+    actions = body.get("actions") or [{}]
+    return dict(actions[0])
+
+
+def services(context: BoltContext) -> Surface:
+    """Return what every listener shares, put in the request's context by `provide_services`."""
+    return cast(Surface, context[SERVICES])
+
+
+def provide_services(surface: Surface) -> Callable[..., None]:
+    """Build the global middleware that hands `surface` to every listener through the context."""
+
+    def put_services(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002  (Bolt's name)
+        context[SERVICES] = surface
+        next()
+
+    return put_services
