@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,7 +167,8 @@ def clone_queued(url: str, template_number: int, count: int, *, first_phone: int
             conn.execute(
                 req_t.insert(),
                 [
-                    {**_without_id(req), "number": first + i, "contact_id": ids[phones[i]],
+                    {**_without_id(req), **_no_card(req), "number": first + i,
+                     "contact_id": ids[phones[i]],
                      "customer_name": f"Bench {first + i}", "phone": phones[i], "email": None,
                      "created_at": now, "updated_at": now, "scheduled_at": now}
                     for i in chunk
@@ -199,6 +201,11 @@ def clone_queued(url: str, template_number: int, count: int, *, first_phone: int
 
 def _without_id(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "id"}
+
+
+def _no_card(row: dict[str, Any]) -> dict[str, Any]:
+    # A copy must not share the template's Slack card and thread.
+    return {k: None for k in ("slack_channel", "slack_ts") if k in row}
 
 
 def scalar(url: str, sql: str, **params: Any) -> Any:
@@ -298,8 +305,8 @@ class Product:
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.pids())
 
-    def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL after `grace` s; records how long it took and whether killed."""
+    def stop(self, grace: float = 35.0) -> None:
+        """SIGTERM, then SIGKILL after `grace` s (gunicorn's own graceful timeout is 30 s)."""
         if self.proc.poll() is None:
             started = time.monotonic()
             self.proc.send_signal(signal.SIGTERM)
@@ -445,7 +452,7 @@ class Fake:
         self.url: str = info["url"]
         self.base_url: str = info.get("base_url", "")
 
-    def call(self, name: str, *args: Any, repeat: int = 1, **kwargs: Any) -> Any:
+    def call(self, name: str, /, *args: Any, repeat: int = 1, **kwargs: Any) -> Any:
         self._conn.send((name, args, kwargs, repeat))
         status, value = self._conn.recv()
         if status == "error":
@@ -558,3 +565,107 @@ def twilio_signature(url: str, params: dict[str, str]) -> str:
 
 def workdir(name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+
+
+class Stack:
+    """A fresh database, the fake Slack and Twilio, and `reviewops serve` talking to them.
+
+    The workspace (team TBENCH, from the fake's auth.test) sends always, posts request cards
+    to CHANNEL and has no cooldown. Request #1 is a template for `clone`.
+    """
+
+    def __init__(self, kind: str, name: str, *, twilio_latency: float = 0.0) -> None:
+        self.wd = workdir(name)
+        self.url = fresh_database(kind, name, self.wd)
+        self.slack = Fake("slack")
+        self.twilio = Fake("twilio", latency=twilio_latency)
+        self.slack.call("add_user", USER, is_admin=True, name="bench", real_name="Bench User")
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = product_env(
+            self.url,
+            **twilio_env(self.twilio.url),
+            SLACK_BOT_TOKEN=SLACK_TOKEN,
+            SLACK_SIGNING_SECRET=SLACK_SECRET,
+            SLACK_API_URL=self.slack.url,
+            PORT=str(self.port),
+            PUBLIC_URL=self.base,
+        )
+        self.cli("db", "upgrade")
+        self.cli(
+            "settings", "set", "send_window=always", "region=FR", "business_name=Bench",
+            "cooldown_days=0", f"notify_channel={CHANNEL}",
+        )  # fmt: skip
+        self.cli("send", "Template", "--phone", "0610000000", "--in", "30d", "--queue-only")
+        self.processes: list[Product] = []
+
+    def cli(self, *args: str) -> str:
+        return cli(self.env, *args, workdir=self.wd)
+
+    def serve(self) -> Product:
+        server = Product(["serve"], self.env, self.wd, "serve")
+        self.processes.append(server)
+        wait_http(f"{self.base}/healthz")
+        return server
+
+    def worker(self) -> Product:
+        worker = Product(["worker"], self.env, self.wd, f"worker{len(self.processes)}")
+        self.processes.append(worker)
+        worker.wait_output("worker running")
+        return worker
+
+    def clone(self, count: int, first_phone: int = 0) -> int:
+        return clone_queued(self.url, 1, count, first_phone=first_phone)
+
+    def sent_count(self) -> int:
+        return len(self.twilio.call("messages"))
+
+    def close(self) -> list[str]:
+        """Stop everything; return notes on processes that were slow to stop on SIGTERM."""
+        for p in self.processes:
+            p.stop()
+        notes = [p.stop_note() for p in self.processes if p.killed or (p.stop_seconds or 0) > 5]
+        self.slack.close()
+        self.twilio.close()
+        return notes
+
+
+def fire(
+    send: Callable[[Any, int], Any], total: int, concurrency: int
+) -> tuple[list[float], Counter[int], float]:
+    """Run send(session, i) for i in range(total) from `concurrency` threads, each with its
+    own requests.Session; return the latencies (s), the HTTP statuses and the wall time."""
+    import threading
+
+    import requests
+
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def client() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            started = time.perf_counter()
+            try:
+                status = send(session, i).status_code
+            except requests.RequestException:
+                status = 0
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                statuses[status] += 1
+        session.close()
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, statuses, time.perf_counter() - started
