@@ -9,8 +9,8 @@ on the workers' side: CPU ms per message (/proc/<pid>/stat of the worker process
 start-up excluded). Baseline in the same run: the twilio SDK alone, `Client(...).messages.
 create` in a sequential loop against the same stand-in (same URL redirect as the product).
 
-    .venv/bin/python -m bench.dispatch --quick          # a minute or two
-    .venv/bin/python -m bench.dispatch                  # full: 2,000 / 400 messages per mode
+    .venv/bin/python -m bench.dispatch --quick      # 200 / 100 messages, 1 and 4 workers
+    .venv/bin/python -m bench.dispatch              # full: 2,000 / 600 messages, 1, 2, 4
 """
 
 from __future__ import annotations
@@ -142,11 +142,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, help="messages per mode, fake answering at once")
     parser.add_argument("--n-latency", type=int, help="messages per mode with 200 ms latency")
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both")
-    parser.add_argument("--workers", default="1,2,4", help="worker counts on PostgreSQL")
+    parser.add_argument("--workers", help="worker counts on PostgreSQL (quick 1,4; full 1,2,4)")
     parser.add_argument("--latency", default="0,0.2", help="fake Twilio latencies (seconds)")
     args = parser.parse_args()
-    n = args.n or (150 if args.quick else 2000)
-    n_latency = args.n_latency or (40 if args.quick else 400)
+    # A worker claims up to 50 due messages at a time: fewer than 50 per worker leaves
+    # workers idle, so N stays well above 50 x workers.
+    n = args.n or (200 if args.quick else 2000)
+    n_latency = args.n_latency or (100 if args.quick else 600)
+    workers = [int(w) for w in (args.workers or ("1,4" if args.quick else "1,2,4")).split(",")]
     dbs = args.db.split(",")
     print(kit.machine(kit.PG_ADMIN_URL if "postgresql" in dbs else None))
     print(f"mode: {'quick' if args.quick else 'full'}; N={n} at once, N={n_latency} with latency")
@@ -159,9 +162,9 @@ def main() -> None:
         baseline = run_baseline(latency, count)
         results = [baseline]
         for kind in dbs:
-            for workers in [1] if kind == "sqlite" else [int(w) for w in args.workers.split(",")]:
-                kit.log(f"dispatch: {kind} x{workers}, latency {latency}, N={count}")
-                results.append(run_product(kind, workers, latency, count))
+            for w in [1] if kind == "sqlite" else workers:
+                kit.log(f"dispatch: {kind} x{w}, latency {latency}, N={count}")
+                results.append(run_product(kind, w, latency, count))
         print(f"{'':<36}{'sent':>11}{'msg/s':>9}{'x baseline':>12}{'CPU ms/msg':>12}")
         for r in results:
             ratio = r.rate / baseline.rate if baseline.rate else float("nan")
