@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, help="requests per target and concurrency")
     parser.add_argument("--concurrency", default="10,50")
     parser.add_argument("--workers", type=int, default=0, help="extra `reviewops worker`s")
+    parser.add_argument(
+        "--admin", action="store_true", help="the Slack user is a workspace admin (default not)"
+    )
     args = parser.parse_args()
     backlog = args.backlog or (1000 if args.quick else 3000)
     per_target = args.requests or (100 if args.quick else 1000)
@@ -55,9 +58,10 @@ def main() -> None:
     print(kit.machine(kit.PG_ADMIN_URL if args.db == "postgresql" else None))
     print(
         f"mode: {'quick' if args.quick else 'full'}; {args.db}; backlog {backlog}; "
-        f"{per_target} requests per target and concurrency; serve + {args.workers} worker(s)"
+        f"{per_target} requests per target and concurrency; serve + {args.workers} worker(s); "
+        f"user {'an admin' if args.admin else 'not an admin'}"
     )
-    stack = kit.Stack(args.db, "slack_ack")
+    stack = kit.Stack(args.db, "slack_ack", admin=args.admin)
     notes: list[str] = []
     try:
         kit.log("slack_ack: a request with a card")
@@ -114,9 +118,16 @@ def main() -> None:
             for label, make in targets:
                 send = make()
                 before = stack.sent_count()
+                answered = stack.slack_answers()
                 kit.log(f"slack_ack: {label} x{per_target} at {level}")
                 latencies, statuses, wall = kit.fire(send, per_target, level)
                 sent = stack.sent_count() - before
+                answers = "-"
+                if label.startswith(("/", "button")):
+                    kit.wait_until(
+                        lambda a=answered: stack.slack_answers() - a >= per_target, 15, step=0.5
+                    )
+                    answers = f"{stack.slack_answers() - answered}/{per_target}"
                 p95 = kit.pct(latencies, 95)
                 if baseline_p95 is None:
                     baseline_p95 = p95
@@ -124,12 +135,10 @@ def main() -> None:
                     kit.latency_row(label, latencies)
                     + f"  p95 x{p95 / baseline_p95:.1f} baseline"
                     + f"  {per_target / wall:.0f} req/s  HTTP {dict(statuses)}"
-                    + f"  backlog messages sent meanwhile: {sent}"
+                    + f"  answers seen {answers}  backlog sent meanwhile: {sent}"
                 )
         left = backlog + 1 - stack.sent_count()
         print(f"\nbacklog still to send at the end: {max(left, 0)} of {backlog}")
-        answers = len(stack.slack.call("responses"))
-        print(f"answers posted to response_urls by then: {answers}")
         print(f"load average now {kit.loadavg()}")
         if server.proc.poll() is not None:
             notes.append("serve exited during the run")

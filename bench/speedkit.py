@@ -574,12 +574,14 @@ class Stack:
     to CHANNEL and has no cooldown. Request #1 is a template for `clone`.
     """
 
-    def __init__(self, kind: str, name: str, *, twilio_latency: float = 0.0) -> None:
+    def __init__(
+        self, kind: str, name: str, *, twilio_latency: float = 0.0, admin: bool = False
+    ) -> None:
         self.wd = workdir(name)
         self.url = fresh_database(kind, name, self.wd)
         self.slack = Fake("slack")
         self.twilio = Fake("twilio", latency=twilio_latency)
-        self.slack.call("add_user", USER, is_admin=True, name="bench", real_name="Bench User")
+        self.slack.call("add_user", USER, is_admin=admin, name="bench", real_name="Bench User")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = product_env(
@@ -619,6 +621,10 @@ class Stack:
 
     def sent_count(self) -> int:
         return len(self.twilio.call("messages"))
+
+    def slack_answers(self) -> int:
+        """Answers the product gave users: response_url posts, ephemerals and opened views."""
+        return sum(len(self.slack.call(name)) for name in ("responses", "ephemerals", "views"))
 
     def close(self) -> list[str]:
         """Stop everything; return notes on processes that were slow to stop on SIGTERM."""
