@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--lag-samples", type=int, help="thread lag samples (full: 30)")
     parser.add_argument("--concurrency", type=int, default=20)
     args = parser.parse_args()
-    m = args.messages or (300 if args.quick else 3000)
+    m = args.messages or (200 if args.quick else 3000)
     k = args.lag_samples or (6 if args.quick else 30)
     print(kit.machine(kit.PG_ADMIN_URL if args.db == "postgresql" else None))
     print(
