@@ -8,6 +8,8 @@ from the first to the last message received, and that each To and each body came
 on the workers' side: CPU ms per message (/proc/<pid>/stat of the worker processes, idle
 start-up excluded). Baseline in the same run: the twilio SDK alone, `Client(...).messages.
 create` in a sequential loop against the same stand-in (same URL redirect as the product).
+Then a stop check: SIGTERM to a worker that still has 300 messages due; how long it takes
+to exit (SIGKILL after 35 s) and how many messages it sends meanwhile.
 
     .venv/bin/python -m bench.dispatch --quick      # 150 / 60 messages, 1 and 4 workers
     .venv/bin/python -m bench.dispatch              # full: 2,000 / 600 messages, 1, 2, 4
@@ -103,6 +105,29 @@ def run_product(kind: str, workers: int, latency: float, n: int) -> Result:
     return Result(label, len(messages), n, span, rate, (cpu1 - cpu0) * 1000 / max(count, 1), notes)
 
 
+def stop_check(kind: str, grace: float = 35.0) -> str:
+    """SIGTERM a worker that still has due messages: how long until it exits, what it sends."""
+    wd = kit.workdir("dispatch-stop")
+    url = kit.fresh_database(kind, PG_NAME, wd)
+    with kit.Fake("twilio", latency=0.2) as fake:
+        env = kit.product_env(url, **kit.twilio_env(fake.url), PUBLIC_URL="http://127.0.0.1:9")
+        kit.cli(env, "db", "upgrade", workdir=wd)
+        kit.cli(env, "settings", "set", "send_window=always", "cooldown_days=0", workdir=wd)
+        kit.cli(env, "send", "Template", "--phone", "0610000000", "--in", "30d", "--queue-only",
+                workdir=wd)  # fmt: skip
+        worker = kit.Product(["worker"], env, wd, "worker")
+        try:
+            worker.wait_output("worker running")
+            kit.clone_queued(url, 1, 300)
+            kit.wait_until(lambda: len(fake.call("messages")) >= 5, 60)
+            at_signal = len(fake.call("messages"))
+        finally:
+            worker.stop(grace)
+        after = len(fake.call("messages")) - at_signal
+    statuses = dict(kit.rows(url, "SELECT status, count(*) FROM message GROUP BY status"))
+    return f"{worker.stop_note()}; {after} messages sent after SIGTERM; database: {statuses}"
+
+
 def run_baseline(latency: float, n: int) -> Result:
     """The twilio SDK alone, one create after the other, against the same stand-in."""
     from twilio.http.http_client import TwilioHttpClient
@@ -144,6 +169,9 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both")
     parser.add_argument("--workers", help="worker counts on PostgreSQL (quick 1,4; full 1,2,4)")
     parser.add_argument("--latency", default="0,0.2", help="fake Twilio latencies (seconds)")
+    parser.add_argument(
+        "--no-stop-check", action="store_true", help="skip the SIGTERM-with-a-backlog check"
+    )
     args = parser.parse_args()
     # A worker claims up to 50 due messages at a time: fewer than 50 per worker leaves
     # workers idle, so N stays well above 50 x workers.
@@ -176,6 +204,11 @@ def main() -> None:
             for note in r.notes:
                 print(f"    {note}")
         print(f"load average now {kit.loadavg()}")
+    if not args.no_stop_check:
+        kind = "postgresql" if "postgresql" in dbs else dbs[0]
+        kit.log(f"dispatch: SIGTERM with a backlog, {kind}")
+        print(f"\n## SIGTERM to a worker with 300 messages due (200 ms latency, {kind})")
+        print(stop_check(kind))
 
 
 if __name__ == "__main__":
