@@ -564,7 +564,10 @@ def twilio_signature(url: str, params: dict[str, str]) -> str:
 
 
 def workdir(name: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    """A temporary directory for one run: SQLite file and each product process's log."""
+    path = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    log(f"{name}: database and process logs in {path}")
+    return path
 
 
 class Stack:
