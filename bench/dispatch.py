@@ -85,6 +85,7 @@ def run_product(kind: str, workers: int, latency: float, n: int) -> Result:
             for p in procs:
                 p.stop()
         notes += [p.stop_note() for p in procs if p.killed or (p.stop_seconds or 0) > 5]
+        notes += [f"{p.name}: {e} ERROR log lines" for p in procs if (e := p.error_lines())]
         messages = fake.call("messages")
         errors = fake.call("validation_errors")
     to = Counter(m.get("To") for m in messages)

@@ -119,6 +119,7 @@ def main() -> None:
                 send = make()
                 before = stack.sent_count()
                 answered = stack.slack_answers()
+                errors = server.error_lines()
                 kit.log(f"slack_ack: {label} x{per_target} at {level}")
                 latencies, statuses, wall = kit.fire(send, per_target, level)
                 sent = stack.sent_count() - before
@@ -136,6 +137,7 @@ def main() -> None:
                     + f"  p95 x{p95 / baseline_p95:.1f} baseline"
                     + f"  {per_target / wall:.0f} req/s  HTTP {dict(statuses)}"
                     + f"  answers seen {answers}  backlog sent meanwhile: {sent}"
+                    + f"  serve ERROR log lines: {server.error_lines() - errors}"
                 )
         left = backlog + 1 - stack.sent_count()
         print(f"\nbacklog still to send at the end: {max(left, 0)} of {backlog}")

@@ -290,6 +290,10 @@ class Product:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def error_lines(self) -> int:
+        """How many ERROR log lines the process wrote so far (a failing listener, a job...)."""
+        return sum(" ERROR " in line for line in self.output().splitlines())
+
     def wait_output(self, needle: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while needle not in self.output():
@@ -630,10 +634,15 @@ class Stack:
         return sum(len(self.slack.call(name)) for name in ("responses", "ephemerals", "views"))
 
     def close(self) -> list[str]:
-        """Stop everything; return notes on processes that were slow to stop on SIGTERM."""
+        """Stop everything; return notes on slow stops and ERROR lines in the processes' logs."""
         for p in self.processes:
             p.stop()
         notes = [p.stop_note() for p in self.processes if p.killed or (p.stop_seconds or 0) > 5]
+        notes += [
+            f"{p.name}: {n} ERROR lines in {p.log_path}"
+            for p in self.processes
+            if (n := p.error_lines())
+        ]
         self.slack.close()
         self.twilio.close()
         return notes
