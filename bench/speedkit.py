@@ -34,7 +34,8 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWOPS = str(Path(sys.executable).with_name("reviewops"))
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# Where CREATE DATABASE bench4_... is issued from (and the server version read).
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_four"
 PG_PREFIX = "bench4_"
 TWILIO_SID = "AC" + "b" * 32
 TWILIO_TOKEN = "bench-auth-token"  # noqa: S105 - the fake's credentials
