@@ -25,11 +25,12 @@ def main() -> None:
     parser.add_argument("--only", help=f"comma-separated subset of {', '.join(BENCHMARKS)}")
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(BENCHMARKS)
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}")
     failed = []
     started = time.monotonic()
     for name in chosen:
-        if name not in BENCHMARKS:
-            parser.error(f"unknown benchmark {name}")
         print(f"\n{'=' * 30} bench.{name} {'(full)' if args.full else '(quick)'}", flush=True)
         command = [sys.executable, "-m", f"bench.{name}", *([] if args.full else ["--quick"])]
         if subprocess.run(command, check=False).returncode != 0:
