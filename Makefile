@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck pytest install dev bench clean
+.PHONY: run test lint typecheck pytest install dev bench bench-speed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test: lint typecheck pytest
 BENCH_ARGS ?= --rows 1000000 --db sqlite
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.history $(BENCH_ARGS)
+
+# Black-box speed benchmarks (issue 11), quick mode: a few minutes, under nice. The full run
+# is `$(BIN)/python -m bench.speed --full` (see BENCHMARKS.md).
+bench-speed: $(DEV_STAMP)
+	nice -n 19 $(BIN)/python -m bench.speed $(SPEED_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

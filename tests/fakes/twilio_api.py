@@ -22,6 +22,9 @@ Scenario numbers (the `To` of a create; a `whatsapp:` prefix is ignored except w
 
 The first three are Twilio's own magic test numbers for those errors. Any other number is
 accepted: 201 with the message resource, status "queued" ("accepted" with a Messaging Service).
+
+`FakeTwilio(..., latency=0.2)` answers every message create 0.2 s late (a far API, for the
+benchmarks in bench/); the default 0 answers at once.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import math
 import re
 import secrets
 import threading
+import time as clock
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -202,10 +206,13 @@ class FakeTwilio:
         *,
         now: Callable[[], datetime] | None = None,
         hang_seconds: float = 30.0,
+        latency: float = 0.0,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.hang_seconds = hang_seconds
+        # Seconds every message create waits before it is answered (benchmarks: a far API).
+        self.latency = latency
         self._now = now or (lambda: datetime.now(UTC))
         self._state = _State()
         self._lock = threading.Lock()
@@ -423,6 +430,8 @@ class FakeTwilio:
             return self._fetch(one["sid"], request.path)
         if request.method == "GET":
             return self._list(request)
+        if self.latency > 0:
+            clock.sleep(self.latency)
         return self._create(request)
 
     def _authenticated(self, request: Request) -> bool:

@@ -1,0 +1,232 @@
+"""Dispatch throughput: N queued requests sent by real `reviewops worker` processes.
+
+For each mode (database, number of workers, fake Twilio latency): a fresh database, the
+workspace set to send_window=always through the CLI, a template request made by
+`reviewops send --queue-only` and cloned N times (due now), then the workers are started,
+left idle, and the clones are made due. Measured, on the fake Twilio's side: messages/s
+from the first to the last message received, and that each To and each body came once;
+on the workers' side: CPU ms per message (/proc/<pid>/stat of the worker processes, idle
+start-up excluded). Baseline in the same run: the twilio SDK alone, `Client(...).messages.
+create` in a sequential loop against the same stand-in (same URL redirect as the product).
+"fake ms/msg" is the stand-in's own CPU per message (it validates every request against
+Twilio's OpenAPI description), the same work on both sides; it bounds the baseline.
+Then a stop check: SIGTERM to a worker that still has 300 messages due; how long it takes
+to exit (SIGKILL after 35 s) and how many messages it sends meanwhile.
+
+    .venv/bin/python -m bench.dispatch --quick      # 150 / 60 messages, 1 and 4 workers
+    .venv/bin/python -m bench.dispatch              # full: 2,000 / 600 messages, 1, 2, 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench import speedkit as kit
+
+PG_NAME = "dispatch"
+
+
+@dataclass
+class Result:
+    label: str
+    sent: int
+    expected: int
+    seconds: float
+    rate: float
+    cpu_ms: float
+    fake_ms: float = float("nan")
+    notes: list[str] = field(default_factory=list)
+
+
+def run_product(kind: str, workers: int, latency: float, n: int) -> Result:
+    label = f"product {kind} x{workers} worker{'s' if workers > 1 else ''}"
+    wd = kit.workdir("dispatch")
+    url = kit.fresh_database(kind, PG_NAME, wd)
+    with kit.Fake("twilio", latency=latency) as fake:
+        env = kit.product_env(url, **kit.twilio_env(fake.url), PUBLIC_URL="http://127.0.0.1:9")
+        kit.cli(env, "db", "upgrade", workdir=wd)
+        kit.cli(
+            env, "settings", "set", "send_window=always", "region=FR", "business_name=Bench",
+            "cooldown_days=0", workdir=wd,
+        )  # fmt: skip
+        kit.cli(env, "send", "Template", "--phone", "0610000000", "--in", "30d", "--queue-only",
+                workdir=wd)  # fmt: skip
+        procs = [kit.Product(["worker"], env, wd, f"worker{i}") for i in range(workers)]
+        notes: list[str] = []
+        try:
+            for p in procs:
+                p.wait_output("worker running")
+            time.sleep(2)  # let start-up work (first dispatch pass, outbox) settle
+            cpu0 = sum(p.cpu_seconds() for p in procs)
+            fake0 = fake.cpu_seconds()
+            kit.clone_queued(url, 1, n)
+            made_due = time.monotonic()
+            first = last = None
+            count = 0
+            progress_at = made_due
+            while count < n:
+                time.sleep(0.2)
+                now = time.monotonic()
+                seen = len(fake.call("messages"))
+                if seen and first is None:
+                    first = now
+                if seen > count:
+                    count, last, progress_at = seen, now, now
+                if now - progress_at > 60:
+                    notes.append(f"STALLED: no message for 60 s at {count}/{n}")
+                    break
+                if any(p.proc.poll() is not None for p in procs):
+                    notes.append("a worker exited during the run")
+                    break
+            cpu1 = sum(p.cpu_seconds() for p in procs)
+            fake1 = fake.cpu_seconds()
+            time.sleep(1)  # anything sent twice shortly after the last one?
+        finally:
+            for p in procs:
+                p.stop()
+        notes += [p.stop_note() for p in procs if p.killed or (p.stop_seconds or 0) > 5]
+        notes += [f"{p.name}: {e} ERROR log lines" for p in procs if (e := p.error_lines())]
+        messages = fake.call("messages")
+        errors = fake.call("validation_errors")
+    to = Counter(m.get("To") for m in messages)
+    bodies = Counter(m.get("Body") for m in messages)
+    dup_to = sum(c - 1 for c in to.values() if c > 1)
+    dup_body = sum(c - 1 for c in bodies.values() if c > 1)
+    if dup_to or dup_body:
+        notes.append(f"DUPLICATES: {dup_to} repeated To, {dup_body} repeated bodies")
+    if errors:
+        notes.append(f"fake Twilio refused {len(errors)} malformed requests: {errors[0][:120]}")
+    statuses = dict(kit.rows(url, "SELECT status, count(*) FROM message GROUP BY status"))
+    notes.append(f"database after: {statuses}")
+    if first is None or last is None:
+        return Result(label, len(messages), n, float("nan"), 0.0, float("nan"), notes)
+    span = max(last - first, 1e-3)
+    rate = (count - 1) / span if count > 1 else 0.0
+    notes.append(f"first message {first - made_due:.1f} s after the clones were made due")
+    per = 1000 / max(count, 1)
+    return Result(
+        label, len(messages), n, span, rate, (cpu1 - cpu0) * per, (fake1 - fake0) * per, notes
+    )
+
+
+def stop_check(kind: str, grace: float = 35.0) -> str:
+    """SIGTERM a worker that still has due messages: how long until it exits, what it sends."""
+    wd = kit.workdir("dispatch-stop")
+    url = kit.fresh_database(kind, PG_NAME, wd)
+    with kit.Fake("twilio", latency=0.2) as fake:
+        env = kit.product_env(url, **kit.twilio_env(fake.url), PUBLIC_URL="http://127.0.0.1:9")
+        kit.cli(env, "db", "upgrade", workdir=wd)
+        kit.cli(env, "settings", "set", "send_window=always", "cooldown_days=0", workdir=wd)
+        kit.cli(env, "send", "Template", "--phone", "0610000000", "--in", "30d", "--queue-only",
+                workdir=wd)  # fmt: skip
+        worker = kit.Product(["worker"], env, wd, "worker")
+        try:
+            worker.wait_output("worker running")
+            kit.clone_queued(url, 1, 300)
+            kit.wait_until(lambda: len(fake.call("messages")) >= 5, 60)
+            at_signal = len(fake.call("messages"))
+        finally:
+            worker.stop(grace)
+        after = len(fake.call("messages")) - at_signal
+    statuses = dict(kit.rows(url, "SELECT status, count(*) FROM message GROUP BY status"))
+    return f"{worker.stop_note()}; {after} messages sent after SIGTERM; database: {statuses}"
+
+
+def run_baseline(latency: float, n: int) -> Result:
+    """The twilio SDK alone, one create after the other, against the same stand-in."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    with kit.Fake("twilio", latency=latency) as fake:
+        base = fake.url
+
+        class Redirect(TwilioHttpClient):  # as bot/delivery/twilio.py redirects *.twilio.com
+            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+                path = url.split("twilio.com", 1)[1]
+                return super().request(method, base + path, *args, **kwargs)
+
+        client = Client(
+            kit.TWILIO_SID,
+            kit.TWILIO_TOKEN,
+            http_client=Redirect(timeout=10),
+            environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
+        )
+        client.messages.create(to="+33699999999", from_=kit.TWILIO_FROM, body="warm-up")
+        usage0 = resource.getrusage(resource.RUSAGE_SELF)
+        fake0 = fake.cpu_seconds()
+        started = time.monotonic()
+        for i in range(n):
+            client.messages.create(
+                to=f"+3361{i:07d}", from_=kit.TWILIO_FROM, body=f"Baseline message {i}"
+            )
+        span = time.monotonic() - started
+        usage1 = resource.getrusage(resource.RUSAGE_SELF)
+        fake1 = fake.cpu_seconds()
+        sent = len(fake.call("messages")) - 1
+    cpu = (usage1.ru_utime + usage1.ru_stime) - (usage0.ru_utime + usage0.ru_stime)
+    return Result(
+        "baseline: SDK loop, sequential", sent, n, span, n / span, cpu * 1000 / n,
+        (fake1 - fake0) * 1000 / n,
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small N (a minute or two)")
+    parser.add_argument("--n", type=int, help="messages per mode, fake answering at once")
+    parser.add_argument("--n-latency", type=int, help="messages per mode with 200 ms latency")
+    parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both")
+    parser.add_argument("--workers", help="worker counts on PostgreSQL (quick 1,4; full 1,2,4)")
+    parser.add_argument("--latency", default="0,0.2", help="fake Twilio latencies (seconds)")
+    parser.add_argument(
+        "--no-stop-check", action="store_true", help="skip the SIGTERM-with-a-backlog check"
+    )
+    args = parser.parse_args()
+    # A worker claims up to 50 due messages at a time: fewer than 50 per worker leaves
+    # workers idle, so N stays well above 50 x workers.
+    n = args.n or (150 if args.quick else 2000)
+    n_latency = args.n_latency or (60 if args.quick else 600)
+    workers = [int(w) for w in (args.workers or ("1,4" if args.quick else "1,2,4")).split(",")]
+    dbs = args.db.split(",")
+    print(kit.machine(kit.PG_ADMIN_URL if "postgresql" in dbs else None))
+    print(f"mode: {'quick' if args.quick else 'full'}; N={n} at once, N={n_latency} with latency")
+    for latency in (float(x) for x in args.latency.split(",")):
+        count = n if latency == 0 else n_latency
+        print(
+            f"\n## fake Twilio answering {'at once' if latency == 0 else f'after {latency * 1000:.0f} ms'}, N={count}"
+        )
+        kit.log(f"dispatch: baseline, latency {latency}")
+        baseline = run_baseline(latency, count)
+        results = [baseline]
+        # Quick mode keeps SQLite to the latency-free case (its slowest part is the latency).
+        for kind in dbs if latency == 0 or not args.quick else ["postgresql"]:
+            for w in [1] if kind == "sqlite" else workers:
+                kit.log(f"dispatch: {kind} x{w}, latency {latency}, N={count}")
+                results.append(run_product(kind, w, latency, count))
+        print(
+            f"{'':<36}{'sent':>11}{'msg/s':>9}{'x baseline':>12}{'CPU ms/msg':>12}"
+            f"{'fake ms/msg':>13}"
+        )
+        for r in results:
+            ratio = r.rate / baseline.rate if baseline.rate else float("nan")
+            print(
+                f"{r.label:<36}{f'{r.sent}/{r.expected}':>11}{r.rate:9.1f}{ratio:12.2f}"
+                f"{r.cpu_ms:12.2f}{r.fake_ms:13.2f}"
+            )
+            for note in r.notes:
+                print(f"    {note}")
+        print(f"load average now {kit.loadavg()}")
+    if not args.no_stop_check:
+        kind = "postgresql" if "postgresql" in dbs else dbs[0]
+        kit.log(f"dispatch: SIGTERM with a backlog, {kind}")
+        print(f"\n## SIGTERM to a worker with 300 messages due (200 ms latency, {kind})")
+        print(stop_check(kind))
+
+
+if __name__ == "__main__":
+    main()

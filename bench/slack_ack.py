@@ -1,0 +1,154 @@
+"""Slack acknowledgement times of `reviewops serve` while a backlog is being sent.
+
+`reviewops serve` (gunicorn) runs against the fake Slack and the fake Twilio; the workspace
+gets a request card (its first button is what the benchmark presses), then a backlog of
+queued requests is made due and, while the server's scheduler sends it, signed requests are
+fired exactly as Slack sends them: `/reviews list`, `/reviews help` and a button click on
+the card, at 10 and 50 concurrent clients. Reported: the HTTP answer time (Slack needs it
+within 3 s) p50/p95/p99/max. Baseline in the same run, same server, same concurrency:
+GET /healthz (a database round trip, no Slack work).
+
+    .venv/bin/python -m bench.slack_ack --quick
+    .venv/bin/python -m bench.slack_ack --backlog 5000 --requests 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from urllib.parse import urlencode
+
+from bench import speedkit as kit
+
+
+def card_button(
+    stack: kit.Stack, timeout: float = 30.0
+) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """Wait for the first request card in CHANNEL and return (button, block_id, message)."""
+    found: list[Any] = []
+
+    def ready() -> bool:
+        for message in stack.slack.call("messages", kit.CHANNEL):
+            button = kit.first_button(message)
+            if button:
+                found.append((*button, {**message, "channel": kit.CHANNEL}))
+                return True
+        return False
+
+    if not kit.wait_until(ready, timeout, step=0.3):
+        raise RuntimeError("no request card with a button reached the fake Slack")
+    return found[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="postgresql")
+    parser.add_argument("--backlog", type=int, help="queued requests made due (full: 3000)")
+    parser.add_argument("--requests", type=int, help="requests per target and concurrency")
+    parser.add_argument("--concurrency", default="10,50")
+    parser.add_argument("--workers", type=int, default=0, help="extra `reviewops worker`s")
+    parser.add_argument(
+        "--admin", action="store_true", help="the Slack user is a workspace admin (default not)"
+    )
+    args = parser.parse_args()
+    backlog = args.backlog or (1000 if args.quick else 3000)
+    per_target = args.requests or (100 if args.quick else 1000)
+    levels = [int(c) for c in args.concurrency.split(",")]
+    print(kit.machine(kit.PG_ADMIN_URL if args.db == "postgresql" else None))
+    print(
+        f"mode: {'quick' if args.quick else 'full'}; {args.db}; backlog {backlog}; "
+        f"{per_target} requests per target and concurrency; serve + {args.workers} worker(s); "
+        f"user {'an admin' if args.admin else 'not an admin'}"
+    )
+    stack = kit.Stack(args.db, "slack_ack", admin=args.admin)
+    notes: list[str] = []
+    try:
+        kit.log("slack_ack: a request with a card")
+        stack.cli("send", "Card Holder", "--phone", "0620000001", "--in", "30d", "--queue-only")
+        server = stack.serve()
+        for _ in range(args.workers):
+            stack.worker()
+        button, block_id, card = card_button(stack)
+        print(f"button pressed: '{button.get('text', {}).get('text', '?')}' on the request card")
+        kit.log(f"slack_ack: backlog of {backlog}")
+        stack.clone(backlog, first_phone=1_000_000)
+        if not kit.wait_until(lambda: stack.sent_count() > 0, 60):
+            notes.append("the backlog had not started going out after 60 s")
+        events = f"{stack.base}/slack/events"
+
+        def healthz(session: Any, i: int) -> Any:
+            return session.get(f"{stack.base}/healthz", timeout=30)
+
+        def prepared(bodies: list[str]) -> Any:
+            signed = [(b, kit.slack_headers(b)) for b in bodies]
+
+            def send(session: Any, i: int) -> Any:
+                body, headers = signed[i]
+                return session.post(events, data=body.encode(), headers=headers, timeout=30)
+
+            return send
+
+        def slash(text: str) -> Any:
+            urls = stack.slack.call("new_response_url", repeat=per_target)
+            triggers = stack.slack.call("issue_trigger_id", repeat=per_target)
+            return prepared(
+                [urlencode(kit.slash_form(text, u, t)) for u, t in zip(urls, triggers, strict=True)]
+            )
+
+        def click() -> Any:
+            urls = stack.slack.call("new_response_url", repeat=per_target)
+            triggers = stack.slack.call("issue_trigger_id", repeat=per_target)
+            return prepared(
+                [
+                    urlencode({"payload": kit.button_payload(button, block_id, card, u, t)})
+                    for u, t in zip(urls, triggers, strict=True)
+                ]
+            )
+
+        for level in levels:
+            print(f"\n## {level} concurrent clients")
+            targets = [
+                ("baseline: GET /healthz", lambda: healthz),
+                ("/reviews list", lambda: slash("list")),
+                ("/reviews help", lambda: slash("help")),
+                ("button click (card)", click),
+            ]
+            baseline_p95 = None
+            for label, make in targets:
+                send = make()
+                before = stack.sent_count()
+                answered = stack.slack_answers()
+                errors = server.error_lines()
+                kit.log(f"slack_ack: {label} x{per_target} at {level}")
+                latencies, statuses, wall = kit.fire(send, per_target, level)
+                sent = stack.sent_count() - before
+                answers = "-"
+                if label.startswith(("/", "button")):
+                    kit.wait_until(
+                        lambda a=answered: stack.slack_answers() - a >= per_target, 15, step=0.5
+                    )
+                    answers = f"{stack.slack_answers() - answered}/{per_target}"
+                p95 = kit.pct(latencies, 95)
+                if baseline_p95 is None:
+                    baseline_p95 = p95
+                print(
+                    kit.latency_row(label, latencies)
+                    + f"  p95 x{p95 / baseline_p95:.1f} baseline"
+                    + f"  {per_target / wall:.0f} req/s  HTTP {dict(statuses)}"
+                    + f"  answers seen {answers}  backlog sent meanwhile: {sent}"
+                    + f"  serve ERROR log lines: {server.error_lines() - errors}"
+                )
+        left = backlog + 1 - stack.sent_count()
+        print(f"\nbacklog still to send at the end: {max(left, 0)} of {backlog}")
+        print(f"load average now {kit.loadavg()}")
+        if server.proc.poll() is not None:
+            notes.append("serve exited during the run")
+    finally:
+        notes += stack.close()
+    for note in notes:
+        print(note)
+
+
+if __name__ == "__main__":
+    main()
