@@ -33,6 +33,7 @@ lint: $(DEV_STAMP)
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 pytest: $(DEV_STAMP)
 	$(BIN)/pytest

@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 
 from bot.domain.errors import InvalidInput
 from bot.domain.numbers import parse_number
-from bot.requests import BulkResult
+from bot.usecases.inputs import BulkResult
 from handlers.blocks.card import ACTION_CANCEL, ACTION_PAUSE, ACTION_RESUME, ACTION_SEND_NOW
 from handlers.blocks.common import Reply, metadata, text_reply
 from handlers.blocks.customer import delete_prompt

@@ -14,7 +14,8 @@ from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.numbers import parse_number
-from bot.requests import Actor, BulkResult
+from bot.usecases.actors import Actor
+from bot.usecases.inputs import BulkResult
 from handlers.blocks.common import Reply, text_reply
 from handlers.blocks.controls import (
     BULK_CANCEL,

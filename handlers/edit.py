@@ -10,7 +10,7 @@ from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.errors import Conflict, DomainError
-from bot.requests import RequestEdit
+from bot.usecases.inputs import RequestEdit
 from handlers.blocks.common import metadata, read_metadata, text_reply
 from handlers.blocks.edit import EDIT_MODAL, OVERRIDE, edit_modal
 from handlers.errors import field_errors, field_refusals

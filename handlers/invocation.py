@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
-from bot.requests import Actor
+from bot.usecases.actors import Actor
 from handlers.blocks.common import Reply
 from handlers.surface import Surface
 

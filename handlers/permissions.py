@@ -10,7 +10,7 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.requests import ReviewOps
+from bot.usecases.review_ops import ReviewOps
 
 log = logging.getLogger(__name__)
 

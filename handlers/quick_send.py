@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, cast
 
+from bot.domain.channels import METHOD_LABELS
 from bot.domain.errors import InvalidInput
 from bot.domain.templating import LANGUAGES
 from bot.domain.timing import parse_delay, parse_when
-from bot.requests import METHOD_LABELS, Method, RequestCreate, ReviewType
+from bot.usecases.inputs import Method, RequestCreate, ReviewType
 
 METHOD_ALIASES: dict[str, Method] = {
     "sms": "sms",

@@ -11,8 +11,8 @@ from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.app import ReviewOpsApp
-from bot.feedback import Feedback
-from bot.requests import Actor
+from bot.usecases.actors import Actor
+from bot.usecases.feedback import Feedback
 from handlers.blocks.detail import SenderInfo
 from handlers.permissions import Permissions
 

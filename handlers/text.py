@@ -7,8 +7,8 @@ from datetime import datetime
 
 from bot.domain.contacts import mask_contact, mask_email, mask_phone
 from bot.domain.timing import slack_date_token
+from bot.usecases.history import ReviewRequest
 from handlers.blocks.limits import MAX_TEXT
-from store.models import ReviewRequest
 
 CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
 LANGUAGE_LABELS = {"en": "English", "fr": "Français", "sv": "Svenska"}

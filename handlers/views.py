@@ -14,7 +14,7 @@ from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.errors import Conflict, DomainError
-from bot.requests import Method, RequestCreate, ReviewType
+from bot.usecases.inputs import Method, RequestCreate, ReviewType
 from handlers.blocks.common import read_metadata, text_reply
 from handlers.blocks.listing import FILTER_MODAL
 from handlers.blocks.send import RESCHEDULE_MODAL, SEND_MODAL, created_reply

@@ -15,9 +15,10 @@ from bot.compose import Composer
 from bot.delivery.base import Sender
 from bot.delivery.console import ConsoleSender
 from bot.domain.policy import WorkspacePolicy
-from bot.requests import Actor, ReviewOps
+from bot.usecases.actors import Actor
 from bot.usecases.dispatcher import Dispatcher
 from bot.usecases.notifier import Notifier, RecordingNotifier
+from bot.usecases.review_ops import ReviewOps
 from store.db import Database
 
 ALICE = Actor("U0ALICE", "alice")

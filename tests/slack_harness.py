@@ -30,10 +30,11 @@ from bot.app import ReviewOpsApp, create_app
 from bot.clock import FrozenClock
 from bot.delivery.console import ConsoleSender
 from bot.domain.policy import WorkspacePolicy
-from bot.requests import Actor, RequestCreate
 from bot.server import create_flask
 from bot.settings import Settings
 from bot.slack import install_slack
+from bot.usecases.actors import Actor
+from bot.usecases.inputs import RequestCreate
 from tests.fakes.slack_api import FakeSlack
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # noqa: S105 - the fake's signing secret

@@ -12,8 +12,8 @@ from bot.app import create_app
 from bot.clock import FrozenClock
 from bot.delivery.console import ConsoleSender
 from bot.domain.policy import WorkspacePolicy
-from bot.requests import RequestCreate
 from bot.settings import Settings
+from bot.usecases.inputs import RequestCreate
 from tests.fakes.slack_api import FakeSlack
 from tests.helpers import ALICE
 

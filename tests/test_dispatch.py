@@ -13,8 +13,8 @@ from sqlmodel import select
 from bot.clock import FrozenClock
 from bot.delivery.smtp import SmtpSender
 from bot.delivery.twilio import TwilioSender
-from bot.requests import RequestCreate
 from bot.usecases.dispatcher import Dispatcher
+from bot.usecases.inputs import RequestCreate
 from store.db import Database
 from store.models import Contact, Message
 from tests.fakes import twilio_api as tw

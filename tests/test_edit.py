@@ -9,7 +9,7 @@ import pytest
 
 from bot.clock import FrozenClock
 from bot.domain.errors import Conflict, InvalidInput, NotAllowed
-from bot.requests import RequestCreate, RequestEdit
+from bot.usecases.inputs import RequestCreate, RequestEdit
 from store.db import Database
 from tests.helpers import ALICE, Engine, cli_invoker
 

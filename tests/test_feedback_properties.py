@@ -12,8 +12,8 @@ from sqlmodel import col, select
 from bot.clock import FrozenClock
 from bot.delivery.twilio_reports import twilio_status
 from bot.domain.status import RANK, Status
-from bot.requests import RequestCreate
 from bot.usecases.feedback import Feedback
+from bot.usecases.inputs import RequestCreate
 from bot.usecases.reports import Applied, fold
 from store.db import Database
 from store.models import Event, Message

@@ -16,7 +16,8 @@ from sqlmodel import SQLModel, select
 from bot.clock import FrozenClock
 from bot.domain.contacts import PhoneSearch, phone_search
 from bot.domain.errors import InvalidInput
-from bot.requests import Actor, RequestCreate
+from bot.usecases.actors import Actor
+from bot.usecases.inputs import RequestCreate
 from handlers.parsing import parse_list_query
 from store import db as store_db
 from store.db import Database, include_name, include_object_for

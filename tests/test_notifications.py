@@ -13,7 +13,8 @@ from bot.clock import FrozenClock
 from bot.delivery.base import Outcome, OutgoingMessage, SendResult
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import Status
-from bot.requests import Actor, RequestCreate
+from bot.usecases.actors import Actor
+from bot.usecases.inputs import RequestCreate
 from handlers.blocks.card import (
     ACTION_CANCEL,
     ACTION_PAUSE,

@@ -14,7 +14,9 @@ from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.delivery.base import Outcome, OutgoingMessage, SendResult
-from bot.requests import Actor, RequestCreate, ReviewOps
+from bot.usecases.actors import Actor
+from bot.usecases.inputs import RequestCreate
+from bot.usecases.review_ops import ReviewOps
 from handlers.blocks.card import (
     ACTION_CANCEL,
     ACTION_PAUSE,

@@ -10,8 +10,8 @@ import pytest
 from bot.clock import FrozenClock
 from bot.delivery.twilio import TwilioSender
 from bot.domain.errors import NotAllowed
-from bot.requests import RequestCreate
 from bot.usecases.feedback import Feedback
+from bot.usecases.inputs import RequestCreate
 from scheduler.reconcile import Reconciler, ReconcileResult, finders
 from store.db import Database
 from tests.fakes import twilio_api as tw

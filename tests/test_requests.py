@@ -1,4 +1,4 @@
-"""Use-cases in bot/requests.py against a real database (SQLite, and PostgreSQL when set)."""
+"""Use-cases (bot/usecases: creating, lifecycle, corrections, lookups) against a real database (SQLite, and PostgreSQL when set)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from bot.clock import FrozenClock
 from bot.domain.errors import Conflict, InvalidInput, NotFound
-from bot.requests import RequestCreate
+from bot.usecases.inputs import RequestCreate
 from store.db import Database
 from store.models import Event, Message, ReviewRequest
 from tests.helpers import ALICE, Engine

@@ -13,8 +13,8 @@ import yaml
 from slack_sdk.models.blocks import DividerBlock, Option
 
 from bot.domain.policy import WorkspacePolicy
-from bot.requests import BulkResult, CustomerLookup, RequestDetail
 from bot.slack import SORRY
+from bot.usecases.inputs import BulkResult, CustomerLookup, RequestDetail
 from handlers.blocks import common, limits, settings_show
 from handlers.blocks import customer as customer_blocks
 from handlers.blocks import detail as detail_blocks

@@ -219,7 +219,7 @@ def test_list_filters(slack: SlackHarness) -> None:
 
 
 def _alice():  # type: ignore[no-untyped-def]
-    from bot.requests import Actor
+    from bot.usecases.actors import Actor
     from tests.slack_harness import USER
 
     return Actor(USER, "alice")

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.status import PENDING, Status
-from bot.requests import RequestCreate
+from bot.usecases.inputs import RequestCreate
 from handlers.blocks.listing import Row, row_actions
 from tests.slack_harness import (  # noqa: F401
     ALICE,

@@ -12,7 +12,7 @@ from bot.compose import SAMPLE_TOKEN, Composer
 from bot.delivery.smtp import SmtpSender
 from bot.domain import templating
 from bot.domain.policy import WorkspacePolicy
-from bot.requests import RequestCreate
+from bot.usecases.inputs import RequestCreate
 from store.db import Database
 from tests.fakes.smtp_server import SmtpServer
 from tests.helpers import ALICE, PUBLIC_URL, Engine

@@ -219,7 +219,7 @@ def test_lists_details_and_thread_replies_fall_back_to_the_workspace_timezone(
 
 
 def _admin() -> Any:
-    from bot.requests import Actor
+    from bot.usecases.actors import Actor
 
     return Actor("U0ADMIN", "boss")
 

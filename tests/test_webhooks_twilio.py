@@ -19,9 +19,9 @@ from bot.app import ReviewOpsApp, create_app
 from bot.clock import FrozenClock
 from bot.domain.errors import InvalidInput, NotAllowed
 from bot.domain.policy import WorkspacePolicy
-from bot.requests import RequestCreate
 from bot.server import create_flask
 from bot.settings import Settings
+from bot.usecases.inputs import RequestCreate
 from bot.usecases.notifier import Change, RecordingNotifier
 from bot.webhooks import register_webhooks
 from store.models import Contact, Event, Message

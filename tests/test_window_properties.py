@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.clock import FrozenClock
 from bot.domain.window import next_allowed, parse_window
-from bot.requests import RequestCreate
+from bot.usecases.inputs import RequestCreate
 from store.db import Database
 from store.models import Message
 from tests.helpers import ALICE, Engine

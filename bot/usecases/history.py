@@ -17,10 +17,10 @@ from bot.domain import contacts
 from bot.domain.errors import InvalidInput
 from bot.domain.status import PENDING, REACHED, Status
 from bot.domain.templating import sms_segments
-from bot.requests import ReviewType
+from bot.usecases.inputs import ReviewType
 from store.db import Database
 from store.exports import BATCH, ExportRow, iter_export_rows
-from store.models import Message, ReviewRequest
+from store.models import Contact, Event, Message, ReviewRequest
 from store.queries import (
     CHANNEL_VALUES,
     FAILED_STATUSES,
@@ -40,9 +40,11 @@ __all__ = [
     "BATCH",
     "CHANNELS",
     "STATUS_GROUPS",
+    "Contact",
     "ContactHistory",
     "Counts",
     "Criteria",
+    "Event",
     "Cursor",
     "ExportRow",
     "HistoryFilter",

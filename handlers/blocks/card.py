@@ -14,8 +14,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.domain.channels import METHOD_LABELS
 from bot.domain.status import PENDING, Status, label
-from bot.requests import METHOD_LABELS
+from bot.usecases.history import ReviewRequest
 from handlers.blocks.limits import MAX_FIELD, MAX_MESSAGE_BLOCKS
 from handlers.text import (
     channel_label,
@@ -26,7 +27,6 @@ from handlers.text import (
     slack_date,
     user_mention,
 )
-from store.models import ReviewRequest
 
 ACTION_MARK_SENT = "message_mark_sent"
 ACTION_SEND_AGAIN = "request_send_again"

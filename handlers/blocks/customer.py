@@ -21,7 +21,8 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.contacts import format_phone_international
 from bot.domain.status import Status, label
-from bot.requests import CustomerLookup
+from bot.usecases.history import Contact, ContactHistory, Event, Message, ReviewRequest
+from bot.usecases.inputs import CustomerLookup
 from handlers.blocks.common import Reply, confirm_prompt, dicts, md, text_reply
 from handlers.blocks.controls import (
     CUSTOMER_OPEN,
@@ -34,8 +35,6 @@ from handlers.blocks.detail import message_line
 from handlers.blocks.limits import MAX_FIELD, MAX_HEADER, MAX_MESSAGE_BLOCKS, MAX_TEXT
 from handlers.blocks.listing import ROW_DETAILS
 from handlers.text import LANGUAGE_LABELS, channel_label, clip, escape, slack_date, user_mention
-from store.models import Contact, Event, Message, ReviewRequest
-from store.queries import ContactHistory
 
 REQUESTS_PER_PAGE = 10  # grouped: one section per request
 MESSAGES_PER_PAGE = 40  # flat: in sections of LINES_PER_SECTION

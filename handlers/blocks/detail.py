@@ -16,8 +16,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.domain.channels import METHOD_LABELS
 from bot.domain.status import PENDING, Status, label
-from bot.requests import METHOD_LABELS, RequestDetail
+from bot.usecases.history import Message
+from bot.usecases.inputs import RequestDetail
 from handlers.blocks.common import Reply, dicts, md
 from handlers.blocks.controls import customer_button
 from handlers.blocks.limits import (
@@ -36,7 +38,6 @@ from handlers.text import (
     slack_date,
     user_mention,
 )
-from store.models import Message
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from slack_sdk.models.blocks import CheckboxesElement, InputBlock, Option, PlainTextInputElement
 from slack_sdk.models.views import View
 
+from bot.usecases.history import ReviewRequest
 from handlers.blocks.common import INPUT
 from handlers.blocks.limits import MAX_VIEW_TITLE
 from handlers.text import clip
-from store.models import ReviewRequest
 
 EDIT_MODAL = "edit_request"
 OVERRIDE = "override"

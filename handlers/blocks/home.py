@@ -18,11 +18,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.status import PENDING, Status, label
+from bot.usecases.history import Counts, ReviewRequest
 from handlers.blocks.common import md
 from handlers.blocks.limits import MAX_FIELD, MAX_HEADER, MAX_VIEW_BLOCKS
 from handlers.text import channel_label, clip, escape, masked_contact, slack_date
-from store.models import ReviewRequest
-from store.queries import Counts
 
 # Action ids of the Home buttons. HOME_EXPORT is answered by the export surface, not here.
 HOME_SEND = "home_send"

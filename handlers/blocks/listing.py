@@ -24,7 +24,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.status import Status, label
-from bot.requests import BulkResult
+from bot.usecases.history import HistoryFilter, ReviewRequest
+from bot.usecases.inputs import BulkResult
 from handlers.blocks.common import INPUT, Reply, confirm_prompt, dicts, md, option, text_reply
 from handlers.blocks.controls import bulk_blocks
 from handlers.blocks.limits import (
@@ -41,8 +42,6 @@ from handlers.text import (
     slack_date,
     user_mention,
 )
-from store.models import ReviewRequest
-from store.queries import HistoryFilter
 
 # Callback and action ids the listeners match on.
 FILTER_MODAL = "list_filter"

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import ContextBlock, SectionBlock
 
+from bot.usecases.history import PeriodStats, Tally
 from handlers.blocks.common import Reply, dicts, md
 from handlers.text import channel_label, clip, escape, user_mention
-from store.stats import PeriodStats, Tally
 
 MAX_SENDER_LINES = 15
 

@@ -15,8 +15,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.channels import METHOD_LABELS
 from bot.domain.policy import WorkspacePolicy
-from bot.requests import METHOD_LABELS
+from bot.usecases.history import ReviewRequest
 from handlers.blocks.common import INPUT, Reply, option, text_reply
 from handlers.blocks.limits import (
     MAX_VIEW_TITLE,
@@ -29,7 +30,6 @@ from handlers.text import (
     escape,
     slack_date,
 )
-from store.models import ReviewRequest
 
 SEND_MODAL = "send_request"
 RESCHEDULE_MODAL = "reschedule_request"

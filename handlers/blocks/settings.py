@@ -28,9 +28,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.channels import METHOD_LABELS
 from bot.domain.policy import SMS_CUSTOM_MAX, WorkspacePolicy
 from bot.domain.window import DAY_NAMES, parse_window
-from bot.requests import METHOD_LABELS
 from handlers.blocks.common import INPUT, option
 from handlers.blocks.inputs import channel_input, number_input, select_input, text_input
 from handlers.blocks.limits import MAX_INPUT, MAX_TEXT
