@@ -30,7 +30,7 @@ from bot.export import (
 )
 from bot.usecases import history
 from bot.usecases.history import HistoryFilter
-from handlers.blocks.common import text_reply
+from handlers.blocks.common import Reply, text_reply
 from handlers.blocks.home import HOME_EXPORT
 from handlers.blocks.listing import describe_filter
 from handlers.blocks.report import export_done, export_failed, export_progress, export_started_reply
@@ -147,6 +147,34 @@ def run_command(inv: Invocation) -> None:
     )
 
 
+class _ProgressMessage:
+    """The DM message that follows an export: progress, then done or stopped."""
+
+    def __init__(self, client: WebClient, dm: str, total: int, description: str) -> None:
+        self.client = client
+        self.dm = dm
+        self.total = total
+        self.description = description
+        self.written = 0  # the last count shown, so a failure can say how far it got
+        posted = client.chat_postMessage(
+            channel=dm, **export_progress(0, total, description).as_kwargs()
+        )
+        self.ts = str(posted["ts"])
+
+    def _update(self, reply: Reply) -> None:
+        self.client.chat_update(channel=self.dm, ts=self.ts, **reply.as_kwargs())
+
+    def show(self, rows: int) -> None:
+        self.written = rows
+        self._update(export_progress(rows, self.total, self.description))
+
+    def failed(self) -> None:
+        self._update(export_failed(self.written, self.description))
+
+    def done(self, rows: int, timezone: str) -> None:
+        self._update(export_done(rows, self.description, timezone))
+
+
 def export_to_dm(
     surface: Surface,
     client: WebClient,
@@ -164,19 +192,7 @@ def export_to_dm(
     description = describe_filter(f, tz=options.timezone)
     total = history.count_matching(db, workspace_id, f)
     dm = _open_dm(client, user_id)
-    posted = client.chat_postMessage(
-        channel=dm, **export_progress(0, total, description).as_kwargs()
-    )
-    progress_ts = str(posted["ts"])
-
-    written = [0]  # the last count shown, so a failure can say how far it got
-
-    def show(rows: int) -> None:
-        written[0] = rows
-        client.chat_update(
-            channel=dm, ts=progress_ts, **export_progress(rows, total, description).as_kwargs()
-        )
-
+    progress = _ProgressMessage(client, dm, total, description)
     stamp = surface.app.clock.now().astimezone(ZoneInfo(options.timezone))
     filename = f"review-requests-{stamp:%Y%m%d-%H%M}.csv"
     try:
@@ -189,10 +205,10 @@ def export_to_dm(
                     f,
                     out,
                     options=options,
-                    progress=show,
+                    progress=progress.show,
                     every=progress_every(total),
                 )
-            written[0] = rows
+            progress.written = rows
             upload_file(
                 client,
                 channel=dm,
@@ -201,15 +217,9 @@ def export_to_dm(
                 initial_comment=f"{rows:,} review requests ({description}).",
             )
     except (SlackApiError, SlackRequestError, OSError):
-        client.chat_update(
-            channel=dm, ts=progress_ts, **export_failed(written[0], description).as_kwargs()
-        )
+        progress.failed()
         raise
-    client.chat_update(
-        channel=dm,
-        ts=progress_ts,
-        **export_done(rows, description, options.timezone).as_kwargs(),
-    )
+    progress.done(rows, options.timezone)
     log.info("exported %d requests of workspace %d for %s", rows, workspace_id, user_id)
     return rows
 
