@@ -15,10 +15,11 @@ import typer
 from bot.app import ReviewOpsApp, create_app
 from bot.domain import numbers as request_numbers
 from bot.domain.errors import DomainError, InvalidInput
-from bot.requests import Actor, BulkResult
 from bot.settings import Settings
 from bot.usecases import history
+from bot.usecases.actors import Actor
 from bot.usecases.history import Criteria, HistoryFilter, NotAChoice
+from bot.usecases.inputs import BulkResult
 from store import db as store_db
 
 cli = typer.Typer(
@@ -83,7 +84,16 @@ def cli_actor() -> Actor:
     return Actor(f"cli:{user}", user)
 
 
+def parse_number(raw: str) -> int:
+    """Read one request number ("42" or "#42"), or exit 2 saying why not."""
+    try:
+        return request_numbers.parse_number(raw)
+    except DomainError as exc:
+        fail(exc.message)
+
+
 def parse_numbers(raw: list[str]) -> list[int]:
+    """Read request numbers and ranges as Slack does ("#42 43", "40-45"), or exit 2."""
     try:
         return request_numbers.parse_numbers(" ".join(raw)) if raw else []
     except DomainError as exc:

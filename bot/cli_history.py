@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import WorkspaceOpt, cli, cli_filter, fail, opened_app, parse_numbers, workspace_id
+from bot.cli import WorkspaceOpt, cli, cli_filter, fail, opened_app, parse_number, workspace_id
+from bot.domain.channels import METHOD_LABELS
 from bot.domain.contacts import format_phone_international
 from bot.domain.timing import format_local
-from bot.requests import METHOD_LABELS, RequestDetail
 from bot.usecases import history
 from bot.usecases.history import ContactHistory, Criteria, Message
+from bot.usecases.inputs import RequestDetail
 
 
 @cli.command("list")
@@ -58,7 +59,7 @@ def show(
         return
     if value:
         fail("Show one request at a time, like `reviewops show 42`.")
-    (n,) = parse_numbers([number])
+    n = parse_number(number)
     with opened_app() as app:
         _echo_detail(app.ops.show(workspace_id(app, workspace), n))
 

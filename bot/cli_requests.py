@@ -14,12 +14,14 @@ from bot.cli import (
     cli_actor,
     fail,
     opened_app,
+    parse_number,
     parse_numbers,
     report,
     workspace_id,
 )
+from bot.domain.channels import METHOD_LABELS
 from bot.domain.timing import parse_delay, parse_when
-from bot.requests import METHOD_LABELS, RequestCreate, RequestEdit, ReviewType
+from bot.usecases.inputs import RequestCreate, RequestEdit, ReviewType
 
 When = tuple[Literal["delay", "at"], timedelta | None, datetime | None]
 
@@ -95,7 +97,7 @@ def delete(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Erase a request's customer details and messages for good (an audit event stays)."""
-    (n,) = parse_numbers([number])
+    n = parse_number(number)
     with opened_app() as app:
         ws = workspace_id(app, workspace)
         if app.ops.show(ws, n).request.deleted_at is not None:
@@ -119,7 +121,7 @@ def edit(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Correct a request's name, contact or reference before it goes out."""
-    [parsed] = parse_numbers([number])
+    parsed = parse_number(number)
     if name is None and phone is None and email is None and ref is None:
         fail("Say what to change: --name, --phone, --email or --ref.")
     data = RequestEdit(

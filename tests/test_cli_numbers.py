@@ -20,3 +20,12 @@ def test_a_reversed_range_is_refused_like_in_slack(run) -> None:  # type: ignore
     refused = run("cancel", "9-1")
     assert refused.exit_code == 2
     assert "'9-1' is not a range I can use" in refused.output
+
+
+def test_a_range_where_one_request_is_meant_is_refused_with_exit_code_2(run) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    assert run("send", "A", "--phone", "0610203040", "--in", "1d").exit_code == 0
+    for verb in ("show", "edit", "delete"):
+        refused = run(verb, "1-2")
+        assert refused.exit_code == 2, (verb, refused.output)
+        assert "'1-2' is not a request number." in refused.output
+        assert "Traceback" not in refused.output
