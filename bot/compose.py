@@ -46,45 +46,9 @@ class Composer:
             "link": self.link(message),
             "reference": request.reference or "",
         }
-        channel: Channel
         if message.channel == "email":
-            channel = "email"
-            context["unsubscribe_link"] = self.unsubscribe_url(message)
-            context["pixel_url"] = self.pixel_url(message)
-            subject_source = policy.email_subject or templating.load_default(
-                "email_subject.txt.j2", language
-            )
-            if policy.email_body:
-                # The workspace's own words in both parts; the unsubscribe link always there.
-                body_text = templating.render(policy.email_body, context)
-                body_html = templating.plain_to_html(
-                    body_text,
-                    unsubscribe_url=context["unsubscribe_link"],
-                    pixel_url=context["pixel_url"],
-                )
-                if context["unsubscribe_link"] not in body_text:
-                    body_text = (
-                        f"{body_text.rstrip()}\n\nUnsubscribe: {context['unsubscribe_link']}\n"
-                    )
-            else:
-                body_text = templating.render(
-                    templating.load_default("email.txt.j2", language), context
-                )
-                body_html = templating.render_html(
-                    templating.load_default("email.html.j2", language), context
-                )
-            return OutgoingMessage(
-                message_id=message.id,
-                channel=channel,
-                to=message.to_address,
-                subject=templating.render(subject_source, context).strip(),
-                body_text=body_text,
-                body_html=body_html,
-                sender_name=policy.email_from_name or policy.business_name or None,
-                from_address=policy.email_from or self.email_from,
-                reply_to=policy.email_reply_to or self.email_reply_to,
-                unsubscribe_url=self.unsubscribe_url(message),
-            )
+            return self._email(message, policy, context, language)
+        channel: Channel
         if message.channel == "whatsapp":
             channel = "whatsapp"
             body = templating.render(templating.load_default("whatsapp.txt.j2", language), context)
@@ -98,6 +62,46 @@ class Composer:
             body_text=body,
             sender_name=(policy.sms_sender or None) if channel == "sms" else None,
             status_callback_url=self.status_callback_url(),
+        )
+
+    def _email(
+        self, message: Message, policy: WorkspacePolicy, context: dict[str, str], language: str
+    ) -> OutgoingMessage:
+        """Render an email: subject, text and HTML parts, always with the unsubscribe link."""
+        assert message.id is not None
+        context["unsubscribe_link"] = self.unsubscribe_url(message)
+        context["pixel_url"] = self.pixel_url(message)
+        subject_source = policy.email_subject or templating.load_default(
+            "email_subject.txt.j2", language
+        )
+        if policy.email_body:
+            # The workspace's own words in both parts; the unsubscribe link always there.
+            body_text = templating.render(policy.email_body, context)
+            body_html = templating.plain_to_html(
+                body_text,
+                unsubscribe_url=context["unsubscribe_link"],
+                pixel_url=context["pixel_url"],
+            )
+            if context["unsubscribe_link"] not in body_text:
+                body_text = f"{body_text.rstrip()}\n\nUnsubscribe: {context['unsubscribe_link']}\n"
+        else:
+            body_text = templating.render(
+                templating.load_default("email.txt.j2", language), context
+            )
+            body_html = templating.render_html(
+                templating.load_default("email.html.j2", language), context
+            )
+        return OutgoingMessage(
+            message_id=message.id,
+            channel="email",
+            to=message.to_address,
+            subject=templating.render(subject_source, context).strip(),
+            body_text=body_text,
+            body_html=body_html,
+            sender_name=policy.email_from_name or policy.business_name or None,
+            from_address=policy.email_from or self.email_from,
+            reply_to=policy.email_reply_to or self.email_reply_to,
+            unsubscribe_url=self.unsubscribe_url(message),
         )
 
     def preview_sms(self, policy: WorkspacePolicy, custom_text: str, language: str) -> str:
