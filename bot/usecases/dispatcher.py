@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
@@ -25,8 +25,9 @@ from bot.domain.window import next_allowed, parse_window
 from bot.metrics import Metrics
 from bot.usecases.actors import SYSTEM, Actor
 from bot.usecases.followups import fall_back_to_email, reminder_stop, schedule_reminder
-from bot.usecases.journal import opted_out
+from bot.usecases.in_doubt import InDoubt, mark_unknown, reap_expired
 from bot.usecases.notifier import Change
+from bot.usecases.waiting import opted_out
 from store.db import Database
 from store.models import Contact, Message, ReviewRequest, Workspace
 
@@ -225,8 +226,8 @@ class Dispatcher:
                     f"The {channel} may or may not have gone out ({result.reason or 'no answer'}); "
                     "it will not be sent again automatically."
                 )
-                why = _InDoubt(result.reason, result.reason, said)
-                self._mark_unknown(session, message, request, why, actor, now)
+                why = InDoubt(result.reason, result.reason, said)
+                mark_unknown(self.journal, session, message, request, why, actor, now)
             elif result.outcome in (Outcome.FAILED, Outcome.OPTED_OUT):
                 self._record_failure(session, message, request, result, now, actor, channel)
             else:
@@ -345,54 +346,9 @@ class Dispatcher:
             self.journal.opt_out_phone(session, message.to_address, reason, now)
         fall_back_to_email(self.journal, session, request, message, now)
 
-    # --- reaper ---------------------------------------------------------------------------
-
     def reap(self) -> tuple[int, int]:
         """Give back expired claims; turn expired sends into `unknown`. Return both counts."""
-        now = self.clock.now()
-        with self.db.write() as session:
-            released = self.journal.release_expired_claims(session, now)
-            stuck = session.exec(
-                select(Message).where(
-                    Message.status == Status.SENDING.value, col(Message.lease_until) < now
-                )
-            ).all()
-            for message in stuck:
-                # It may have reached the provider before the worker died: never resend.
-                request = session.get(ReviewRequest, message.request_id)
-                assert request is not None
-                self._mark_unknown(session, message, request, _WORKER_STOPPED, SYSTEM, now)
-        return released, len(stuck)
-
-    def _mark_unknown(
-        self,
-        session: Session,
-        message: Message,
-        request: ReviewRequest,
-        why: _InDoubt,
-        actor: Actor,
-        now: datetime,
-    ) -> None:
-        """Record that a message may or may not have gone out; it is never sent again by itself."""
-        self.journal.advance(session, message, Status.UNKNOWN, now, reason=why.error_reason)
-        self.journal.refresh(session, request, now)
-        detail = {"reason": why.logged}
-        self.journal.record(session, request, "unknown", actor, now, message=message, detail=detail)
-        self.journal.notify(session, request, Change("unknown", why.told, alert=True))
-
-
-class _InDoubt(NamedTuple):
-    error_reason: str | None  # kept on the message
-    logged: str | None  # the event's reason
-    told: str  # what the team is told
-
-
-_WORKER_STOPPED = _InDoubt(
-    "The worker stopped while sending",
-    "lease expired while sending",
-    "A worker stopped while sending: the message may or may not have gone out. "
-    "It will not be sent again automatically.",
-)
+        return reap_expired(self.journal, self.db, self.clock.now())
 
 
 def _claimed(session: Session, claim: Claim, status: Status) -> Message | None:
