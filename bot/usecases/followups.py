@@ -11,8 +11,9 @@ from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import PENDING, REMINDER_STOPS, Status
 from bot.domain.window import next_allowed, parse_window
 from bot.usecases.actors import SYSTEM
-from bot.usecases.journal import Journal, opted_out
+from bot.usecases.journal import Journal
 from bot.usecases.notifier import Change
+from bot.usecases.waiting import opted_out
 from store.models import Contact, Message, ReviewRequest, Workspace
 
 # A customer's action on any message of a request: no reminder follows it.

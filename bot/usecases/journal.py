@@ -35,13 +35,6 @@ def refresh_status(session: Session, request: ReviewRequest, now: datetime) -> N
     session.add(request)
 
 
-def opted_out(contact: Contact, channel: str) -> bool:
-    """Say whether a contact opted out of a channel (STOP covers SMS and WhatsApp)."""
-    if channel in PHONE_CHANNELS:
-        return contact.phone_opted_out_at is not None
-    return contact.email_opted_out_at is not None
-
-
 class Journal:
     """Change messages, requests and opt-outs inside the caller's transaction; record and tell."""
 

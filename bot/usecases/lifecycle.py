@@ -16,9 +16,9 @@ from bot.domain.window import next_allowed, parse_window
 from bot.usecases import loading
 from bot.usecases.actors import Actor
 from bot.usecases.inputs import BulkResult
-from bot.usecases.journal import opted_out
 from bot.usecases.notifier import Change
 from bot.usecases.services import UseCase
+from bot.usecases.waiting import opted_out
 from store.models import Contact, Message, ReviewRequest
 
 

@@ -7,9 +7,17 @@ from collections.abc import Sequence
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from bot.domain.channels import PHONE_CHANNELS
 from bot.domain.status import PENDING, Status
 from store import contacts as contact_store
 from store.models import Contact, Message, ReviewRequest
+
+
+def opted_out(contact: Contact, channel: str) -> bool:
+    """Say whether a contact opted out of a channel (STOP covers SMS and WhatsApp)."""
+    if channel in PHONE_CHANNELS:
+        return contact.phone_opted_out_at is not None
+    return contact.email_opted_out_at is not None
 
 
 def waiting_to_address(
