@@ -11,6 +11,7 @@ from bot.clock import Clock, SystemClock
 from bot.compose import Composer
 from bot.delivery.base import Sender
 from bot.delivery.console import ConsoleSender
+from bot.domain.channels import CHANNELS
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.usecases.dispatcher import Dispatcher
@@ -105,7 +106,7 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
             default_reply_to=settings.email_reply_to,
         )
     console = ConsoleSender()
-    for channel in ("sms", "whatsapp", "email"):
+    for channel in CHANNELS:
         senders.setdefault(channel, console)
     return senders
 

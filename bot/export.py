@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import BinaryIO, Literal
 from zoneinfo import ZoneInfo
 
+from bot.domain.channels import channel_label as domain_channel_label
 from bot.usecases import history
 from bot.usecases.history import BATCH, ExportRow, HistoryFilter
 from store.db import Database
@@ -46,7 +47,6 @@ HEADERS = (
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _TRIGGER_SET = frozenset(FORMULA_TRIGGERS)
 
-CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
 
 # Progress is reported every this many rows at least, so a small export is not chatty.
 MIN_PROGRESS_EVERY = 1000
@@ -75,7 +75,7 @@ def neutralise(cell: str) -> str:
 
 def channel_label(channel: str) -> str:
     """Say how a request went out: "SMS", "SMS + Email"."""
-    return " + ".join(CHANNEL_LABELS.get(c, c) for c in channel.split("+") if c)
+    return " + ".join(domain_channel_label(c) for c in channel.split("+") if c)
 
 
 def progress_every(total: int) -> int:

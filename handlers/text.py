@@ -5,20 +5,19 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from bot.domain.channels import CHANNEL_LABELS as CHANNEL_LABELS
 from bot.domain.contacts import mask_contact, mask_email, mask_phone
+from bot.domain.policy import SLACK_USER_ID as SLACK_USER_ID
 from bot.domain.timing import slack_date_token
 from bot.usecases.history import ReviewRequest
 from handlers.blocks.limits import MAX_TEXT
 
-CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
 LANGUAGE_LABELS = {"en": "English", "fr": "Français", "sv": "Svenska"}
 TYPE_LABELS = {"service": "Service", "product": "Product"}
 
 _EMAIL_RE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 # An international number as providers quote it: "+33 6 12 34 56 78", "+15005550006".
 _PHONE_RE = re.compile(r"\+\d[\d\s().-]{5,20}\d")
-# A Slack user or enterprise user id ("U0123ABC", "W0123ABC"), as opposed to a CLI actor.
-SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 def escape(text: str) -> str:

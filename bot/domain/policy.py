@@ -13,7 +13,8 @@ from bot.domain.errors import InvalidInput
 
 Method = Literal["sms", "whatsapp", "email", "sms_or_email", "sms_and_email"]
 _SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# A Slack user or enterprise user id ("U0123ABC", "W0123ABC"), as opposed to a CLI actor.
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 SMS_CUSTOM_MAX = 110
 
@@ -168,7 +169,7 @@ class WorkspacePolicy(BaseModel):
         cleaned = [str(i).strip().removeprefix("<@").removesuffix(">") for i in items]
         cleaned = [i for i in cleaned if i]
         for item in cleaned:
-            if not _SLACK_USER.match(item):
+            if not SLACK_USER_ID.match(item):
                 raise ValueError(f"'{item}' is not a Slack user id (like U0123ABCD).")
         return cleaned
 

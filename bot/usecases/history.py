@@ -14,6 +14,7 @@ from typing import get_args
 from zoneinfo import ZoneInfo
 
 from bot.domain import contacts
+from bot.domain.channels import CHANNELS
 from bot.domain.errors import InvalidInput
 from bot.domain.status import PENDING, REACHED, Status
 from bot.domain.templating import sms_segments
@@ -22,7 +23,6 @@ from store.db import Database
 from store.exports import BATCH, ExportRow, iter_export_rows
 from store.models import Contact, Event, Message, ReviewRequest
 from store.queries import (
-    CHANNEL_VALUES,
     FAILED_STATUSES,
     ContactHistory,
     Counts,
@@ -71,7 +71,6 @@ __all__ = [
     "waiting_requests",
 ]
 
-CHANNELS = tuple(CHANNEL_VALUES)  # sms, whatsapp, email: what a request can go by
 CHANNEL_ALIASES = {"text": "sms", "mail": "email", "wa": "whatsapp"}
 STATUS_ALIASES = {"scheduled": "queued", "cancelled": "canceled", "waiting": "queued"}
 # Statuses a person may filter on; the two in-flight ones are accepted but not offered.
