@@ -395,3 +395,15 @@ def test_cancel_all_asks_again_when_the_queue_changed_since_the_count(slack: Sla
     slack.post_action(slack.action_payload("cancel_all_confirm", button["value"], user=ADMIN))
     assert "Canceled 4 queued requests" in text_of(slack.answer())
     assert slack.ops.count_queued(slack.ws) == 0
+
+
+def test_an_admin_lists_a_queued_request_within_slacks_five_menu_options(
+    slack: SlackHarness,
+) -> None:
+    # Pause, Cancel, Reschedule, Edit, Details and Delete would be six: Slack refuses an
+    # overflow menu of more than five, so Delete (still `/reviews delete #1`) gives way.
+    slack.create("Jane Doe", when="delay", delay=timedelta(days=1))
+    page = listing(slack, user=ADMIN)
+    menu = next(b for b in page["blocks"] if b.get("block_id") == "row_1")["accessory"]
+    labels = [o["text"]["text"] for o in menu["options"]]
+    assert labels == ["Pause", "Cancel", "Reschedule", "Edit", "Details"]
