@@ -17,7 +17,7 @@ from bot.settings import Settings
 from bot.usecases.dispatcher import Dispatcher
 from bot.usecases.notifier import Notifier
 from bot.usecases.review_ops import ReviewOps
-from handlers.notifier import SlackNotifier
+from handlers.outbox_writer import SlackNotifier
 from scheduler import dispatch, reaper
 from scheduler import outbox as slack_outbox
 from scheduler.jobs import Scheduler
@@ -28,7 +28,7 @@ from store.db import Database
 if TYPE_CHECKING:
     from flask import Flask
 
-    from bot.slack import SlackSurface
+    from bot.slack import BoltWiring
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class ReviewOpsApp:
     senders: Mapping[str, Sender]
     metrics: Metrics
     outbox: OutboxSender | None = None
-    slack: SlackSurface | None = None  # set by bot.slack.create_bolt_app
+    slack: BoltWiring | None = None  # set by bot.slack.create_bolt_app
     flask_hooks: list[FlaskHook] = field(default_factory=list)  # run by bot.server.create_flask
 
     def start_scheduler(self) -> None:

@@ -34,7 +34,7 @@ SORRY = (
 
 
 @dataclass
-class SlackSurface:
+class BoltWiring:
     """The Bolt app and the services its listeners share, kept on the app once built."""
 
     bolt: App
@@ -84,7 +84,7 @@ def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool =
         _apologize(client, body)
         return None
 
-    app.slack = SlackSurface(bolt, register_handlers(bolt, app))
+    app.slack = BoltWiring(bolt, register_handlers(bolt, app))
     return bolt
 
 

@@ -1,4 +1,4 @@
-"""The Slack outbox job: post what handlers/notifier.py queued, in order, paced, retried.
+"""The Slack outbox job: post what handlers/outbox_writer.py queued, in order, paced, retried.
 
 Rules:
 - oldest row first; a request's rows go out in the order they were written, so a reply or an

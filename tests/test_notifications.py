@@ -25,7 +25,7 @@ from handlers.blocks.card import (
 )
 from handlers.blocks.limits import MAX_MESSAGE_BLOCKS as MAX_BLOCKS
 from handlers.blocks.limits import MAX_TEXT
-from handlers.notifier import SlackNotifier
+from handlers.outbox_writer import SlackNotifier
 from handlers.text import redact, slack_date
 from store.db import Database
 from store.models import ReviewRequest, SlackOutbox

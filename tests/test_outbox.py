@@ -26,7 +26,7 @@ from handlers.blocks.card import (
 )
 from handlers.blocks.limits import MAX_MESSAGE_BLOCKS as MAX_BLOCKS
 from handlers.blocks.limits import MAX_TEXT
-from handlers.notifier import SlackNotifier
+from handlers.outbox_writer import SlackNotifier
 from scheduler.outbox import OutboxSender, backoff_seconds
 from scheduler.slack_clients import WorkspaceClients, slack_client
 from store.db import Database
