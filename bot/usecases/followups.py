@@ -17,7 +17,7 @@ from bot.usecases.waiting import opted_out
 from store.models import Contact, Message, ReviewRequest, Workspace
 
 # A customer's action on any message of a request: no reminder follows it.
-_ACTED = (Status.CLICKED, Status.COMPLAINED, Status.UNSUBSCRIBED)
+_ACTED = tuple(REMINDER_STOPS)
 
 
 def workspace_policy(session: Session, workspace_id: int) -> WorkspacePolicy:
@@ -41,7 +41,7 @@ def fall_back_to_email(
     if any(m.kind == "fallback" for m in messages):
         return None
     contact = session.get(Contact, request.contact_id) if request.contact_id else None
-    if contact is not None and contact.email_opted_out_at is not None:
+    if contact is not None and opted_out(contact, "email"):
         return None
     fallback = journal.add_message(session, request, "email", "fallback", now, now)
     # "Sent via" (list, filters, export, stats) now tells both channels it went by.

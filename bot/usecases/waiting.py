@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
-from bot.domain.status import PENDING, Status
+from bot.domain.status import HANDED_OVER, PENDING
 from store import contacts as contact_store
 from store.models import Contact, Message, ReviewRequest
 
@@ -74,9 +74,7 @@ def latest_handed_over(
         .where(
             Message.request_id == request.id,
             col(Message.channel).in_(list(channels)),
-            col(Message.status).not_in(
-                [*(s.value for s in PENDING), Status.CLAIMED.value, Status.CANCELED.value]
-            ),
+            col(Message.status).in_([s.value for s in HANDED_OVER]),
         )
         .order_by(col(Message.id).desc())
         .limit(1)
