@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import BinaryIO, Literal
 from zoneinfo import ZoneInfo
 
-from bot.domain.channels import channel_label as domain_channel_label
+from bot.domain.channels import channels_label
 from bot.usecases import history
 from bot.usecases.history import BATCH, ExportRow, HistoryFilter
 from store.db import Database
@@ -71,11 +71,6 @@ def neutralise(cell: str) -> str:
     if cell[:1] in _TRIGGER_SET:
         return "'" + cell
     return cell
-
-
-def channel_label(channel: str) -> str:
-    """Say how a request went out: "SMS", "SMS + Email"."""
-    return " + ".join(domain_channel_label(c) for c in channel.split("+") if c)
 
 
 def progress_every(total: int) -> int:
@@ -135,7 +130,7 @@ def _csv_lines(rows: Iterable[ExportRow], zone: ZoneInfo) -> Iterator[tuple[obje
             r.customer_name,
             r.email or "",
             r.phone or "",
-            labels.get(r.channel) or labels.setdefault(r.channel, channel_label(r.channel)),
+            labels.get(r.channel) or labels.setdefault(r.channel, channels_label(r.channel)),
             r.created_by_name or r.created_by,
             r.status,
             r.review_type,

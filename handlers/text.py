@@ -6,12 +6,14 @@ import re
 from datetime import datetime
 
 from bot.domain.channels import CHANNEL_LABELS as CHANNEL_LABELS
+from bot.domain.channels import channels_label
 from bot.domain.contacts import mask_contact, mask_email, mask_phone
 from bot.domain.policy import SLACK_USER_ID as SLACK_USER_ID
 from bot.domain.timing import slack_date_token
 from bot.usecases.history import ReviewRequest
 from handlers.blocks.limits import MAX_TEXT
 
+channel_label = channels_label  # how a request goes out: "SMS + Email"
 LANGUAGE_LABELS = {"en": "English", "fr": "Français", "sv": "Svenska"}
 TYPE_LABELS = {"service": "Service", "product": "Product"}
 
@@ -53,11 +55,6 @@ def redact(text: str, request: ReviewRequest | None = None) -> str:
 
 def _mask_quoted_phone(raw: str) -> str:
     return mask_phone("+" + re.sub(r"\D", "", raw))
-
-
-def channel_label(channel: str) -> str:
-    """Say how a request goes out: "SMS", "SMS + Email"."""
-    return " + ".join(CHANNEL_LABELS.get(c, c) for c in channel.split("+") if c)
 
 
 def user_mention(user_id: str, name: str = "") -> str:

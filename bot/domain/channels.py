@@ -23,6 +23,11 @@ def channel_label(channel: str) -> str:
     return CHANNEL_LABELS.get(channel, channel)
 
 
+def channels_label(channels: str) -> str:
+    """Say how a request goes out, from its stored channel ("sms+email" -> "SMS + Email")."""
+    return " + ".join(channel_label(c) for c in channels.split("+") if c)
+
+
 def channel_in_sentence(channel: str) -> str:
     """Return a channel's name inside a sentence ("sent by email", "sent by SMS")."""
     label = channel_label(channel)
