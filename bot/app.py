@@ -17,18 +17,15 @@ from bot.settings import Settings
 from bot.usecases.dispatcher import Dispatcher
 from bot.usecases.notifier import Notifier
 from bot.usecases.review_ops import ReviewOps
-from handlers.outbox_writer import SlackNotifier
 from scheduler import dispatch, reaper
-from scheduler import outbox as slack_outbox
 from scheduler.jobs import Scheduler
-from scheduler.outbox import OutboxSender
-from scheduler.slack_clients import WorkspaceClients
 from store.db import Database
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from bot.slack import BoltWiring
+    from scheduler.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +54,8 @@ class ReviewOpsApp:
         reaper.register(self.scheduler, self.dispatcher)
         self._register_reconcile()
         if self.outbox is not None:
+            from scheduler import outbox as slack_outbox
+
             slack_outbox.register(self.scheduler, self.outbox)
         self.ops.set_wake(self.scheduler.wake)
         self.scheduler.start()
@@ -125,6 +124,12 @@ def create_app(
     outbox: OutboxSender | None = None
     slack_enabled = bool(settings.slack_bot_token or settings.slack_client_id)
     if slack_enabled:
+        # Imported only where Slack is configured: the CLI and Slack-less workers skip the
+        # Block Kit builders and the Slack SDK.
+        from handlers.outbox_writer import SlackNotifier
+        from scheduler.outbox import OutboxSender
+        from scheduler.slack_clients import WorkspaceClients
+
         # Every change becomes Slack outbox rows, posted by the outbox job in order.
         notifier = notifier or SlackNotifier(clock)
         clients = WorkspaceClients(
