@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.errors import InvalidInput
+from bot.domain.numbers import parse_number
 from handlers.blocks.common import option
 from handlers.blocks.limits import MAX_BUTTON_TEXT, MAX_CHECKBOX_OPTIONS
 from handlers.text import clip
@@ -101,10 +102,10 @@ def selected_numbers(state_values: Mapping[str, Any]) -> list[int]:
             continue
         element = elements.get(BULK_SELECT) or {}
         for selected in element.get("selected_options") or []:
-            value = str((selected or {}).get("value", ""))
-            if not value.isdigit():
-                raise InvalidInput("That list is out of date: run /reviews list again.")
-            numbers.append(int(value))
+            try:
+                numbers.append(parse_number(str((selected or {}).get("value", ""))))
+            except InvalidInput as exc:
+                raise InvalidInput("That list is out of date: run /reviews list again.") from exc
     return list(dict.fromkeys(numbers))
 
 
