@@ -49,7 +49,7 @@ from handlers.errors import below, in_place, refusals, to_clicker
 from handlers.parsing import PageState, parse_list_query
 from handlers.permissions import refusal
 from handlers.surface import Registered, Surface, actor_of, first_action, services
-from handlers.text import slack_date
+from handlers.text import escape, slack_date
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def _canceled_all_text(result: BulkResult) -> str:
     if result.changed:
         lines.append(", ".join(f"#{n}" for n in result.changed[:200]))
     for number, reason in result.refused[:20]:
-        lines.append(f":warning: #{number} not canceled: {reason}")
+        lines.append(f":warning: #{number} not canceled: {escape(reason)}")
     return "\n".join(lines)
 
 
