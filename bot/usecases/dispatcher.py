@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from bot.compose import Composer
 from bot.delivery.base import Outcome, OutgoingMessage, Sender, SendResult
 from bot.domain.channels import PHONE_CHANNELS, channel_in_sentence
-from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy import stored_policy
 from bot.domain.status import Status
 from bot.domain.window import next_allowed, parse_window
 from bot.metrics import Metrics
@@ -151,7 +151,7 @@ class Dispatcher:
             assert request is not None
             workspace = session.get(Workspace, message.workspace_id)
             assert workspace is not None
-            policy = WorkspacePolicy.model_validate(workspace.policy)
+            policy = stored_policy(workspace.policy)
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
 
             if request.deleted_at is not None:
