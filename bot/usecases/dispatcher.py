@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,11 +70,20 @@ class Dispatcher:
         self.composer = composer
         self.batch_size = batch_size
         self.metrics = metrics or Metrics()
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Stop claiming; the send in flight finishes, the rest of the batch goes back."""
+        self._stopping.set()
 
     def run_once(self) -> int:
         """Claim and send one batch of due messages; return how many were handed over."""
         handed = 0
-        for claim in self.claim_due():
+        claims = [] if self._stopping.is_set() else self.claim_due()
+        for index, claim in enumerate(claims):
+            if self._stopping.is_set():
+                self.release(claims[index:])
+                break
             outgoing = self.start_sending(claim)
             if outgoing is None:
                 continue
@@ -89,7 +99,7 @@ class Dispatcher:
         for _ in range(max_batches):
             claims_left = self.run_once()
             total += claims_left
-            if not self._has_due():
+            if self._stopping.is_set() or not self._has_due():
                 break
         return total
 
@@ -139,6 +149,22 @@ class Dispatcher:
                 session, [i for i in ids if i is not None], token, now, now + CLAIM_LEASE
             )
         return [Claim(int(i), token) for i in ids if i is not None]
+
+    def release(self, claims: list[Claim]) -> None:
+        """Give back claimed messages never handed to a provider: queued again, due as before."""
+        if not claims:
+            return
+        with self.db.write() as session:
+            query = select(Message).where(
+                col(Message.id).in_([c.message_id for c in claims]),
+                col(Message.claim_token).in_({c.token for c in claims}),
+                Message.status == Status.CLAIMED.value,
+            )
+            if self.db.dialect == "postgresql":
+                query = query.with_for_update()
+            mine = list(session.exec(query).all())
+            self.journal.wait(session, mine, Status.QUEUED, self.clock.now())
+        log.info("stopping: %d claimed message(s) given back to the queue", len(mine))
 
     def start_sending(self, claim: Claim) -> OutgoingMessage | None:
         """Re-check a claimed message and move it to `sending`; None when it must not go now."""
