@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from decimal import Decimal
@@ -202,8 +201,12 @@ def stored_policy(stored: dict[str, Any]) -> WorkspacePolicy:
     The cache key is the stored value itself, so a change of settings is a new key.
     """
     fields = _validated_fields(json.dumps(stored, sort_keys=True, default=str))
-    # A fresh object with its own lists and dicts: a caller's edit never reaches the cache.
-    return WorkspacePolicy.model_construct(**copy.deepcopy(fields))
+    # A fresh object with its own lists and dicts (of strings): a caller's edit never reaches
+    # the cache.
+    own: dict[str, Any] = {
+        k: v.copy() if isinstance(v, list | dict) else v for k, v in fields.items()
+    }
+    return WorkspacePolicy.model_construct(**own)
 
 
 @lru_cache(maxsize=256)
