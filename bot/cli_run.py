@@ -83,3 +83,6 @@ def _setup_logging() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The twilio SDK logs every request and response (11 lines, headers included) at INFO:
+    # CPU on every send and noise in the log; its warnings and errors still show.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)

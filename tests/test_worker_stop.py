@@ -102,6 +102,8 @@ def test_sigterm_with_a_backlog_stops_soon_and_sends_nothing_twice(
         sent_to = Counter(m["To"] for m in fake.messages)
 
     assert code == 0, log.read_text()
+    assert "stopping: " in log.read_text()  # the claims it held went back to the queue
+    assert "twilio.http_client" not in log.read_text()  # no SDK request dump per send
     assert sent_to and max(sent_to.values()) == 1  # never the same message twice
     statuses = _statuses(url)
     assert statuses["claimed"] == 0 and statuses["sending"] == 0, statuses
