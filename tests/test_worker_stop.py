@@ -110,3 +110,21 @@ def test_sigterm_with_a_backlog_stops_soon_and_sends_nothing_twice(
     assert statuses["sent"] == sum(sent_to.values())
     assert statuses["queued"] > 0  # it stopped with a backlog instead of draining it
     assert statuses["sent"] + statuses["queued"] == BACKLOG
+
+
+def test_a_stopped_dispatcher_gives_its_claims_back_and_claims_no_more(
+    db: Database, clock: FrozenClock
+) -> None:
+    engine = Engine(db, clock, region="US", cooldown_days=0)
+    for i in range(3):
+        data = RequestCreate(name=f"R{i}", phone=f"+1 415 555 {4000 + i:04d}", method="sms")
+        engine.ops.create(engine.ws, data, ALICE)
+    claims = engine.dispatcher.claim_due()
+    engine.dispatcher.stop()
+    engine.dispatcher.release(claims)
+
+    assert engine.dispatcher.run_until_idle() == 0  # stopped: nothing claimed, nothing sent
+    with db.read() as session:
+        rows = session.exec(select(Message)).all()
+    assert [(m.status, m.claim_token) for m in rows] == [("queued", None)] * 3
+    assert all(m.due_at == clock.now() for m in rows)  # due as before, first in line again

@@ -157,7 +157,7 @@ class Dispatcher:
         with self.db.write() as session:
             query = select(Message).where(
                 col(Message.id).in_([c.message_id for c in claims]),
-                col(Message.claim_token).in_({c.token for c in claims}),
+                col(Message.claim_token).in_(sorted({c.token for c in claims})),
                 Message.status == Status.CLAIMED.value,
             )
             if self.db.dialect == "postgresql":
