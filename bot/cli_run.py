@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -14,6 +15,8 @@ from bot.app import create_app
 from bot.cli import cli, db_cli, fail
 from bot.settings import Settings
 from store import db as store_db
+
+log = logging.getLogger(__name__)
 
 
 @db_cli.command("upgrade")
@@ -36,8 +39,15 @@ def worker() -> None:
     typer.echo("worker running; Ctrl-C to stop")
     try:
         _wait_for_signal()
+        typer.echo("worker stopping: no new claims, in-flight sends finish")
     finally:
         app.close()
+    if not app.scheduler.idle():
+        # A job outlived the grace period: leave now; a send cut short becomes `unknown`
+        # through the reaper, never a resend.
+        log.warning("worker stopped with a job still running")
+        logging.shutdown()
+        os._exit(1)
 
 
 @cli.command()
@@ -73,3 +83,6 @@ def _setup_logging() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The twilio SDK logs every request and response (11 lines, headers included) at INFO:
+    # CPU on every send and noise in the log; its warnings and errors still show.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)

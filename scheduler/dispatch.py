@@ -9,5 +9,7 @@ DISPATCH_INTERVAL_SECONDS = 5.0
 
 
 def register(scheduler: Scheduler, dispatcher: Dispatcher) -> None:
-    """Run the dispatcher on an interval; `scheduler.wake()` runs it now."""
+    """Run the dispatcher on an interval; `scheduler.wake()` runs it now; stop it on shutdown."""
     scheduler.add(DISPATCH_JOB, dispatcher.run_until_idle, DISPATCH_INTERVAL_SECONDS)
+    # On shutdown the dispatcher stops claiming, so the job ends after the send in flight.
+    scheduler.on_stop(dispatcher.stop)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -13,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 log = logging.getLogger(__name__)
 
 DISPATCH_JOB = "dispatch"
+STOP_GRACE_SECONDS = 20.0  # in-flight sends finish within it; then the process goes anyway
 
 
 class Scheduler:
@@ -25,15 +28,24 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
             timezone=UTC,
         )
+        self._stop_hooks: list[Callable[[], None]] = []
+        self._running = 0
+        self._idle = threading.Condition()
 
     def add(self, job_id: str, func: Callable[[], object], seconds: float) -> None:
         """Run `func` every `seconds`, never two at once, logging (not raising) its errors."""
 
         def run() -> None:
+            with self._idle:
+                self._running += 1
             try:
                 func()
             except Exception:
                 log.exception("job %s failed", job_id)
+            finally:
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
 
         self._scheduler.add_job(
             run,
@@ -54,9 +66,28 @@ class Scheduler:
         """Name the jobs registered in this process."""
         return sorted(job.id for job in self._scheduler.get_jobs())
 
+    def on_stop(self, hook: Callable[[], None]) -> None:
+        """Call `hook` first when stopping (a job told to wind down, e.g. stop claiming)."""
+        self._stop_hooks.append(hook)
+
     def start(self) -> None:
         self._scheduler.start()
 
-    def shutdown(self, wait: bool = True) -> None:
+    def shutdown(self, wait: bool = True, grace_seconds: float = STOP_GRACE_SECONDS) -> bool:
+        """Run no more jobs; wait up to `grace_seconds` for running ones. True when none runs."""
+        for hook in self._stop_hooks:
+            hook()
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=wait)
+            self._scheduler.shutdown(wait=False)
+        if not wait:
+            return self.idle()
+        deadline = time.monotonic() + grace_seconds
+        with self._idle:
+            while self._running and time.monotonic() < deadline:
+                self._idle.wait(timeout=deadline - time.monotonic())
+        return self.idle()
+
+    def idle(self) -> bool:
+        """Say whether no job is running in this process."""
+        with self._idle:
+            return self._running == 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -46,9 +46,15 @@ def render_html(source: str, context: dict[str, str]) -> str:
     return _render(_html_env, source, context)
 
 
+@lru_cache(maxsize=256)
+def _compiled(env: ImmutableSandboxedEnvironment, source: str) -> Template:
+    # Compiling costs a parse and a code generation; a compiled template is immutable.
+    return env.from_string(source)
+
+
 def _render(env: ImmutableSandboxedEnvironment, source: str, context: dict[str, str]) -> str:
     try:
-        return env.from_string(source).render(**context)
+        return _compiled(env, source).render(**context)
     except (SecurityError, UndefinedError, TemplateSyntaxError) as exc:
         raise InvalidInput(f"The template can't be used: {exc}", field="template") from exc
 
@@ -58,32 +64,36 @@ def validate_template(source: str, *, allowed: frozenset[str] | set[str], field:
 
     :raise InvalidInput: on `field`, with the reason.
     """
+    problem = _template_problem(source, frozenset(allowed))
+    if problem is not None:
+        raise InvalidInput(problem, field=field)
+
+
+@lru_cache(maxsize=256)
+def _template_problem(source: str, allowed: frozenset[str]) -> str | None:
+    # Pure in its inputs: each stored template is checked once per process, not per message.
     try:
         parsed = _text_env.parse(source)
     except TemplateSyntaxError as exc:
-        raise InvalidInput(
-            f"Template error on line {exc.lineno}: {exc.message}", field=field
-        ) from exc
+        return f"Template error on line {exc.lineno}: {exc.message}"
     for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
-        raise InvalidInput(
-            f"Line {node.lineno}: only plain placeholders like {{{{ name }}}} are allowed.",
-            field=field,
-        )
+        return f"Line {node.lineno}: only plain placeholders like {{{{ name }}}} are allowed."
     for node in parsed.find_all(nodes.Filter):
         if node.name == "attr":
-            raise InvalidInput(f"Line {node.lineno}: the attr filter is not allowed.", field=field)
+            return f"Line {node.lineno}: the attr filter is not allowed."
     unknown = meta.find_undeclared_variables(parsed) - set(allowed)
     if unknown:
         names = ", ".join(f"{{{{ {n} }}}}" for n in sorted(unknown))
         known = ", ".join(f"{{{{ {n} }}}}" for n in sorted(allowed))
-        raise InvalidInput(f"Unknown placeholder {names}; use {known}.", field=field)
+        return f"Unknown placeholder {names}; use {known}."
     sample = dict.fromkeys(allowed, "x")
     try:
-        _text_env.from_string(source).render(**sample)
+        _compiled(_text_env, source).render(**sample)
     except (SecurityError, UndefinedError, TemplateSyntaxError) as exc:
-        raise InvalidInput(f"This template isn't allowed: {exc}", field=field) from exc
+        return f"This template isn't allowed: {exc}"
     except Exception as exc:  # noqa: BLE001  (any failure of a user template is a refusal)
-        raise InvalidInput(f"This template can't be rendered: {exc}", field=field) from exc
+        return f"This template can't be rendered: {exc}"
+    return None
 
 
 @lru_cache(maxsize=64)

@@ -90,6 +90,17 @@ def format_window(window: SendWindow) -> str:
     return f"{days} {window.start:%H:%M}-{end}"
 
 
+@lru_cache(maxsize=1)
+def _known_timezones() -> frozenset[str]:
+    # Reading the tz database opens ~600 files: once per process, not once per validation.
+    return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=1)
+def _known_holiday_countries() -> frozenset[str]:
+    return frozenset(holidays_lib.list_supported_countries())
+
+
 def validate_timezone(name: str) -> str:
     """Return an IANA timezone name.
 
@@ -101,7 +112,7 @@ def validate_timezone(name: str) -> str:
         raise InvalidInput(
             f"'{name}' is not a timezone (like Europe/Paris or America/New_York).", field="timezone"
         ) from exc
-    if name not in available_timezones() and name != "UTC":
+    if name not in _known_timezones() and name != "UTC":
         raise InvalidInput(f"'{name}' is not a timezone.", field="timezone")
     return name
 
@@ -114,7 +125,7 @@ def validate_holiday_country(code: str | None) -> str | None:
     if code is None or code.strip().lower() in ("", "none", "off"):
         return None
     upper = code.strip().upper()
-    if upper not in holidays_lib.list_supported_countries():
+    if upper not in _known_holiday_countries():
         raise InvalidInput(f"No public holidays are known for '{code}'.", field="holidays")
     return upper
 

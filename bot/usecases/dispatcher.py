@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from sqlmodel import Session, col, select
 from bot.compose import Composer
 from bot.delivery.base import Outcome, OutgoingMessage, Sender, SendResult
 from bot.domain.channels import PHONE_CHANNELS, channel_in_sentence
-from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy import stored_policy
 from bot.domain.status import Status
 from bot.domain.window import next_allowed, parse_window
 from bot.metrics import Metrics
@@ -69,11 +70,20 @@ class Dispatcher:
         self.composer = composer
         self.batch_size = batch_size
         self.metrics = metrics or Metrics()
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Stop claiming; the send in flight finishes, the rest of the batch goes back."""
+        self._stopping.set()
 
     def run_once(self) -> int:
         """Claim and send one batch of due messages; return how many were handed over."""
         handed = 0
-        for claim in self.claim_due():
+        claims = [] if self._stopping.is_set() else self.claim_due()
+        for index, claim in enumerate(claims):
+            if self._stopping.is_set():
+                self.release(claims[index:])
+                break
             outgoing = self.start_sending(claim)
             if outgoing is None:
                 continue
@@ -89,7 +99,7 @@ class Dispatcher:
         for _ in range(max_batches):
             claims_left = self.run_once()
             total += claims_left
-            if not self._has_due():
+            if self._stopping.is_set() or not self._has_due():
                 break
         return total
 
@@ -140,6 +150,22 @@ class Dispatcher:
             )
         return [Claim(int(i), token) for i in ids if i is not None]
 
+    def release(self, claims: list[Claim]) -> None:
+        """Give back claimed messages never handed to a provider: queued again, due as before."""
+        if not claims:
+            return
+        with self.db.write() as session:
+            query = select(Message).where(
+                col(Message.id).in_([c.message_id for c in claims]),
+                col(Message.claim_token).in_(sorted({c.token for c in claims})),
+                Message.status == Status.CLAIMED.value,
+            )
+            if self.db.dialect == "postgresql":
+                query = query.with_for_update()
+            mine = list(session.exec(query).all())
+            self.journal.wait(session, mine, Status.QUEUED, self.clock.now())
+        log.info("stopping: %d claimed message(s) given back to the queue", len(mine))
+
     def start_sending(self, claim: Claim) -> OutgoingMessage | None:
         """Re-check a claimed message and move it to `sending`; None when it must not go now."""
         now = self.clock.now()
@@ -151,7 +177,7 @@ class Dispatcher:
             assert request is not None
             workspace = session.get(Workspace, message.workspace_id)
             assert workspace is not None
-            policy = WorkspacePolicy.model_validate(workspace.policy)
+            policy = stored_policy(workspace.policy)
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
 
             if request.deleted_at is not None:

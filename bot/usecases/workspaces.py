@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from bot.domain.errors import InvalidInput, NotFound
-from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy import WorkspacePolicy, stored_policy
 from bot.usecases.actors import Actor
 from bot.usecases.services import UseCase
 from store.models import Event, Workspace
@@ -58,7 +58,7 @@ class Workspaces(UseCase):
             workspace = session.get(Workspace, workspace_id)
             if workspace is None:
                 raise NotFound("That workspace doesn't exist.")
-            return WorkspacePolicy.model_validate(workspace.policy)
+            return stored_policy(workspace.policy)
 
     def update_policy(self, workspace_id: int, policy: WorkspacePolicy, actor: Actor) -> None:
         """Store a workspace's validated settings, whole."""
@@ -66,7 +66,7 @@ class Workspaces(UseCase):
             workspace = session.get(Workspace, workspace_id)
             if workspace is None:
                 raise NotFound("That workspace doesn't exist.")
-            before = WorkspacePolicy.model_validate(workspace.policy).model_dump(mode="json")
+            before = stored_policy(workspace.policy).model_dump(mode="json")
             after = policy.model_dump(mode="json")
             workspace.policy = after
             session.add(workspace)
