@@ -130,9 +130,10 @@ def refusals(answer: Answer) -> Callable[[Listener], Listener]:
             given |= {"context": context, "event": body.get("event") or {}}
             request = Request(ack, body, respond, client)
             try:
-                listener(**{name: value for name, value in given.items() if name in wanted})
-            except DomainError as exc:
-                answer(exc, request)
+                try:
+                    listener(**{name: value for name, value in given.items() if name in wanted})
+                except DomainError as exc:
+                    answer(exc, request)  # may fail too (Slack down): told below
             except Exception as exc:  # noqa: BLE001 - re-raised, Bolt would drop the ack
                 log.exception("Slack listener %s failed", listener.__name__)
                 tell(request, failure_text(exc))
