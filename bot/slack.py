@@ -15,6 +15,7 @@ from slack_sdk.http_retry import RateLimitErrorRetryHandler, default_retry_handl
 from slack_sdk.webhook import WebhookClient
 
 from bot.app import ReviewOpsApp
+from bot.failures import failure_text
 from bot.settings import Settings
 from bot.slack_install import INSTALL_PATH, REDIRECT_PATH, oauth_settings
 from handlers.registry import register_handlers
@@ -26,10 +27,6 @@ EVENTS_PATH = "/slack/events"
 NOT_CONFIGURED = (
     "Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (one workspace), "
     "or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET (OAuth install)."
-)
-SORRY = (
-    ":face_with_head_bandage: Sorry, something went wrong on our side and it was logged. "
-    "Nothing else changed; please try again in a moment."
 )
 
 
@@ -81,7 +78,7 @@ def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool =
             log.warning("No listener for this Slack request (%s)", _describe(body))
             return None
         log.exception("Slack listener failed (%s)", _describe(body), exc_info=error)
-        _apologize(client, body)
+        _apologize(client, body, failure_text(error))
         return None
 
     app.slack = BoltWiring(bolt, register_handlers(bolt, app))
@@ -98,19 +95,19 @@ def _describe(body: dict[str, Any]) -> str:
     return f"{kind} {what or ''}".strip()
 
 
-def _apologize(client: WebClient, body: dict[str, Any]) -> None:
-    """Tell the person whose click or command failed, if there is a way to reach them."""
+def _apologize(client: WebClient, body: dict[str, Any], text: str) -> None:
+    """Tell the person whose request failed outside a listener's guard, if they can be reached."""
     url = body.get("response_url") or next(
         (u.get("response_url") for u in body.get("response_urls") or []), None
     )
     try:
         if url:
-            WebhookClient(url).send(text=SORRY, response_type="ephemeral", replace_original=False)
+            WebhookClient(url).send(text=text, response_type="ephemeral", replace_original=False)
             return
         user = body.get("user_id") or (body.get("user") or {}).get("id")
         channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
         if user and channel:
-            client.chat_postEphemeral(channel=channel, user=user, text=SORRY)
+            client.chat_postEphemeral(channel=channel, user=user, text=text)
     except (SlackApiError, SlackRequestError, OSError):
         log.warning("Couldn't tell the user about the error", exc_info=True)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from bot.app import ReviewOpsApp
+from bot.health import check_health
 from bot.webhooks import register_webhooks
 
 
@@ -15,10 +15,10 @@ def blueprint(app: ReviewOpsApp) -> Blueprint:
     web = Blueprint("reviewops_web", __name__)
 
     @web.get("/healthz")
-    def healthz() -> Response:
-        with app.db.read() as session:
-            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-        return Response("ok\n", mimetype="text/plain")
+    def healthz() -> tuple[Response, int]:
+        # 503 takes the process out of a load balancer; the body says which dependency failed.
+        health = check_health(app.db, app.clock.now())
+        return jsonify(health.as_json()), 503 if health.failing else 200
 
     @web.get("/metrics")
     def metrics() -> Response:

@@ -45,7 +45,7 @@ from handlers.blocks.listing import (
 from handlers.blocks.send import reschedule_modal
 from handlers.commands import render_list
 from handlers.edit import open_edit
-from handlers.errors import below, in_place, refusals, to_clicker
+from handlers.errors import anywhere, below, in_place, refusals, to_clicker
 from handlers.parsing import PageState, parse_list_query
 from handlers.permissions import refusal
 from handlers.surface import Registered, Surface, actor_of, first_action, services
@@ -247,6 +247,7 @@ def row_cancel(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltCo
     respond(replace_original=True, **bulk_reply(result, "canceled").as_kwargs())
 
 
+@refusals(anywhere)
 def row_keep(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
     """Say nothing was canceled."""
     ack()
@@ -254,6 +255,7 @@ def row_keep(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
     respond(replace_original=True, text=f"Kept #{value}: nothing was canceled.")
 
 
+@refusals(anywhere)
 def cancel_all(
     ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
@@ -288,6 +290,7 @@ def _canceled_all_text(result: BulkResult) -> str:
     return "\n".join(lines)
 
 
+@refusals(anywhere)
 def cancel_all_keep(ack: Ack, respond: Respond) -> None:
     """Say the queue is as it was."""
     ack()

@@ -29,7 +29,7 @@ from handlers.blocks.controls import (
 from handlers.blocks.customer import deleted_reply
 from handlers.blocks.listing import bulk_reply
 from handlers.commands import render_list
-from handlers.errors import in_place, refusals
+from handlers.errors import anywhere, in_place, refusals
 from handlers.parsing import PageState
 from handlers.permissions import refusal
 from handlers.surface import Registered, Surface, actor_of, first_action, services
@@ -91,6 +91,7 @@ def delete(
     respond(replace_original=True, **reply.as_kwargs())
 
 
+@refusals(anywhere)
 def keep(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
     """Say nothing was deleted."""
     ack()

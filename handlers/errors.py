@@ -1,13 +1,16 @@
-"""One error path: a refusal (DomainError) raised by a listener becomes the user's message.
+"""One error path: whatever a listener raises becomes the user's message, never a failed request.
 
-Each listener says where its answer goes (`@refusals(in_place)`, `@field_refusals(...)` for
-modals); anything else a listener raises reaches Bolt's error handler in bot/slack.py, which
-logs it and apologizes.
+Each listener says where a refusal (DomainError) goes (`@refusals(in_place)`,
+`@field_refusals(...)` for modals, `@refusals(anywhere)`). Any other error is logged and told
+as `bot/failures.py` words it (the database's outage, or an apology): the request is acked
+first if it was not, a modal keeps its fields with the message on its first input. Nothing
+is re-raised, because Bolt turns an error raised after `ack()` into "no ack" (a 404 at Slack).
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +18,15 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.domain.errors import DomainError
+from bot.failures import failure_text
 from handlers.blocks.common import Reply, text_reply
 from handlers.surface import actor_of
 from handlers.text import escape
+
+log = logging.getLogger(__name__)
 
 Listener = Callable[..., None]
 
@@ -67,6 +74,44 @@ def to_command(exc: DomainError, request: Request) -> None:
     request.respond(response_type="ephemeral", **warning_reply(exc).as_kwargs())
 
 
+def anywhere(exc: DomainError, request: Request) -> None:
+    """Tell the person by whatever way the request allows (a listener with no better place)."""
+    tell(request, f":warning: {exc.message}")
+
+
+def tell(request: Request, text: str) -> None:
+    """Ack if not yet done, then tell the person who asked `text` where the surface allows."""
+    body = request.body
+    if request.ack.response is None:
+        if body.get("type") == "view_submission" and _first_input(body):
+            request.ack(response_action="errors", errors={_first_input(body): text})
+            return
+        request.ack()
+    try:
+        _tell_acked(request, text)
+    except (SlackApiError, SlackRequestError, OSError):
+        log.warning("Couldn't tell the user what went wrong", exc_info=True)
+
+
+def _tell_acked(request: Request, text: str) -> None:
+    body = request.body
+    user = actor_of(body).id or str((body.get("event") or {}).get("user") or "")
+    if body.get("response_url") or body.get("response_urls"):
+        request.respond(text=text, response_type="ephemeral", replace_original=False)
+    elif (body.get("event") or {}).get("type") == "app_home_opened":
+        view = {"type": "home", "blocks": text_reply(text).blocks}
+        request.client.views_publish(user_id=user, view=view)
+    elif (body.get("channel") or {}).get("id"):
+        request.client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=text)
+    elif user:  # a Home tab button or a closed modal: the app's direct messages
+        request.client.chat_postMessage(channel=user, text=text)
+
+
+def _first_input(body: dict[str, Any]) -> str:
+    blocks = (body.get("view") or {}).get("blocks") or []
+    return next((str(b["block_id"]) for b in blocks if b.get("type") == "input"), "")
+
+
 def refusals(answer: Answer) -> Callable[[Listener], Listener]:
     """Make a listener answer a DomainError it raises with `answer`, instead of failing."""
 
@@ -82,15 +127,21 @@ def refusals(answer: Answer) -> Callable[[Listener], Listener]:
             context: BoltContext,
         ) -> None:
             given = {"ack": ack, "body": body, "respond": respond, "client": client}
-            given["context"] = context
+            given |= {"context": context, "event": body.get("event") or {}}
+            request = Request(ack, body, respond, client)
             try:
-                listener(**{name: value for name, value in given.items() if name in wanted})
-            except DomainError as exc:
-                answer(exc, Request(ack, body, respond, client))
+                try:
+                    listener(**{name: value for name, value in given.items() if name in wanted})
+                except DomainError as exc:
+                    answer(exc, request)  # may fail too (Slack down): told below
+            except Exception as exc:  # noqa: BLE001 - re-raised, Bolt would drop the ack
+                log.exception("Slack listener %s failed", listener.__name__)
+                tell(request, failure_text(exc))
 
         run.__name__ = listener.__name__
         run.__qualname__ = listener.__qualname__
         run.__doc__ = listener.__doc__
+        run.answers_every_error = True  # type: ignore[attr-defined]  # checked by a test
         return run
 
     return decorate

@@ -34,6 +34,7 @@ from handlers.blocks.common import Reply, text_reply
 from handlers.blocks.home import HOME_EXPORT
 from handlers.blocks.listing import describe_filter
 from handlers.blocks.report import export_done, export_failed, export_progress, export_started_reply
+from handlers.errors import anywhere, refusals
 from handlers.invocation import Invocation
 from handlers.parsing import parse_list_query
 from handlers.permissions import refusal
@@ -80,6 +81,7 @@ def parse_export_args(text: str) -> ExportRequest:
     return ExportRequest(separator=separator, bom=bom, query=" ".join(rest))
 
 
+@refusals(anywhere)
 def home_export(
     ack: Ack,
     body: dict[str, Any],

@@ -24,6 +24,7 @@ from handlers.blocks.home import (
     queued_modal,
 )
 from handlers.blocks.send import send_modal
+from handlers.errors import anywhere, refusals
 from handlers.surface import Registered, Surface, services
 
 PERIODS = (7, 30)
@@ -55,6 +56,7 @@ def publish_home(surface: Surface, client: WebClient, workspace_id: int, user_id
     client.views_publish(user_id=user_id, view=home_view(read_home(surface, workspace_id)))
 
 
+@refusals(anywhere)
 def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Publish the Home tab for the user who opened it."""
     surface = services(context)
@@ -64,6 +66,7 @@ def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) 
     publish_home(surface, client, surface.workspace_id(context), str(event["user"]))
 
 
+@refusals(anywhere)
 def send_from_home(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Open the send modal from the Home tab."""
     ack()
@@ -74,6 +77,7 @@ def send_from_home(ack: Ack, body: dict[str, Any], client: WebClient, context: B
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
+@refusals(anywhere)
 def show_queued(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Open the modal listing what is queued or paused."""
     ack()

@@ -37,6 +37,7 @@ from handlers.blocks.sms_estimate import (
     estimate_sms,
     sms_preview_block,
 )
+from handlers.errors import anywhere, refusals
 from handlers.modal_input import entered, tell
 from handlers.permissions import refusal
 from handlers.surface import Registered, Surface, actor_of, first_action, services
@@ -241,6 +242,7 @@ def _changed(before: WorkspacePolicy, after: WorkspacePolicy) -> list[str]:
     return [key for key in new if old.get(key) != new[key]]
 
 
+@refusals(anywhere)
 def settings_submitted(
     ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
@@ -270,6 +272,7 @@ def settings_submitted(
     tell(client, read_metadata(view.get("private_metadata")), actor.id, text_reply(text))
 
 
+@refusals(anywhere)
 def sms_text_typed(
     ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
 ) -> None:

@@ -9,7 +9,9 @@ Rules:
   needed it (a reply or update after a dead root) die with it instead of waiting forever;
 - a row is leased (its next_attempt_at moved past the call's timeout) before Slack is called,
   so two workers never post the same row, and the root's ts is stored in the same
-  transaction that marks it done.
+  transaction that marks it done;
+- a post whose answer was a 5xx or a timeout may be in Slack: before posting it again, the
+  outbox looks for it by its metadata (scheduler/outbox_recovery.py) and adopts it if found.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlmodel import Session, col, select
 from bot.clock import Clock
 from bot.metrics import Metrics
 from scheduler.jobs import Scheduler
+from scheduler.outbox_recovery import find_earlier_post, marked
 from store.db import Database
 from store.models import ReviewRequest, SlackOutbox
 
@@ -46,6 +49,7 @@ MAX_BACKOFF_SECONDS = 300
 DEFAULT_RETRY_AFTER_SECONDS = 30
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
+EDITS = ("update", "erase")  # chat.update; every other kind is a chat.postMessage
 
 # Slack errors that say "not now" rather than "never": the workspace may be reinstalled.
 TRANSIENT_ERRORS = frozenset(
@@ -89,6 +93,7 @@ class _Call:
     workspace_id: int
     request_id: int | None
     args: dict[str, Any]
+    in_doubt: bool = False  # an earlier attempt may have reached Slack (5xx, timeout)
 
 
 class OutboxSender:
@@ -168,10 +173,7 @@ class OutboxSender:
             return False, False
         channel = paced or call.args["channel"]
         try:
-            if call.kind in ("update", "erase"):
-                response = client.chat_update(**call.args)
-            else:
-                response = client.chat_postMessage(**call.args)
+            data = self._call(client, call)
         except Exception as exc:
             failure = classify(exc)
             self.metrics.slack_posts.labels(call.kind, failure.kind).inc()
@@ -187,8 +189,20 @@ class OutboxSender:
             return False, False
         self._free_at[channel] = now + self.per_channel_interval
         self.metrics.slack_posts.labels(call.kind, "ok").inc()
-        self._done(call, response.data if isinstance(response.data, dict) else {}, now)
+        self._done(call, data, now)
         return True, True
+
+    def _call(self, client: WebClient, call: _Call) -> dict[str, Any]:
+        """Make the row's Web API call, unless an earlier attempt's post is found in Slack."""
+        if call.kind in EDITS:
+            response = client.chat_update(**call.args)
+        else:
+            found = find_earlier_post(client, call.args, call.row_id) if call.in_doubt else None
+            if found is not None:
+                log.info("slack outbox row %s: already in Slack, not posted again", call.row_id)
+                return found
+            response = client.chat_postMessage(**marked(call.args, call.row_id))
+        return response.data if isinstance(response.data, dict) else {}
 
     def _lease(self, row_id: int, now: datetime) -> _Call | _Finished | None:
         """Take the row for this worker and read what to send.
@@ -215,7 +229,8 @@ class OutboxSender:
             if args is None:
                 session.add(row)
                 return FINISHED
-            return _Call(row_id, row.kind, row.workspace_id, row.request_id, args)
+            in_doubt = bool(row.payload.get("in_doubt"))
+            return _Call(row_id, row.kind, row.workspace_id, row.request_id, args, in_doubt)
 
     def _done(self, call: _Call, data: dict[str, Any], now: datetime) -> None:
         with self.db.write() as session:
@@ -246,6 +261,9 @@ class OutboxSender:
             else:
                 row.attempts += 1
                 delay = backoff_seconds(row.attempts)
+                if call.kind not in EDITS:
+                    # A 5xx or a timeout can come after Slack stored the post: look first.
+                    row.payload = {**row.payload, "in_doubt": True}
             row.next_attempt_at = now + timedelta(seconds=delay)
             row.last_error = failure.error[:500]
             session.add(row)

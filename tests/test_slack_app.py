@@ -13,7 +13,7 @@ import yaml
 from slack_sdk.models.blocks import DividerBlock, Option
 
 from bot.domain.policy import WorkspacePolicy
-from bot.slack import SORRY
+from bot.failures import SORRY
 from bot.usecases.inputs import BulkResult, CustomerLookup, RequestDetail
 from handlers.blocks import common, limits, settings_show
 from handlers.blocks import customer as customer_blocks
@@ -77,12 +77,12 @@ def test_a_failing_listener_is_logged_and_the_user_told_politely(
     slack: SlackHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     slack.fake.fail_next("views.open", status=500)
-    with caplog.at_level(logging.ERROR, logger="bot.slack"):
+    with caplog.at_level(logging.ERROR, logger="handlers.errors"):
         assert slack.post_command("send").status_code == 200
         answer = slack.answer()
     assert answer["text"] == SORRY
-    failures = [r for r in caplog.records if r.name == "bot.slack" and r.exc_info]
-    assert failures and "command /reviews" in failures[0].getMessage()
+    failures = [r for r in caplog.records if r.name == "handlers.errors" and r.exc_info]
+    assert failures and "reviews_command" in failures[0].getMessage()
 
 
 def test_an_unhandled_request_answers_404(

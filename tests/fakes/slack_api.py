@@ -74,6 +74,7 @@ class _Failure:
     retry_after: int | None
     error: str | None
     times: int
+    after_storing: bool = False  # the call takes effect, then the answer is lost (a 5xx)
 
 
 def _truthy(value: Any) -> bool:
@@ -288,15 +289,17 @@ class FakeSlack:
         retry_after: int | None = 1,
         error: str | None = None,
         times: int = 1,
+        after_storing: bool = False,
     ) -> None:
         """Make the next `times` calls to `method` fail.
 
         error="x" -> HTTP 200 {"ok": false, "error": "x"}; else status 429 -> ratelimited with
         Retry-After; any other status -> that status with a text body ("internal error" for 500).
+        after_storing=True: the call is carried out (a message stored) before the failure answer.
         """
         with self._lock:
             self._failures.setdefault(method, []).append(
-                _Failure(status, retry_after, error, times)
+                _Failure(status, retry_after, error, times, after_storing)
             )
 
     # ------------------------------------------------------------------ introspection
@@ -380,6 +383,8 @@ class FakeSlack:
                 if token != self.bot_token:
                     return _json_answer({"ok": False, "error": "invalid_auth"})
                 failure = self._take_failure(method)
+                if failure is not None and failure.after_storing and method in _METHODS:
+                    _METHODS[method](self, params)
                 if failure is not None:
                     return _failure_answer(failure)
                 handler = _METHODS.get(method)
@@ -890,7 +895,36 @@ def _files_complete_upload(fake: FakeSlack, params: dict[str, Any]) -> dict[str,
     return {"ok": True, "files": out}
 
 
+def _with_metadata(msg: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A message as the history methods return it: metadata only when asked for."""
+    out = {k: copy.deepcopy(v) for k, v in msg.items() if k not in ("replies", "metadata")}
+    if _truthy(params.get("include_all_metadata")) and "metadata" in msg:
+        out["metadata"] = copy.deepcopy(msg["metadata"])
+    return out
+
+
+def _conversations_history(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    channel = str(params.get("channel") or "")
+    if channel not in fake._roots:
+        raise SlackError("channel_not_found")
+    oldest = float(params.get("oldest") or 0)
+    roots = [m for m in fake._roots[channel] if float(m["ts"]) > oldest]
+    newest_first = [_with_metadata(m, params) for m in reversed(roots)]
+    limit = int(params.get("limit") or 100)
+    return {"ok": True, "messages": newest_first[:limit], "has_more": len(roots) > limit}
+
+
+def _conversations_replies(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    root = fake._by_ts.get((str(params.get("channel")), str(params.get("ts"))))
+    if root is None or "replies" not in root:
+        raise SlackError("thread_not_found")
+    messages = [_with_metadata(m, params) for m in [root, *root["replies"]]]
+    return {"ok": True, "messages": messages, "has_more": False}
+
+
 _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
+    "conversations.history": _conversations_history,
+    "conversations.replies": _conversations_replies,
     "auth.test": _auth_test,
     "chat.postMessage": _chat_post_message,
     "chat.update": _chat_update,
