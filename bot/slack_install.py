@@ -34,6 +34,9 @@ BOT_SCOPES = (
     "files:write",
     "users:read",
     "im:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
 )
 STATE_MAX_AGE_SECONDS = 600
 

@@ -37,6 +37,10 @@ REQUIRED_SCOPES = {
     "files:write",
     "users:read",
     "im:write",
+    # The outbox reads back a post Slack stored but answered 5xx (exactly-once posts).
+    "channels:history",
+    "groups:history",
+    "im:history",
 }
 
 
