@@ -499,6 +499,10 @@ def test_an_opt_out_follows_one_rule_whoever_learns_it(web: Web, learned_by: str
     assert web.message(elsewhere.number).status == "queued"
     [alert] = web.changes("opted_out")
     assert alert.alert
+    # One opt-out, one alert for the managers, whoever learned of it.
+    assert [c.kind for n, c in web.notifier.changes if n == opting.number and c.alert] == [
+        "opted_out"
+    ]
     sent_before = len(web.twilio.messages)
     web.clock.advance(3 * later)
     web.send_all()

@@ -356,20 +356,23 @@ class Dispatcher:
             message=message,
             detail={"code": result.error_code, "reason": result.reason},
         )
-        code = f" (error {result.error_code})" if result.error_code else ""
-        self.journal.notify(
-            session,
-            request,
-            Change(
-                new_status.value,
-                f"{channel} {new_status.value}: {result.reason or 'no reason given'}{code}",
-                alert=True,
-            ),
-        )
+        told = False
         if opted and message.channel in PHONE_CHANNELS and message.to_address:
-            # The same opt-out rule as an inbound STOP: every contact and message to the number.
+            # The same opt-out rule as an inbound STOP: every contact and message to the
+            # number, and one alert, told by the rule itself.
             reason = result.reason or "The customer opted out"
-            self.journal.opt_out_phone(session, message.to_address, reason, now)
+            told = self.journal.opt_out_phone(session, message.to_address, reason, now)
+        if not told:
+            code = f" (error {result.error_code})" if result.error_code else ""
+            self.journal.notify(
+                session,
+                request,
+                Change(
+                    new_status.value,
+                    f"{channel} {new_status.value}: {result.reason or 'no reason given'}{code}",
+                    alert=True,
+                ),
+            )
         fall_back_to_email(self.journal, session, request, message, now)
 
     def reap(self) -> tuple[int, int]:
