@@ -1,0 +1,101 @@
+"""Every state move of the dispatcher is fenced: a frozen worker or a second reaper changes nothing.
+
+A worker that stalls between its checks and its move (a long GC, a stopped container) must
+find its claim gone; two reapers on the same database must give up on a message once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.clock import FrozenClock
+from bot.compose import Composer
+from bot.delivery.base import OutgoingMessage
+from bot.delivery.twilio import TwilioSender
+from bot.usecases.dispatcher import CLAIM_LEASE, Dispatcher
+from bot.usecases.inputs import RequestCreate
+from store.db import Database
+from store.models import Message
+from tests.fakes import twilio_api as tw
+from tests.helpers import ALICE, PUBLIC_URL, Engine
+
+SID = "AC" + "1" * 32
+TOKEN = "secret-token"
+FROM = "+15005550006"
+
+
+@pytest.fixture
+def twilio() -> Iterator[tw.FakeTwilio]:
+    with tw.FakeTwilio(SID, TOKEN) as fake:
+        yield fake
+
+
+def twilio_sender(fake: tw.FakeTwilio) -> TwilioSender:
+    return TwilioSender(SID, TOKEN, api_url=fake.url, sms_from=FROM, whatsapp_from=FROM)
+
+
+class StallingComposer(Composer):
+    """A real composer that lets the test act while the worker is between check and move."""
+
+    def __init__(self, stall: Callable[[], None]) -> None:
+        super().__init__(public_url=PUBLIC_URL, email_from="shop@example.test")
+        self.stall = stall
+
+    def compose(self, *args: Any, **kwargs: Any) -> OutgoingMessage:
+        self.stall()
+        return super().compose(*args, **kwargs)
+
+
+def worker(setup: Engine, url: str, sender: TwilioSender, composer: Composer) -> Dispatcher:
+    # Each worker has its own engine, so its own connections and transactions.
+    return Dispatcher(setup.ops, senders={"sms": sender}, composer=composer, db=Database(url))
+
+
+def only_postgres(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent workers are the PostgreSQL scale-out case")
+
+
+def test_worker_past_its_claim_lease_sends_nothing_once_reclaimed(
+    database_url: str, clock: FrozenClock, twilio: tw.FakeTwilio
+) -> None:
+    setup = Engine(Database(database_url), clock, region="US")
+    setup.ops.create(setup.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
+    sender = twilio_sender(twilio)
+    a = worker(setup, database_url, sender, setup.dispatcher.composer)
+    b = worker(setup, database_url, sender, setup.dispatcher.composer)
+    [claim_a] = a.claim_due()
+    clock.advance(CLAIM_LEASE + timedelta(seconds=1))  # A froze past its lease
+    assert b.reap() == (1, 0)
+    assert b.run_until_idle() == 1
+    assert a.start_sending(claim_a) is None  # A wakes up: its claim is gone
+    assert len(twilio.messages) == 1
+
+
+def test_worker_stalled_inside_its_hand_over_is_fenced_out(
+    database_url: str, clock: FrozenClock, twilio: tw.FakeTwilio
+) -> None:
+    only_postgres(database_url)
+    setup = Engine(Database(database_url), clock, region="US")
+    setup.ops.create(setup.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
+    sender = twilio_sender(twilio)
+    b = worker(setup, database_url, sender, setup.dispatcher.composer)
+    handed_by_b: list[int] = []
+
+    def meanwhile() -> None:
+        # A has checked its claim and stalls past the lease; the reaper and B run now.
+        clock.advance(CLAIM_LEASE + timedelta(seconds=1))
+        b.reap()
+        handed_by_b.append(b.run_until_idle())
+
+    a = worker(setup, database_url, sender, StallingComposer(meanwhile))
+    handed_by_a = a.run_until_idle()
+    assert len(twilio.messages) == 1
+    assert handed_by_a + sum(handed_by_b) == 1
+    with setup.db.read() as session:
+        assert session.exec(select(Message.status)).all() == ["sent"]
