@@ -6,6 +6,8 @@ find its claim gone; two reapers on the same database must give up on a message 
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -19,8 +21,9 @@ from bot.delivery.base import OutgoingMessage
 from bot.delivery.twilio import TwilioSender
 from bot.usecases.dispatcher import CLAIM_LEASE, Dispatcher
 from bot.usecases.inputs import RequestCreate
+from bot.usecases.notifier import RecordingNotifier
 from store.db import Database
-from store.models import Message
+from store.models import Event, Message
 from tests.fakes import twilio_api as tw
 from tests.helpers import ALICE, PUBLIC_URL, Engine
 
@@ -99,3 +102,41 @@ def test_worker_stalled_inside_its_hand_over_is_fenced_out(
     assert handed_by_a + sum(handed_by_b) == 1
     with setup.db.read() as session:
         assert session.exec(select(Message.status)).all() == ["sent"]
+
+
+def test_two_reapers_give_up_on_each_abandoned_send_once(
+    database_url: str, clock: FrozenClock
+) -> None:
+    only_postgres(database_url)
+    setup = Engine(Database(database_url), clock, region="US")
+    for i in range(200):
+        setup.ops.create(
+            setup.ws, RequestCreate(name=f"C{i}", phone=f"+1415555{i:04d}", method="sms"), ALICE
+        )
+    claims = setup.dispatcher.claim_due() + setup.dispatcher.claim_due()
+    claims += setup.dispatcher.claim_due() + setup.dispatcher.claim_due()
+    for claim in claims:
+        assert setup.dispatcher.start_sending(claim) is not None  # then every worker dies
+    clock.advance(timedelta(minutes=10))
+    unused = TwilioSender(SID, TOKEN, api_url="http://127.0.0.1:9", sms_from=FROM)
+    reapers = [worker(setup, database_url, unused, setup.dispatcher.composer) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    stuck = Counter[int]()
+
+    def run(index: int) -> None:
+        barrier.wait()
+        stuck[index] = reapers[index].reap()[1]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert stuck[0] + stuck[1] == 200
+    with setup.db.read() as session:
+        events = session.exec(select(Event.message_id).where(Event.kind == "unknown")).all()
+        assert set(session.exec(select(Message.status)).all()) == {"unknown"}
+    assert len(events) == 200 and len(set(events)) == 200
+    assert isinstance(setup.notifier, RecordingNotifier)
+    alerts = [c for _, c in setup.notifier.changes if c.kind == "unknown"]
+    assert len(alerts) == 200

@@ -56,9 +56,10 @@ def reap_expired(journal: Journal, db: Database, now: datetime) -> tuple[int, in
     with db.write() as session:
         released = journal.release_expired_claims(session, now)
         stuck = session.exec(
-            select(Message).where(
-                Message.status == Status.SENDING.value, col(Message.lease_until) < now
-            )
+            select(Message)
+            .where(Message.status == Status.SENDING.value, col(Message.lease_until) < now)
+            # Locked, so a second reaper (or a report) never acts on a row already taken.
+            .with_for_update(skip_locked=True)
         ).all()
         for message in stuck:
             # It may have reached the provider before the worker died: never resend.
