@@ -17,11 +17,13 @@ from sqlmodel import select
 
 from bot.clock import FrozenClock
 from bot.compose import Composer
-from bot.delivery.base import OutgoingMessage
+from bot.delivery.base import Outcome, OutgoingMessage, SendResult
 from bot.delivery.twilio import TwilioSender
 from bot.usecases.dispatcher import CLAIM_LEASE, Dispatcher
+from bot.usecases.feedback import Feedback
 from bot.usecases.inputs import RequestCreate
 from bot.usecases.notifier import RecordingNotifier
+from bot.usecases.reports import Applied
 from store.db import Database
 from store.models import Event, Message
 from tests.fakes import twilio_api as tw
@@ -140,3 +142,25 @@ def test_two_reapers_give_up_on_each_abandoned_send_once(
     assert isinstance(setup.notifier, RecordingNotifier)
     alerts = [c for _, c in setup.notifier.changes if c.kind == "unknown"]
     assert len(alerts) == 200
+
+
+def test_a_lost_answer_after_a_callback_settled_the_message_changes_nothing(
+    db: Database, clock: FrozenClock, twilio: tw.FakeTwilio
+) -> None:
+    engine = Engine(db, clock, senders={"sms": twilio_sender(twilio)}, region="US")
+    engine.ops.create(engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
+    [claim] = engine.dispatcher.claim_due()
+    assert engine.dispatcher.start_sending(claim) is not None
+    # Twilio stored it and said "delivered" before the answer to the send itself was lost.
+    delivered = Feedback(engine.ops).twilio_status(
+        sid="SM" + "f" * 32, to="+14155550100", status="delivered"
+    )
+    assert delivered is Applied.APPLIED
+    lost = SendResult(Outcome.UNKNOWN, "twilio", reason="Twilio did not answer in time")
+    engine.dispatcher.record_result(claim, lost)
+    with db.read() as session:
+        message = session.exec(select(Message)).one()
+        unknowns = session.exec(select(Event).where(Event.kind == "unknown")).all()
+    assert (message.status, message.error_reason, unknowns) == ("delivered", None, [])
+    assert isinstance(engine.notifier, RecordingNotifier)
+    assert [c.kind for _, c in engine.notifier.changes if c.alert] == []
