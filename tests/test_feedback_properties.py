@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import timedelta
 
@@ -11,9 +12,10 @@ from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.delivery.twilio_reports import twilio_status
-from bot.domain.status import RANK, Status
+from bot.domain.status import RANK, TERMINAL, Status
 from bot.usecases.feedback import Feedback
 from bot.usecases.inputs import RequestCreate
+from bot.usecases.notifier import RecordingNotifier
 from bot.usecases.reports import Applied, fold
 from store.db import Database
 from store.models import Event, Message
@@ -115,3 +117,64 @@ def test_the_store_agrees_with_the_rule(db: Database, clock: FrozenClock, words:
         message = session.exec(select(Message).where(Message.request_id == request.id)).one()
     if Status.FAILED in reports or Status.UNDELIVERED in reports:
         assert message.failed_at is not None
+
+
+TERMINALS = sorted(TERMINAL, key=lambda s: RANK[s])
+
+
+@settings(max_examples=500)
+@given(
+    start=st.sampled_from([*STARTS, *TERMINALS]),
+    pair=st.lists(st.sampled_from(TERMINALS), min_size=2, max_size=2, unique=True),
+    others=st.lists(st.sampled_from(list(Status)), max_size=6),
+    order=st.randoms(use_true_random=False),
+)
+def test_any_two_endings_in_any_order_end_the_same(
+    start: Status, pair: list[Status], others: list[Status], order: random.Random
+) -> None:
+    reports = [*pair, *others]
+    shuffled = reports[:]
+    order.shuffle(shuffled)
+    assert fold(start, shuffled) == fold(start, reports) == highest(start, reports)
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    callbacks=st.lists(
+        st.sampled_from(
+            [("undelivered", "30003"), ("failed", "30008"), ("delivered", None), ("sent", None)]
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_failed_and_undelivered_callbacks_end_failed_in_any_order_with_their_code(
+    db: Database, clock: FrozenClock, callbacks: list[tuple[str, str | None]]
+) -> None:
+    engine = Engine(db, clock, region="US", cooldown_days=0)
+    feedback = Feedback(engine.ops)
+    request = engine.ops.create(
+        engine.ws, RequestCreate(name="P", phone="+14155550100", method="sms"), ALICE
+    )
+    engine.dispatcher.run_until_idle()
+    sid = engine.ops.show(engine.ws, request.number).messages[0].provider_id
+    assert sid is not None
+    for i, (word, code) in enumerate(callbacks):
+        clock.advance(timedelta(seconds=1))
+        feedback.twilio_status(sid=sid, status=word, error_code=code, idempotency_token=f"t{i}")
+    with db.read() as session:
+        message = session.exec(select(Message).where(Message.request_id == request.id)).one()
+    endings = [(w, c) for w, c in callbacks if c is not None]
+    if any(w == "failed" for w, _ in endings):
+        assert message.status == "failed"
+    elif endings:
+        assert message.status == "undelivered"
+    # The first code reported is kept, never cleared or replaced.
+    assert message.error_code == (endings[0][1] if endings else None)
+    # The team is alerted once that the message did not reach the customer.
+    assert isinstance(engine.notifier, RecordingNotifier)
+    assert len([c for _, c in engine.notifier.changes if c.alert]) == min(len(endings), 1)

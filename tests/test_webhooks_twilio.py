@@ -225,11 +225,15 @@ def test_failures_keep_code_and_readable_reason_and_alert(
     assert web.ops.show(web.ws, number).request.last_error == reason
     [change] = web.changes(status)
     assert change.alert and reason in change.text and str(code) in change.text
-    # A later report never clears or replaces the stored error.
+    # A later report never clears or replaces the stored error; `failed` outranks `undelivered`.
     web.twilio.send_status_callback(sid, "failed", error_code=30001)
     web.twilio.send_status_callback(sid, "delivered")
     message = web.message(number)
-    assert (message.status, message.error_code, message.error_reason) == (status, str(code), reason)
+    assert (message.status, message.error_code, message.error_reason) == (
+        "failed",
+        str(code),
+        reason,
+    )
 
 
 def test_duplicates_apply_once(web: Web) -> None:

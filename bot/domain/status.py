@@ -26,6 +26,8 @@ class Status(StrEnum):
 
 # Higher rank wins. Provider outcomes that end a message rank above engagement so a
 # late "delivered" can never hide a failure, and customer actions rank above both.
+# Terminal statuses are ordered among themselves too (undelivered < failed < complained <
+# unsubscribed < canceled), so two endings give the same result in either order.
 RANK: dict[Status, int] = {
     Status.QUEUED: 0,
     Status.PAUSED: 0,
@@ -97,12 +99,13 @@ EMOJI: dict[Status, str] = {
 def can_advance(current: Status, new: Status) -> bool:
     """Say whether a message in `current` may move to `new` on provider or customer evidence."""
     if current in TERMINAL:
-        return False
+        # Only a higher-ranked ending replaces an ending: the order of arrival never matters.
+        return new in TERMINAL and RANK[new] > RANK[current]
     return RANK[new] > RANK[current]
 
 
 def advance(current: Status, new: Status) -> Status:
-    """Return the status after `new` is reported: never backwards, terminal ones stay."""
+    """Return the status after `new` is reported: never backwards, an ending only to a higher one."""
     return new if can_advance(current, new) else current
 
 

@@ -199,7 +199,7 @@ class Dispatcher:
                 self.journal.wait(session, [message], Status.QUEUED, now, due_at=allowed)
                 return None
             outgoing = self.composer.compose(message, request, policy)
-            self.journal.start_sending(
+            started = self.journal.start_sending(
                 session,
                 message,
                 now,
@@ -207,7 +207,7 @@ class Dispatcher:
                 body=outgoing.body_text,
                 subject=outgoing.subject,
             )
-            return outgoing
+            return outgoing if started else None
 
     def _cancel(
         self, session: Session, message: Message, request: ReviewRequest, reason: str, now: datetime
@@ -227,9 +227,9 @@ class Dispatcher:
         now = self.clock.now()
         with self.db.write() as session:
             message = session.exec(
-                select(Message).where(
-                    Message.id == claim.message_id, Message.claim_token == claim.token
-                )
+                select(Message)
+                .where(Message.id == claim.message_id, Message.claim_token == claim.token)
+                .with_for_update()  # no reaper or report moves it while its result is stored
             ).first()
             if message is None:
                 log.error(
@@ -382,9 +382,12 @@ class Dispatcher:
 
 def _claimed(session: Session, claim: Claim, status: Status) -> Message | None:
     return session.exec(
-        select(Message).where(
+        select(Message)
+        .where(
             Message.id == claim.message_id,
             Message.claim_token == claim.token,
             Message.status == status.value,
         )
+        # Held until the hand-over commits: nothing re-claims or reaps it in between.
+        .with_for_update()
     ).first()

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from sqlmodel import Session, col, select
 
-from bot.domain.status import Status
+from bot.domain.status import Status, can_advance
 from bot.usecases.actors import SYSTEM, Actor
 from bot.usecases.journal import Journal
 from bot.usecases.notifier import Change
@@ -44,6 +44,8 @@ def mark_unknown(
     now: datetime,
 ) -> None:
     """Record that a message may or may not have gone out; it is never sent again by itself."""
+    if not can_advance(Status(message.status), Status.UNKNOWN):
+        return  # a report already settled it (sent, delivered, failed): nothing is in doubt
     journal.advance(session, message, Status.UNKNOWN, now, reason=why.error_reason)
     journal.refresh(session, request, now)
     detail = {"reason": why.logged}
@@ -56,9 +58,10 @@ def reap_expired(journal: Journal, db: Database, now: datetime) -> tuple[int, in
     with db.write() as session:
         released = journal.release_expired_claims(session, now)
         stuck = session.exec(
-            select(Message).where(
-                Message.status == Status.SENDING.value, col(Message.lease_until) < now
-            )
+            select(Message)
+            .where(Message.status == Status.SENDING.value, col(Message.lease_until) < now)
+            # Locked, so a second reaper (or a report) never acts on a row already taken.
+            .with_for_update(skip_locked=True)
         ).all()
         for message in stuck:
             # It may have reached the provider before the worker died: never resend.

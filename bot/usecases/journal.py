@@ -26,6 +26,11 @@ from store import contacts as contact_store
 from store.models import Contact, Event, Message, ReviewRequest
 
 
+def _rows(result: object) -> int:
+    """Return how many rows a guarded update moved."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
 def refresh_status(session: Session, request: ReviewRequest, now: datetime) -> None:
     """Recompute the request's displayed status from its messages."""
     session.flush()
@@ -191,12 +196,15 @@ class Journal:
 
     def release_expired_claims(self, session: Session, now: datetime) -> int:
         """Give back the claims whose lease expired before the hand-over; return how many."""
+        # Rows a worker holds (locked in its hand-over) are skipped, and the move re-checks them.
+        expired = (col(Message.status) == Status.CLAIMED.value, col(Message.lease_until) < now)
+        held_by_nobody = select(Message.id).where(*expired).with_for_update(skip_locked=True)
         result = session.execute(
             update(Message)
-            .where(col(Message.status) == Status.CLAIMED.value, col(Message.lease_until) < now)
+            .where(col(Message.id).in_(held_by_nobody.scalar_subquery()), *expired)
             .values(status=Status.QUEUED.value, claim_token=None, lease_until=None, updated_at=now)
         )
-        return int(cast(CursorResult[Any], result).rowcount or 0)
+        return _rows(result)
 
     def start_sending(
         self,
@@ -207,14 +215,18 @@ class Journal:
         *,
         body: str,
         subject: str | None,
-    ) -> None:
-        """Move a claimed message to `sending` with what is handed over (committed before the call)."""
-        message.status = Status.SENDING.value
-        message.body = body
-        message.subject = subject
-        message.lease_until = lease
-        message.updated_at = now
-        session.add(message)
+    ) -> bool:
+        """Move a claimed message to `sending` (committed before the call); False if it was lost."""
+        # Compare-and-set on the token and status checked: a worker that stalled past its lease
+        # while another re-claimed the message moves nothing, so sends nothing.
+        mine = (col(Message.claim_token) == message.claim_token, col(Message.id) == message.id)
+        values = {"body": body, "subject": subject, "lease_until": lease, "updated_at": now}
+        result = session.execute(
+            update(Message)
+            .where(col(Message.status) == Status.CLAIMED.value, *mine)
+            .values(status=Status.SENDING.value, **values)
+        )
+        return _rows(result) == 1
 
     # --- opt-outs: one rule whoever learns of it --------------------------------------------
 
@@ -273,16 +285,8 @@ class Journal:
         self.cancel_reminders(session, request, now, Status.UNSUBSCRIBED)
         refresh_status(session, request, now)
         detail = {"channels": list(PHONE_CHANNELS), "keyword": keyword, "reason": reason}
-        self.record(
-            session,
-            request,
-            "opted_out",
-            CUSTOMER,
-            now,
-            message=last,
-            detail=detail,
-            dedup_key=dedup_key,
-        )
+        keys: dict[str, Any] = {"message": last, "detail": detail, "dedup_key": dedup_key}
+        self.record(session, request, "opted_out", CUSTOMER, now, **keys)
         text = f"{request.customer_name} opted out of SMS and WhatsApp ({reason})"
         self.notify(session, request, Change("opted_out", text, alert=True))
         return True
@@ -384,15 +388,10 @@ class Journal:
             )
         ).all()
         canceled = self.cancel_waiting(session, waiting, REMINDER_STOPS[why], now)
+        detail = {"reason": why.value}
         for message in canceled:
             self.record(
-                session,
-                request,
-                "reminder_canceled",
-                SYSTEM,
-                now,
-                message=message,
-                detail={"reason": why.value},
+                session, request, "reminder_canceled", SYSTEM, now, message=message, detail=detail
             )
         if canceled:
             refresh_status(session, request, now)

@@ -128,7 +128,9 @@ class FeedbackSource:
             detail={k: v for k, v in detail.items() if v is not None},
             dedup_key=report.dedup_key,
         )
+        # One alert that a message did not reach the customer, whichever failure came first.
         alert = after is report.status and report.status in ALERTS
+        alert = alert and not (failure and before in FAILURES)
         self.journal.notify(
             session,
             request,
