@@ -349,6 +349,8 @@ def test_stop_error_code_in_callback_opts_out(web: Web) -> None:
     web.twilio.send_status_callback(sid, "failed", error_code=21610)
     assert web.message(number).status == "unsubscribed"
     assert web.contact().phone_opted_out_at is not None
+    # One opt-out, one alert: the opt-out rule's, not a second one for the status.
+    assert [c.kind for n, c in web.notifier.changes if n == number and c.alert] == ["opted_out"]
 
 
 def test_callback_resolves_a_send_whose_answer_was_lost(web: Web) -> None:

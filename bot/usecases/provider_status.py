@@ -38,6 +38,7 @@ class ProviderStatus(FeedbackSource):
                 "twilio_status": delivery.provider_word,
                 "idempotency_token": idempotency_token,
             },
+            alerts=not delivery.recipient_opted_out,  # the opt-out rule alerts once
         )
         opted_out = delivery.recipient_opted_out
         return self.guarded(lambda session: self._apply(session, sid, to, report, opted_out))

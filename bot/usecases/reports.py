@@ -68,6 +68,8 @@ class Report:
     error_code: str | None = None
     reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # False where another rule tells the managers itself (an opt-out raises its own alert).
+    alerts: bool = True
 
 
 def fold(current: Status, reports: Iterable[Status]) -> Status:
@@ -129,7 +131,7 @@ class FeedbackSource:
             dedup_key=report.dedup_key,
         )
         # One alert that a message did not reach the customer, whichever failure came first.
-        alert = after is report.status and report.status in ALERTS
+        alert = report.alerts and after is report.status and report.status in ALERTS
         alert = alert and not (failure and before in FAILURES)
         self.journal.notify(
             session,
