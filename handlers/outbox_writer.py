@@ -25,7 +25,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
-from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy import stored_policy
 from bot.domain.status import PENDING, Status
 from bot.usecases.notifier import Change
 from handlers.blocks.card import (
@@ -54,7 +54,7 @@ class SlackNotifier:
         workspace = session.get(Workspace, request.workspace_id)
         if workspace is None:
             return
-        policy = WorkspacePolicy.model_validate(workspace.policy)
+        policy = stored_policy(workspace.policy)
         now = self.clock.now()
         waiting = _waiting(session, request)
         text = redact(change.text, request)

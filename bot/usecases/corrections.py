@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from bot.domain import contacts
 from bot.domain.channels import METHOD_LABELS, PHONE_CHANNELS
 from bot.domain.errors import InvalidInput, NotAllowed
-from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy import stored_policy
 from bot.domain.status import PENDING, Status
 from bot.usecases import loading
 from bot.usecases.actors import Actor
@@ -40,7 +40,7 @@ class Corrections(UseCase):
             request = loading.request(session, workspace_id, number)
             pending = _editable_messages(session, request)
             workspace = loading.workspace(session, workspace_id)
-            policy = WorkspacePolicy.model_validate(workspace.policy)
+            policy = stored_policy(workspace.policy)
             region = policy.region or self.default_region
             values = _edited_values(request, data, region)
             opted = opt_outs(session, workspace_id, values["phone"], values["email"])

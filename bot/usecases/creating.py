@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from bot.domain import contacts
 from bot.domain.channels import METHOD_LABELS, PHONE_CHANNELS
 from bot.domain.errors import Conflict, InvalidInput
-from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy import WorkspacePolicy, stored_policy
 from bot.domain.status import Status
 from bot.domain.timing import parse_delay
 from bot.domain.window import next_allowed, parse_window
@@ -36,7 +36,7 @@ class Creating(UseCase):
         now = self.clock.now()
         with self.db.write() as session:
             workspace = loading.workspace(session, workspace_id)
-            policy = WorkspacePolicy.model_validate(workspace.policy)
+            policy = stored_policy(workspace.policy)
             plan = self._plan(session, workspace_id, policy, data, now)
             contact = upsert_contact(session, workspace_id, plan, now)
             if not data.override_cooldown:

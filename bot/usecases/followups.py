@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
-from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy import WorkspacePolicy, stored_policy
 from bot.domain.status import PENDING, REMINDER_STOPS, Status
 from bot.domain.window import next_allowed, parse_window
 from bot.usecases.actors import SYSTEM
@@ -24,7 +24,7 @@ def workspace_policy(session: Session, workspace_id: int) -> WorkspacePolicy:
     """Return a workspace's validated settings."""
     workspace = session.get(Workspace, workspace_id)
     assert workspace is not None
-    return WorkspacePolicy.model_validate(workspace.policy)
+    return stored_policy(workspace.policy)
 
 
 def fall_back_to_email(

@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
-from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy import stored_policy
 from bot.domain.status import PENDING, Status
 from bot.domain.timing import slack_date_token
 from bot.domain.window import next_allowed, parse_window
@@ -79,7 +79,7 @@ class Lifecycle(UseCase):
             raise InvalidInput("That time has already passed.", field="when")
         with self.db.write() as session:
             request = loading.request(session, workspace_id, number)
-            policy = WorkspacePolicy.model_validate(loading.workspace(session, workspace_id).policy)
+            policy = stored_policy(loading.workspace(session, workspace_id).policy)
             due = next_allowed(
                 max(when, now), policy.timezone, parse_window(policy.send_window), policy.holidays
             )

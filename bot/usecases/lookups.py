@@ -6,7 +6,7 @@ from sqlmodel import col, select
 
 from bot.domain import contacts
 from bot.domain.errors import InvalidInput, NotFound
-from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy import stored_policy
 from bot.usecases import loading
 from bot.usecases.inputs import CustomerLookup, RequestDetail
 from bot.usecases.services import UseCase
@@ -29,7 +29,7 @@ class Lookups(UseCase):
                 ).all()
             )
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
-            policy = WorkspacePolicy.model_validate(loading.workspace(session, workspace_id).policy)
+            policy = stored_policy(loading.workspace(session, workspace_id).policy)
             return RequestDetail(request, messages, events, contact, policy)
 
     # --- one customer ------------------------------------------------------------------
@@ -46,7 +46,7 @@ class Lookups(UseCase):
                 "Say whom to show: an email address, a phone number or a name.", field="customer"
             )
         with self.db.read() as session:
-            policy = WorkspacePolicy.model_validate(loading.workspace(session, workspace_id).policy)
+            policy = stored_policy(loading.workspace(session, workspace_id).policy)
             region = policy.region or self.default_region
             if "@" in text:
                 email = contacts.normalize_email(text)
