@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import CheckboxesElement, InputBlock, Option, PlainTextInputElement
+from slack_sdk.models.blocks import CheckboxesElement, InputBlock, Option
 from slack_sdk.models.views import View
 
 from bot.usecases.history import ReviewRequest
 from handlers.blocks.common import INPUT
+from handlers.blocks.inputs import text_input
 from handlers.blocks.limits import MAX_VIEW_TITLE
 from handlers.text import clip
 
@@ -18,24 +19,29 @@ def edit_modal(request: ReviewRequest, *, private_metadata: str) -> View:
     """Build the modal that corrects a request's name, contact and reference (full values:
     a modal is seen by the person who opened it only)."""
 
-    def field(
-        block_id: str, label: str, value: str | None, max_length: int, hint: str
-    ) -> InputBlock:
-        return InputBlock(
-            block_id=block_id,
-            label=label,
-            optional=True,
-            element=PlainTextInputElement(
-                action_id=INPUT, initial_value=value or None, max_length=max_length
-            ),
-            hint=hint,
-        )
-
     blocks = [
-        field("name", "Customer name", request.customer_name, 100, 'Left empty: "customer".'),
-        field("phone", "Phone", request.phone, 40, "Any usual form; empty removes it."),
-        field("email", "Email", request.email, 320, "Empty removes it."),
-        field("reference", "Reference", request.reference, 100, "Order or service number."),
+        text_input(
+            "name",
+            "Customer name",
+            request.customer_name,
+            max_length=100,
+            hint='Left empty: "customer".',
+        ),
+        text_input(
+            "phone",
+            "Phone",
+            request.phone or "",
+            max_length=40,
+            hint="Any usual form; empty removes it.",
+        ),
+        text_input("email", "Email", request.email or "", max_length=320, hint="Empty removes it."),
+        text_input(
+            "reference",
+            "Reference",
+            request.reference or "",
+            max_length=100,
+            hint="Order or service number.",
+        ),
         InputBlock(
             block_id=OVERRIDE,
             label="Cooldown",
