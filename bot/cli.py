@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 
 from bot.app import ReviewOpsApp, create_app
 from bot.domain import numbers as request_numbers
@@ -137,8 +138,14 @@ from bot import cli_export, cli_history, cli_requests, cli_run, cli_settings  # 
 
 
 def main() -> None:
-    """Run the `reviewops` command line."""
-    cli()
+    """Run the `reviewops` command line; settings that cannot be read stop it with exit code 2."""
+    try:
+        cli()
+    except ValidationError as exc:
+        # Raised by Settings() at start-up: say what is wrong, not a traceback.
+        for error in exc.errors():
+            typer.echo(f"error: {str(error['msg']).removeprefix('Value error, ')}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain.pacing import SenderRates, SenderSetup, parse_rates
 
 
 class Settings(BaseSettings):
@@ -37,12 +41,34 @@ class Settings(BaseSettings):
 
     default_region: str = Field(default="US", alias="DEFAULT_REGION")
 
+    # Per-sender pace over the defaults by kind (bot/domain/pacing.py), like
+    # `+15551234567=1,MG123=30,smtp=5,toll_free=3,whatsapp=off`.
+    sender_rates: str = Field(default="", alias="SENDER_RATES")
+
+    @field_validator("sender_rates")
+    @classmethod
+    def _readable_rates(cls, value: str) -> str:
+        parse_rates(value)  # refused at start-up, with what is wrong, not at the first send
+        return value
+
     @model_validator(mode="after")
     def _default_public_url(self) -> Settings:
         if not self.public_url:
             self.public_url = f"http://localhost:{self.port}"
         self.public_url = self.public_url.rstrip("/")
         return self
+
+    def pacing_rates(self) -> SenderRates:
+        return parse_rates(self.sender_rates)
+
+    def sender_setup(self) -> SenderSetup:
+        """Name the live senders (console senders are not paced)."""
+        return SenderSetup(
+            sms_from=self.twilio_from if self.sms_live else None,
+            messaging_service_sid=self.twilio_messaging_service_sid if self.sms_live else None,
+            whatsapp_from=self.twilio_whatsapp_from if self.whatsapp_live else None,
+            smtp_host=(urlsplit(self.smtp_url).hostname or "smtp") if self.smtp_url else None,
+        )
 
     @property
     def twilio_configured(self) -> bool:
