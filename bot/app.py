@@ -16,6 +16,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.usecases.dispatcher import Dispatcher
 from bot.usecases.notifier import Notifier
+from bot.usecases.pacing import Pacing
 from bot.usecases.review_ops import ReviewOps
 from scheduler import dispatch, reaper
 from scheduler.jobs import Scheduler
@@ -120,7 +121,7 @@ def create_app(
     """Build a wired app from settings; tests pass their own clock, senders and notifier."""
     clock = clock or SystemClock()
     db = Database(settings.database_url)
-    metrics = Metrics(db)
+    metrics = Metrics(db, clock=clock)
     outbox: OutboxSender | None = None
     slack_enabled = bool(settings.slack_bot_token or settings.slack_client_id)
     if slack_enabled:
@@ -143,7 +144,9 @@ def create_app(
         email_reply_to=settings.email_reply_to,
     )
     chosen = dict(senders) if senders is not None else build_senders(settings)
-    dispatcher = Dispatcher(ops, senders=chosen, composer=composer, metrics=metrics)
+    # Paced by the senders the settings name; console senders are not paced.
+    pacing = Pacing(ops.journal, settings.pacing_rates(), settings.sender_setup())
+    dispatcher = Dispatcher(ops, senders=chosen, composer=composer, metrics=metrics, pacing=pacing)
     return ReviewOpsApp(
         settings=settings,
         db=db,

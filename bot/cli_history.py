@@ -96,6 +96,9 @@ def _echo_detail(d: RequestDetail) -> None:
         typer.echo(
             f"  {m.kind:<8} {m.channel:<8} {m.status:<12} due {local(m.due_at)}  sent {local(m.sent_at)}{why}"
         )
+        paced = d.paced.get(m.id or 0)
+        if paced is not None:
+            typer.echo(f"           {paced.sentence(local(paced.expected_at))}")
     typer.echo("Events:")
     for e in d.events:
         typer.echo(f"  {local(e.at)}  {e.kind:<18} {e.detail.get('actor_name') or e.actor}")

@@ -15,7 +15,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import select
 
+from bot.clock import Clock, SystemClock
 from bot.domain.status import Status
+from store import pacing as pace_store
 from store.db import Database
 from store.models import Message, SlackOutbox
 
@@ -55,10 +57,45 @@ class QueueCollector(Collector):
         yield outbox
 
 
+class SenderCollector(Collector):
+    """Each provider sender's pace, when scraped: what holds a slot, its rate, its backlog."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        queued = GaugeMetricFamily(
+            "reviewops_sender_queued",
+            "Messages waiting for their slot with a sender (SMS number, service, WhatsApp, SMTP)",
+            labels=["sender"],
+        )
+        rate = GaugeMetricFamily(
+            "reviewops_sender_rate",
+            "A sender's pace now, in messages (SMS: segments) per second; lower after a 429",
+            labels=["sender"],
+        )
+        lag = GaugeMetricFamily(
+            "reviewops_sender_lag_seconds",
+            "How far ahead a sender's next free slot is: what a new message would wait",
+            labels=["sender"],
+        )
+        now = self.clock.now()
+        with self.db.read() as session:
+            rows = pace_store.paces(session)
+        for pace, waiting in rows:
+            queued.add_metric([pace.key], waiting)
+            rate.add_metric([pace.key], pace.rate)
+            lag.add_metric([pace.key], max((pace.next_free_at - now).total_seconds(), 0.0))
+        yield queued
+        yield rate
+        yield lag
+
+
 class Metrics:
     """The counters the dispatcher, the webhooks and the Slack outbox update."""
 
-    def __init__(self, db: Database | None = None) -> None:
+    def __init__(self, db: Database | None = None, *, clock: Clock | None = None) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self.sends = Counter(
@@ -81,3 +118,4 @@ class Metrics:
         )
         if db is not None:
             self.registry.register(QueueCollector(db))
+            self.registry.register(SenderCollector(db, clock or SystemClock()))

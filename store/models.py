@@ -119,6 +119,8 @@ class Message(SQLModel, table=True):
         Index("ix_message_request", "request_id", "id"),
         Index("ix_message_provider_id", "provider_id"),
         Index("ix_message_to_status", "workspace_id", "to_address", "status"),
+        # What waits behind each sender's pace (metrics, `show`): migration 0005.
+        Index("ix_message_pace", "pace_key", "paced_at"),
     )
 
     id: int | None = Field(
@@ -152,6 +154,10 @@ class Message(SQLModel, table=True):
     body: str | None = None
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # The provider sender it goes out through (bot.domain.pacing), and the slot it reserved
+    # there while it waits for it; cleared when it goes.
+    pace_key: str | None = Field(default=None, max_length=120)
+    paced_at: datetime | None = _dt()
 
 
 class Event(SQLModel, table=True):
@@ -204,3 +210,18 @@ class SlackOutbox(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     done_at: datetime | None = _dt()
     last_error: str | None = Field(default=None, max_length=500)
+
+
+class SenderPace(SQLModel, table=True):
+    """One provider sender's pace, shared by every worker: its next free slot and its rate."""
+
+    __tablename__ = "sender_pace"
+
+    key: str = Field(primary_key=True, max_length=120)  # +15551234567, MG..., smtp:HOST
+    # Messages (SMS: segments) per second now: below the configured rate after a 429.
+    rate: float
+    next_free_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # The last slow-down or recovery step; None when back at the configured rate.
+    slowed_at: datetime | None = _dt()
+    throttled: int = 0  # provider 429s so far
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

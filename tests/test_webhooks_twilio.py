@@ -137,6 +137,9 @@ def running(
             "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_FROM": FROM,
             "TWILIO_API_URL": twilio.url,
+            # Callbacks, not pacing, are tested here: several sends in one frozen instant
+            # (tests/test_pacing.py holds the pace).
+            "SENDER_RATES": f"{FROM}=off,smtp=off",
         }
         if smtp_url:
             env |= {"SMTP_URL": smtp_url, "EMAIL_FROM": "shop@acme.example"}

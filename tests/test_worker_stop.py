@@ -77,6 +77,8 @@ def test_sigterm_with_a_backlog_stops_soon_and_sends_nothing_twice(
             "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_FROM": "+15005550006",
             "TWILIO_API_URL": fake.url,
+            # Paced, but fast enough that the worker holds claims when told to stop.
+            "SENDER_RATES": "+15005550006=1000",
         }
         log = tmp_path / "child.log"
         with log.open("wb") as out:

@@ -40,6 +40,7 @@ class SendResult:
     error_code: str | None = None
     reason: str | None = None
     retry_after_seconds: float | None = None
+    throttled: bool = False  # the provider said too many requests (Twilio 429/20429)
 
 
 class Sender(Protocol):

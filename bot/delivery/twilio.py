@@ -284,6 +284,7 @@ class TwilioSender:
                 error_code=error_code,
                 reason=twilio_error_reason(20429),
                 retry_after_seconds=_retry_after(response),
+                throttled=True,
             )
         if status >= 500:
             # Twilio may have queued the message before failing: resending could double it.

@@ -33,6 +33,7 @@ from store.db import Database
 from store.models import Contact, Message, ReviewRequest, Workspace
 
 if TYPE_CHECKING:
+    from bot.usecases.pacing import Pacing
     from bot.usecases.review_ops import ReviewOps
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Dispatcher:
         batch_size: int = 50,
         db: Database | None = None,
         metrics: Metrics | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self.ops = ops
         self.journal = ops.journal
@@ -70,6 +72,7 @@ class Dispatcher:
         self.composer = composer
         self.batch_size = batch_size
         self.metrics = metrics or Metrics()
+        self.pacing = pacing  # None: every sender sends as fast as it is handed messages
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -199,6 +202,8 @@ class Dispatcher:
                 self.journal.wait(session, [message], Status.QUEUED, now, due_at=allowed)
                 return None
             outgoing = self.composer.compose(message, request, policy)
+            if self.pacing is not None and self.pacing.must_wait(session, message, outgoing, now):
+                return None
             started = self.journal.start_sending(
                 session,
                 message,
@@ -308,6 +313,8 @@ class Dispatcher:
     ) -> None:
         # Nothing reached the provider, so the row may safely go back to the queue.
         message.attempts += 1
+        if self.pacing is not None and result.throttled:
+            self.pacing.slow_down(session, message, now, result.retry_after_seconds)
         delay = timedelta(seconds=result.retry_after_seconds or 0) or min(
             timedelta(seconds=30 * 2 ** min(message.attempts - 1, 10)), MAX_RETRY_DELAY
         )

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.pacing import PacedWait
 from bot.domain.policy import Method, WorkspacePolicy
 from store import queries
 from store.models import Contact, Event, Message, ReviewRequest
@@ -62,6 +63,8 @@ class RequestDetail:
     events: list[Event]
     contact: Contact | None
     policy: WorkspacePolicy
+    # Messages waiting for their slot with a provider sender, by message id.
+    paced: dict[int, PacedWait] = field(default_factory=dict)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from bot.domain.errors import InvalidInput, NotFound
 from bot.domain.policy import stored_policy
 from bot.usecases import loading
 from bot.usecases.inputs import CustomerLookup, RequestDetail
+from bot.usecases.pacing import paced_waits
 from bot.usecases.services import UseCase
 from store import contacts as contact_store
 from store import queries
@@ -30,7 +31,8 @@ class Lookups(UseCase):
             )
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
             policy = stored_policy(loading.workspace(session, workspace_id).policy)
-            return RequestDetail(request, messages, events, contact, policy)
+            paced = paced_waits(session, messages)
+            return RequestDetail(request, messages, events, contact, policy, paced)
 
     # --- one customer ------------------------------------------------------------------
 

@@ -166,7 +166,12 @@ def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
             ContextBlock(elements=[md(f"{len(detail.messages) - len(shown)} older not shown")])
         )
     for message in shown:
-        blocks.append(SectionBlock(text=md(message_line(message, tz))))
+        line = message_line(message, tz)
+        paced = detail.paced.get(message.id or 0)
+        if paced is not None:
+            said = paced.sentence(slack_date(paced.expected_at, tz=tz), escape(paced.sender))
+            line += f"\n> :hourglass_flowing_sand: {said}"
+        blocks.append(SectionBlock(text=md(line)))
     if not detail.messages:
         blocks.append(SectionBlock(text=md("No message.")))
     history = [
