@@ -28,6 +28,7 @@ def test_defaults_by_kind_and_the_operators_rates() -> None:
     assert rates.rate_for("+18005550100") == 4  # toll-free, changed as a kind
     assert rates.rate_for("MG0123abcd") == 30
     assert rates.rate_for("smtp:mail.example.com") == 5
+    assert parse_rates("smtp:Mail.Example.com=2").rate_for("smtp:mail.example.com") == 2
     assert rates.rate_for("whatsapp:+14155238886") is None  # not paced
     assert parse_rates("").rate_for("12345") == 100  # short code
     assert parse_rates("").rate_for("+33612345678") == 10  # not US or Canada

@@ -58,6 +58,8 @@ _PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 def canonical(key: str) -> str:
     """Write a sender key the one way it is stored: numbers without spaces or dashes."""
     key = key.strip()
+    if key.lower().startswith("smtp:"):
+        return key.lower()  # a host name, in any case
     prefix = "whatsapp:" if key.lower().startswith("whatsapp:") else ""
     bare = _PHONE_PUNCTUATION.sub("", key[len(prefix) :])
     return prefix + bare if _NUMBER.fullmatch(bare) else key
