@@ -37,6 +37,10 @@ class Settings(BaseSettings):
 
     default_region: str = Field(default="US", alias="DEFAULT_REGION")
 
+    # `serve`'s web tier: gunicorn worker processes (default: one per core) and their threads.
+    web_concurrency: int | None = Field(default=None, alias="WEB_CONCURRENCY", ge=1)
+    web_threads: int = Field(default=8, alias="WEB_THREADS", ge=1)
+
     @model_validator(mode="after")
     def _default_public_url(self) -> Settings:
         if not self.public_url:
