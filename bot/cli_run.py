@@ -12,7 +12,6 @@ import typer
 from bot.cli import cli, db_cli, fail
 from bot.scheduler_process import run_scheduler
 from bot.settings import Settings
-from bot.supervisor import Supervisor
 from bot.wake import WakePipe
 from store import db as store_db
 
@@ -55,18 +54,13 @@ def serve(
     typer.echo(settings.senders_line())
     wake = WakePipe()
 
-    def web() -> int:
-        # Imported in the web process only: the scheduler process never loads Flask or Bolt.
-        from bot.server import serve as run_server
-
-        return run_server(settings, socket_mode=socket_mode, wake=wake)
-
     def scheduler() -> int:
         return run_scheduler(settings, name="scheduler", wake=wake)
 
-    code = Supervisor(web, scheduler).run()
-    if code:
-        raise typer.Exit(code)
+    # Imported here: the web stack loads only for the command that serves it.
+    from bot.server import serve as run_server
+
+    run_server(settings, scheduler=scheduler, socket_mode=socket_mode, wake=wake)
 
 
 def _setup_logging() -> None:

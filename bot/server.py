@@ -1,8 +1,8 @@
-"""The web tier of `serve`: gunicorn worker processes (threads each) answering Slack and webhooks.
+"""`serve`: gunicorn worker processes (threads each) answering Slack and webhooks.
 
-It runs in its own process, forked by `bot/supervisor.py`; the scheduler runs in another, so
-sending never holds the GIL of a process that answers Slack. Flask, Bolt and the listeners are
-imported here, in gunicorn's arbiter, before it forks its workers: they share those pages.
+gunicorn's arbiter (`bot/supervisor.py`) also forks the scheduler process, so sending never
+holds the GIL of a process that answers Slack. Flask, Bolt and the listeners are imported
+here, in the arbiter, before it forks its workers: they share those pages.
 A worker's app has no senders and starts no scheduler; a request that becomes due wakes the
 scheduler process through the wake pipe (`bot/wake.py`).
 """
@@ -12,14 +12,21 @@ from __future__ import annotations
 import gc
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from slack_bolt.adapter.flask import SlackRequestHandler  # noqa: F401  (shared, as above)
 
+# Loaded here, before gunicorn forks its workers, so that they share these pages: a worker's
+# app needs them once Slack is configured (bot/app.py imports them on demand).
+import handlers.outbox_writer  # noqa: F401
+import scheduler.outbox  # noqa: F401
 from bot.app import ReviewOpsApp, create_app
 from bot.settings import Settings
 from bot.slack import NOT_CONFIGURED, install_slack, slack_ready
+from bot.supervisor import ServeArbiter
 from bot.wake import WakePipe
 from bot.web import blueprint
 
@@ -38,14 +45,23 @@ def create_flask(app: ReviewOpsApp) -> Flask:
 
 
 def web_workers(settings: Settings, *, socket_mode: bool = False) -> int:
-    """Size the web tier: WEB_CONCURRENCY, else one process per core (one for Socket Mode)."""
+    """Size the web tier: WEB_CONCURRENCY, else a process per core but the scheduler's.
+
+    Socket Mode: one (one connection to Slack, as in development).
+    """
     if socket_mode:
-        return 1  # one Socket Mode connection, as in development
-    return settings.web_concurrency or max(1, os.cpu_count() or 1)
+        return 1
+    return settings.web_concurrency or max(1, (os.cpu_count() or 1) - 1)
 
 
-def serve(settings: Settings, *, socket_mode: bool = False, wake: WakePipe | None = None) -> int:
-    """Serve HTTP until SIGTERM: gunicorn's arbiter here, its workers forked from it."""
+def serve(
+    settings: Settings,
+    *,
+    scheduler: Callable[[], int],
+    socket_mode: bool = False,
+    wake: WakePipe | None = None,
+) -> None:
+    """Serve HTTP until SIGTERM: gunicorn's arbiter here, its workers and `scheduler` forked."""
     slack = not socket_mode and slack_ready(settings)
     if not socket_mode and not slack:
         log.warning(NOT_CONFIGURED)  # once, here, not in every worker
@@ -77,6 +93,9 @@ def serve(settings: Settings, *, socket_mode: bool = False, wake: WakePipe | Non
             }.items():
                 self.cfg.set(key, value)
 
+        def run(self) -> None:
+            ServeArbiter(self, scheduler).run()
+
         def load(self) -> Flask:
             # The web tier never sends: no senders (no provider SDK loaded), no scheduler.
             app = create_app(settings, senders={})
@@ -89,6 +108,6 @@ def serve(settings: Settings, *, socket_mode: bool = False, wake: WakePipe | Non
 
     # Objects made so far never change: keep the collector from touching (and so copying)
     # their pages in every forked worker.
+    gc.collect()
     gc.freeze()
     Server().run()
-    return 0

@@ -37,7 +37,8 @@ class Settings(BaseSettings):
 
     default_region: str = Field(default="US", alias="DEFAULT_REGION")
 
-    # `serve`'s web tier: gunicorn worker processes (default: one per core) and their threads.
+    # `serve`'s web tier: gunicorn worker processes (default: one per core but the scheduler's)
+    # and threads in each.
     web_concurrency: int | None = Field(default=None, alias="WEB_CONCURRENCY", ge=1)
     web_threads: int = Field(default=8, alias="WEB_THREADS", ge=1)
 

@@ -1,12 +1,13 @@
-"""`serve`'s parent process: fork the web tier and the scheduler, keep them up, stop them.
+"""`serve`'s main process: gunicorn's arbiter, which also keeps the scheduler process running.
 
-The parent imports what both children share (settings, store, use-cases) and forks, so those
-pages are shared; each child then imports only what it needs (the web tier Flask and Bolt,
-the scheduler the providers' SDKs). The scheduler is restarted if it dies (with a growing
-pause if it keeps dying); if the web tier dies, `serve` stops and says so, for whatever
-runs it (systemd, a container) to start it again. SIGTERM or SIGINT: both children get
-SIGTERM and stop gracefully (the scheduler stops claiming and lets the send in flight finish);
-what is still alive after STOP_SECONDS is killed.
+The arbiter forks the web workers and, beside them, one scheduler process (what `worker`
+runs), so dispatching never shares a web worker's interpreter (and GIL). Both are forked
+from the arbiter after it loaded what they share, so those pages are shared; the scheduler
+then loads only what it alone needs (the providers' SDKs). The scheduler is restarted if it
+dies, at once if it had run a while, else after a pause that grows up to RESTART_PAUSE_MAX.
+On SIGTERM the web workers and the scheduler stop together, gracefully (the scheduler stops
+claiming and lets the send in flight finish); a scheduler still alive after STOP_SECONDS is
+killed (a send cut short becomes `unknown` through the reaper, never a resend).
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
+from typing import Any
+
+from gunicorn.arbiter import Arbiter
 
 log = logging.getLogger(__name__)
 
-STOP_SECONDS = 24.0  # the children's own graces are 20 s; the issue allows 25 s in all
+STOP_SECONDS = 24.0  # the scheduler's own grace is 20 s; the issue allows 25 s in all
 RESTART_PAUSE_MAX = 30.0
 STEADY_SECONDS = 60.0  # a scheduler that ran this long before dying is restarted at once
-POLL_SECONDS = 0.5
 
 
 def fork(name: str, run: Callable[[], int]) -> int:
@@ -34,10 +36,8 @@ def fork(name: str, run: Callable[[], int]) -> int:
         return pid
     code = 1
     try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
         code = run()
-    except SystemExit as exc:  # gunicorn's arbiter leaves with sys.exit
+    except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:
         log.exception("%s process failed", name)
@@ -45,7 +45,7 @@ def fork(name: str, run: Callable[[], int]) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         logging.shutdown()
-        # Never return into the parent's code (its loop, its atexit handlers).
+        # Never return into the arbiter's code (its loop, its exit handlers).
         os._exit(code)
 
 
@@ -58,81 +58,80 @@ def exit_code(pid: int) -> int | None:
     return os.waitstatus_to_exitcode(status) if done else None
 
 
-class Supervisor:
-    """The web tier and the scheduler as child processes of `serve`."""
+class ServeArbiter(Arbiter):  # type: ignore[misc]
+    """gunicorn's arbiter with one more child to keep alive: the scheduler process."""
 
-    def __init__(self, web: Callable[[], int], scheduler: Callable[[], int]) -> None:
-        self._web = web
-        self._scheduler = scheduler
-        self._stop = threading.Event()
-        self.web_pid = 0
+    def __init__(self, app: Any, scheduler: Callable[[], int]) -> None:
+        super().__init__(app)
+        self._run_scheduler = scheduler
         self.scheduler_pid = 0
         self._started = 0.0
         self._pause = 1.0
         self._restart_at = 0.0
+        self._stopping = False
 
-    def run(self) -> int:
-        """Start both children and watch them until a signal or the web tier's end."""
-        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
-        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
-        self.web_pid = fork("web", self._web)
-        log.info("web tier started (pid %d)", self.web_pid)
-        self._start_scheduler()
-        code = 0
-        while not self._stop.wait(POLL_SECONDS):
-            web_code = exit_code(self.web_pid)
-            if web_code is not None:
-                log.error("the web tier exited (code %s): serve stops", web_code)
-                self.web_pid = 0
-                code = web_code or 1
-                break
-            self._watch_scheduler()
-        return self._stop_children() or code
+    def start(self) -> None:
+        super().start()
+        self._fork_scheduler()
 
-    def _start_scheduler(self) -> None:
-        self.scheduler_pid = fork("scheduler", self._scheduler)
+    def _fork_scheduler(self) -> None:
+        listeners = list(self.LISTENERS)
+
+        def run() -> int:
+            # The arbiter's signal handlers and sockets are not the scheduler's business.
+            for sig in [*self.SIGNALS, signal.SIGCHLD]:
+                signal.signal(sig, signal.SIG_DFL)
+            for listener in listeners:
+                listener.close()
+            return self._run_scheduler()
+
+        self.scheduler_pid = fork("scheduler", run)
         self._started = time.monotonic()
         log.info("scheduler process started (pid %d)", self.scheduler_pid)
 
-    def _watch_scheduler(self) -> None:
-        if not self.scheduler_pid:
-            if time.monotonic() >= self._restart_at:
-                log.warning("restarting the scheduler process")
-                self._start_scheduler()
-            return
-        code = exit_code(self.scheduler_pid)
-        if code is None:
-            return
+    def reap_workers(self) -> None:
+        # Called on SIGCHLD: see to the scheduler first, the web workers' reaper takes the rest.
+        if self.scheduler_pid:
+            code = exit_code(self.scheduler_pid)
+            if code is not None:
+                self._scheduler_ended(code)
+        super().reap_workers()
+
+    def _scheduler_ended(self, code: int) -> None:
         self.scheduler_pid = 0
+        if self._stopping:
+            return
         steady = time.monotonic() - self._started >= STEADY_SECONDS
         self._pause = 1.0 if steady else min(self._pause * 2, RESTART_PAUSE_MAX)
         self._restart_at = time.monotonic() + (0.0 if steady else self._pause)
         log.error("the scheduler process exited (code %s); it will be restarted", code)
 
-    def _stop_children(self) -> int:
-        """SIGTERM both, wait for their graceful stops, kill what outlives them; 0 if clean."""
-        alive = {
-            pid: name
-            for pid, name in ((self.web_pid, "web"), (self.scheduler_pid, "scheduler"))
-            if pid
-        }
-        for pid in alive:
-            _signal(pid, signal.SIGTERM)
+    def manage_workers(self) -> None:
+        super().manage_workers()
+        if not self.scheduler_pid and not self._stopping and time.monotonic() >= self._restart_at:
+            log.warning("restarting the scheduler process")
+            self._fork_scheduler()
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop the scheduler and the web workers together; kill what outlives its grace."""
+        self._stopping = True
         deadline = time.monotonic() + STOP_SECONDS
-        worst = 0
-        while alive and time.monotonic() < deadline:
-            for pid in list(alive):
-                code = exit_code(pid)
-                if code is not None:
-                    worst = worst or code
-                    del alive[pid]
-            time.sleep(0.05)
-        for pid, name in alive.items():
-            log.error("the %s process outlived its grace: killed", name)
-            _signal(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            worst = 1
-        return worst
+        if self.scheduler_pid:
+            _signal(self.scheduler_pid, signal.SIGTERM)  # graceful even on SIGINT: sends finish
+        super().stop(graceful)
+        while self.scheduler_pid and time.monotonic() < deadline:
+            code = exit_code(self.scheduler_pid)
+            if code is not None:
+                self.scheduler_pid = 0
+                if code:
+                    log.warning("the scheduler process stopped with code %s", code)
+                break
+            time.sleep(0.1)
+        if self.scheduler_pid:
+            log.error("the scheduler process outlived its grace: killed")
+            _signal(self.scheduler_pid, signal.SIGKILL)
+            os.waitpid(self.scheduler_pid, 0)
+            self.scheduler_pid = 0
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -176,7 +176,7 @@ def test_serve_answers_slack_and_its_scheduler_sends_and_posts_the_thread(
             root = card()[0]
             assert "#1" in text_of(root)
             assert "6 10 20 30 40" not in str(root)  # masked in the channel
-            (web,) = _pids(log, r"web tier started \(pid (\d+)\)")
+            web = _child.pid  # gunicorn's arbiter, parent of the workers and the scheduler
             (scheduler,) = _pids(log, r"scheduler process started \(pid (\d+)\)")
             workers = _pids(log, r"Booting worker with pid: (\d+)")
             assert workers and scheduler not in [web, *workers]
