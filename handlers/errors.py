@@ -140,6 +140,8 @@ def refusals(answer: Answer) -> Callable[[Listener], Listener]:
                     log.exception("Slack listener %s failed", listener.__name__)
                     tell(request, failure_text(exc))
 
+            if "ack" not in wanted and ack.response is None:
+                ack()  # a listener that never acks (an event): Slack needs only the 200, now
             pool = context.get(LISTENER_POOL)
             if pool is None:
                 answered(ack)

@@ -8,6 +8,7 @@ not wait for the page. The page then arrives at the response_url once the gate o
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -18,11 +19,13 @@ from slack_bolt import Ack
 from bot.clock import FrozenClock
 from handlers.listener_pool import AFTER_ACK_SLOTS, ListenerPool
 from tests.fakes.slack_api import FakeSlack
-from tests.slack_harness import SlackHarness, text_of
+from tests.slack_harness import TEAM_ID, USER, SlackHarness, text_of
+
+GATED = ("users.info", "views.publish")
 
 
 class GatedSlack(FakeSlack):
-    """The fake Slack, holding every users.info call until the test opens the gate."""
+    """The fake Slack, holding every users.info and views.publish until the test opens the gate."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -33,7 +36,7 @@ class GatedSlack(FakeSlack):
     def _handle_api(
         self, method: str, params: dict[str, Any], auth_header: str | None
     ) -> tuple[int, dict[str, str], bytes]:
-        if method == "users.info":
+        if method in GATED:
             with self._count:
                 self.held += 1
             self.gate.wait(timeout=60)
@@ -92,6 +95,30 @@ def test_new_commands_are_acked_while_more_slow_answers_than_slots_are_under_way
     fake.gate.set()
     for url in [*urls, gated.last_response_url]:
         assert text_of(gated.answer(url))  # every one answered in the end
+
+
+def test_an_event_is_acked_before_its_listener_publishes_the_home_tab(
+    gated: SlackHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = _gate(gated)
+    event = {
+        "team_id": TEAM_ID,
+        "api_app_id": fake.app_id,
+        "event": {"type": "app_home_opened", "user": USER, "channel": "DU", "tab": "home"},
+        "type": "event_callback",
+        "event_id": "Ev1",
+        "event_time": 1,
+        "authorizations": [{"team_id": TEAM_ID, "user_id": "UBOT", "is_bot": True}],
+    }
+
+    answer = gated.post(json.dumps(event), content_type="application/json")
+
+    assert answer.status_code == 200
+    assert fake.wait_for(lambda: fake.held == 1)  # views.publish is held: not published yet
+    assert USER not in fake.home_views
+    fake.gate.set()
+    assert fake.wait_for(lambda: USER in fake.home_views)
+    assert "had not acked" not in caplog.text  # acked at once, not by the pool's last resort
 
 
 def test_a_listener_that_does_not_ack_in_time_gets_an_empty_ack_and_carries_on() -> None:
