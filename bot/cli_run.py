@@ -53,9 +53,10 @@ def serve(
     store_db.upgrade(settings.database_url)
     typer.echo(settings.senders_line())
     wake = WakePipe()
+    arbiter = os.getpid()  # gunicorn's arbiter runs in this process
 
     def scheduler() -> int:
-        return run_scheduler(settings, name="scheduler", wake=wake)
+        return run_scheduler(settings, name="scheduler", wake=wake, parent=arbiter)
 
     # Imported here: the web stack loads only for the command that serves it.
     from bot.server import serve as run_server

@@ -220,6 +220,20 @@ def test_a_scheduler_process_that_dies_is_restarted_and_sends_what_slack_asked(
 
 
 @pytest.mark.timeout(120)
+def test_a_killed_serve_leaves_no_scheduler_or_web_worker_behind(tmp_path: Path) -> None:
+    with serving(tmp_path) as (_url, child, log):
+        _wait_for(lambda: "scheduler running" in log.read_text(), "scheduler", log)
+        (scheduler,) = _pids(log, r"scheduler process started \(pid (\d+)\)")
+        workers = _pids(log, r"Booting worker with pid: (\d+)")
+        child.kill()  # no graceful stop: the children must notice on their own
+        child.wait()
+        _wait_for(
+            lambda: not any(_running(pid) for pid in [scheduler, *workers]), "orphans gone", log
+        )
+    assert "the scheduler stops" in log.read_text()
+
+
+@pytest.mark.timeout(120)
 def test_serve_without_slack_still_runs_and_says_what_to_set(tmp_path: Path) -> None:
     with serving(tmp_path) as (url, _child, log):
         assert requests.post(f"{url}/slack/events", data=b"x", timeout=5).status_code == 404
