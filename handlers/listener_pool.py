@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 LISTENER_POOL = "reviewops_listener_pool"  # the Bolt context key that holds the pool
 POOL_THREADS = 128  # listeners alive at once per process, most of them waiting for a slot
-AFTER_ACK_SLOTS = 8  # listeners doing their slow part at once per process
+AFTER_ACK_SLOTS = 2  # listeners doing their slow part at once per process (GIL share)
 ACK_WAIT_SECONDS = 2.5  # Slack gives up after 3 s: past this, answer an empty ack anyway
 
 
