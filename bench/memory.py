@@ -2,11 +2,12 @@
 
 Each process is started against a fresh database (Slack and Twilio configured, pointing at
 the fakes), left idle, then its PSS and RSS are read from /proc/<pid>/smaps_rollup and
-summed over its process tree (serve: the gunicorn arbiter and its worker). PSS shares
-pages fairly between processes, so it is the figure to add up across processes; RSS
+summed over its process tree (serve: the gunicorn arbiter, its web workers, WEB_CONCURRENCY
+of them, default the cores but one, and the scheduler process it forks beside them). PSS
+shares pages fairly between processes, so it is the figure to add up across processes; RSS
 counts shared pages in each. Baselines in the same run: a bare Python interpreter, and one
 that imported the same third-party libraries (Flask, Bolt, SQLAlchemy, the twilio SDK...)
-and nothing of the product.
+and nothing of the product. Issue 11's target: idle `serve` under 150 MiB PSS.
 
     .venv/bin/python -m bench.memory --quick
     .venv/bin/python -m bench.memory --db postgresql --idle 30
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--idle", type=float, help="seconds idle before reading (full: 20)")
+    parser.add_argument("--web-concurrency", type=int, help="serve's web workers (WEB_CONCURRENCY)")
     args = parser.parse_args()
     idle = args.idle if args.idle is not None else (5.0 if args.quick else 20.0)
     print(kit.machine(kit.PG_ADMIN_URL if args.db == "postgresql" else None))
@@ -78,6 +80,8 @@ def main() -> None:
     ]
     stack = kit.Stack(args.db, "memory")
     notes: list[str] = []
+    if args.web_concurrency:
+        stack.env["WEB_CONCURRENCY"] = str(args.web_concurrency)
     try:
         server = stack.serve()
         results.append(measure("reviewops serve", server.pids, idle))
@@ -89,6 +93,9 @@ def main() -> None:
     print(f"\n{'':<36}{'processes':>10}{'RSS MiB':>10}{'PSS MiB':>10}{'PSS x libraries':>17}")
     for label, rss, pss, count in results:
         print(f"{label:<36}{count:>10}{rss / 1024:10.1f}{pss / 1024:10.1f}{pss / libs_pss:17.2f}")
+    serve_pss = results[2][2] / 1024
+    verdict = "ok" if serve_pss < 150 else "OVER"
+    print(f"target: idle serve PSS < 150 MiB: {serve_pss:.1f} MiB, {verdict}")
     print(f"load average now {kit.loadavg()}")
     for note in notes:
         print(note)

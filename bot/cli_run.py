@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
-import threading
 from typing import Annotated
 
 import typer
 
-from bot.app import create_app
 from bot.cli import cli, db_cli, fail
+from bot.scheduler_process import run_scheduler
 from bot.settings import Settings
+from bot.wake import WakePipe
 from store import db as store_db
 
 log = logging.getLogger(__name__)
@@ -33,19 +32,9 @@ def worker() -> None:
     _setup_logging()
     settings = Settings()
     store_db.upgrade(settings.database_url)
-    app = create_app(settings)
     typer.echo(settings.senders_line())
-    app.start_scheduler()
-    typer.echo("worker running; Ctrl-C to stop")
-    try:
-        _wait_for_signal()
-        typer.echo("worker stopping: no new claims, in-flight sends finish")
-    finally:
-        app.close()
-    if not app.scheduler.idle():
-        # A job outlived the grace period: leave now; a send cut short becomes `unknown`
-        # through the reaper, never a resend.
-        log.warning("worker stopped with a job still running")
+    if run_scheduler(settings) != 0:
+        # A job thread is still running: leave without waiting for it.
         logging.shutdown()
         os._exit(1)
 
@@ -56,25 +45,23 @@ def serve(
         bool, typer.Option("--socket-mode", help="Talk to Slack over Socket Mode (development).")
     ] = False,
 ) -> None:
-    """Serve Slack, webhooks, tracked links and health, and run the scheduler."""
+    """Serve Slack, webhooks, tracked links and health, and run the scheduler beside them."""
     _setup_logging()
     settings = Settings()
     if socket_mode and not (settings.slack_app_token and settings.slack_bot_token):
         fail("Socket Mode needs SLACK_APP_TOKEN (xapp-...) and SLACK_BOT_TOKEN.")
     store_db.upgrade(settings.database_url)
     typer.echo(settings.senders_line())
+    wake = WakePipe()
+    arbiter = os.getpid()  # gunicorn's arbiter runs in this process
+
+    def scheduler() -> int:
+        return run_scheduler(settings, name="scheduler", wake=wake, parent=arbiter)
+
     # Imported here: the web stack loads only for the command that serves it.
     from bot.server import serve as run_server
 
-    run_server(settings, socket_mode=socket_mode)
-
-
-def _wait_for_signal() -> None:
-    """Block until SIGTERM or SIGINT."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    run_server(settings, scheduler=scheduler, socket_mode=socket_mode, wake=wake)
 
 
 def _setup_logging() -> None:

@@ -1,18 +1,39 @@
-"""Run the HTTP surface on gunicorn (threads) with the scheduler inside the serving process."""
+"""`serve`: gunicorn worker processes (threads each) answering Slack and webhooks.
+
+gunicorn's arbiter (`bot/supervisor.py`) also forks the scheduler process, so sending never
+holds the GIL of a process that answers Slack. Flask, Bolt and the listeners are imported
+here, in the arbiter, before it forks its workers: they share those pages.
+A worker's app has no senders and starts no scheduler; a request that becomes due wakes the
+scheduler process through the wake pipe (`bot/wake.py`).
+"""
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from gunicorn.app.base import BaseApplication
+from slack_bolt.adapter.flask import SlackRequestHandler  # noqa: F401  (shared, as above)
 
+# Loaded here, before gunicorn forks its workers, so that they share these pages: a worker's
+# app needs them once Slack is configured (bot/app.py imports them on demand).
+import handlers.outbox_writer  # noqa: F401
+import scheduler.outbox  # noqa: F401
 from bot.app import ReviewOpsApp, create_app
 from bot.settings import Settings
-from bot.slack import install_slack
+from bot.slack import NOT_CONFIGURED, install_slack, slack_ready
+from bot.supervisor import ServeArbiter
+from bot.wake import WakePipe
 from bot.web import blueprint
 
 log = logging.getLogger(__name__)
+
+GRACEFUL_SECONDS = 20  # in-flight HTTP requests finish within it on SIGTERM
 
 
 def create_flask(app: ReviewOpsApp) -> Flask:
@@ -24,21 +45,34 @@ def create_flask(app: ReviewOpsApp) -> Flask:
     return flask_app
 
 
-def serve(settings: Settings, *, socket_mode: bool = False) -> None:
-    """Serve until stopped: one gunicorn worker process with threads, and its scheduler."""
-    from gunicorn.app.base import BaseApplication
+def web_workers(settings: Settings, *, socket_mode: bool = False) -> int:
+    """Size the web tier: WEB_CONCURRENCY, else a process per core but the scheduler's.
 
+    Socket Mode: one (one connection to Slack, as in development).
+    """
+    if socket_mode:
+        return 1
+    return settings.web_concurrency or max(1, (os.cpu_count() or 1) - 1)
+
+
+def serve(
+    settings: Settings,
+    *,
+    scheduler: Callable[[], int],
+    socket_mode: bool = False,
+    wake: WakePipe | None = None,
+) -> None:
+    """Serve HTTP until SIGTERM: gunicorn's arbiter here, its workers and `scheduler` forked."""
+    slack = not socket_mode and slack_ready(settings)
+    if not socket_mode and not slack:
+        log.warning(NOT_CONFIGURED)  # once, here, not in every worker
     holder: dict[str, ReviewOpsApp] = {}
 
     def post_worker_init(_worker: Any) -> None:
-        # The scheduler (and the Socket Mode connection) live in the serving worker: forked
-        # processes don't inherit threads.
-        app = holder["app"]
-        app.start_scheduler()
         if socket_mode:
             from bot.slack import connect_socket_mode
 
-            connect_socket_mode(app)
+            connect_socket_mode(holder["app"])
 
     def worker_exit(_server: Any, _worker: Any) -> None:
         if "app" in holder:
@@ -49,21 +83,35 @@ def serve(settings: Settings, *, socket_mode: bool = False) -> None:
             assert self.cfg is not None
             for key, value in {
                 "bind": f"0.0.0.0:{settings.port}",  # noqa: S104  (a server listens on all interfaces)
-                "workers": 1,
+                "workers": web_workers(settings, socket_mode=socket_mode),
                 "worker_class": "gthread",
-                "threads": 8,
+                "threads": settings.web_threads,
                 "timeout": 60,
+                "graceful_timeout": GRACEFUL_SECONDS,
                 "accesslog": "-",
                 "post_worker_init": post_worker_init,
                 "worker_exit": worker_exit,
             }.items():
                 self.cfg.set(key, value)
 
+        def run(self) -> None:
+            ServeArbiter(self, scheduler).run()
+
         def load(self) -> Flask:
-            app = create_app(settings)
+            # Acks wait on I/O and need the GIL back quickly while a page is being built:
+            # hand it over every 1 ms instead of 5 (in the web workers only).
+            sys.setswitchinterval(0.001)
+            # The web tier never sends: no senders (no provider SDK loaded), no scheduler.
+            app = create_app(settings, senders={})
+            if wake is not None:
+                app.ops.set_wake(wake.waker())
             holder["app"] = app
-            if not socket_mode:
-                install_slack(app)  # /slack/events, or one line saying what to set
+            if slack:
+                install_slack(app)  # /slack/events
             return create_flask(app)
 
+    # Objects made so far never change: keep the collector from touching (and so copying)
+    # their pages in every forked worker.
+    gc.collect()
+    gc.freeze()
     Server().run()

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         parse_rates(value)  # refused at start-up, with what is wrong, not at the first send
         return value
 
+    # `serve`'s web tier: gunicorn worker processes (default: one per core but the scheduler's)
+    # and threads in each.
+    web_concurrency: int | None = Field(default=None, alias="WEB_CONCURRENCY", ge=1)
+    web_threads: int = Field(default=8, alias="WEB_THREADS", ge=1)
+
     @model_validator(mode="after")
     def _default_public_url(self) -> Settings:
         if not self.public_url:

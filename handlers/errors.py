@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from bot.domain.errors import DomainError
 from bot.failures import failure_text
 from handlers.blocks.common import Reply, text_reply
+from handlers.listener_pool import LISTENER_POOL
 from handlers.surface import actor_of
 from handlers.text import escape
 
@@ -126,17 +127,27 @@ def refusals(answer: Answer) -> Callable[[Listener], Listener]:
             client: WebClient,
             context: BoltContext,
         ) -> None:
-            given = {"ack": ack, "body": body, "respond": respond, "client": client}
-            given |= {"context": context, "event": body.get("event") or {}}
-            request = Request(ack, body, respond, client)
-            try:
+            def answered(acking: Ack) -> None:
+                given = {"ack": acking, "body": body, "respond": respond, "client": client}
+                given |= {"context": context, "event": body.get("event") or {}}
+                request = Request(acking, body, respond, client)
                 try:
-                    listener(**{name: value for name, value in given.items() if name in wanted})
-                except DomainError as exc:
-                    answer(exc, request)  # may fail too (Slack down): told below
-            except Exception as exc:  # noqa: BLE001 - re-raised, Bolt would drop the ack
-                log.exception("Slack listener %s failed", listener.__name__)
-                tell(request, failure_text(exc))
+                    try:
+                        listener(**{name: value for name, value in given.items() if name in wanted})
+                    except DomainError as exc:
+                        answer(exc, request)  # may fail too (Slack down): told below
+                except Exception as exc:  # noqa: BLE001 - re-raised, Bolt would drop the ack
+                    log.exception("Slack listener %s failed", listener.__name__)
+                    tell(request, failure_text(exc))
+
+            if "ack" not in wanted and ack.response is None:
+                ack()  # a listener that never acks (an event): Slack needs only the 200, now
+            pool = context.get(LISTENER_POOL)
+            if pool is None:
+                answered(ack)
+            else:
+                # Slack gets its answer when the listener acks; the rest runs after it.
+                pool.run(ack, answered)
 
         run.__name__ = listener.__name__
         run.__qualname__ = listener.__qualname__

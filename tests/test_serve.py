@@ -8,6 +8,7 @@ by the child's own scheduler and posted to Slack by its outbox job.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -61,10 +62,10 @@ def serving(tmp_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # not listening yet, or still loading on a busy machine
             if child.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("serve did not start:\n" + log.read_text())
             time.sleep(0.2)  # polling a child process's start-up, not a schedule
@@ -76,6 +77,39 @@ def serving(tmp_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+SENT_LINE = "--- console SMS to +33610203040"  # what the console sender prints when it sends
+
+
+def _command(url: str, fake: FakeSlack, text: str) -> str:
+    """Send a signed /reviews command; return its response_url once answered."""
+    body, headers, response_url = _signed_command(fake, text)
+    answer = requests.post(f"{url}/slack/events", data=body, headers=headers, timeout=10)
+    assert answer.status_code == 200
+    assert fake.wait_for(lambda: any(r["url"] == response_url for r in fake.responses), 20)
+    return response_url
+
+
+def _pids(log: Path, pattern: str) -> list[int]:
+    return [int(p) for p in re.findall(pattern, log.read_text())]
+
+
+def _running(pid: int) -> bool:
+    """Say whether a process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_for(predicate: object, what: str, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what}:\n" + log.read_text())
+        time.sleep(0.2)  # polling a child process's progress, not a schedule
 
 
 def _signed_command(fake: FakeSlack, text: str) -> tuple[bytes, dict[str, str], str]:
@@ -107,13 +141,14 @@ def test_serve_answers_slack_and_its_scheduler_sends_and_posts_the_thread(
     tmp_path: Path,
 ) -> None:
     with FakeSlack() as fake:
-        fake.add_user(USER, name="alice", real_name="Alice Martin")
+        fake.add_user(USER, name="alice", real_name="Alice Martin", is_admin=True)
         env = {
             "SLACK_BOT_TOKEN": fake.bot_token,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": fake.api_url,
         }
         with serving(tmp_path, **env) as (url, _child, log):
+            _command(url, fake, "settings set send_window=always")  # due now, whatever the hour
             body, headers, response_url = _signed_command(fake, "send Jane Doe +33 6 10 20 30 40")
             answer = requests.post(f"{url}/slack/events", data=body, headers=headers, timeout=10)
             assert answer.status_code == 200
@@ -141,9 +176,61 @@ def test_serve_answers_slack_and_its_scheduler_sends_and_posts_the_thread(
             root = card()[0]
             assert "#1" in text_of(root)
             assert "6 10 20 30 40" not in str(root)  # masked in the channel
+            web = _child.pid  # gunicorn's arbiter, parent of the workers and the scheduler
+            (scheduler,) = _pids(log, r"scheduler process started \(pid (\d+)\)")
+            workers = _pids(log, r"Booting worker with pid: (\d+)")
+            assert workers and scheduler not in [web, *workers]
+            assert all(_running(pid) for pid in [web, scheduler, *workers])
     output = log.read_text()
     assert "senders: SMS=console" in output
-    assert "Jane" in output  # the console sender printed the SMS it sent
+    assert SENT_LINE in output  # the console sender, in the scheduler process, sent the SMS
+    assert "scheduler running" in output and "scheduler stopping" in output
+    # SIGTERM stopped the whole tree within the grace, cleanly.
+    assert _child.returncode == 0, output
+    assert not any(_running(pid) for pid in [web, scheduler, *workers])
+
+
+@pytest.mark.timeout(180)
+def test_a_scheduler_process_that_dies_is_restarted_and_sends_what_slack_asked(
+    tmp_path: Path,
+) -> None:
+    with FakeSlack() as fake:
+        fake.add_user(USER, name="alice", real_name="Alice Martin", is_admin=True)
+        env = {
+            "SLACK_BOT_TOKEN": fake.bot_token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+            "WEB_CONCURRENCY": "2",
+        }
+        with serving(tmp_path, **env) as (url, child, log):
+            started = r"scheduler process started \(pid (\d+)\)"
+            _wait_for(lambda: "scheduler running" in log.read_text(), "scheduler", log)
+            (first,) = _pids(log, started)
+            os.kill(first, signal.SIGKILL)
+            _wait_for(lambda: len(_pids(log, started)) == 2, "restarted scheduler", log)
+            second = _pids(log, started)[1]
+            assert second != first and _running(second) and child.poll() is None
+            assert len(_pids(log, r"Booting worker with pid: (\d+)")) == 2  # WEB_CONCURRENCY
+
+            _command(url, fake, "settings set send_window=always")
+            _command(url, fake, "send Jane Doe +33 6 10 20 30 40")
+            _wait_for(lambda: SENT_LINE in log.read_text(), "SMS from the new scheduler", log)
+            assert fake.wait_for(lambda: fake.messages(CHANNEL), timeout=30), log.read_text()
+        assert child.returncode == 0, log.read_text()
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_serve_leaves_no_scheduler_or_web_worker_behind(tmp_path: Path) -> None:
+    with serving(tmp_path) as (_url, child, log):
+        _wait_for(lambda: "scheduler running" in log.read_text(), "scheduler", log)
+        (scheduler,) = _pids(log, r"scheduler process started \(pid (\d+)\)")
+        workers = _pids(log, r"Booting worker with pid: (\d+)")
+        child.kill()  # no graceful stop: the children must notice on their own
+        child.wait()
+        _wait_for(
+            lambda: not any(_running(pid) for pid in [scheduler, *workers]), "orphans gone", log
+        )
+    assert "the scheduler stops" in log.read_text()
 
 
 @pytest.mark.timeout(120)

@@ -1,0 +1,140 @@
+"""Slack gets its ack before a listener's slow part, however many slow parts are under way.
+
+The real Bolt app behind a real HTTP server talks to the fake Slack, whose `users.info` (the
+admin check `/reviews list` makes before reading its page) is held shut by the test: while it
+is shut the listener cannot build its page, so an HTTP answer that arrives proves the ack did
+not wait for the page. The page then arrives at the response_url once the gate opens.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from slack_bolt import Ack
+
+from bot.clock import FrozenClock
+from handlers.listener_pool import AFTER_ACK_SLOTS, ListenerPool
+from tests.fakes.slack_api import FakeSlack
+from tests.slack_harness import TEAM_ID, USER, SlackHarness, text_of
+
+GATED = ("users.info", "views.publish")
+
+
+class GatedSlack(FakeSlack):
+    """The fake Slack, holding every users.info and views.publish until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.held = 0
+        self._count = threading.Lock()
+
+    def _handle_api(
+        self, method: str, params: dict[str, Any], auth_header: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        if method in GATED:
+            with self._count:
+                self.held += 1
+            self.gate.wait(timeout=60)
+        return super()._handle_api(method, params, auth_header)
+
+
+@pytest.fixture(name="gated")
+def gated_fixture(database_url: str, clock: FrozenClock) -> Iterator[SlackHarness]:
+    with GatedSlack() as fake:
+        harness = SlackHarness(fake, database_url, clock)
+        try:
+            yield harness
+        finally:
+            fake.gate.set()
+            harness.close()
+
+
+def _gate(harness: SlackHarness) -> GatedSlack:
+    assert isinstance(harness.fake, GatedSlack)
+    return harness.fake
+
+
+def test_list_acks_empty_before_its_page_is_built_and_the_page_comes_by_response_url(
+    gated: SlackHarness,
+) -> None:
+    gated.create("Jane Doe")
+    fake = _gate(gated)
+
+    answer = gated.post_command("list")
+
+    assert answer.status_code == 200
+    assert answer.text == ""  # an empty ack: the page is not in the HTTP answer
+    assert fake.wait_for(lambda: fake.held == 1)  # the listener is still at its admin check
+    assert not any(r["url"] == gated.last_response_url for r in fake.responses)
+    fake.gate.set()
+    page = gated.answer()
+    assert "#1" in text_of(page) and "Jane" in text_of(page)
+
+
+def test_new_commands_are_acked_while_more_slow_answers_than_slots_are_under_way(
+    gated: SlackHarness,
+) -> None:
+    gated.create("Jane Doe")
+    fake = _gate(gated)
+    busy = AFTER_ACK_SLOTS + 4  # more than the slots, and than Bolt's own 5 threads
+    urls = []
+    for _ in range(busy):
+        answer = gated.post_command("list")
+        assert (answer.status_code, answer.text) == (200, "")
+        urls.append(gated.last_response_url)
+    assert fake.wait_for(lambda: fake.held == AFTER_ACK_SLOTS)  # the others wait for a slot
+
+    help_answer = gated.post_command("help")
+    assert (help_answer.status_code, help_answer.text) == (200, "")
+
+    fake.gate.set()
+    for url in [*urls, gated.last_response_url]:
+        assert text_of(gated.answer(url))  # every one answered in the end
+
+
+def test_an_event_is_acked_before_its_listener_publishes_the_home_tab(
+    gated: SlackHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = _gate(gated)
+    event = {
+        "team_id": TEAM_ID,
+        "api_app_id": fake.app_id,
+        "event": {"type": "app_home_opened", "user": USER, "channel": "DU", "tab": "home"},
+        "type": "event_callback",
+        "event_id": "Ev1",
+        "event_time": 1,
+        "authorizations": [{"team_id": TEAM_ID, "user_id": "UBOT", "is_bot": True}],
+    }
+
+    answer = gated.post(json.dumps(event), content_type="application/json")
+
+    assert answer.status_code == 200
+    assert fake.wait_for(lambda: fake.held == 1)  # views.publish is held: not published yet
+    assert USER not in fake.home_views
+    fake.gate.set()
+    assert fake.wait_for(lambda: USER in fake.home_views)
+    assert "had not acked" not in caplog.text  # acked at once, not by the pool's last resort
+
+
+def test_a_listener_that_does_not_ack_in_time_gets_an_empty_ack_and_carries_on() -> None:
+    pool = ListenerPool(ack_wait=0.01)
+    release = threading.Event()
+    done = threading.Event()
+    ack = Ack()
+
+    def slow(acking: Ack) -> None:
+        release.wait(timeout=30)
+        acking(response_action="errors", errors={"x": "too late"})  # Slack has its ack by now
+        done.set()
+
+    pool.run(ack, slow)
+    assert ack.response is not None and ack.response.status == 200
+    assert ack.response.body == ""
+    release.set()
+    assert done.wait(timeout=30)
+    pool.close()
