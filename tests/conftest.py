@@ -17,7 +17,15 @@ from store.db import Database
 from tests.fakes.smtp_server import SmtpServer
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
-TABLES = ("slack_outbox", "event", "message", "review_request", "contact", "workspace")
+TABLES = (
+    "webhook_inbox",
+    "slack_outbox",
+    "event",
+    "message",
+    "review_request",
+    "contact",
+    "workspace",
+)
 
 # Monday 2026-11-23 10:00 UTC: inside the default Mon-Fri 09:00-19:00 window in UTC.
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
