@@ -8,8 +8,9 @@ Rules:
   a run that comes a little early for a channel (the job's own jitter) still posts: without
   that slack, a 1 s pace checked by a 1 s job skipped every other run;
 - 429: wait what Retry-After says; 5xx and connection errors: back off 2, 4, 8 ... s (at most
-  5 min; scheduler/slack_errors.py says which); any other Slack error is permanent: the row is "dead" with the error, and rows that
-  needed it (a reply or update after a dead root) die with it instead of waiting forever;
+  5 min); any other Slack error is permanent (scheduler/slack_errors.py sorts them): the row
+  is "dead" with the error, and rows that needed it (a reply or update after a dead root) die
+  with it instead of waiting forever;
 - a row is leased (its next_attempt_at moved past the call's timeout) before Slack is called,
   so two workers never post the same row, and the root's ts is stored in the same
   transaction that marks it done;
