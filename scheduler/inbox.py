@@ -1,16 +1,21 @@
 """Who applies the webhook inbox: a thread in the web process, and the scheduler's sweep.
 
-The web process applies what it just stored at once, in its own background thread woken by
-the route, so the thread reply follows the callback within a moment even where the scheduler
-runs in another process. The sweep job (any process with a scheduler) takes what nobody
-applied: rows left by a web process that died after answering 200, or whose applier gave up a
-row for later. It also deletes old applied rows.
+The web process applies what it just stored in its own background thread woken by the route,
+so the thread reply follows the callback within a moment even where the scheduler runs in
+another process. During a burst the thread lets the answers go first: it applies a small
+batch once the route has been quiet for a moment, or at least once a second, so applying
+(CPU under the same GIL, and SQLite's write lock) never holds the answers up for long.
+The sweep job (any process with a scheduler) takes what nobody applied within SWEEP_AFTER:
+rows left by a web process that died after answering 200, or given back for later. It also
+deletes old applied rows.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
 
 from bot.usecases.inbox import Inbox
 from scheduler.jobs import Scheduler
@@ -19,6 +24,12 @@ log = logging.getLogger(__name__)
 
 INBOX_JOB = "webhook_inbox"
 SWEEP_SECONDS = 5.0
+# Younger reports belong to the thread of the web process that stored them.
+SWEEP_AFTER = timedelta(seconds=10)
+# The route is "quiet" after this long without a new report; a burst defers applying so long.
+QUIET_SECONDS = 0.05
+MAX_DEFER_SECONDS = 1.0
+DRAIN_BATCH = 20  # small: each batch holds the GIL and takes the write lock for a moment
 # The drainer also looks on its own this often: a row given back for later is retried.
 DRAIN_IDLE_SECONDS = 5.0
 STOP_SECONDS = 5.0
@@ -32,6 +43,7 @@ class InboxDrainer:
         self.idle_seconds = idle_seconds
         self._woken = False
         self._working = False
+        self._last_store = 0.0  # time.monotonic() of the last wake (this thread's pacing only)
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._state = threading.Condition()
@@ -42,6 +54,7 @@ class InboxDrainer:
             if self._stopping:
                 return  # the sweep of another process, or this one's next start, applies it
             self._woken = True
+            self._last_store = time.monotonic()
             if self._thread is None:
                 # Started here, not at build time: gunicorn forks workers after building the
                 # app, and a thread does not survive a fork.
@@ -72,8 +85,7 @@ class InboxDrainer:
                 self._woken = False
                 self._working = True
             try:
-                while self.inbox.apply_batch(should_stop=lambda: self._stopping):
-                    pass
+                self._drain()
             except Exception:
                 # The database may be down: the rows stay stored and the next wake retries.
                 log.exception("applying the webhook inbox failed")
@@ -82,10 +94,24 @@ class InboxDrainer:
                     self._working = False
                     self._state.notify_all()
 
+    def _drain(self) -> None:
+        deferred_since = time.monotonic()
+        while not self._stopping:
+            now = time.monotonic()
+            quiet_in = QUIET_SECONDS - (now - self._last_store)
+            if quiet_in > 0 and now - deferred_since < MAX_DEFER_SECONDS:
+                with self._state:  # a burst is on: let its answers go first
+                    self._state.wait_for(lambda: self._stopping, quiet_in)
+                continue
+            applied = self.inbox.apply_batch(lambda: self._stopping, limit=DRAIN_BATCH)
+            deferred_since = time.monotonic()
+            if not applied:
+                return
+
 
 def sweep(inbox: Inbox) -> int:
-    """Apply whatever is left in the inbox and delete old applied rows; return how many applied."""
-    applied = inbox.apply_pending()
+    """Apply what waited longer than SWEEP_AFTER and delete old applied rows; return how many."""
+    applied = inbox.apply_pending(older_than=SWEEP_AFTER)
     inbox.purge()
     return applied
 

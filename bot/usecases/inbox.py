@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, update
@@ -88,9 +88,19 @@ class Inbox:
             assert row.id is not None
             return row.id
 
-    def apply_batch(self, should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Take up to a batch of stored reports, oldest first, and apply them; return how many."""
-        claimed = self._claim()
+    def apply_batch(
+        self,
+        should_stop: Callable[[], bool] = lambda: False,
+        *,
+        limit: int | None = None,
+        older_than: timedelta | None = None,
+    ) -> int:
+        """Take up to a batch of stored reports, oldest first, and apply them; return how many.
+
+        `older_than` leaves the newer reports to the applier of the process that stored them.
+        """
+        received_before = self.clock.now() - older_than if older_than is not None else None
+        claimed = self._claim(limit or self.batch_size, received_before)
         results: dict[int, str] = {}
         failed: dict[int, int] = {}
         for row_id, source, payload, attempts in claimed:
@@ -105,11 +115,11 @@ class Inbox:
         self._settle(results, failed, released)
         return len(results)
 
-    def apply_pending(self, max_batches: int = 1000) -> int:
+    def apply_pending(self, max_batches: int = 1000, older_than: timedelta | None = None) -> int:
         """Apply batches until none is left to take (the sweep job, tests, the CLI)."""
         total = 0
         for _ in range(max_batches):
-            applied = self.apply_batch()
+            applied = self.apply_batch(older_than=older_than)
             total += applied
             if not applied:
                 break
@@ -145,24 +155,26 @@ class Inbox:
 
     # --- the claim and the settling -------------------------------------------------------
 
-    def _claim(self) -> list[tuple[int, str, dict[str, Any], int]]:
+    def _claim(
+        self, limit: int | None = None, received_before: datetime | None = None
+    ) -> list[tuple[int, str, dict[str, Any], int]]:
         now = self.clock.now()
-        with self.db.write() as session:
+        query = (
+            select(WebhookInbox)
+            .where(
+                col(WebhookInbox.applied_at).is_(None),
+                or_(col(WebhookInbox.lease_until).is_(None), col(WebhookInbox.lease_until) <= now),
+            )
+            .order_by(col(WebhookInbox.id))
+            .limit(limit or self.batch_size)
             # PostgreSQL: rows another applier is claiming right now are skipped, not waited
             # for; SQLite: BEGIN IMMEDIATE already makes claims one at a time.
-            rows = session.exec(
-                select(WebhookInbox)
-                .where(
-                    col(WebhookInbox.applied_at).is_(None),
-                    or_(
-                        col(WebhookInbox.lease_until).is_(None),
-                        col(WebhookInbox.lease_until) <= now,
-                    ),
-                )
-                .order_by(col(WebhookInbox.id))
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
+            .with_for_update(skip_locked=True)
+        )
+        if received_before is not None:
+            query = query.where(col(WebhookInbox.received_at) <= received_before)
+        with self.db.write() as session:
+            rows = session.exec(query).all()
             ids = [row.id for row in rows if row.id is not None]
             if ids:
                 session.exec(
