@@ -181,8 +181,10 @@ def _twilio_status_route(
     @target.post("/webhooks/twilio/status")
     def twilio_status() -> Response:
         size = request.content_length
-        if size is None or size > MAX_TWILIO_BODY:
-            return Response("body too large or of no length\n", status=413, mimetype="text/plain")
+        if size is None:
+            return Response("length required\n", status=411, mimetype="text/plain")
+        if size > MAX_TWILIO_BODY:
+            return Response("body too large\n", status=413, mimetype="text/plain")
         if not verified("status"):
             return Response("invalid signature\n", status=403, mimetype="text/plain")
         form = request.form
