@@ -3,7 +3,7 @@
 The web process applies what it just stored in its own background thread woken by the route,
 so the thread reply follows the callback within a moment even where the scheduler runs in
 another process. During a burst the thread lets the answers go first: it applies a small
-batch once the route has been quiet for a moment, or at least once a second, so applying
+batch once the route has been quiet for 200 ms, or at least every 2 s, so applying
 (CPU under the same GIL, and SQLite's write lock) never holds the answers up for long.
 The sweep job (any process with a scheduler) takes what nobody applied within SWEEP_AFTER:
 rows left by a web process that died after answering 200, or given back for later. It also
@@ -27,8 +27,8 @@ SWEEP_SECONDS = 5.0
 # Younger reports belong to the thread of the web process that stored them.
 SWEEP_AFTER = timedelta(seconds=10)
 # The route is "quiet" after this long without a new report; a burst defers applying so long.
-QUIET_SECONDS = 0.05
-MAX_DEFER_SECONDS = 1.0
+QUIET_SECONDS = 0.2
+MAX_DEFER_SECONDS = 2.0
 DRAIN_BATCH = 20  # small: each batch holds the GIL and takes the write lock for a moment
 # The drainer also looks on its own this often: a row given back for later is retried.
 DRAIN_IDLE_SECONDS = 5.0
