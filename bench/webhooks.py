@@ -10,11 +10,19 @@ the database with its Twilio SID.
    the request's thread, p50/p95 (the outbox is idle between samples).
 2. Callbacks (item 3): a `delivered` callback for each of the M messages, signed with
    twilio's RequestValidator as Twilio signs them, at 20 concurrent clients: accepted/s,
-   p50/p95/p99/max, and how many the database shows applied afterwards. Baseline in the
-   same run: as many GET /healthz at the same concurrency.
+   p50/p95/p99/max. The route only stores them (the webhook inbox) and the server applies
+   them after answering: how many the database shows applied when the burst ends, and how
+   long until all are (waited for up to 2 min). Baseline in the same run: as many
+   GET /healthz at the same concurrency.
+3. The Slack outbox while a SQLite worker sends (the issue's "42 cards for 268 SMS"): N
+   requests made due for one `reviewops worker`; over 15 s from its first SMS, SMS sent,
+   chat.postMessage calls (cards and thread replies) and chat.update calls in the fake
+   Slack, and the outbox rows still pending. Baseline: the outbox's pace, one post per
+   second per channel (every card goes to one channel), i.e. 15 posts in 15 s.
 
     .venv/bin/python -m bench.webhooks --quick
     .venv/bin/python -m bench.webhooks --messages 3000 --lag-samples 30
+    .venv/bin/python -m bench.webhooks --quick --only outbox
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import argparse
 import re
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from bench import speedkit as kit
@@ -124,6 +133,65 @@ def thread_lag(stack: kit.Stack, samples: int) -> tuple[list[float], list[float]
     return lags, acks, notes
 
 
+def job_seconds(log_text: str, job: str) -> list[float]:
+    """How long each run of a scheduler job took, from APScheduler's own log lines."""
+    runs: list[float] = []
+    started: datetime | None = None
+    for line in log_text.splitlines():
+        if f'"{job} (' not in line:
+            continue
+        try:
+            # Only differences count: the zone the process logs in does not matter.
+            at = datetime.strptime(line[:23] + "+0000", "%Y-%m-%d %H:%M:%S,%f%z")
+        except ValueError:
+            continue
+        if "Running job" in line:
+            started = at
+        elif "executed successfully" in line and started is not None:
+            runs.append((at - started).total_seconds())
+            started = None
+    return runs
+
+
+def outbox_pace(backlog: int, window: float = 15.0) -> list[str]:
+    """Section 3: what the Slack outbox posts while one SQLite worker sends a backlog."""
+    stack = kit.Stack("sqlite", "webhooks-outbox")
+    notes: list[str] = []
+    try:
+        worker = stack.worker()
+        before = len(stack.slack.call("calls"))
+        stack.clone(backlog, first_phone=CLONE_FIRST)
+        # The worker finds the clones at its next dispatch pass: count from its first SMS.
+        if not kit.wait_until(lambda: stack.sent_count() > 1, 60, step=0.05):
+            return ["outbox: the worker sent nothing within 60 s"]
+        first_sms = stack.sent_count()
+        started = time.monotonic()
+        time.sleep(window)
+        elapsed = time.monotonic() - started
+        sms = stack.sent_count() - first_sms
+        calls = stack.slack.call("calls")[before:]
+        posts = [c for c in calls if c[0] == "chat.postMessage"]
+        cards = [c for c in posts if "thread_ts" not in c[1]]
+        updates = sum(c[0] == "chat.update" for c in calls)
+        pending = kit.scalar(
+            stack.url, "SELECT count(*) FROM slack_outbox WHERE status = 'pending'"
+        )
+        print(f"\n## Slack outbox while one SQLite worker sends ({backlog} due, {elapsed:.0f} s)")
+        print(f"baseline: the outbox's pace, 1 post/s in one channel: {elapsed:.0f} posts")
+        print(
+            f"product: {sms} SMS sent; {len(posts)} chat.postMessage ({len(cards)} cards,"
+            f" {len(posts) - len(cards)} thread replies) = {len(posts) / elapsed:.2f} posts/s"
+            f" ({len(posts) / elapsed:.2f} x baseline); {updates} chat.update;"
+            f" {pending} outbox rows pending"
+        )
+        # Each run takes the SQLite write lock a few times: its length bounds the lock waits.
+        runs = job_seconds(worker.output(), "slack_outbox")
+        print(kit.latency_row("outbox job run (lease, post, record)", runs))
+    finally:
+        notes += stack.close()
+    return notes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -131,6 +199,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, help="callbacks fired (full: 3000)")
     parser.add_argument("--lag-samples", type=int, help="thread lag samples (full: 30)")
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--backlog", type=int, help="outbox section's due requests (full: 1000)")
+    parser.add_argument("--only", choices=("callbacks", "outbox"), help="run one part")
     args = parser.parse_args()
     m = args.messages or (200 if args.quick else 3000)
     k = args.lag_samples or (6 if args.quick else 30)
@@ -138,7 +208,18 @@ def main() -> None:
     print(
         f"mode: {'quick' if args.quick else 'full'}; {args.db}; {m} callbacks at {args.concurrency}; {k} lag samples"
     )
-    stack = kit.Stack(args.db, "webhooks")
+    notes: list[str] = []
+    if args.only != "outbox":
+        notes += callbacks(args.db, m, k, args.concurrency)
+    if args.only != "callbacks":
+        notes += outbox_pace(args.backlog or (300 if args.quick else 1000))
+    for note in notes:
+        print(note)
+
+
+def callbacks(db: str, m: int, k: int, concurrency: int) -> list[str]:
+    """Sections 1 and 2: thread lag, then a burst of status callbacks beside /healthz."""
+    stack = kit.Stack(db, "webhooks")
     notes: list[str] = []
     try:
         kit.log(f"webhooks: {k} requests sent through the CLI")
@@ -171,16 +252,26 @@ def main() -> None:
         def healthz(session: Any, i: int) -> Any:
             return session.get(f"{stack.base}/healthz", timeout=30)
 
-        print(f"\n## {total} status callbacks, {args.concurrency} concurrent clients")
+        print(f"\n## {total} status callbacks, {concurrency} concurrent clients")
         kit.log("webhooks: baseline /healthz")
-        base_lat, base_st, base_wall = kit.fire(healthz, total, args.concurrency)
+        base_lat, base_st, base_wall = kit.fire(healthz, total, concurrency)
         kit.log("webhooks: status callbacks")
-        lat, st, wall = kit.fire(status, total, args.concurrency)
-        applied = kit.scalar(
-            stack.url,
-            "SELECT count(*) FROM message WHERE status = 'delivered' AND to_address LIKE :p",
-            p=CLONE_PREFIX + "%",
-        )
+        lat, st, wall = kit.fire(status, total, concurrency)
+        burst_ended = time.monotonic()
+
+        def applied_now() -> int:
+            return int(
+                kit.scalar(
+                    stack.url,
+                    "SELECT count(*) FROM message WHERE status = 'delivered'"
+                    " AND to_address LIKE :p",
+                    p=CLONE_PREFIX + "%",
+                )
+            )
+
+        applied = applied_now()
+        all_applied = kit.wait_until(lambda: applied_now() >= total, 120, step=0.2)
+        drained = time.monotonic() - burst_ended
         print(
             kit.latency_row("baseline: GET /healthz", base_lat)
             + f"  {total / base_wall:.0f} req/s  HTTP {dict(base_st)}"
@@ -190,12 +281,15 @@ def main() -> None:
             + f"  {total / wall:.0f} accepted/s ({total / wall / (total / base_wall):.2f} x"
             f" baseline)  HTTP {dict(st)}"
         )
-        print(f"applied in the database afterwards (status delivered): {applied} of {total}")
+        print(f"applied (status delivered) when the burst ended: {applied} of {total}")
+        if all_applied:
+            print(f"all {total} applied {drained:.1f} s after the burst ended")
+        else:
+            notes.append(f"only {applied_now()} of {total} callbacks applied 2 min after")
         print(f"load average now {kit.loadavg()}")
     finally:
         notes += stack.close()
-    for note in notes:
-        print(note)
+    return notes
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from bot.slack import BoltWiring
+    from scheduler.inbox import InboxDrainer
     from scheduler.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,30 @@ class ReviewOpsApp:
     outbox: OutboxSender | None = None
     slack: BoltWiring | None = None  # set by bot.slack.create_bolt_app
     flask_hooks: list[FlaskHook] = field(default_factory=list)  # run by bot.server.create_flask
+    # The web process applies stored webhooks in its own thread; tests apply them themselves.
+    inbox_in_background: bool = True
+    _inbox: InboxDrainer | None = field(default=None, init=False, repr=False)
+
+    def inbox(self) -> InboxDrainer:
+        """The webhook inbox of this process and the thread that applies it (built once)."""
+        if self._inbox is None:
+            from bot.usecases.feedback import Feedback
+            from bot.usecases.inbox import Inbox
+            from scheduler.inbox import InboxDrainer
+
+            self._inbox = InboxDrainer(Inbox(Feedback(self.ops)))
+        return self._inbox
 
     def start_scheduler(self) -> None:
         """Start the dispatch, reaper and Slack outbox jobs, woken when a request is due."""
         dispatch.register(self.scheduler, self.dispatcher)
         reaper.register(self.scheduler, self.dispatcher)
         self._register_reconcile()
+        if self.settings.twilio_auth_token:
+            # Where status callbacks can be verified, some may wait in the inbox: sweep it.
+            from scheduler import inbox as webhook_inbox
+
+            webhook_inbox.register(self.scheduler, self.inbox().inbox)
         if self.outbox is not None:
             from scheduler import outbox as slack_outbox
 
@@ -73,6 +92,8 @@ class ReviewOpsApp:
 
     def close(self) -> None:
         self.ops.set_wake(None)
+        if self._inbox is not None:
+            self._inbox.stop()
         self.scheduler.shutdown(wait=True)
         self.db.dispose()
 

@@ -1,7 +1,8 @@
 """HTTP routes customers and providers reach: Twilio and email webhooks, links, pixel, unsubscribe.
 
 Each route verifies what it receives, hands it to one use-case (bot.usecases.feedback) and answers
-fast; nothing here decides what a report means.
+fast; nothing here decides what a report means. Twilio status callbacks come in bursts: they are
+only stored (bot.usecases.inbox) before the answer, and applied after it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape as xml_escape  # noqa: S406  (escaping our own output only)
 
 from flask import Blueprint, Flask, Response, abort, redirect, request
@@ -26,6 +27,9 @@ from bot.clock import Clock
 from bot.delivery import mailgun_reports, twilio_reports
 from bot.domain.errors import NotFound
 from bot.usecases.feedback import Feedback
+
+if TYPE_CHECKING:
+    from scheduler.inbox import InboxDrainer
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,8 @@ NO_CACHE = {
 # A transparent 1x1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+# A Twilio callback's form is about 1 KB; a larger body is not Twilio's, and is never parsed.
+MAX_TWILIO_BODY = 64 * 1024
 
 # Mail security gateways and link previewers fetch links before (or instead of) people.
 SCANNER_AGENTS = (
@@ -132,21 +138,22 @@ def register_webhooks(
         app.metrics.webhooks.labels(source, result).inc()
 
     validator = RequestValidator(twilio_auth_token) if twilio_auth_token else None
-    _twilio_routes(target, feedback, validator, public_url.rstrip("/"), counted)
+    verified = _twilio_verifier(validator, public_url.rstrip("/"), counted)
+    drainer = app.inbox()
+    _twilio_status_route(
+        target, drainer, drainer.wake if app.inbox_in_background else None, verified
+    )
+    _twilio_inbound_route(target, feedback, verified)
     mailgun = MailgunVerifier(mailgun_signing_key, app.clock) if mailgun_signing_key else None
     _email_routes(target, feedback, mailgun, counted)
     _link_routes(target, feedback)
     return feedback
 
 
-def _twilio_routes(
-    target: Blueprint | Flask,
-    feedback: Feedback,
-    validator: RequestValidator | None,
-    base: str,
-    counted: Counted,
-) -> None:
-    """Add Twilio's status callback and inbound message routes; Twilio's words stop here."""
+def _twilio_verifier(
+    validator: RequestValidator | None, base: str, counted: Counted
+) -> Callable[[str], bool]:
+    """Return the check of a Twilio request's signature (counted, logged when refused)."""
 
     def verified(source: str) -> bool:
         # Twilio signs the URL it was given: ours as the public sees it, whatever proxy is between.
@@ -160,22 +167,51 @@ def _twilio_routes(
         counted(f"twilio_{source}", "accepted" if ok else "refused")
         return ok
 
+    return verified
+
+
+def _twilio_status_route(
+    target: Blueprint | Flask,
+    drainer: InboxDrainer,
+    wake: Callable[[], None] | None,
+    verified: Callable[[str], bool],
+) -> None:
+    """Add Twilio's status callback route: verify, store in the inbox, answer; applied after."""
+
     @target.post("/webhooks/twilio/status")
     def twilio_status() -> Response:
+        size = request.content_length
+        if size is None:
+            return Response("length required\n", status=411, mimetype="text/plain")
+        if size > MAX_TWILIO_BODY:
+            return Response("body too large\n", status=413, mimetype="text/plain")
         if not verified("status"):
             return Response("invalid signature\n", status=403, mimetype="text/plain")
         form = request.form
-        delivery = twilio_reports.status_report(
-            form.get("MessageStatus") or form.get("SmsStatus") or "", form.get("ErrorCode")
-        )
-        if delivery is not None:
-            feedback.provider_status.report(
+        word = form.get("MessageStatus") or form.get("SmsStatus") or ""
+        error_code = form.get("ErrorCode")
+        # An earlier stage (queued, accepted) can never move a message on: nothing to store.
+        if twilio_reports.status_report(word, error_code) is not None:
+            drainer.inbox.store_twilio_status(
                 sid=form.get("MessageSid") or form.get("SmsSid") or "",
-                to=twilio_reports.bare_phone(form.get("To", "")),
-                delivery=delivery,
+                to=form.get("To", ""),
+                status=word,
+                error_code=error_code,
                 idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
             )
+            if wake is not None:
+                wake()
         return Response(EMPTY_TWIML, mimetype="text/xml")
+
+
+def _twilio_inbound_route(
+    target: Blueprint | Flask, feedback: Feedback, verified: Callable[[str], bool]
+) -> None:
+    """Add Twilio's inbound message route.
+
+    Applied before the answer, not through the inbox: a STOP must hold before anything else is
+    sent, HELP is answered in the reply itself, and replies are few.
+    """
 
     @target.post("/webhooks/twilio/inbound")
     def twilio_inbound() -> Response:

@@ -15,6 +15,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 log = logging.getLogger(__name__)
 
 DISPATCH_JOB = "dispatch"
+# More threads than jobs (each runs one at a time): a job never waits for another's thread,
+# so a long dispatch or a burst of webhooks never holds back the Slack outbox.
+MAX_JOB_THREADS = 8
 STOP_GRACE_SECONDS = 20.0  # in-flight sends finish within it; then the process goes anyway
 
 
@@ -24,7 +27,7 @@ class Scheduler:
     def __init__(self) -> None:
         self._scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
-            executors={"default": ThreadPoolExecutor(max_workers=4)},
+            executors={"default": ThreadPoolExecutor(max_workers=MAX_JOB_THREADS)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
             timezone=UTC,
         )

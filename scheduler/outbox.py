@@ -3,10 +3,14 @@
 Rules:
 - oldest row first; a request's rows go out in the order they were written, so a reply or an
   update waits for its root, and a row that failed for now holds back the rows behind it;
-- about one message per second per channel (Slack's chat.postMessage limit);
+- about one message per second per channel (Slack's chat.postMessage limit); card updates
+  (chat.update, another limit) are paced apart from posts, so they never take a post's turn;
+  a run that comes a little early for a channel (the job's own jitter) still posts: without
+  that slack, a 1 s pace checked by a 1 s job skipped every other run;
 - 429: wait what Retry-After says; 5xx and connection errors: back off 2, 4, 8 ... s (at most
-  5 min); any other Slack error is permanent: the row is "dead" with the error, and rows that
-  needed it (a reply or update after a dead root) die with it instead of waiting forever;
+  5 min); any other Slack error is permanent (scheduler/slack_errors.py sorts them): the row
+  is "dead" with the error, and rows that needed it (a reply or update after a dead root) die
+  with it instead of waiting forever;
 - a row is leased (its next_attempt_at moved past the call's timeout) before Slack is called,
   so two workers never post the same row, and the root's ts is stored in the same
   transaction that marks it done;
@@ -33,6 +37,7 @@ from bot.clock import Clock
 from bot.metrics import Metrics
 from scheduler.jobs import Scheduler
 from scheduler.outbox_recovery import find_earlier_post, marked
+from scheduler.slack_errors import Failure, backoff_seconds, classify
 from store.db import Database
 from store.models import ReviewRequest, SlackOutbox
 
@@ -43,38 +48,15 @@ ERASABLE = ("reply", "alert")
 
 OUTBOX_JOB = "slack_outbox"
 OUTBOX_INTERVAL_SECONDS = 1.0
+# How early a run may post to a channel: the job's start jitter, well under the pace itself.
+PACE_SLACK_FRACTION = 0.25
 # Longer than WebClient's 30 s timeout: a leased row is never taken by another worker mid-call.
 LEASE = timedelta(minutes=2)
-MAX_BACKOFF_SECONDS = 300
-DEFAULT_RETRY_AFTER_SECONDS = 30
-
 PENDING, DONE, DEAD = "pending", "done", "dead"
 EDITS = ("update", "erase")  # chat.update; every other kind is a chat.postMessage
 
-# Slack errors that say "not now" rather than "never": the workspace may be reinstalled.
-TRANSIENT_ERRORS = frozenset(
-    {
-        "internal_error",
-        "fatal_error",
-        "service_unavailable",
-        "request_timeout",
-        "invalid_auth",
-        "not_authed",
-        "token_revoked",
-        "token_expired",
-        "account_inactive",
-        "team_access_not_granted",
-    }
-)
 NO_CLIENT = "no Slack token for this workspace"
 ROOT_LOST = "the request's card was never posted, so its thread doesn't exist"
-
-
-@dataclass(frozen=True)
-class _Failure:
-    kind: str  # ratelimited, transient, permanent
-    error: str
-    retry_after: float = 0.0
 
 
 class _Finished:
@@ -113,9 +95,10 @@ class OutboxSender:
         self.client_for_workspace = client_for_workspace
         self.clock = clock
         self.per_channel_interval = timedelta(seconds=per_channel_interval)
+        self.pace_slack = self.per_channel_interval * PACE_SLACK_FRACTION
         self.batch_size = batch_size
         self.metrics = metrics or Metrics()
-        # channel -> when it may be posted to again (pacing and 429s), in this process.
+        # pacing key -> when it may be called again (pacing and 429s), in this process.
         self._free_at: dict[str, datetime] = {}
 
     def run_once(self) -> int:
@@ -123,12 +106,14 @@ class OutboxSender:
         now = self.clock.now()
         with self.db.read() as session:
             due = session.exec(
-                select(SlackOutbox.id, SlackOutbox.request_id, SlackOutbox.channel)
+                select(
+                    SlackOutbox.id, SlackOutbox.request_id, SlackOutbox.channel, SlackOutbox.kind
+                )
                 .where(SlackOutbox.status == PENDING, col(SlackOutbox.next_attempt_at) <= now)
                 .order_by(col(SlackOutbox.id))
                 .limit(self.batch_size)
             ).all()
-            request_ids = {r for _, r, _ in due if r is not None}
+            request_ids = {r for _, r, _, _ in due if r is not None}
             # Every pending row of these requests, due or not: a row waits for all before it.
             queues: dict[int, list[int]] = defaultdict(list)
             if request_ids:
@@ -144,15 +129,16 @@ class OutboxSender:
                     queues[request_id].append(row_id)
 
         posted = 0
-        for row_id, request_id, channel in due:
+        for row_id, request_id, channel, kind in due:
             assert row_id is not None
             queue = queues.get(request_id) if request_id is not None else None
             if queue is not None and (not queue or queue[0] != row_id):
                 continue  # an earlier row of this request has not gone out yet
             now = self.clock.now()
-            if channel and self._free_at.get(channel, now) > now:
+            key = pace_key(kind, channel)
+            if key and self._free_at.get(key, now) - now > self.pace_slack:
                 continue  # paced: this channel had a message less than a second ago
-            finished, reached = self._process(row_id, channel, now)
+            finished, reached = self._process(row_id, key, now)
             posted += reached
             if finished and queue:
                 queue.pop(0)
@@ -169,9 +155,9 @@ class OutboxSender:
             return True, False  # settled without a call (already posted, superseded, dead)
         client = self.client_for_workspace(call.workspace_id)
         if client is None:
-            self._retry(call, _Failure("transient", NO_CLIENT), now)
+            self._retry(call, Failure("transient", NO_CLIENT), now)
             return False, False
-        channel = paced or call.args["channel"]
+        channel = paced or pace_key(call.kind, call.args["channel"])
         try:
             data = self._call(client, call)
         except Exception as exc:
@@ -251,7 +237,7 @@ class OutboxSender:
                     request.slack_ts = data.get("ts")
                     session.add(request)
 
-    def _retry(self, call: _Call, failure: _Failure, now: datetime) -> None:
+    def _retry(self, call: _Call, failure: Failure, now: datetime) -> None:
         with self.db.write() as session:
             row = session.get(SlackOutbox, call.row_id)
             assert row is not None
@@ -285,25 +271,11 @@ class OutboxSender:
         log.warning("slack outbox row %s dead: %s", row_id, error)
 
 
-def classify(exc: Exception) -> _Failure:
-    """Say whether a Slack call's error means wait (429), retry later (5xx, network) or give up."""
-    if isinstance(exc, SlackApiError):
-        response = exc.response
-        status = int(getattr(response, "status_code", 200) or 200)
-        data = response.data if isinstance(response.data, dict) else {}
-        error = str(data.get("error") or f"HTTP {status}")
-        if status == 429 or error == "ratelimited":
-            headers = {k.lower(): v for k, v in (response.headers or {}).items()}
-            return _Failure("ratelimited", error, _retry_after(headers.get("retry-after")))
-        if status >= 500 or error in TRANSIENT_ERRORS:
-            return _Failure("transient", error)
-        return _Failure("permanent", error)
-    return _Failure("transient", f"{type(exc).__name__}: {exc}")
-
-
-def backoff_seconds(attempts: int) -> int:
-    """Return the wait after the n-th failed attempt: 2, 4, 8 ... seconds, at most 5 minutes."""
-    return min(2 ** max(attempts, 1), MAX_BACKOFF_SECONDS)
+def pace_key(kind: str, channel: str | None) -> str:
+    """Name what a row's call is paced by: its channel's posts, or its channel's edits."""
+    if not channel:
+        return ""
+    return f"{channel}:edit" if kind in EDITS else channel
 
 
 def thread_link(channel: str, ts: str) -> str:
@@ -314,15 +286,6 @@ def thread_link(channel: str, ts: str) -> str:
 def register(scheduler: Scheduler, outbox_sender: OutboxSender) -> None:
     """Run the outbox every second."""
     scheduler.add(OUTBOX_JOB, outbox_sender.run_once, OUTBOX_INTERVAL_SECONDS)
-
-
-def _retry_after(value: Any) -> float:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    try:
-        return max(float(value), 1.0)
-    except (TypeError, ValueError):
-        return float(DEFAULT_RETRY_AFTER_SECONDS)
 
 
 def _finish(

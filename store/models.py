@@ -225,3 +225,27 @@ class SenderPace(SQLModel, table=True):
     slowed_at: datetime | None = _dt()
     throttled: int = 0  # provider 429s so far
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookInbox(SQLModel, table=True):
+    """Verified provider reports, stored before the answer and applied after it (in order)."""
+
+    __tablename__ = "webhook_inbox"
+    # The appliers' query: not yet applied, oldest first; applied rows are purged by age.
+    __table_args__ = (Index("ix_inbox_pending", "applied_at", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    source: str = Field(max_length=32)  # twilio_status
+    # Only the fields the applier reads, each cut to a bounded length by the route.
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Taken by one applier until then; a process that died holding it gives it back so.
+    lease_until: datetime | None = _dt()
+    attempts: int = 0
+    applied_at: datetime | None = _dt()
+    result: str | None = Field(default=None, max_length=16)  # applied, duplicate, ..., error

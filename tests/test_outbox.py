@@ -238,6 +238,27 @@ def test_pacing_one_message_per_channel_per_second(
     assert [m["text"].split()[0] for m in fake.messages(CHANNEL)] == ["#1", "#2"]
 
 
+def test_a_run_a_little_early_still_posts_and_edits_do_not_take_a_posts_turn(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    setup = Setup(db, clock, fake, delay="1h")
+    first = setup.create()
+    setup.create(phone="06 11 11 11 11")
+    setup.create(phone="06 22 22 22 22")
+    assert setup.outbox.run_once() == 1
+    # The job's next run starts a few ms before the second is over: the channel is free.
+    clock.advance(timedelta(milliseconds=950))
+    assert setup.outbox.run_once() == 1
+    setup.ops.pause(setup.ws, [first.number], ALICE)  # a reply and a card update for #1
+    clock.advance(timedelta(milliseconds=950))
+    assert setup.outbox.run_once() == 1  # #3's card, the oldest row
+    clock.advance(timedelta(milliseconds=950))
+    # #1's reply, then its card update at once: an edit does not wait for the posts' pace.
+    assert setup.outbox.run_once() == 2
+    assert [c for c, _ in fake.calls if c.startswith("chat.")].count("chat.update") == 1
+    assert [m["text"].split()[0] for m in fake.messages(CHANNEL)] == ["#1", "#2", "#3"]
+
+
 # --- alerts ---------------------------------------------------------------------------------
 
 

@@ -114,6 +114,16 @@ class Web:
         assert sid is not None
         return sid
 
+    def apply_inbox(self) -> int:
+        """Apply the status callbacks the route stored (what the web process's thread does)."""
+        return self.app.inbox().inbox.apply_pending()
+
+    def status_callback(self, sid: str, status: str, **values: Any) -> int:
+        """Post a signed status callback from the fake Twilio, then apply the inbox."""
+        answer = self.twilio.send_status_callback(sid, status, **values)
+        self.apply_inbox()
+        return answer
+
     def inbound(self, body: str, *, from_: str = PHONE) -> int:
         return self.twilio.send_inbound(from_, FROM, body, f"{self.url}/webhooks/twilio/inbound")
 
@@ -125,6 +135,7 @@ def running(
     *,
     mailgun_signing_key: str | None = None,
     smtp_url: str | None = None,
+    background_inbox: bool = False,
     **policy: Any,
 ) -> Iterator[Web]:
     """Run the real app (create_app, create_flask) against the fake Twilio over HTTP."""
@@ -148,6 +159,8 @@ def running(
         settings = Settings(_env_file=None, **env)
         notifier = RecordingNotifier()
         app = create_app(settings, clock=clock, notifier=notifier)
+        # Each test applies the inbox when it means to, unless it tests the web's own thread.
+        app.inbox_in_background = background_inbox
         flask_app = create_flask(app)
         late.wsgi = flask_app.wsgi_app
         workspace = app.ops.ensure_workspace("T0001", "Acme")
@@ -193,9 +206,9 @@ def test_status_callback_url_is_ours_and_delivery_reaches_the_thread(web: Web) -
     number, sid = sent_sms(web)
     assert web.twilio.messages[0]["StatusCallback"] == f"{web.url}/webhooks/twilio/status"
     web.clock.advance(timedelta(seconds=5))
-    assert web.twilio.send_status_callback(sid, "sent") == 200
+    assert web.status_callback(sid, "sent") == 200
     web.clock.advance(timedelta(seconds=5))
-    assert web.twilio.send_status_callback(sid, "delivered") == 200
+    assert web.status_callback(sid, "delivered") == 200
     message = web.message(number)
     assert message.status == "delivered"
     assert message.delivered_at == web.clock.now()
@@ -221,16 +234,16 @@ def test_failures_keep_code_and_readable_reason_and_alert(
     web: Web, status: str, code: int, reason: str
 ) -> None:
     number, sid = sent_sms(web)
-    web.twilio.send_status_callback(sid, "sent")
-    assert web.twilio.send_status_callback(sid, status, error_code=code) == 200
+    web.status_callback(sid, "sent")
+    assert web.status_callback(sid, status, error_code=code) == 200
     message = web.message(number)
     assert (message.status, message.error_code, message.error_reason) == (status, str(code), reason)
     assert web.ops.show(web.ws, number).request.last_error == reason
     [change] = web.changes(status)
     assert change.alert and reason in change.text and str(code) in change.text
     # A later report never clears or replaces the stored error; `failed` outranks `undelivered`.
-    web.twilio.send_status_callback(sid, "failed", error_code=30001)
-    web.twilio.send_status_callback(sid, "delivered")
+    web.status_callback(sid, "failed", error_code=30001)
+    web.status_callback(sid, "delivered")
     message = web.message(number)
     assert (message.status, message.error_code, message.error_reason) == (
         "failed",
@@ -241,10 +254,10 @@ def test_failures_keep_code_and_readable_reason_and_alert(
 
 def test_duplicates_apply_once(web: Web) -> None:
     number, sid = sent_sms(web)
-    assert web.twilio.send_status_callback(sid, "delivered", idempotency_token="tok-1") == 200
+    assert web.status_callback(sid, "delivered", idempotency_token="tok-1") == 200
     # Twilio's retry (same token), and a repeat of the same status under a new token.
-    assert web.twilio.send_status_callback(sid, "delivered", idempotency_token="tok-1") == 200
-    assert web.twilio.send_status_callback(sid, "delivered", idempotency_token="tok-2") == 200
+    assert web.status_callback(sid, "delivered", idempotency_token="tok-1") == 200
+    assert web.status_callback(sid, "delivered", idempotency_token="tok-2") == 200
     assert len(web.events(number, "delivered")) == 1
     assert len(web.changes("delivered")) == 1
     assert web.events(number, "delivered")[0].dedup_key == f"twilio:{sid}:delivered"
@@ -253,7 +266,7 @@ def test_duplicates_apply_once(web: Web) -> None:
 def test_reversed_order_never_moves_backwards(web: Web) -> None:
     number, sid = sent_sms(web)
     for status in ("read", "delivered", "sent", "sending", "queued", "accepted"):
-        assert web.twilio.send_status_callback(sid, status) == 200
+        assert web.status_callback(sid, status) == 200
     assert web.message(number).status == "read"
     assert web.ops.show(web.ws, number).request.status == "read"
     # "delivered" after "read" only stamps delivered_at; "sent" and earlier change nothing.
@@ -313,6 +326,7 @@ def test_signature_checked_against_public_url_with_query(
             local + path, data=params, headers={"X-Twilio-Signature": signature}, timeout=5
         )
         assert accepted.status_code == 200
+        assert web.apply_inbox() == 1
         assert web.message(number).status == "delivered"
 
 
@@ -320,9 +334,9 @@ def test_failed_sms_falls_back_to_email_once(web: Web) -> None:
     request = web.create(method="sms_or_email", email="jane@example.com")
     web.send_all()
     sid = web.sid(request.number)
-    web.twilio.send_status_callback(sid, "failed", error_code=30006)
-    web.twilio.send_status_callback(sid, "failed", error_code=30006, idempotency_token="again")
-    web.twilio.send_status_callback(sid, "undelivered", error_code=30003)
+    web.status_callback(sid, "failed", error_code=30006)
+    web.status_callback(sid, "failed", error_code=30006, idempotency_token="again")
+    web.status_callback(sid, "undelivered", error_code=30003)
     messages = web.messages(request.number)
     assert [(m.channel, m.kind) for m in messages] == [("sms", "initial"), ("email", "fallback")]
     assert len(web.changes("fallback")) == 1
@@ -340,7 +354,7 @@ def test_sms_and_email_shows_the_best_of_both(web: Web) -> None:
     request = web.create(method="sms_and_email", email="jane@example.com")
     web.send_all()
     sid = web.sid(request.number)
-    web.twilio.send_status_callback(sid, "undelivered", error_code=30003)
+    web.status_callback(sid, "undelivered", error_code=30003)
     detail = web.ops.show(web.ws, request.number)
     assert sorted(m.status for m in detail.messages) == ["sent", "undelivered"]
     assert detail.request.status == "sent"
@@ -349,7 +363,7 @@ def test_sms_and_email_shows_the_best_of_both(web: Web) -> None:
 
 def test_stop_error_code_in_callback_opts_out(web: Web) -> None:
     number, sid = sent_sms(web)
-    web.twilio.send_status_callback(sid, "failed", error_code=21610)
+    web.status_callback(sid, "failed", error_code=21610)
     assert web.message(number).status == "unsubscribed"
     assert web.contact().phone_opted_out_at is not None
     # One opt-out, one alert: the opt-out rule's, not a second one for the status.
@@ -362,7 +376,7 @@ def test_callback_resolves_a_send_whose_answer_was_lost(web: Web) -> None:
     assert web.message(request.number).status == "unknown"
     assert web.message(request.number).provider_id is None
     [stored] = web.twilio.accepted
-    assert web.twilio.send_status_callback(stored["sid"], "delivered") == 200
+    assert web.status_callback(stored["sid"], "delivered") == 200
     message = web.message(request.number)
     assert (message.status, message.provider_id) == ("delivered", stored["sid"])
 
@@ -373,7 +387,7 @@ def test_callback_resolves_a_send_whose_answer_was_lost(web: Web) -> None:
 def test_stop_opts_out_cancels_queued_and_nothing_is_sent_by_any_path(web: Web) -> None:
     failed = web.create()
     web.send_all()
-    web.twilio.send_status_callback(web.sid(failed.number), "undelivered", error_code=30003)
+    web.status_callback(web.sid(failed.number), "undelivered", error_code=30003)
     later = web.create(when="delay", delay=timedelta(days=1))
     whatsapp = web.create(method="whatsapp", when="delay", delay=timedelta(days=2))
     claimed_too = web.create(when="now")
