@@ -73,6 +73,7 @@ class ReviewOpsApp:
     def close(self) -> None:
         self.ops.set_wake(None)
         self.scheduler.shutdown(wait=True)
+        self.dispatcher.close()
         self.db.dispose()
 
 
@@ -90,6 +91,7 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
             sms_from=settings.twilio_from,
             messaging_service_sid=settings.twilio_messaging_service_sid,
             whatsapp_from=settings.twilio_whatsapp_from,
+            connections=settings.dispatch_concurrency,
         )
         if settings.sms_live:
             senders["sms"] = twilio
@@ -119,7 +121,7 @@ def create_app(
 ) -> ReviewOpsApp:
     """Build a wired app from settings; tests pass their own clock, senders and notifier."""
     clock = clock or SystemClock()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, threads=settings.dispatch_concurrency)
     metrics = Metrics(db)
     outbox: OutboxSender | None = None
     slack_enabled = bool(settings.slack_bot_token or settings.slack_client_id)
@@ -143,7 +145,13 @@ def create_app(
         email_reply_to=settings.email_reply_to,
     )
     chosen = dict(senders) if senders is not None else build_senders(settings)
-    dispatcher = Dispatcher(ops, senders=chosen, composer=composer, metrics=metrics)
+    dispatcher = Dispatcher(
+        ops,
+        senders=chosen,
+        composer=composer,
+        metrics=metrics,
+        concurrency=settings.dispatch_concurrency,
+    )
     return ReviewOpsApp(
         settings=settings,
         db=db,
