@@ -235,6 +235,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", type=int, default=CONCURRENCY, help="DISPATCH_CONCURRENCY per worker"
     )
+    parser.add_argument(
+        "--pg-admin",
+        default=kit.PG_ADMIN_URL,
+        help="a PostgreSQL database to create the benchmark's own from (e.g. .../postgres)",
+    )
     parser.add_argument("--backlog", type=int, help="stop check backlog (quick 1,000; 10,000)")
     parser.add_argument(
         "--no-stop-check", action="store_true", help="skip the SIGTERM-with-a-backlog check"
@@ -244,6 +249,7 @@ def _arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = _arguments()
+    kit.PG_ADMIN_URL = args.pg_admin  # read by kit.fresh_database and kit.machine
     # A worker claims as many due messages as it has sends in flight: N stays well above
     # that times the workers, or some of them stay idle.
     n = args.n or (150 if args.quick else 2000)

@@ -63,6 +63,14 @@ class RedirectingHttpClient(TwilioHttpClient):
             adapter = HTTPAdapter(pool_maxsize=max(connections, 1))
             self.session.mount("https://", adapter)
             self.session.mount("http://", adapter)
+            # Every request goes to api_url: read the proxy and CA-bundle variables once,
+            # not on each send (requests scans the whole environment per request).
+            found = self.session.merge_environment_settings(
+                self.rewrite(DEFAULT_API_URL), {}, None, None, None
+            )
+            self.session.proxies.update(found["proxies"])
+            self.session.verify = found["verify"]
+            self.session.trust_env = False
         # Per thread: the SDK's exceptions drop the headers (Retry-After) and raw body.
         self._local = threading.local()
 
