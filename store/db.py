@@ -23,7 +23,7 @@ class Database:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
-        if not url.startswith("sqlite:///:memory:") and url != "sqlite://":
+        if not (self.is_sqlite and make_url(url).database in (None, "", ":memory:")):
             # One connection per dispatch thread, plus the other jobs and the web threads,
             # so no sending thread waits for a connection (opened only when needed).
             kwargs["pool_size"] = threads + POOL_SPARE

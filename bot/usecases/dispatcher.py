@@ -220,8 +220,12 @@ class Dispatcher:
                     "message %s lost its claim before its result was stored", claim.message_id
                 )
                 return
-            request = session.get(ReviewRequest, message.request_id)
-            assert request is not None
+            # The workspace comes along so the follow-ups' policy read is served by the session.
+            request, _workspace = session.exec(
+                select(ReviewRequest, Workspace)
+                .join(Workspace, col(Workspace.id) == ReviewRequest.workspace_id)
+                .where(ReviewRequest.id == message.request_id)
+            ).one()
             actor = Actor(result.provider, result.provider)
             message.provider = result.provider
             message.provider_id = message.provider_id or result.provider_id
