@@ -95,6 +95,7 @@ class ReviewOpsApp:
         if self._inbox is not None:
             self._inbox.stop()
         self.scheduler.shutdown(wait=True)
+        self.dispatcher.close()
         self.db.dispose()
 
 
@@ -112,6 +113,7 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
             sms_from=settings.twilio_from,
             messaging_service_sid=settings.twilio_messaging_service_sid,
             whatsapp_from=settings.twilio_whatsapp_from,
+            connections=settings.dispatch_concurrency,
         )
         if settings.sms_live:
             senders["sms"] = twilio
@@ -141,7 +143,7 @@ def create_app(
 ) -> ReviewOpsApp:
     """Build a wired app from settings; tests pass their own clock, senders and notifier."""
     clock = clock or SystemClock()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, threads=settings.dispatch_concurrency)
     metrics = Metrics(db, clock=clock)
     outbox: OutboxSender | None = None
     slack_enabled = bool(settings.slack_bot_token or settings.slack_client_id)
@@ -167,7 +169,14 @@ def create_app(
     chosen = dict(senders) if senders is not None else build_senders(settings)
     # Paced by the senders the settings name; console senders are not paced.
     pacing = Pacing(ops.journal, settings.pacing_rates(), settings.sender_setup())
-    dispatcher = Dispatcher(ops, senders=chosen, composer=composer, metrics=metrics, pacing=pacing)
+    dispatcher = Dispatcher(
+        ops,
+        senders=chosen,
+        composer=composer,
+        metrics=metrics,
+        pacing=pacing,
+        concurrency=settings.dispatch_concurrency,
+    )
     return ReviewOpsApp(
         settings=settings,
         db=db,

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     web_concurrency: int | None = Field(default=None, alias="WEB_CONCURRENCY", ge=1)
     web_threads: int = Field(default=8, alias="WEB_THREADS", ge=1)
 
+    # Sends in flight per worker: a provider answers in ~200 ms, so one at a time caps a
+    # worker near 5 messages/s. 1 sends one after the other, as before.
+    dispatch_concurrency: int = Field(default=32, ge=1, le=256, alias="DISPATCH_CONCURRENCY")
+
     @model_validator(mode="after")
     def _default_public_url(self) -> Settings:
         if not self.public_url:

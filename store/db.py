@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +13,28 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+POOL_SPARE = 10  # connections beyond the dispatch threads: scheduler jobs, web threads
 
 
 class Database:
     """Own the engine; hand out read sessions and write transactions."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, threads: int = 1) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        if not (self.is_sqlite and make_url(url).database in (None, "", ":memory:")):
+            # One connection per dispatch thread, plus the other jobs and the web threads,
+            # so no sending thread waits for a connection (opened only when needed).
+            kwargs["pool_size"] = threads + POOL_SPARE
+            kwargs["max_overflow"] = POOL_SPARE
         if self.is_sqlite:
             # Worker threads share the pool; SQLite's own locking serialises writers.
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         self.engine: Engine = create_engine(url, **kwargs)
+        # SQLite has one writer at a time: queue this process's writers on a lock instead of
+        # SQLite's busy handler, which sleeps up to 100 ms between retries.
+        self._write_lock = threading.RLock() if self.is_sqlite else None
         if self.is_sqlite:
             _tune_sqlite(self.engine)
         # Writes take SQLite's write lock up front (BEGIN IMMEDIATE), so two writers never
@@ -44,7 +54,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """Yield a session in one write transaction, committed on success, rolled back on error."""
-        with Session(self.write_engine, expire_on_commit=False) as session, session.begin():
+        with (
+            self._write_lock or nullcontext(),
+            Session(self.write_engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     def dispose(self) -> None:

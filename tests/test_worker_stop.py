@@ -59,9 +59,13 @@ def _statuses(url: str) -> Counter[str]:
     return found
 
 
-@pytest.mark.parametrize("command", ["worker", "serve"])
+@pytest.mark.parametrize(
+    ("command", "concurrency"),
+    # The default keeps many sends in flight; 1 is the one-after-the-other loop.
+    [("worker", None), ("worker", "1"), ("serve", None)],
+)
 def test_sigterm_with_a_backlog_stops_soon_and_sends_nothing_twice(
-    tmp_path: Path, command: str
+    tmp_path: Path, command: str, concurrency: str | None
 ) -> None:
     url = f"sqlite:///{tmp_path / 'stop.db'}"
     store_db.upgrade(url)
@@ -80,6 +84,8 @@ def test_sigterm_with_a_backlog_stops_soon_and_sends_nothing_twice(
             # Paced, but fast enough that the worker holds claims when told to stop.
             "SENDER_RATES": "+15005550006=1000",
         }
+        if concurrency is not None:
+            env["DISPATCH_CONCURRENCY"] = concurrency
         log = tmp_path / "child.log"
         with log.open("wb") as out:
             child = subprocess.Popen(  # noqa: S603 - our own interpreter and module

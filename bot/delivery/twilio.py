@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -51,9 +52,25 @@ class TwilioQueryError(Exception):
 class RedirectingHttpClient(TwilioHttpClient):
     """Send the SDK's requests to a configurable base URL instead of *.twilio.com."""
 
-    def __init__(self, api_url: str = DEFAULT_API_URL, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, api_url: str = DEFAULT_API_URL, *, timeout: float = 10.0, connections: int = 10
+    ) -> None:
         super().__init__(timeout=timeout)
         self.api_url = api_url.rstrip("/")
+        if self.session is not None:
+            # One kept-alive connection per sending thread (the SDK keeps a few, for https
+            # only): beyond the pool's size each send would open and drop a connection.
+            adapter = HTTPAdapter(pool_maxsize=max(connections, 1))
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
+            # Every request goes to api_url: read the proxy and CA-bundle variables once,
+            # not on each send (requests scans the whole environment per request).
+            found = self.session.merge_environment_settings(
+                self.rewrite(DEFAULT_API_URL), {}, None, None, None
+            )
+            self.session.proxies.update(found["proxies"])
+            self.session.verify = found["verify"]
+            self.session.trust_env = False
         # Per thread: the SDK's exceptions drop the headers (Retry-After) and raw body.
         self._local = threading.local()
 
@@ -168,6 +185,7 @@ class TwilioSender:
         messaging_service_sid: str | None = None,
         whatsapp_from: str | None = None,
         timeout: float = 10.0,
+        connections: int = 10,
     ) -> None:
         if not account_sid or not auth_token:
             raise ValueError("TwilioSender needs an account SID and an auth token")
@@ -178,7 +196,7 @@ class TwilioSender:
         self.messaging_service_sid = messaging_service_sid or None
         self.whatsapp_from = whatsapp_from or None
         self.timeout = timeout
-        self.http_client = RedirectingHttpClient(api_url, timeout=timeout)
+        self.http_client = RedirectingHttpClient(api_url, timeout=timeout, connections=connections)
         # The SDK reads TWILIO_EDGE/TWILIO_REGION from os.environ unless given a non-empty
         # mapping (an empty one falls back to os.environ): configuration comes from Settings.
         self.client = Client(

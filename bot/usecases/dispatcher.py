@@ -27,6 +27,7 @@ from bot.metrics import Metrics
 from bot.usecases.actors import SYSTEM, Actor
 from bot.usecases.followups import fall_back_to_email, reminder_stop, schedule_reminder
 from bot.usecases.in_doubt import InDoubt, mark_unknown, reap_expired
+from bot.usecases.in_flight import HandOver, InFlight, Tally, send_once
 from bot.usecases.notifier import Change
 from bot.usecases.waiting import opted_out
 from store.db import Database
@@ -62,6 +63,7 @@ class Dispatcher:
         db: Database | None = None,
         metrics: Metrics | None = None,
         pacing: Pacing | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.ops = ops
         self.journal = ops.journal
@@ -70,68 +72,54 @@ class Dispatcher:
         self.clock = ops.clock
         self.senders = senders
         self.composer = composer
-        self.batch_size = batch_size
+        # With sends in flight, a batch is what the threads can start at once.
+        self.batch_size = batch_size if concurrency == 1 else concurrency
         self.metrics = metrics or Metrics()
         self.pacing = pacing  # None: every sender sends as fast as it is handed messages
         self._stopping = threading.Event()
+        # 1 keeps the one-after-the-other loop: no threads at all.
+        self._in_flight = InFlight(concurrency)
 
     def stop(self) -> None:
-        """Stop claiming; the send in flight finishes, the rest of the batch goes back."""
+        """Stop claiming; sends in flight finish, the claimed rest goes back to the queue."""
         self._stopping.set()
+
+    def close(self) -> None:
+        """Let the sending threads go (after their sends in flight)."""
+        self._in_flight.close()
 
     def run_once(self) -> int:
         """Claim and send one batch of due messages; return how many were handed over."""
-        handed = 0
         claims = [] if self._stopping.is_set() else self.claim_due()
-        for index, claim in enumerate(claims):
-            if self._stopping.is_set():
-                self.release(claims[index:])
-                break
-            outgoing = self.start_sending(claim)
-            if outgoing is None:
-                continue
-            result = self._send(outgoing)
-            self.record_result(claim, result)
-            self.metrics.sends.labels(outgoing.channel, result.outcome.value).inc()
-            handed += 1
-        return handed
+        return self._settle(self._in_flight.run_all(claims, self._hand_over))
 
     def run_until_idle(self, max_batches: int = 1000) -> int:
-        """Send batches until nothing is due (tests and the CLI's one-shot send)."""
-        total = 0
-        for _ in range(max_batches):
-            claims_left = self.run_once()
-            total += claims_left
-            if self._stopping.is_set() or not self._has_due():
-                break
-        return total
+        """Send until nothing is due (the dispatch job, tests and the CLI's one-shot send)."""
+        return self._settle(
+            self._in_flight.drain(self.claim_due, self._hand_over, self._stopping, max_batches)
+        )
 
-    def _has_due(self) -> bool:
-        with self.db.read() as session:
-            return (
-                session.exec(
-                    select(Message.id)
-                    .where(Message.status == Status.QUEUED.value)
-                    .where(col(Message.due_at) <= self.clock.now())
-                    .limit(1)
-                ).first()
-                is not None
-            )
+    def _settle(self, tally: Tally) -> int:
+        # What was claimed but never started goes back, due as before, first in line.
+        if tally.give_back or self._stopping.is_set():
+            self.release(tally.give_back)
+        return tally.handed
 
-    def _send(self, outgoing: OutgoingMessage) -> SendResult:
-        sender = self.senders.get(outgoing.channel)
-        if sender is None:
-            return SendResult(Outcome.FAILED, "none", reason=f"No sender for {outgoing.channel}")
-        try:
-            return sender.send(outgoing)
-        except Exception:
-            # A sender bug after the hand-over may have sent it: never resend.
-            log.exception("sender %s raised for message %s", sender.name, outgoing.message_id)
-            return SendResult(Outcome.UNKNOWN, sender.name, reason="The sender crashed")
+    def _hand_over(self, claim: Claim) -> HandOver:
+        # Checked only before `sending`: once committed, the send must go on.
+        if self._stopping.is_set():
+            return HandOver.NOT_STARTED
+        outgoing = self.start_sending(claim)
+        if outgoing is None:
+            return HandOver.SKIPPED
+        result = send_once(self.senders, outgoing)
+        self.record_result(claim, result)
+        self.metrics.sends.labels(outgoing.channel, result.outcome.value).inc()
+        return HandOver.SENT
 
     # --- claim ----------------------------------------------------------------------------
 
-    def claim_due(self) -> list[Claim]:
+    def claim_due(self, limit: int | None = None) -> list[Claim]:
         """Mark a batch of due queued messages as claimed by this worker, under a fresh token."""
         now = self.clock.now()
         token = secrets.token_hex(16)
@@ -140,7 +128,7 @@ class Dispatcher:
                 select(Message.id)
                 .where(Message.status == Status.QUEUED.value, col(Message.due_at) <= now)
                 .order_by(col(Message.due_at), col(Message.id))
-                .limit(self.batch_size)
+                .limit(limit or self.batch_size)
             )
             if self.db.dialect == "postgresql":
                 # Another worker's claimed rows are skipped, not waited for.
@@ -155,18 +143,18 @@ class Dispatcher:
 
     def release(self, claims: list[Claim]) -> None:
         """Give back claimed messages never handed to a provider: queued again, due as before."""
-        if not claims:
-            return
-        with self.db.write() as session:
-            query = select(Message).where(
-                col(Message.id).in_([c.message_id for c in claims]),
-                col(Message.claim_token).in_(sorted({c.token for c in claims})),
-                Message.status == Status.CLAIMED.value,
-            )
-            if self.db.dialect == "postgresql":
-                query = query.with_for_update()
-            mine = list(session.exec(query).all())
-            self.journal.wait(session, mine, Status.QUEUED, self.clock.now())
+        mine: list[Message] = []
+        if claims:
+            with self.db.write() as session:
+                query = select(Message).where(
+                    col(Message.id).in_([c.message_id for c in claims]),
+                    col(Message.claim_token).in_(sorted({c.token for c in claims})),
+                    Message.status == Status.CLAIMED.value,
+                )
+                if self.db.dialect == "postgresql":
+                    query = query.with_for_update()
+                mine = list(session.exec(query).all())
+                self.journal.wait(session, mine, Status.QUEUED, self.clock.now())
         log.info("stopping: %d claimed message(s) given back to the queue", len(mine))
 
     def start_sending(self, claim: Claim) -> OutgoingMessage | None:
@@ -176,12 +164,8 @@ class Dispatcher:
             message = _claimed(session, claim, Status.CLAIMED)
             if message is None:
                 return None
-            request = session.get(ReviewRequest, message.request_id)
-            assert request is not None
-            workspace = session.get(Workspace, message.workspace_id)
-            assert workspace is not None
+            request, workspace, contact = _context(session, message)
             policy = stored_policy(workspace.policy)
-            contact = session.get(Contact, request.contact_id) if request.contact_id else None
 
             if request.deleted_at is not None:
                 self._cancel(session, message, request, "The request was deleted", now)
@@ -241,8 +225,12 @@ class Dispatcher:
                     "message %s lost its claim before its result was stored", claim.message_id
                 )
                 return
-            request = session.get(ReviewRequest, message.request_id)
-            assert request is not None
+            # The workspace comes along so the follow-ups' policy read is served by the session.
+            request, _workspace = session.exec(
+                select(ReviewRequest, Workspace)
+                .join(Workspace, col(Workspace.id) == ReviewRequest.workspace_id)
+                .where(ReviewRequest.id == message.request_id)
+            ).one()
             actor = Actor(result.provider, result.provider)
             message.provider = result.provider
             message.provider_id = message.provider_id or result.provider_id
@@ -398,3 +386,14 @@ def _claimed(session: Session, claim: Claim, status: Status) -> Message | None:
         # Held until the hand-over commits: nothing re-claims or reaps it in between.
         .with_for_update()
     ).first()
+
+
+def _context(session: Session, message: Message) -> tuple[ReviewRequest, Workspace, Contact | None]:
+    # One query instead of three per send: the request, its workspace and its contact.
+    request, workspace, contact = session.exec(
+        select(ReviewRequest, Workspace, Contact)
+        .join(Workspace, col(Workspace.id) == ReviewRequest.workspace_id)
+        .outerjoin(Contact, col(Contact.id) == ReviewRequest.contact_id)
+        .where(ReviewRequest.id == message.request_id)
+    ).one()
+    return request, workspace, contact
