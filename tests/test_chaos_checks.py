@@ -111,7 +111,7 @@ def _unknown_unexplained(clean: Clean) -> None:
 
 
 def _post_again(kind: str) -> Callable[[Clean], None]:
-    def post(clean: Clean) -> None:
+    def post_twice(clean: Clean) -> None:
         row_id, request_id = clean.sql(
             f"SELECT id, request_id FROM slack_outbox WHERE kind = '{kind}' ORDER BY id LIMIT 1"  # noqa: S608
         )[0]
@@ -123,7 +123,23 @@ def _post_again(kind: str) -> Callable[[Clean], None]:
             metadata={"event_type": EVENT_TYPE, "event_payload": {"outbox_id": row_id}},
         )
 
-    return post
+    return post_twice
+
+
+def _reply_out_of_order(clean: Clean) -> None:
+    """A second reply, then the first one again: not a repeat in place but out of order."""
+    (ts,) = clean.sql("SELECT slack_ts FROM review_request ORDER BY id LIMIT 1")[0]
+    (first,) = clean.sql(
+        "SELECT min(o.id) FROM slack_outbox o JOIN review_request r ON r.id = o.request_id "
+        f"WHERE o.kind = 'reply' AND r.slack_ts = '{ts}'"  # noqa: S608
+    )[0]
+    for row_id in (first + 1000, first):
+        clean.client.chat_postMessage(
+            channel=CHANNEL,
+            text="out of order",
+            thread_ts=ts,
+            metadata={"event_type": EVENT_TYPE, "event_payload": {"outbox_id": row_id}},
+        )
 
 
 @pytest.mark.parametrize(
@@ -134,11 +150,21 @@ def _post_again(kind: str) -> Callable[[Clean], None]:
         (_unknown_unexplained, "is unknown without its reason"),
         (_post_again("reply"), "thread replies"),
         (_post_again("root"), "its card was posted 2 times"),
+        (_reply_out_of_order, "thread replies"),
     ],
-    ids=["duplicate send", "left in flight", "unknown unexplained", "reply twice", "card twice"],
+    ids=[
+        "duplicate send",
+        "left in flight",
+        "unknown unexplained",
+        "reply twice",
+        "card twice",
+        "reply out of order",
+    ],  # fmt: skip
 )
 def test_each_fault_is_named(clean: Clean, fault: Callable[[Clean], None], said: str) -> None:
     assert clean.check().problems == []
     fault(clean)
-    problems = clean.check().problems
-    assert any(said in p for p in problems), problems
+    found = clean.check()
+    # A post made twice in its place is the known outbox bug (tests/test_chaos_outbox.py).
+    named = found.repeats if "twice" in fault.__name__ else found.problems
+    assert any(said in p for p in named), (found.problems, found.repeats)
