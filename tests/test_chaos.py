@@ -2,7 +2,7 @@
 
 The short version of `make chaos` (bench/chaos.py): 100 messages, real `reviewops worker`
 processes on one SQLite file (2) and on PostgreSQL (3, when TEST_DATABASE_URL is set), the
-fake Twilio answering late and hanging for one recipient, random `kill -9` and
+fake Twilio answering 0.2 s late and hanging for one recipient, random `kill -9` and
 SIGSTOP/SIGCONT. After the drain: no message reached the provider twice, none is left
 in flight, each `unknown` says why, each card was posted once with its replies in order.
 """
@@ -20,13 +20,17 @@ CHAOS_SECONDS = 15.0
 
 
 def _modes() -> list[pytest.ParameterSet]:
-    sqlite = pytest.param(Mode("sqlite", 2, MESSAGES, CHAOS_SECONDS, hang_share=0.01), id="sqlite")
+    sqlite = pytest.param(
+        Mode("sqlite", 2, MESSAGES, CHAOS_SECONDS, latency=0.2, hang_share=0.01), id="sqlite"
+    )
     if not PG_URL:
         return [sqlite]
     # A database of its own next to the suite's: the run empties it.
     url = make_url(PG_URL)
     chaos_url = url.set(database=f"chaos_{url.database}").render_as_string(hide_password=False)
-    pg = Mode("postgresql", 3, MESSAGES, CHAOS_SECONDS, hang_share=0.01, pg_url=chaos_url)
+    pg = Mode(
+        "postgresql", 3, MESSAGES, CHAOS_SECONDS, latency=0.2, hang_share=0.01, pg_url=chaos_url
+    )
     return [sqlite, pytest.param(pg, id="postgresql")]
 
 
