@@ -9,12 +9,9 @@ for a few seconds then `SIGCONT`, or expire the leases while one is frozen (as i
 outlasted them: the others' reapers give its claims back and another worker claims them);
 now and then the fake Slack stores a post but answers 500. DISPATCH_CONCURRENCY, when set,
 reaches the workers (their environment is this one's, minus provider and database settings).
-Then every chaos worker is killed and the drain runs: the dead workers' leases are expired
-the same way, one clean worker runs until nothing is due and the Slack outbox is empty.
-
-Expiring a lease = moving `message.lease_until` (and a pending Slack outbox row's
-`next_attempt_at`) back by LEASE_SHIFT, just past the longest lease: what waiting that long
-would do, without waiting minutes and without a test-only clock in the product.
+The faults are bench/chaos_crew.py's. Then every chaos worker is killed and the drain runs:
+the dead workers' leases are expired (moved back, as if minutes had passed: see
+bench/chaos_crew.py), one clean worker runs until nothing is due and the Slack outbox is empty.
 
 Then bench/chaos_checks.py: no message reached the fake Twilio twice, none is left queued,
 claimed or sending, each `unknown` has its reason, each card was posted once and its thread
@@ -27,25 +24,19 @@ holds its replies once each, in order.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import signal
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from bench import speedkit as kit
 from bench.chaos_checks import Findings, check_all
+from bench.chaos_crew import Crew, db_now, engine_for, expire_leases
 
-# Just past SENDING_LEASE (5 min, bot/usecases/dispatcher.py), the longest lease there is,
-# and short of the reconcile job's margins, so it still finds a send in its window.
-LEASE_SHIFT = timedelta(minutes=5, seconds=5)
 HANG_TO = "+15005550060"  # tests/fakes/twilio_api.py SCENARIO_HANG: stored, then no answer
 HANG_SECONDS = 12.0  # past the Twilio sender's 10 s timeout: an `unknown`
 
@@ -186,7 +177,7 @@ def _seed(
     # Cloned, then canceled: the clones are the run; the template's 30 days would not drain.
     first = kit.clone_queued(url, 1, mode.messages)
     kit.cli(env, "cancel", "1", workdir=wd)
-    engine = _engine(url)
+    engine = engine_for(url)
     with engine.begin() as conn:
         for i, channel in enumerate(channels):
             conn.execute(
@@ -199,7 +190,7 @@ def _seed(
         # Not due until the workers run: _schedule makes them due one after the other.
         conn.execute(
             text("UPDATE message SET due_at = :later WHERE status = 'queued'"),
-            {"later": _now(url) + timedelta(days=1)},
+            {"later": db_now(url) + timedelta(days=1)},
         )
         ids = [r[0] for r in conn.execute(text("SELECT id FROM message WHERE status = 'queued'"))]
         hangs = rng.sample(ids, round(len(ids) * mode.hang_share))
@@ -217,11 +208,11 @@ def _schedule(url: str, spread: float, rng: random.Random) -> None:
     Requests trickle in, so the workers claim small batches all along and the faults fall
     on sends in flight, not on one big batch claimed in the first second.
     """
-    engine = _engine(url)
+    engine = engine_for(url)
     with engine.begin() as conn:
         ids = [r[0] for r in conn.execute(text("SELECT id FROM message WHERE status = 'queued'"))]
         rng.shuffle(ids)
-        start = _now(url)
+        start = db_now(url)
         conn.execute(
             text("UPDATE message SET due_at = :due WHERE id = :id"),
             [
@@ -230,148 +221,6 @@ def _schedule(url: str, spread: float, rng: random.Random) -> None:
             ],
         )
     engine.dispose()
-
-
-def expire_leases(url: str) -> int:
-    """Move every lease back by LEASE_SHIFT, as if that long had passed; return how many."""
-    engine = _engine(url)
-    meta = MetaData()
-    meta.reflect(engine, only=["message", "slack_outbox"])
-    msg, outbox = meta.tables["message"], meta.tables["slack_outbox"]
-    moved = 0
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-        leased = conn.execute(
-            msg.select()
-            .with_only_columns(msg.c.id, msg.c.lease_until)
-            .where(msg.c.status.in_(["claimed", "sending"]), msg.c.lease_until.is_not(None))
-        ).all()
-        for row_id, until in leased:
-            conn.execute(
-                msg.update().where(msg.c.id == row_id).values(lease_until=until - LEASE_SHIFT)
-            )
-        pending = conn.execute(
-            outbox.select()
-            .with_only_columns(outbox.c.id, outbox.c.next_attempt_at)
-            .where(outbox.c.status == "pending")
-        ).all()
-        for row_id, at in pending:
-            conn.execute(
-                outbox.update()
-                .where(outbox.c.id == row_id)
-                .values(next_attempt_at=at - LEASE_SHIFT)
-            )
-        moved = len(leased)
-    engine.dispose()
-    return moved
-
-
-class Crew:
-    """The chaos workers: started, killed and restarted, frozen and thawed."""
-
-    def __init__(self, env: dict[str, str], wd: Path, rng: random.Random, slack: kit.Fake) -> None:
-        self.env, self.wd, self.rng, self.slack = env, wd, rng, slack
-        self.live: list[kit.Product] = []
-        self.frozen: dict[int, float] = {}  # pid -> when to thaw
-        self.faults = {
-            "kill -9": 0, "SIGSTOP": 0, "leases expired": 0, "Slack 500 after storing": 0,
-            "started": 0,
-        }  # fmt: skip
-        self.notes: list[str] = []
-
-    def start(self, count: int) -> None:
-        for _ in range(count):
-            self.spawn()
-        for worker in self.live:
-            worker.wait_output("worker running", timeout=120)
-
-    def spawn(self) -> None:
-        n = self.faults["started"]
-        self.live.append(kit.Product(["worker"], self.env, self.wd, f"worker{n}"))
-        self.faults["started"] += 1
-
-    def havoc(self, url: str, seconds: float) -> None:
-        """Inject faults until `seconds` pass or nothing is left to send."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and _waiting(url):
-            time.sleep(self.rng.uniform(0.5, 2.5))
-            self.thaw(due_only=True)
-            running = [w for w in self.live if w.proc.pid not in self.frozen]
-            if not running:
-                continue
-            if self.rng.random() < 0.15:
-                # Slack keeps the post but answers 500: the outbox must find it, not repost.
-                self.slack.call(
-                    "fail_next", "chat.postMessage", status=500, retry_after=None,
-                    after_storing=True,
-                )  # fmt: skip
-                self.faults["Slack 500 after storing"] += 1
-            victim = self.rng.choice(running)
-            roll = self.rng.random()
-            if roll < 0.3:
-                self.kill(victim)
-                self.spawn()
-            elif roll < 0.85:
-                self.freeze(victim, self.rng.uniform(1.0, 4.0))
-            else:
-                self.outlast_leases(url, victim, running)
-        self.thaw(due_only=False)
-
-    def outlast_leases(self, url: str, victim: kit.Product, running: list[kit.Product]) -> None:
-        """Freeze `victim` past the leases: others reap and re-claim what it held.
-
-        The frozen ones are woken first: a worker frozen inside a transaction holds its
-        rows' locks, and moving the leases would wait for it forever. The victim is frozen
-        right after, so it still wakes to find its leases gone.
-        """
-        self.thaw(due_only=False)
-        try:
-            expire_leases(url)
-        except OperationalError as exc:  # a lock held too long: this fault is skipped
-            self.notes.append(f"leases not expired once: {str(exc).splitlines()[0]}")
-            return
-        self.faults["leases expired"] += 1
-        self.freeze(victim, self.rng.uniform(1.0, 4.0))
-        others = [w for w in running if w is not victim]
-        if others:
-            self.kill(self.rng.choice(others))  # its restart reaps at once
-            self.spawn()
-
-    def kill(self, worker: kit.Product) -> None:
-        if worker.proc.poll() is None:
-            os.killpg(worker.proc.pid, signal.SIGKILL)
-            self.faults["kill -9"] += 1
-        worker.proc.wait(10)
-        worker.stop()  # already dead: closes its log
-        self.frozen.pop(worker.proc.pid, None)
-        if worker in self.live:
-            self.live.remove(worker)
-
-    def freeze(self, worker: kit.Product, seconds: float) -> None:
-        os.killpg(worker.proc.pid, signal.SIGSTOP)
-        self.frozen[worker.proc.pid] = time.monotonic() + seconds
-        self.faults["SIGSTOP"] += 1
-
-    def thaw(self, *, due_only: bool) -> None:
-        now = time.monotonic()
-        for pid, at in list(self.frozen.items()):
-            if not due_only or at <= now:
-                os.killpg(pid, signal.SIGCONT)
-                del self.frozen[pid]
-
-    def kill_all(self) -> None:
-        for worker in list(self.live):
-            exited = worker.proc.poll()
-            if exited is not None and exited != -signal.SIGKILL:
-                self.notes.append(f"{worker.name} exited by itself ({exited}): {worker.log_path}")
-            self.kill(worker)
-
-
-def _waiting(url: str) -> int:
-    """Messages not yet final: queued, or claimed or sending by a worker (alive or not)."""
-    sql = "SELECT count(*) FROM message WHERE status IN ('queued', 'claimed', 'sending')"
-    return int(kit.scalar(url, sql) or 0)
 
 
 def drain(
@@ -386,7 +235,7 @@ def drain(
         worker.wait_output("worker running", timeout=120)
 
         def quiet() -> bool:
-            busy = kit.scalar(url, _BUSY_SQL, now=_now(url))
+            busy = kit.scalar(url, _BUSY_SQL, now=db_now(url))
             return not busy and time.monotonic() - started >= settle
 
         if not kit.wait_until(quiet, timeout, step=0.5):
@@ -404,16 +253,6 @@ _BUSY_SQL = (
     "OR (status = 'queued' AND due_at <= :now)) "
     "+ (SELECT count(*) FROM slack_outbox WHERE status = 'pending')"
 )
-
-
-def _engine(url: str) -> Any:
-    # Workers hold SQLite's write lock for a moment at a time: wait for it, don't fail.
-    return create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
-
-
-def _now(url: str) -> Any:
-    now = datetime.now(UTC)
-    return now.replace(tzinfo=None) if url.startswith("sqlite") else now
 
 
 def modes(quick: bool, pg_url: str | None, dbs: list[str]) -> list[Mode]:
