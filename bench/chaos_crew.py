@@ -82,6 +82,7 @@ class Crew:
         self.env, self.wd, self.rng, self.slack = env, wd, rng, slack
         self.live: list[kit.Product] = []
         self.frozen: dict[int, float] = {}  # pid -> when to thaw
+        self.up: set[int] = set()  # pids that said "worker running"
         self.faults = {
             "kill -9": 0, "SIGSTOP": 0, "leases expired": 0, "Slack 500 after storing": 0,
             "started": 0,
@@ -105,7 +106,8 @@ class Crew:
         while time.monotonic() < deadline and waiting(url):
             time.sleep(self.rng.uniform(0.5, 2.5))
             self.thaw(due_only=True)
-            running = [w for w in self.live if w.proc.pid not in self.frozen]
+            # Faults fall on workers at work: one still starting up has nothing in flight.
+            running = [w for w in self.live if w.proc.pid not in self.frozen and self.ready(w)]
             if not running:
                 continue
             if self.rng.random() < 0.15:
@@ -145,6 +147,13 @@ class Crew:
         if others:
             self.kill(self.rng.choice(others))  # its restart reaps at once
             self.spawn()
+
+    def ready(self, worker: kit.Product) -> bool:
+        if worker.proc.pid not in self.up:
+            if "worker running" not in worker.output():
+                return False
+            self.up.add(worker.proc.pid)
+        return True
 
     def kill(self, worker: kit.Product) -> None:
         if worker.proc.poll() is None:
