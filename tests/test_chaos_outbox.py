@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlmodel import select
 
 from bot.clock import FrozenClock
 from bot.usecases.inputs import RequestCreate
@@ -23,6 +24,7 @@ from handlers.outbox_writer import SlackNotifier
 from scheduler.outbox import LEASE, OutboxSender
 from scheduler.slack_clients import slack_client
 from store.db import Database
+from store.models import ReviewRequest
 from tests.fakes.slack_api import FakeSlack
 from tests.helpers import ALICE, Engine
 
@@ -98,3 +100,34 @@ def test_a_post_left_by_a_stopped_worker_is_not_posted_again(
     finally:
         proxy.close()
         worker.join(30)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug (issue 16, found by bench/chaos.py on SQLite, 1,000 messages): "
+    "scheduler/outbox.py _done is not fenced by the lease; a worker that outlasted LEASE "
+    "mid-call finishes after another worker posted the card and sets the request's card ts "
+    "back to its own post, so later replies go to another card than earlier ones",
+)
+def test_a_stale_worker_does_not_move_the_thread(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    engine = Engine(db, clock, notifier=SlackNotifier(clock), delay="1h")
+    engine.ops.create(engine.ws, RequestCreate(name="Jane", phone="0610203040",
+                                               origin_channel=CHANNEL), ALICE)  # fmt: skip
+    proxy = HoldingProxy(fake.api_url.rstrip("/").removesuffix("/api"))
+    held = slack_client(fake.bot_token, base_url=proxy.url + "/api/")
+    worker = threading.Thread(target=OutboxSender(db, lambda _: held, clock).run_once)
+    try:
+        worker.start()
+        assert proxy.forwarded.wait(10)
+        clock.advance(LEASE + timedelta(seconds=1))
+        direct = slack_client(fake.bot_token, base_url=fake.api_url)
+        OutboxSender(db, lambda _: direct, clock).run_once()
+        with db.read() as session:
+            taken = session.exec(select(ReviewRequest)).one().slack_ts
+    finally:
+        proxy.close()
+        worker.join(30)
+    with db.read() as session:
+        assert session.exec(select(ReviewRequest)).one().slack_ts == taken
