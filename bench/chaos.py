@@ -128,8 +128,9 @@ def run(mode: Mode) -> Run:
             times["chaos"] = time.monotonic() - t0
             crew.faults["sent before the drain"] = len(twilio.call("messages"))
             t0 = time.monotonic()
-            # One worker sends what is left alone: give it time in proportion.
-            notes = drain(env, wd, url, mode.settle_seconds, timeout=120 + mode.messages * 0.6)
+            # One worker sends what is left alone: give it time in proportion (a loaded 2-core
+            # machine drained 2,000 at 1.4 messages/s with Twilio answering in 0.3 s).
+            notes = drain(env, wd, url, mode.settle_seconds, timeout=300 + mode.messages * 1.0)
             times["drain"] = time.monotonic() - t0
         finally:
             crew.kill_all()
