@@ -1,0 +1,133 @@
+"""Found by the fault run: a Slack post whose worker stopped mid-call is posted again.
+
+The outbox looks for an earlier post (by its metadata) only when a call was answered with a
+5xx or timed out in the same worker. A worker killed (`kill -9`) or frozen past the outbox
+lease (2 min) after Slack stored its post, but before the row was marked done, leaves the
+row pending and not marked in doubt: the next worker to take it posts it a second time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+from sqlmodel import select
+
+from bot.clock import FrozenClock
+from bot.usecases.inputs import RequestCreate
+from handlers.outbox_writer import SlackNotifier
+from scheduler.outbox import LEASE, OutboxSender
+from scheduler.slack_clients import slack_client
+from store.db import Database
+from store.models import ReviewRequest
+from tests.fakes.slack_api import FakeSlack
+from tests.helpers import ALICE, Engine
+
+CHANNEL = "C0CHAOS"
+
+
+class HoldingProxy:
+    """Forwards each call to the fake Slack, then holds the answer: its caller stops mid-call."""
+
+    def __init__(self, target: str) -> None:
+        self.release = threading.Event()
+        self.forwarded = threading.Event()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                keep = ("Content-Type", "Authorization")
+                headers = {k: v for k, v in self.headers.items() if k in keep}
+                answer = requests.post(target + self.path, data=body, headers=headers, timeout=10)
+                proxy.forwarded.set()
+                proxy.release.wait(30)
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", "text/plain"))
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug (issue 16, found by bench/chaos.py): scheduler/outbox.py marks a row "
+    "in doubt only after a 5xx or a timeout; a row whose worker died or froze past LEASE "
+    "after Slack stored the post is taken again without looking for it, and posted twice",
+)
+def test_a_post_left_by_a_stopped_worker_is_not_posted_again(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    engine = Engine(db, clock, notifier=SlackNotifier(clock), delay="1h")
+    engine.ops.create(engine.ws, RequestCreate(name="Jane", phone="0610203040",
+                                               origin_channel=CHANNEL), ALICE)  # fmt: skip
+    proxy = HoldingProxy(fake.api_url.rstrip("/").removesuffix("/api"))
+    held = slack_client(fake.bot_token, base_url=proxy.url + "/api/")
+    stopped = OutboxSender(db, lambda _: held, clock)
+    worker = threading.Thread(target=stopped.run_once, daemon=True)
+    try:
+        worker.start()
+        assert proxy.forwarded.wait(10)
+        assert len(fake.messages(CHANNEL)) == 1  # Slack has the card; the worker never hears
+        clock.advance(LEASE + timedelta(seconds=1))
+        direct = slack_client(fake.bot_token, base_url=fake.api_url)
+        OutboxSender(db, lambda _: direct, clock).run_once()
+        assert len(fake.messages(CHANNEL)) == 1
+    finally:
+        proxy.close()
+        worker.join(30)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug (issue 16, found by bench/chaos.py on SQLite, 1,000 messages): "
+    "scheduler/outbox.py _done is not fenced by the lease; a worker that outlasted LEASE "
+    "mid-call finishes after another worker posted the card and sets the request's card ts "
+    "back to its own post, so later replies go to another card than earlier ones",
+)
+def test_a_stale_worker_does_not_move_the_thread(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    engine = Engine(db, clock, notifier=SlackNotifier(clock), delay="1h")
+    engine.ops.create(engine.ws, RequestCreate(name="Jane", phone="0610203040",
+                                               origin_channel=CHANNEL), ALICE)  # fmt: skip
+    proxy = HoldingProxy(fake.api_url.rstrip("/").removesuffix("/api"))
+    held = slack_client(fake.bot_token, base_url=proxy.url + "/api/")
+    worker = threading.Thread(target=OutboxSender(db, lambda _: held, clock).run_once)
+    try:
+        worker.start()
+        assert proxy.forwarded.wait(10)
+        clock.advance(LEASE + timedelta(seconds=1))
+        direct = slack_client(fake.bot_token, base_url=fake.api_url)
+        OutboxSender(db, lambda _: direct, clock).run_once()
+        with db.read() as session:
+            taken = session.exec(select(ReviewRequest)).one().slack_ts
+    finally:
+        proxy.close()
+        worker.join(30)
+    with db.read() as session:
+        assert session.exec(select(ReviewRequest)).one().slack_ts == taken
