@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWOPS = str(Path(sys.executable).with_name("reviewops"))
 # Where CREATE DATABASE bench4_... is issued from (and the server version read).
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_four"
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_PREFIX = "bench4_"
 TWILIO_SID = "AC" + "b" * 32
 TWILIO_TOKEN = "bench-auth-token"  # noqa: S105 - the fake's credentials
@@ -245,12 +245,16 @@ def product_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def twilio_env(api_url: str) -> dict[str, str]:
+def twilio_env(api_url: str, *, pace: str = "off") -> dict[str, str]:
+    """Twilio through the fake. TWILIO_FROM is a US long code, which the product paces at
+    1 message/s by default: the benchmarks measure the sending path, so its pace is `off`
+    unless the caller (or SENDER_RATES in the shell) says otherwise."""
     return {
         "TWILIO_ACCOUNT_SID": TWILIO_SID,
         "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
         "TWILIO_FROM": TWILIO_FROM,
         "TWILIO_API_URL": api_url,
+        "SENDER_RATES": os.environ.get("SENDER_RATES", f"{TWILIO_FROM}={pace}"),
     }
 
 
