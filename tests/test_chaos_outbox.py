@@ -24,7 +24,7 @@ from handlers.outbox_writer import SlackNotifier
 from scheduler.outbox import LEASE, OutboxSender
 from scheduler.slack_clients import slack_client
 from store.db import Database
-from store.models import ReviewRequest
+from store.models import ReviewRequest, SlackOutbox
 from tests.fakes.slack_api import FakeSlack
 from tests.helpers import ALICE, Engine
 
@@ -152,3 +152,31 @@ def test_a_stale_worker_whose_post_came_late_deletes_it(
     assert len(fake.calls_to("chat.postMessage")) == 2
     with db.read() as session:
         assert session.exec(select(ReviewRequest)).one().slack_ts == card["ts"]
+
+
+def test_a_stale_worker_answered_500_leaves_the_finished_row_alone(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    engine = Engine(db, clock, notifier=SlackNotifier(clock), delay="1h")
+    engine.ops.create(engine.ws, RequestCreate(name="Jane", phone="0610203040",
+                                               origin_channel=CHANNEL), ALICE)  # fmt: skip
+    fake.fail_next("chat.postMessage", status=500, after_storing=True)
+    proxy = HoldingProxy(fake.api_url.rstrip("/").removesuffix("/api"))
+    held = slack_client(fake.bot_token, base_url=proxy.url + "/api/")
+    worker = threading.Thread(target=OutboxSender(db, lambda _: held, clock).run_once)
+    try:
+        worker.start()
+        assert proxy.forwarded.wait(10)
+        clock.advance(LEASE + timedelta(seconds=1))
+        direct = slack_client(fake.bot_token, base_url=fake.api_url)
+        OutboxSender(db, lambda _: direct, clock).run_once()  # finds the post, adopts it
+        proxy.release.set()  # the stale worker hears its 500 now
+        worker.join(30)
+    finally:
+        proxy.close()
+        worker.join(30)
+    (card,) = fake.messages(CHANNEL)
+    with db.read() as session:
+        (row,) = session.exec(select(SlackOutbox)).all()
+        assert session.exec(select(ReviewRequest)).one().slack_ts == card["ts"]
+    assert (row.status, row.attempts, row.last_error) == ("done", 1, None)
