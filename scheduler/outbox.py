@@ -277,8 +277,8 @@ class OutboxSender:
                 row.attempts += 1
                 delay = backoff_seconds(row.attempts)
             if call.kind not in EDITS and (failure.kind == "ratelimited" or not called):
-                # This take stored nothing (a 429, no call): only an earlier take's doubt stays.
-                # A 5xx or a timeout can come after Slack stored the post: the doubt stays.
+                # This take stored nothing (a 429, no call): only an earlier take's doubt
+                # stays. After a 5xx or a timeout Slack may hold the post: the row stays in doubt.
                 row.payload = {**row.payload, "in_doubt": call.in_doubt}
             row.next_attempt_at = now + timedelta(seconds=delay)
             row.last_error = failure.error[:500]
