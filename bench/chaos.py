@@ -88,12 +88,6 @@ class Run:
             "PASS" if not self.problems else "FAIL:",
             *(f"  - {p}" for p in self.problems),
         ]
-        if self.findings.repeats:
-            lines.append(
-                f"known outbox bug (tests/test_chaos_outbox.py): "
-                f"{len(self.findings.repeats)} Slack posts made twice in place:"
-            )
-            lines += [f"  - {r}" for r in self.findings.repeats[:10]]
         return "\n".join(lines)
 
 

@@ -43,9 +43,8 @@ def db_now(url: str) -> Any:
 def expire_leases(url: str, *, slack: bool = True) -> int:
     """Move every lease back by LEASE_SHIFT, as if that long had passed; return how many.
 
-    slack=False leaves the Slack outbox's leases: a live worker that outlasts one posts
-    twice and splits a thread (tests/test_chaos_outbox.py, a known bug), which would fail
-    every run until it is fixed; the drain expires them once their workers are dead.
+    slack=True moves the Slack outbox's leases too: a live worker outlasts its lease, and
+    the outbox must neither post twice nor split a thread (tests/test_chaos_outbox.py).
     """
     engine = engine_for(url)
     meta = MetaData()
@@ -146,7 +145,7 @@ class Crew:
         """
         self.thaw(due_only=False)
         try:
-            expire_leases(url, slack=False)
+            expire_leases(url, slack=True)
         except OperationalError as exc:  # a lock held too long: this fault is skipped
             self.notes.append(f"leases not expired once: {str(exc).splitlines()[0]}")
             return

@@ -11,11 +11,27 @@ Rules:
   5 min); any other Slack error is permanent (scheduler/slack_errors.py sorts them): the row
   is "dead" with the error, and rows that needed it (a reply or update after a dead root) die
   with it instead of waiting forever;
-- a row is leased (its next_attempt_at moved past the call's timeout) before Slack is called,
-  so two workers never post the same row, and the root's ts is stored in the same
-  transaction that marks it done;
-- a post whose answer was a 5xx or a timeout may be in Slack: before posting it again, the
-  outbox looks for it by its metadata (scheduler/outbox_recovery.py) and adopts it if found.
+- a row is leased before Slack is called: its next_attempt_at moves past the call's timeout,
+  and that new value is the lease's token. Every later move of the row (done, retry, dead) is
+  an UPDATE guarded by id, "pending" and that token, checked by its row count, so a worker
+  whose lease ran out (frozen, slow) changes nothing: the root's ts is stored in the same
+  guarded transaction that marks the row done, and a stale worker never moves a thread.
+
+What is guaranteed for a Slack post (root, reply, alert), whatever stops a worker
+(kill -9, a freeze past LEASE, a 5xx, a timeout):
+- a post is made at least once (a row is never settled without its post or a permanent
+  Slack error);
+- a post is made once in the usual case: a post row is marked "in doubt" in the very
+  transaction that leases it, so whoever takes it next first looks for the earlier post by
+  its metadata (scheduler/outbox_recovery.py) and adopts it. The look-up only runs for a row
+  taken before and not finished: the happy path costs no conversations.history call;
+- a worker that lost its lease and then hears Slack's answer keeps the post if the row's
+  finisher adopted it, deletes it (chat.delete) if the row was finished with another post,
+  and leaves it when the row is still pending (its next holder looks for it first). The one
+  duplicate left is a double stall: a stale worker's post reaching Slack after the next
+  holder looked and before it finished. Without the history scopes the look-up is skipped:
+  at least once.
+Edits (chat.update) are repeatable and never looked for.
 """
 
 from __future__ import annotations
@@ -29,14 +45,14 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.metrics import Metrics
 from scheduler.jobs import Scheduler
-from scheduler.outbox_recovery import find_earlier_post, marked
+from scheduler.outbox_recovery import find_earlier_post, marked, settle_lost_post
+from scheduler.outbox_rows import DEAD, EDITS, PENDING, finish, post_args
 from scheduler.slack_errors import Failure, backoff_seconds, classify
 from store.db import Database
 from store.models import ReviewRequest, SlackOutbox
@@ -52,11 +68,8 @@ OUTBOX_INTERVAL_SECONDS = 1.0
 PACE_SLACK_FRACTION = 0.25
 # Longer than WebClient's 30 s timeout: a leased row is never taken by another worker mid-call.
 LEASE = timedelta(minutes=2)
-PENDING, DONE, DEAD = "pending", "done", "dead"
-EDITS = ("update", "erase")  # chat.update; every other kind is a chat.postMessage
 
 NO_CLIENT = "no Slack token for this workspace"
-ROOT_LOST = "the request's card was never posted, so its thread doesn't exist"
 
 
 class _Finished:
@@ -75,7 +88,8 @@ class _Call:
     workspace_id: int
     request_id: int | None
     args: dict[str, Any]
-    in_doubt: bool = False  # an earlier attempt may have reached Slack (5xx, timeout)
+    lease_until: datetime  # the lease's token: the row's next_attempt_at while this worker has it
+    in_doubt: bool = False  # an earlier take may have reached Slack (stopped, 5xx, timeout)
 
 
 class OutboxSender:
@@ -155,7 +169,7 @@ class OutboxSender:
             return True, False  # settled without a call (already posted, superseded, dead)
         client = self.client_for_workspace(call.workspace_id)
         if client is None:
-            self._retry(call, Failure("transient", NO_CLIENT), now)
+            self._retry(call, Failure("transient", NO_CLIENT), now, called=False)
             return False, False
         channel = paced or pace_key(call.kind, call.args["channel"])
         try:
@@ -169,13 +183,15 @@ class OutboxSender:
                 self.per_channel_interval, timedelta(seconds=failure.retry_after)
             )
             if failure.kind == "permanent":
-                self._dead(call.row_id, failure.error, now)
+                self._dead(call, failure.error, now)
                 return True, False
             self._retry(call, failure, now)
             return False, False
         self._free_at[channel] = now + self.per_channel_interval
         self.metrics.slack_posts.labels(call.kind, "ok").inc()
-        self._done(call, data, now)
+        if not self._done(call, data, now):
+            settle_lost_post(self.db, client, call.row_id, call.kind, _posted(call, data))
+            return False, True  # the row's new holder (or finisher) decides what follows
         return True, True
 
     def _call(self, client: WebClient, call: _Call) -> dict[str, Any]:
@@ -196,6 +212,7 @@ class OutboxSender:
         Return FINISHED when the row was settled without a call, None when another worker
         has it (or it is no longer due).
         """
+        lease_until = now + LEASE
         with self.db.write() as session:
             taken = session.exec(
                 update(SlackOutbox)
@@ -204,30 +221,39 @@ class OutboxSender:
                     col(SlackOutbox.status) == PENDING,
                     col(SlackOutbox.next_attempt_at) <= now,
                 )
-                .values(next_attempt_at=now + LEASE)
+                .values(next_attempt_at=lease_until)
             )
             if taken.rowcount != 1:
                 return None
             row = session.get(SlackOutbox, row_id)
             assert row is not None and row.channel is not None
             request = session.get(ReviewRequest, row.request_id) if row.request_id else None
-            args = _post_args(session, row, request, now)
+            args = post_args(session, row, request, now)
             if args is None:
                 session.add(row)
                 return FINISHED
             in_doubt = bool(row.payload.get("in_doubt"))
-            return _Call(row_id, row.kind, row.workspace_id, row.request_id, args, in_doubt)
+            if row.kind not in EDITS and not in_doubt:
+                # Marked with the lease, not after a failure: a worker killed or frozen after
+                # Slack stored its post never gets to say so; whoever takes the row next must
+                # look for that post before posting.
+                row.payload = {**row.payload, "in_doubt": True}
+                session.add(row)
+            return _Call(
+                row_id, row.kind, row.workspace_id, row.request_id, args, lease_until, in_doubt
+            )
 
-    def _done(self, call: _Call, data: dict[str, Any], now: datetime) -> None:
+    def _done(self, call: _Call, data: dict[str, Any], now: datetime) -> bool:
+        """Mark the row done with what Slack answered; False if this worker lost its lease."""
         with self.db.write() as session:
-            row = session.get(SlackOutbox, call.row_id)
-            assert row is not None
-            _finish(row, now)
+            row = _held(session, call)
+            if row is None:
+                return False
+            finish(row, now)
             row.attempts += 1
             if call.kind in ERASABLE and data.get("ts"):
                 # Remembered so that deleting the request can erase this message too.
-                posted = {"channel": data.get("channel") or call.args["channel"], "ts": data["ts"]}
-                row.payload = {**row.payload, "posted": posted}
+                row.payload = {**row.payload, "posted": _posted(call, data)}
             session.add(row)
             if call.kind == "root" and call.request_id is not None:
                 request = session.get(ReviewRequest, call.request_id)
@@ -236,20 +262,24 @@ class OutboxSender:
                     request.slack_channel = data.get("channel") or call.args["channel"]
                     request.slack_ts = data.get("ts")
                     session.add(request)
+        return True
 
-    def _retry(self, call: _Call, failure: Failure, now: datetime) -> None:
+    def _retry(self, call: _Call, failure: Failure, now: datetime, *, called: bool = True) -> None:
         with self.db.write() as session:
-            row = session.get(SlackOutbox, call.row_id)
-            assert row is not None
+            row = _held(session, call)
+            if row is None:
+                log.info("slack outbox row %s: lease lost, its new holder retries", call.row_id)
+                return
             if failure.kind == "ratelimited":
                 # Slack asked us to wait; that is not a failed attempt.
                 delay = failure.retry_after
             else:
                 row.attempts += 1
                 delay = backoff_seconds(row.attempts)
-                if call.kind not in EDITS:
-                    # A 5xx or a timeout can come after Slack stored the post: look first.
-                    row.payload = {**row.payload, "in_doubt": True}
+            if call.kind not in EDITS and (failure.kind == "ratelimited" or not called):
+                # This take stored nothing (a 429, no call): only an earlier take's doubt
+                # stays. After a 5xx or a timeout Slack may hold the post: the row stays in doubt.
+                row.payload = {**row.payload, "in_doubt": call.in_doubt}
             row.next_attempt_at = now + timedelta(seconds=delay)
             row.last_error = failure.error[:500]
             session.add(row)
@@ -261,14 +291,16 @@ class OutboxSender:
             delay,
         )
 
-    def _dead(self, row_id: int, error: str, now: datetime) -> None:
+    def _dead(self, call: _Call, error: str, now: datetime) -> None:
         with self.db.write() as session:
-            row = session.get(SlackOutbox, row_id)
-            assert row is not None
+            row = _held(session, call)
+            if row is None:
+                log.info("slack outbox row %s: lease lost, its new holder decides", call.row_id)
+                return
             row.attempts += 1
-            _finish(row, now, status=DEAD, error=error)
+            finish(row, now, status=DEAD, error=error)
             session.add(row)
-        log.warning("slack outbox row %s dead: %s", row_id, error)
+        log.warning("slack outbox row %s dead: %s", call.row_id, error)
 
 
 def pace_key(kind: str, channel: str | None) -> str:
@@ -278,78 +310,30 @@ def pace_key(kind: str, channel: str | None) -> str:
     return f"{channel}:edit" if kind in EDITS else channel
 
 
-def thread_link(channel: str, ts: str) -> str:
-    """Return a link to a message, in the form of Slack's permalinks."""
-    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
-
-
 def register(scheduler: Scheduler, outbox_sender: OutboxSender) -> None:
     """Run the outbox every second."""
     scheduler.add(OUTBOX_JOB, outbox_sender.run_once, OUTBOX_INTERVAL_SECONDS)
 
 
-def _finish(
-    row: SlackOutbox, now: datetime, *, status: str = DONE, error: str | None = None
-) -> None:
-    row.status = status
-    row.done_at = now
-    row.next_attempt_at = now
-    if error is not None:
-        row.last_error = error[:500]
+def _held(session: Session, call: _Call) -> SlackOutbox | None:
+    """Return the row if this worker still holds its lease, locked till the commit; else None.
 
-
-def _superseded(session: Any, row: SlackOutbox) -> bool:
-    later = session.exec(
-        select(SlackOutbox.id).where(
-            SlackOutbox.request_id == row.request_id,
-            SlackOutbox.kind == "update",
-            SlackOutbox.status == PENDING,
-            col(SlackOutbox.id) > row.id,
+    The guarded UPDATE (id, "pending", the lease's token) is the fence: a worker frozen past
+    LEASE finds the token moved by the next holder (or the row settled) and changes nothing.
+    """
+    held = session.exec(
+        update(SlackOutbox)
+        .where(
+            col(SlackOutbox.id) == call.row_id,
+            col(SlackOutbox.status) == PENDING,
+            col(SlackOutbox.next_attempt_at) == call.lease_until,
         )
-    ).first()
-    return later is not None
+        .values(next_attempt_at=call.lease_until)
+    )
+    if held.rowcount != 1:
+        return None
+    return session.get(SlackOutbox, call.row_id)
 
 
-def _post_args(
-    session: Session, row: SlackOutbox, request: ReviewRequest | None, now: datetime
-) -> dict[str, Any] | None:
-    """Return the Web API arguments that post a row; None when the row was settled without one."""
-    payload = row.payload
-    args: dict[str, Any] = {"channel": row.channel, "text": payload.get("text", "")}
-    if payload.get("blocks"):
-        args["blocks"] = payload["blocks"]
-
-    if row.kind == "root":
-        if request is not None and request.slack_ts:
-            _finish(row, now)  # already posted: post a card only once
-            return None
-        args.update(unfurl_links=False, unfurl_media=False)
-    elif row.kind in ("reply", "update"):
-        if request is None or not request.slack_ts or not request.slack_channel:
-            _finish(row, now, status=DEAD, error=ROOT_LOST)
-            log.warning("slack outbox row %s dead: %s", row.id, ROOT_LOST)
-            return None
-        if row.kind == "update" and _superseded(session, row):
-            _finish(row, now)  # a later update draws the card as it is now
-            return None
-        args["channel"] = request.slack_channel
-        if row.kind == "reply":
-            args["thread_ts"] = request.slack_ts
-            if payload.get("reply_broadcast"):
-                args["reply_broadcast"] = True
-            args.update(unfurl_links=False, unfurl_media=False)
-        else:
-            args["ts"] = request.slack_ts
-    elif row.kind == "erase":
-        args.update(ts=payload["ts"], blocks=[])
-    elif row.kind == "alert":
-        if request is not None and request.slack_ts and request.slack_channel:
-            link = thread_link(request.slack_channel, request.slack_ts)
-            label = f"Open #{request.number}'s thread"
-            args["text"] = f"{args['text']} <{link}|{label}>"
-            args["blocks"] = [
-                *args.get("blocks", []),
-                ContextBlock(elements=[MarkdownTextObject(text=f"<{link}|{label}>")]).to_dict(),
-            ]
-        args.update(unfurl_links=False, unfurl_media=False)
-    return args
+def _posted(call: _Call, data: dict[str, Any]) -> dict[str, Any]:
+    return {"channel": data.get("channel") or call.args["channel"], "ts": data.get("ts")}

@@ -5,6 +5,10 @@ row again after such an answer, the outbox looks for that metadata in the channe
 messages (a root or an alert) or in the request's thread (a reply) and adopts the post found.
 The look-up needs the history scopes (channels:history, groups:history, im:history); when Slack
 refuses it (missing scope, not in the channel), the row is posted again: at least once.
+
+A worker that lost its lease mid-call (frozen, slow) and then hears that its post was made
+settles that post with `settle_lost_post`: kept if it is the one the row was finished with,
+deleted if the row was finished with another post, left when the row is still pending.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+
+from scheduler.outbox_rows import EDITS, PENDING
+from store.db import Database
+from store.models import ReviewRequest, SlackOutbox
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +69,36 @@ def find_earlier_post(
         if metadata.get("event_type") == EVENT_TYPE and payload.get("outbox_id") == row_id:
             return {"channel": channel, "ts": message["ts"]}
     return None
+
+
+def settle_lost_post(
+    db: Database, client: WebClient, row_id: int, kind: str, posted: dict[str, Any]
+) -> None:
+    """Settle a post made by a worker that lost the row's lease before marking it done.
+
+    The row was re-taken by another worker (its lease ran out) or settled meanwhile. That
+    worker looked for this post first (the row was in doubt since it was taken) and may have
+    adopted it; if it finished the row with another post, this one is a duplicate that would
+    split the thread or repeat a reply: delete it. While the row is still pending, its holder
+    may yet adopt this post (or already posted its own): leave it, never risk deleting the
+    card a thread follows.
+    """
+    if kind in EDITS or not posted.get("ts"):
+        return  # an edit is repeatable: nothing to undo
+    with db.read() as session:
+        row = session.get(SlackOutbox, row_id)
+        if row is None or row.status == PENDING:
+            log.warning("slack outbox row %s: lease lost after posting %s", row_id, posted)
+            return
+        if kind == "root":
+            request = session.get(ReviewRequest, row.request_id) if row.request_id else None
+            kept = request.slack_ts if request is not None else None
+        else:
+            kept = (row.payload.get("posted") or {}).get("ts")
+    if kept == posted["ts"]:
+        return  # the row's finisher found this post and adopted it
+    try:
+        client.chat_delete(channel=posted["channel"], ts=posted["ts"])
+        log.info("slack outbox row %s: deleted a stale worker's second post", row_id)
+    except SlackApiError as exc:
+        log.warning("slack outbox row %s: can't delete a second post (%s)", row_id, exc)

@@ -1,9 +1,9 @@
-"""Found by the fault run: a Slack post whose worker stopped mid-call is posted again.
+"""Found by the fault run (issue 16): a worker stopped mid-call past the outbox lease.
 
-The outbox looks for an earlier post (by its metadata) only when a call was answered with a
-5xx or timed out in the same worker. A worker killed (`kill -9`) or frozen past the outbox
-lease (2 min) after Slack stored its post, but before the row was marked done, leaves the
-row pending and not marked in doubt: the next worker to take it posts it a second time.
+A worker killed (`kill -9`) or frozen past the outbox lease (2 min) after Slack stored its
+post, but before the row was marked done, must not make the next worker post it again (the
+row is in doubt from the moment it is taken), and when it wakes it must not move the
+request's thread to another card (every state move is fenced by the lease).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from handlers.outbox_writer import SlackNotifier
 from scheduler.outbox import LEASE, OutboxSender
 from scheduler.slack_clients import slack_client
 from store.db import Database
-from store.models import ReviewRequest
+from store.models import ReviewRequest, SlackOutbox
 from tests.fakes.slack_api import FakeSlack
 from tests.helpers import ALICE, Engine
 
@@ -32,9 +32,12 @@ CHANNEL = "C0CHAOS"
 
 
 class HoldingProxy:
-    """Forwards each call to the fake Slack, then holds the answer: its caller stops mid-call."""
+    """Forwards each call to the fake Slack, then holds the answer: its caller stops mid-call.
 
-    def __init__(self, target: str) -> None:
+    hold_first=True holds the call before forwarding it: the post reaches Slack late.
+    """
+
+    def __init__(self, target: str, *, hold_first: bool = False) -> None:
         self.release = threading.Event()
         self.forwarded = threading.Event()
         proxy = self
@@ -47,9 +50,13 @@ class HoldingProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 keep = ("Content-Type", "Authorization")
                 headers = {k: v for k, v in self.headers.items() if k in keep}
+                if hold_first:
+                    proxy.forwarded.set()
+                    proxy.release.wait(30)
                 answer = requests.post(target + self.path, data=body, headers=headers, timeout=10)
                 proxy.forwarded.set()
-                proxy.release.wait(30)
+                if not hold_first:
+                    proxy.release.wait(30)
                 self.send_response(answer.status_code)
                 self.send_header("Content-Type", answer.headers.get("Content-Type", "text/plain"))
                 self.send_header("Content-Length", str(len(answer.content)))
@@ -73,12 +80,6 @@ def fake() -> Iterator[FakeSlack]:
         yield slack
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug (issue 16, found by bench/chaos.py): scheduler/outbox.py marks a row "
-    "in doubt only after a 5xx or a timeout; a row whose worker died or froze past LEASE "
-    "after Slack stored the post is taken again without looking for it, and posted twice",
-)
 def test_a_post_left_by_a_stopped_worker_is_not_posted_again(
     db: Database, clock: FrozenClock, fake: FakeSlack
 ) -> None:
@@ -102,13 +103,6 @@ def test_a_post_left_by_a_stopped_worker_is_not_posted_again(
         worker.join(30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug (issue 16, found by bench/chaos.py on SQLite, 1,000 messages): "
-    "scheduler/outbox.py _done is not fenced by the lease; a worker that outlasted LEASE "
-    "mid-call finishes after another worker posted the card and sets the request's card ts "
-    "back to its own post, so later replies go to another card than earlier ones",
-)
 def test_a_stale_worker_does_not_move_the_thread(
     db: Database, clock: FrozenClock, fake: FakeSlack
 ) -> None:
@@ -131,3 +125,58 @@ def test_a_stale_worker_does_not_move_the_thread(
         worker.join(30)
     with db.read() as session:
         assert session.exec(select(ReviewRequest)).one().slack_ts == taken
+
+
+def test_a_stale_worker_whose_post_came_late_deletes_it(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    engine = Engine(db, clock, notifier=SlackNotifier(clock), delay="1h")
+    engine.ops.create(engine.ws, RequestCreate(name="Jane", phone="0610203040",
+                                               origin_channel=CHANNEL), ALICE)  # fmt: skip
+    proxy = HoldingProxy(fake.api_url.rstrip("/").removesuffix("/api"), hold_first=True)
+    held = slack_client(fake.bot_token, base_url=proxy.url + "/api/")
+    worker = threading.Thread(target=OutboxSender(db, lambda _: held, clock).run_once)
+    try:
+        worker.start()
+        assert proxy.forwarded.wait(10)
+        clock.advance(LEASE + timedelta(seconds=1))
+        direct = slack_client(fake.bot_token, base_url=fake.api_url)
+        OutboxSender(db, lambda _: direct, clock).run_once()
+        (card,) = fake.messages(CHANNEL)  # nothing to find: the next worker posts the card
+        proxy.release.set()  # the stale worker's post reaches Slack after the card
+        worker.join(30)
+    finally:
+        proxy.close()
+        worker.join(30)
+    assert [m["ts"] for m in fake.messages(CHANNEL)] == [card["ts"]]
+    assert len(fake.calls_to("chat.postMessage")) == 2
+    with db.read() as session:
+        assert session.exec(select(ReviewRequest)).one().slack_ts == card["ts"]
+
+
+def test_a_stale_worker_answered_500_leaves_the_finished_row_alone(
+    db: Database, clock: FrozenClock, fake: FakeSlack
+) -> None:
+    engine = Engine(db, clock, notifier=SlackNotifier(clock), delay="1h")
+    engine.ops.create(engine.ws, RequestCreate(name="Jane", phone="0610203040",
+                                               origin_channel=CHANNEL), ALICE)  # fmt: skip
+    fake.fail_next("chat.postMessage", status=500, after_storing=True)
+    proxy = HoldingProxy(fake.api_url.rstrip("/").removesuffix("/api"))
+    held = slack_client(fake.bot_token, base_url=proxy.url + "/api/")
+    worker = threading.Thread(target=OutboxSender(db, lambda _: held, clock).run_once)
+    try:
+        worker.start()
+        assert proxy.forwarded.wait(10)
+        clock.advance(LEASE + timedelta(seconds=1))
+        direct = slack_client(fake.bot_token, base_url=fake.api_url)
+        OutboxSender(db, lambda _: direct, clock).run_once()  # finds the post, adopts it
+        proxy.release.set()  # the stale worker hears its 500 now
+        worker.join(30)
+    finally:
+        proxy.close()
+        worker.join(30)
+    (card,) = fake.messages(CHANNEL)
+    with db.read() as session:
+        (row,) = session.exec(select(SlackOutbox)).all()
+        assert session.exec(select(ReviewRequest)).one().slack_ts == card["ts"]
+    assert (row.status, row.attempts, row.last_error) == ("done", 1, None)

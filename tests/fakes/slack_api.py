@@ -724,6 +724,20 @@ def _chat_update(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _chat_delete(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    channel, ts = str(params.get("channel")), str(params.get("ts"))
+    msg = fake._by_ts.pop((channel, ts), None)
+    if msg is None:
+        raise SlackError("message_not_found")
+    if msg.get("thread_ts") and msg["thread_ts"] != ts:
+        root = fake._by_ts[(channel, msg["thread_ts"])]
+        root["replies"].remove(msg)
+        root["reply_count"] = len(root["replies"])
+    else:
+        fake._roots[channel].remove(msg)
+    return {"ok": True, "channel": channel, "ts": ts}
+
+
 def _chat_post_ephemeral(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
     channel, user = params.get("channel"), params.get("user")
     if not channel:
@@ -928,6 +942,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": _auth_test,
     "chat.postMessage": _chat_post_message,
     "chat.update": _chat_update,
+    "chat.delete": _chat_delete,
     "chat.postEphemeral": _chat_post_ephemeral,
     "chat.getPermalink": _chat_get_permalink,
     "conversations.open": _conversations_open,
