@@ -13,20 +13,20 @@ from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.clock import Clock, SystemClock
 from bot.domain.status import Status
 from store import pacing as pace_store
 from store.db import Database
-from store.models import Message, SlackOutbox
+from store.models import Message, SlackOutbox, WebhookInbox
 
 # Message statuses an operator watches: waiting, in flight, or in doubt.
 WATCHED = (Status.QUEUED, Status.PAUSED, Status.CLAIMED, Status.SENDING, Status.UNKNOWN)
 
 
 class QueueCollector(Collector):
-    """Count waiting messages by status and pending Slack posts, when scraped."""
+    """Count waiting messages by status, pending Slack posts and unapplied callbacks, when scraped."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -40,6 +40,10 @@ class QueueCollector(Collector):
         outbox = GaugeMetricFamily(
             "reviewops_slack_outbox_pending", "Slack posts waiting to go out"
         )
+        inbox = GaugeMetricFamily(
+            "reviewops_webhook_inbox_pending",
+            "Provider status callbacks stored and answered, not applied yet",
+        )
         with self.db.read() as session:
             rows = session.exec(
                 select(Message.status, func.count())
@@ -49,12 +53,17 @@ class QueueCollector(Collector):
             pending = session.exec(
                 select(func.count()).where(SlackOutbox.status == "pending")
             ).one()
+            unapplied = session.exec(
+                select(func.count()).where(col(WebhookInbox.applied_at).is_(None))
+            ).one()
         found = dict(rows)
         for status in WATCHED:
             messages.add_metric([status.value], found.get(status.value, 0))
         outbox.add_metric([], pending)
+        inbox.add_metric([], unapplied)
         yield messages
         yield outbox
+        yield inbox
 
 
 class SenderCollector(Collector):

@@ -50,3 +50,7 @@ def test_metrics_count_sends_callbacks_and_what_waits(served: Web) -> None:
     assert samples[("reviewops_messages", (("status", "queued"),))] == 1
     assert samples[("reviewops_messages", (("status", "unknown"),))] == 0
     assert samples[("reviewops_slack_outbox_pending", ())] == 0
+    # The delivered callback was answered and stored; nothing has applied it yet.
+    assert samples[("reviewops_webhook_inbox_pending", ())] == 1
+    assert web.apply_inbox() == 1
+    assert scrape(web)[("reviewops_webhook_inbox_pending", ())] == 0
