@@ -13,13 +13,14 @@ from prometheus_client import CollectorRegistry, Counter, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.clock import Clock, SystemClock
 from bot.domain.status import Status
 from store import pacing as pace_store
 from store.db import Database
-from store.models import Message, SlackOutbox, WebhookInbox
+from store.inbox import count_unapplied
+from store.models import Message, SlackOutbox
 
 # Message statuses an operator watches: waiting, in flight, or in doubt.
 WATCHED = (Status.QUEUED, Status.PAUSED, Status.CLAIMED, Status.SENDING, Status.UNKNOWN)
@@ -53,9 +54,7 @@ class QueueCollector(Collector):
             pending = session.exec(
                 select(func.count()).where(SlackOutbox.status == "pending")
             ).one()
-            unapplied = session.exec(
-                select(func.count()).where(col(WebhookInbox.applied_at).is_(None))
-            ).one()
+            unapplied = count_unapplied(session)
         found = dict(rows)
         for status in WATCHED:
             messages.add_metric([status.value], found.get(status.value, 0))

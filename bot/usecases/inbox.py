@@ -19,9 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, update
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from bot.usecases.feedback import Feedback
+from store.inbox import count_unapplied
 from store.models import WebhookInbox
 
 log = logging.getLogger(__name__)
@@ -128,13 +129,7 @@ class Inbox:
     def pending(self) -> int:
         """Count the stored reports not applied yet."""
         with self.db.read() as session:
-            return int(
-                session.exec(
-                    select(func.count())
-                    .select_from(WebhookInbox)
-                    .where(col(WebhookInbox.applied_at).is_(None))
-                ).one()
-            )
+            return count_unapplied(session)
 
     def purge(self, keep: timedelta = KEEP_APPLIED, limit: int = 5000) -> int:
         """Delete up to `limit` rows applied longer ago than `keep`; return how many."""
