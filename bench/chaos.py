@@ -166,13 +166,7 @@ def _seed(
     env: dict[str, str], wd: Path, url: str, mode: Mode, channels: list[str], rng: random.Random
 ) -> None:
     """Through the CLI: schema, settings, one template; then N clones, due now."""
-    kit.cli(env, "db", "upgrade", workdir=wd)
-    kit.cli(
-        env, "settings", "set", "send_window=always", "region=FR", "business_name=Chaos",
-        "cooldown_days=0", workdir=wd,
-    )  # fmt: skip
-    kit.cli(env, "send", "Template", "--phone", "0610000000", "--in", "30d", "--queue-only",
-            workdir=wd)  # fmt: skip
+    kit.seed_template(env, wd, "Chaos")
     # Cloned, then canceled: the clones are the run; the template's 30 days would not drain.
     first = kit.clone_queued(url, 1, mode.messages)
     kit.cli(env, "cancel", "1", workdir=wd)

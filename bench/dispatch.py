@@ -63,13 +63,7 @@ def run_product(kind: str, workers: int, latency: float, n: int, concurrency: in
             PUBLIC_URL="http://127.0.0.1:9",
             DISPATCH_CONCURRENCY=str(concurrency),
         )
-        kit.cli(env, "db", "upgrade", workdir=wd)
-        kit.cli(
-            env, "settings", "set", "send_window=always", "region=FR", "business_name=Bench",
-            "cooldown_days=0", workdir=wd,
-        )  # fmt: skip
-        kit.cli(env, "send", "Template", "--phone", "0610000000", "--in", "30d", "--queue-only",
-                workdir=wd)  # fmt: skip
+        kit.seed_template(env, wd, "Bench")
         procs = [kit.Product(["worker"], env, wd, f"worker{i}") for i in range(workers)]
         notes: list[str] = []
         try:
@@ -139,10 +133,7 @@ def stop_check(kind: str, backlog: int, concurrency: int, grace: float = 35.0) -
             PUBLIC_URL="http://127.0.0.1:9",
             DISPATCH_CONCURRENCY=str(concurrency),
         )
-        kit.cli(env, "db", "upgrade", workdir=wd)
-        kit.cli(env, "settings", "set", "send_window=always", "cooldown_days=0", workdir=wd)
-        kit.cli(env, "send", "Template", "--phone", "0610000000", "--in", "30d", "--queue-only",
-                workdir=wd)  # fmt: skip
+        kit.seed_template(env, wd, "Bench")
         worker = kit.Product(["worker"], env, wd, "worker")
         try:
             worker.wait_output("worker running")

@@ -334,6 +334,18 @@ class Product:
         return f"{self.name}: stopped {self.stop_seconds or 0:.1f} s after SIGTERM"
 
 
+def seed_template(env: dict[str, str], wd: Path, business_name: str, *settings: str) -> None:
+    """Through the CLI: the schema, settings that send at once, and request #1, a template
+    queued 30 days ahead that `clone_queued` copies (due now)."""
+    cli(env, "db", "upgrade", workdir=wd)
+    cli(
+        env, "settings", "set", "send_window=always", "region=FR",
+        f"business_name={business_name}", "cooldown_days=0", *settings, workdir=wd,
+    )  # fmt: skip
+    cli(env, "send", "Template", "--phone", "0610000000", "--in", "30d", "--queue-only",
+        workdir=wd)  # fmt: skip
+
+
 def process_tree(root: int) -> list[int]:
     """root and its descendants, from /proc (the `nice` wrapper execs, so root is the product)."""
     children: dict[int, list[int]] = {}
@@ -605,12 +617,7 @@ class Stack:
             PORT=str(self.port),
             PUBLIC_URL=self.base,
         )
-        self.cli("db", "upgrade")
-        self.cli(
-            "settings", "set", "send_window=always", "region=FR", "business_name=Bench",
-            "cooldown_days=0", f"notify_channel={CHANNEL}",
-        )  # fmt: skip
-        self.cli("send", "Template", "--phone", "0610000000", "--in", "30d", "--queue-only")
+        seed_template(self.env, self.wd, "Bench", f"notify_channel={CHANNEL}")
         self.processes: list[Product] = []
 
     def cli(self, *args: str) -> str:
