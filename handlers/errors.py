@@ -46,8 +46,11 @@ Answer = Callable[[DomainError, Request], None]
 
 
 def warning_reply(exc: DomainError) -> Reply:
-    """Build the answer to a refusal: its text after a warning sign."""
-    return text_reply(f":warning: {exc.message}")
+    """Build the answer to a refusal: its text after a warning sign.
+
+    A refusal often quotes what was typed ("'<!channel>' is not a delay"): escaped, it stays words.
+    """
+    return text_reply(f":warning: {escape(exc.message)}")
 
 
 def in_place(exc: DomainError, request: Request) -> None:
@@ -77,7 +80,7 @@ def to_command(exc: DomainError, request: Request) -> None:
 
 def anywhere(exc: DomainError, request: Request) -> None:
     """Tell the person by whatever way the request allows (a listener with no better place)."""
-    tell(request, f":warning: {exc.message}")
+    tell(request, f":warning: {escape(exc.message)}")
 
 
 def tell(request: Request, text: str) -> None:
