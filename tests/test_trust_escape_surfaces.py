@@ -14,8 +14,9 @@ import pytest
 from bot.usecases.feedback import Feedback
 from handlers.blocks.controls import CUSTOMER_OPEN
 from tests.slack_harness import SlackHarness, find_element, slack_fixture  # noqa: F401
+from tests.test_settings_modal import open_form, preview_text, type_sms
 from tests.test_slack_home import opened_home
-from tests.test_trust_escape import assert_no_foreign_markup, mrkdwn_texts
+from tests.test_trust_escape import assert_no_foreign_markup, foreign_markup, mrkdwn_texts
 
 NAME = "<!channel> Bob & <@U0BOSS>"
 REFERENCE = "<https://evil.example|A-1>"
@@ -94,3 +95,11 @@ def test_settings_show_shows_the_business_name_as_words(slack: SlackHarness) -> 
     answer = ask(slack, "settings show")
     assert_words_only(answer)
     assert any("Acme &lt;!channel&gt; &amp; Co" in t for t in mrkdwn_texts(answer))
+
+
+def test_the_sms_estimate_quotes_a_broken_template_as_words(slack: SlackHarness) -> None:
+    view = open_form(slack)
+    redrawn = type_sms(slack, view, "Hi {{ name }} <!channel> {{ <https://evil.example|x> }}")
+    preview = preview_text(redrawn)
+    assert preview.startswith(":warning:")
+    assert foreign_markup(preview) == [] and "<https://evil" not in preview
