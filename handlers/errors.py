@@ -80,11 +80,15 @@ def to_command(exc: DomainError, request: Request) -> None:
 
 def anywhere(exc: DomainError, request: Request) -> None:
     """Tell the person by whatever way the request allows (a listener with no better place)."""
-    tell(request, f":warning: {escape(exc.message)}")
+    tell(request, f":warning: {exc.message}")
 
 
 def tell(request: Request, text: str) -> None:
-    """Ack if not yet done, then tell the person who asked `text` where the surface allows."""
+    """Ack if not yet done, then tell the person who asked `text` where the surface allows.
+
+    `text` is words, not markup: a modal's field error shows it as it is (plain text), every
+    other surface gets it escaped for mrkdwn (a refusal may quote what was typed).
+    """
     body = request.body
     if request.ack.response is None:
         if body.get("type") == "view_submission" and _first_input(body):
@@ -92,7 +96,7 @@ def tell(request: Request, text: str) -> None:
             return
         request.ack()
     try:
-        _tell_acked(request, text)
+        _tell_acked(request, escape(text))
     except (SlackApiError, SlackRequestError, OSError):
         log.warning("Couldn't tell the user what went wrong", exc_info=True)
 
