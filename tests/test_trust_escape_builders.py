@@ -18,6 +18,7 @@ from slack_sdk.models.views import View
 
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import Status
+from bot.domain.timing import slack_date_token
 from bot.usecases.inputs import BulkResult, CustomerLookup, RequestDetail
 from bot.usecases.notifier import Change
 from handlers.blocks import card, customer, detail, help, home, listing, send, settings_show
@@ -196,3 +197,15 @@ def test_our_own_markup_is_kept_and_outside_words_are_not() -> None:
     assert card.change_text(Change("x", "<@U0ALICE>"), request) == "&lt;@U0ALICE&gt;"
     replied = card.change_text(Change("reply", f"Jane replied: {EVIL}", quote=EVIL), request)
     assert replied == "Jane replied:\n>" + card.escape(EVIL)
+
+
+def test_a_date_token_is_kept_only_without_a_link() -> None:
+    request = hostile_request(phone="+33610203040", email="jane@example.com")
+    when = slack_date_token(NOW, "Europe/Paris")
+    moved = Change("rescheduled", f"Rescheduled by <@U0ALICE> for {when}", actor_id="U0ALICE")
+    assert card.change_text(moved, request) == f"Rescheduled by <@U0ALICE> for {when}"
+    forged = "<!date^1795428000^{date}^https://evil.example|Click here>"
+    said = card.change_text(Change("reply", f"Jane replied: {forged}", quote=forged), request)
+    assert foreign_markup(said) == [] and "<!date" not in said
+    in_name = card.change_text(Change("failed", f"{forged} failed"), request)
+    assert "<!date" not in in_name
