@@ -46,8 +46,11 @@ Answer = Callable[[DomainError, Request], None]
 
 
 def warning_reply(exc: DomainError) -> Reply:
-    """Build the answer to a refusal: its text after a warning sign."""
-    return text_reply(f":warning: {exc.message}")
+    """Build the answer to a refusal: its text after a warning sign.
+
+    A refusal often quotes what was typed ("'<!channel>' is not a delay"): escaped, it stays words.
+    """
+    return text_reply(f":warning: {escape(exc.message)}")
 
 
 def in_place(exc: DomainError, request: Request) -> None:
@@ -81,7 +84,11 @@ def anywhere(exc: DomainError, request: Request) -> None:
 
 
 def tell(request: Request, text: str) -> None:
-    """Ack if not yet done, then tell the person who asked `text` where the surface allows."""
+    """Ack if not yet done, then tell the person who asked `text` where the surface allows.
+
+    `text` is words, not markup: a modal's field error shows it as it is (plain text), every
+    other surface gets it escaped for mrkdwn (a refusal may quote what was typed).
+    """
     body = request.body
     if request.ack.response is None:
         if body.get("type") == "view_submission" and _first_input(body):
@@ -89,7 +96,7 @@ def tell(request: Request, text: str) -> None:
             return
         request.ack()
     try:
-        _tell_acked(request, text)
+        _tell_acked(request, escape(text))
     except (SlackApiError, SlackRequestError, OSError):
         log.warning("Couldn't tell the user what went wrong", exc_info=True)
 

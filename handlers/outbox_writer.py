@@ -31,12 +31,13 @@ from bot.usecases.notifier import Change
 from handlers.blocks.card import (
     alert_blocks,
     alert_text,
+    change_text,
     decision_blocks,
     request_card_blocks,
     request_card_text,
 )
 from handlers.blocks.common import dicts
-from handlers.text import clip, redact
+from handlers.text import clip
 from store.models import Message, ReviewRequest, SlackOutbox, Workspace
 
 ERASED_TEXT = "(deleted: this request's details were erased)"
@@ -57,7 +58,7 @@ class SlackNotifier:
         policy = stored_policy(workspace.policy)
         now = self.clock.now()
         waiting = _waiting(session, request)
-        text = redact(change.text, request)
+        text = change_text(change, request)  # mrkdwn: masked, escaped, a reply quoted
 
         thread_channel = request.slack_channel or _root_channel(session, request.id)
         posted_card = False

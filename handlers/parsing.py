@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from bot.domain.bounds import MAX_TYPED, within
 from bot.domain.errors import InvalidInput
 from bot.usecases.history import STATUS_GROUPS as STATUS_GROUPS  # the list buttons read it here
 from bot.usecases.history import Criteria, Cursor, HistoryFilter, history_filter
@@ -73,7 +74,8 @@ def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "U
 
     :raise InvalidInput: an unknown filter or value.
     """
-    cleaned = " ".join((text or "").split())
+    typed = within(text, MAX_TYPED, what="That filter", field="filter")
+    cleaned = " ".join(typed.split())
     if len(cleaned) > MAX_QUERY_CHARS:
         raise InvalidInput("That filter is too long.", field="filter")
     statuses: list[str] = []

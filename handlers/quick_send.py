@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, cast
 
+from bot.domain.bounds import within
 from bot.domain.channels import METHOD_LABELS
 from bot.domain.errors import InvalidInput
 from bot.domain.templating import LANGUAGES
@@ -30,10 +31,15 @@ METHOD_ALIASES: dict[str, Method] = {
     "both": "sms_and_email",
 }
 REVIEW_TYPES: tuple[ReviewType, ...] = ("service", "product")
+# A name, a phone or an email and every option fit in far less; nothing longer is read.
+MAX_QUICK_SEND = 1000
 
 # A `key:value` word: an option of the quick form or a filter of the list.
 OPTION_WORD = re.compile(r"^(?P<key>[a-z_]+):(?P<value>.*)$", re.I)
-_PHONE_PART = re.compile(r"^[+(]?[\d().\-/]*\d[\d().\-/]*$")
+# Punctuation, then a digit, then digits and punctuation. The part before the first digit takes
+# no digit, so there is one way to match: "[\d…]*\d[\d…]*" tried every split of a long
+# number (40,000 digits took 40 s).
+_PHONE_PART = re.compile(r"^[+(]?[().\-/]*\d[\d().\-/]*$")
 _EMAIL = re.compile(r"^[^@\s<>]*@[^@\s<>]*$")
 _CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
 _QUOTES = ('"', "'", "“", "”")
@@ -93,7 +99,8 @@ def parse_quick_send(
 
     :raise InvalidInput: an unknown option, a bad value, or neither phone nor email.
     """
-    words = _sort_words((text or "").split())
+    typed = within(text, MAX_QUICK_SEND, what="That request")
+    words = _sort_words(typed.split())
     _check_words(words)
     options = words.options
     method = parse_method(options["via"]) if "via" in options else None

@@ -17,14 +17,52 @@ channel_label = channels_label  # how a request goes out: "SMS + Email"
 LANGUAGE_LABELS = {"en": "English", "fr": "Français", "sv": "Svenska"}
 TYPE_LABELS = {"service": "Service", "product": "Product"}
 
-_EMAIL_RE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_LOCAL_PART = r"[\w.!#$%&'*+/=?^`{|}~-]"
+# An address starts where a run of local-part characters starts: a long word without "@" is
+# then read once, not once per character (which was quadratic).
+_EMAIL_RE = re.compile(rf"(?<!{_LOCAL_PART}){_LOCAL_PART}+@[\w-]+(?:\.[\w-]+)+")
 # An international number as providers quote it: "+33 6 12 34 56 78", "+15005550006".
 _PHONE_RE = re.compile(r"\+\d[\d\s().-]{5,20}\d")
 
 
+# The most of a customer's own words shown in one Slack message (an SMS is at most 1600).
+QUOTE_LIMIT = 600
+# The markup use-cases write into a journal line (`Change.text`), once escaped: the acting
+# user's mention (`Actor.label`) and Slack's date token without a link part (slack_date_token).
+_ESCAPED_MENTION = "&lt;@{}&gt;"
+_ESCAPED_DATE = re.compile(r"&lt;(!date\^\d{1,12}\^[^&^|]{1,80}\|[^&^|]{1,80})&gt;")
+
+
 def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as markup."""
+    """Escape the three characters Slack's mrkdwn treats as markup.
+
+    `&` goes first, so text that already reads `&lt;` shows as typed rather than as `<`. Every
+    text from outside our code (names, references, replies, providers' reasons, settings) goes
+    through here before it is put in mrkdwn: `<!channel>`, `<@U1>`, `<https://x|y>` stay words.
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Show someone else's words as a mrkdwn quote: bounded, escaped, each line after `>`."""
+    words = text.strip()
+    if len(words) > limit:
+        words = words[: limit - 1].rstrip() + "…"
+    lines = words.splitlines() or [""]
+    return "\n".join(f">{escape(line)}" for line in lines)
+
+
+def journal_line(text: str, actor_id: str | None = None) -> str:
+    """Write a journal line (`Change.text`) as mrkdwn: escaped whole, our own markup put back.
+
+    A line mixes our words with outside ones (a customer's name, a provider's reason), so all
+    of it is escaped; then only what use-cases write themselves is restored: the mention of the
+    user who acted (`actor_id`) and date tokens, which can carry no link here.
+    """
+    line = escape(text)
+    if actor_id and SLACK_USER_ID.match(actor_id):
+        line = line.replace(_ESCAPED_MENTION.format(actor_id), f"<@{actor_id}>")
+    return _ESCAPED_DATE.sub(lambda m: f"<{m.group(1)}>", line)
 
 
 def clip(text: str, limit: int = MAX_TEXT) -> str:

@@ -198,7 +198,7 @@ def test_grouped_by_request_or_one_flat_list_of_messages(slack: SlackHarness) ->
     first = next(b for b in grouped["blocks"] if b.get("block_id") == "customer_request_1")
     assert first["text"]["text"].startswith("*#1* · ")
     assert "Initial · SMS to +33610203040" in first["text"]["text"]
-    assert "Replied" in first["text"]["text"] and "“Thanks, will do”" in first["text"]["text"]
+    assert "Replied" in first["text"]["text"] and "\n>Thanks, will do" in first["text"]["text"]
     assert first["accessory"]["action_id"] == "list_row_details"
     assert first["accessory"]["value"] == "1"
 

@@ -23,6 +23,8 @@ TWILIO_STATUSES: dict[str, Status | None] = {
     "failed": Status.FAILED,
     "canceled": Status.CANCELED,
 }
+# Twilio joins a long SMS into one body of at most 1,600 characters: we read no more.
+MAX_INBOUND_TEXT = 1600
 # The recipient replied STOP to our sender: Twilio refuses to send to it.
 OPTED_OUT_CODES = frozenset({21610})
 # The number can never receive this message: invalid, not a mobile, WhatsApp window closed.
@@ -118,7 +120,12 @@ def keyword(body: str) -> str:
 
 
 def inbound_text(body: str) -> InboundText:
-    """Read a customer's text: an opt-out, opt-in or help keyword, or a reply for the team."""
+    """Read a customer's text: an opt-out, opt-in or help keyword, or a reply for the team.
+
+    Cut to the longest SMS Twilio delivers (`MAX_INBOUND_TEXT`) before anything reads it: a
+    reply is still kept and classified, however long the body that reached us.
+    """
+    body = (body or "")[:MAX_INBOUND_TEXT]
     word = keyword(body)
     if word in STOP_WORDS:
         intent = Intent.OPT_OUT

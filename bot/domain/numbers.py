@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
+from bot.domain.bounds import within
 from bot.domain.errors import InvalidInput
 
 MAX_NUMBERS = 100  # requests one command may name, a range included
+# Room for MAX_NUMBERS numbers as "#123456789, " and a little more: read no further.
+MAX_NUMBERS_TEXT = 1500
+MAX_NUMBER_TEXT = 20  # one number, as a button or menu value holds it
 
 _NUMBER = re.compile(r"^#?(?P<n>\d{1,9})$")
 _RANGE = re.compile(r"^#?(?P<a>\d{1,9})-#?(?P<b>\d{1,9})$")
@@ -17,6 +21,8 @@ def parse_number(value: str) -> int:
 
     :raise InvalidInput: it is not one.
     """
+    if len(value or "") > MAX_NUMBER_TEXT:
+        raise InvalidInput("That is not a request number.")
     single = _NUMBER.match((value or "").strip())
     if single is None:
         raise InvalidInput(f"'{value}' is not a request number.")
@@ -28,8 +34,9 @@ def parse_numbers(text: str) -> list[int]:
 
     :raise InvalidInput: no number, a word that is not one, a bad range or too many.
     """
+    text = within(text, MAX_NUMBERS_TEXT, what="That list of requests", field="numbers")
     numbers: list[int] = []
-    for token in re.split(r"[\s,]+", (text or "").strip()):
+    for token in re.split(r"[\s,]+", text.strip()):
         if token:
             numbers.extend(_parse_token(token))
     if not numbers:

@@ -6,9 +6,13 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.domain.bounds import within
 from bot.domain.errors import InvalidInput
 
-_DELAY = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>m|min|h|d|w)?\s*$")
+# Read stripped: one run of spaces only, so no two `\s*` can share the same blanks (which
+# made a long run of them quadratic). Seven digits keep a timedelta in range (then refused).
+_DELAY = re.compile(r"^(?P<n>\d{1,7})\s*(?P<unit>m|min|h|d|w)?$")
+MAX_TIME_TEXT = 100  # "2026-12-01T10:00:00+01:00", quoted, with words around: far less
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -17,7 +21,8 @@ def parse_delay(text: str, *, field: str = "delay") -> timedelta:
 
     :raise InvalidInput: anything else, or more than a year.
     """
-    match = _DELAY.match((text or "").lower())
+    typed = within(text, MAX_TIME_TEXT, what="That delay", field=field)
+    match = _DELAY.match(typed.strip().lower())
     if not match:
         raise InvalidInput(
             f"'{text}' is not a delay: write it like 30m, 2h, 1d or 7d.", field=field
@@ -73,7 +78,8 @@ def parse_when(text: str, *, now: datetime, tz: str, field: str = "when") -> dat
 
     :raise InvalidInput: unreadable, or already passed.
     """
-    cleaned = " ".join((text or "").strip().strip("\"'“”‘’").strip().lower().split())
+    typed = within(text, MAX_TIME_TEXT, what="That time", field=field)
+    cleaned = " ".join(typed.strip().strip("\"'“”‘’").strip().lower().split())
     for prefix in ("in:", "in ", "at:", "at "):
         if cleaned.startswith(prefix):
             cleaned = cleaned[len(prefix) :].strip()

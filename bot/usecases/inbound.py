@@ -60,7 +60,7 @@ class InboundReplies(FeedbackSource):
                 dedup_key=key if sid else None,
             )
             said = f"{request.customer_name} replied: {text.text}"
-            self.journal.notify(session, request, Change("reply", said))
+            self.journal.notify(session, request, Change("reply", said, quote=text.text))
             return InboundAnswer("reply")
 
         return self.guarded_value(run, lambda: InboundAnswer("duplicate"))

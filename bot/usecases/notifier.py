@@ -19,6 +19,8 @@ class Change:
     # The team must decide what became of a message whose outcome is unknown (the Slack
     # surface shows "Mark as sent" / "Send again").
     decision_needed: bool = False
+    # The customer's own words at the end of `text` (a reply): surfaces show them quoted.
+    quote: str | None = None
 
 
 class Notifier(Protocol):

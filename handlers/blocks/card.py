@@ -17,12 +17,16 @@ from slack_sdk.models.blocks import (
 from bot.domain.channels import METHOD_LABELS
 from bot.domain.status import PENDING, Status, label
 from bot.usecases.history import ReviewRequest
+from bot.usecases.notifier import Change
 from handlers.blocks.limits import MAX_FIELD, MAX_MESSAGE_BLOCKS
 from handlers.text import (
+    QUOTE_LIMIT,
     channel_label,
     clip,
     escape,
+    journal_line,
     masked_contact,
+    quote,
     redact,
     slack_date,
     user_mention,
@@ -43,13 +47,26 @@ DECISION_LABELS = {ACTION_MARK_SENT: "Mark as sent", ACTION_SEND_AGAIN: "Send ag
 def request_card_text(request: ReviewRequest, *, tz: str = "UTC") -> str:
     """Return the card's fallback text (notifications, screen readers, old clients)."""
     status = Status(request.status)
-    text = (
-        f"#{request.number} {request.customer_name} ({masked_contact(request)}) "
-        f"by {channel_label(request.channel)}: {status.value}"
-    )
+    who = escape(redact(f"{request.customer_name} ({masked_contact(request)})", request))
+    text = f"#{request.number} {who} by {channel_label(request.channel)}: {status.value}"
     if status in PENDING and request.scheduled_at is not None:
         text += f", goes out {slack_date(request.scheduled_at, tz=tz)}"
-    return clip(redact(text, request))
+    return clip(text)
+
+
+def change_text(change: Change, request: ReviewRequest) -> str:
+    """Write a change as its thread line in mrkdwn: masked, escaped, the customer's words quoted.
+
+    Everything a use-case put in `change.text` may hold outside words, so it is escaped here,
+    in the one place a change becomes Slack text (the reply, the alert and their fallbacks).
+    """
+    text, said = change.text, change.quote
+    if said is not None and text.endswith(said):
+        head = text[: len(text) - len(said)].rstrip()
+        # Bounded before masking, so a long reply is read once by the masks' patterns.
+        words = quote(redact(said.strip()[: QUOTE_LIMIT + 1], request))
+        return f"{journal_line(redact(head, request), change.actor_id)}\n{words}"
+    return journal_line(redact(text, request), change.actor_id)
 
 
 def request_card_blocks(
@@ -133,7 +150,10 @@ def request_buttons(number: int, waiting: Collection[Status]) -> list[ButtonElem
 
 
 def decision_blocks(text: str, number: int) -> list[Block]:
-    """Build a thread line that asks the team to decide, one button per decision."""
+    """Build a thread line that asks the team to decide, one button per decision.
+
+    `text` is mrkdwn already (`change_text`).
+    """
     buttons = [
         ButtonElement(text=label, action_id=action_id, value=str(number))
         for action_id, label in DECISION_LABELS.items()
@@ -144,25 +164,23 @@ def decision_blocks(text: str, number: int) -> list[Block]:
     ]
 
 
+def _alert_who(request: ReviewRequest) -> str:
+    return escape(redact(f"{request.customer_name} ({masked_contact(request)})", request))
+
+
 def alert_text(request: ReviewRequest, reason: str, thread_channel: str | None) -> str:
-    """Return the fallback text of an alert about a request."""
+    """Return the fallback text of an alert about a request; `reason` is mrkdwn (`change_text`)."""
     where = f" (thread in <#{thread_channel}>)" if thread_channel else ""
-    return clip(
-        redact(
-            f":warning: #{request.number} {request.customer_name} ({masked_contact(request)}): "
-            f"{reason}{where}",
-            request,
-        )
-    )
+    return clip(f":warning: #{request.number} {_alert_who(request)}: {reason}{where}")
 
 
 def alert_blocks(request: ReviewRequest, reason: str, thread_channel: str | None) -> list[Block]:
-    """Build an alert for the managers: which request, to whom (masked), and what went wrong."""
-    body = (
-        f":warning: *#{request.number}* · {escape(request.customer_name)} "
-        f"({escape(masked_contact(request))})\n{escape(reason)}"
-    )
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=clip(redact(body, request))))]
+    """Build an alert for the managers: which request, to whom (masked), and what went wrong.
+
+    `reason` is mrkdwn already (`change_text`): masked and escaped.
+    """
+    body = f":warning: *#{request.number}* · {_alert_who(request)}\n{reason}"
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=clip(body)))]
     if thread_channel:
         blocks.append(
             ContextBlock(

@@ -34,11 +34,20 @@ from handlers.blocks.controls import (
 from handlers.blocks.detail import message_line
 from handlers.blocks.limits import MAX_FIELD, MAX_HEADER, MAX_MESSAGE_BLOCKS, MAX_TEXT
 from handlers.blocks.listing import ROW_DETAILS
-from handlers.text import LANGUAGE_LABELS, channel_label, clip, escape, slack_date, user_mention
+from handlers.text import (
+    LANGUAGE_LABELS,
+    channel_label,
+    clip,
+    escape,
+    quote,
+    slack_date,
+    user_mention,
+)
 
 REQUESTS_PER_PAGE = 10  # grouped: one section per request
 MESSAGES_PER_PAGE = 40  # flat: in sections of LINES_PER_SECTION
 LINES_PER_SECTION = 10
+REPLY_QUOTE_LIMIT = 280  # a reply among a customer's messages: its start, quoted
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,7 @@ def customer_reply(history: ContactHistory, state: CustomerState, *, tz: str = "
     blocks += body or [SectionBlock(text=md(f"No {noun} yet."))]
     blocks.append(ContextBlock(elements=[md(_page_note(history, noun, page, per_page, total))]))
     text = (
-        f"Customer {contact.name}: {history.total_requests} "
+        f"Customer {escape(contact.name)}: {history.total_requests} "
         f"{'request' if history.total_requests == 1 else 'requests'}"
     )
     return Reply(clip(text, MAX_TEXT), dicts(blocks[:MAX_MESSAGE_BLOCKS]))
@@ -173,10 +182,8 @@ def _request_line(request: ReviewRequest, contact_name: str, tz: str) -> str:
 
 
 def _reply_line(event: Event, tz: str) -> str:
-    said = escape(str(event.detail.get("text") or ""))
-    return (
-        f":speech_balloon: Replied {slack_date(event.at, '{date_short} {time}', tz=tz)}: “{said}”"
-    )
+    said = quote(str(event.detail.get("text") or ""), REPLY_QUOTE_LIMIT)
+    return f":speech_balloon: Replied {slack_date(event.at, '{date_short} {time}', tz=tz)}:\n{said}"
 
 
 def _lines(messages: list[Message], replies: list[Event], tz: str) -> list[_Line]:

@@ -182,7 +182,7 @@ def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
     ]
     if history:
         blocks.append(ContextBlock(elements=[md("*History*\n" + "\n".join(history))]))
-    text = f"#{r.number} {r.customer_name}: {status.value}"
+    text = f"#{r.number} {escape(r.customer_name)}: {status.value}"
     return Reply(clip(text, MAX_TEXT), dicts(blocks[:MAX_MESSAGE_BLOCKS]))
 
 

@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 from bot.domain import templating
 from bot.domain.policy import SMS_CUSTOM_MAX
 from handlers.blocks.limits import MAX_TEXT
+from handlers.text import escape
 
 SMS_PREVIEW_BLOCK = "sms_preview"
 
@@ -34,12 +35,12 @@ class SmsEstimate:
     def line(self) -> str:
         """Say it in one line: "2 segments (GSM-7) · est. 0.09 EUR per request · ..."."""
         used = f"{self.custom_length}/{SMS_CUSTOM_MAX} characters of your text"
-        if self.problem:
-            return f":warning: {self.problem} · {used}"
+        if self.problem:  # may quote the admin's own text: shown as typed
+            return f":warning: {escape(self.problem)} · {used}"
         noun = "segment" if self.segments == 1 else "segments"
         return (
             f"{self.segments} {noun} ({self.encoding}) · est. {format_price(self.cost)} "
-            f"{self.currency} per request · {used}, with the link and the STOP notice added"
+            f"{escape(self.currency)} per request · {used}, with the link and the STOP notice added"
         )
 
 
