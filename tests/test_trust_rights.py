@@ -21,7 +21,9 @@ from tests.slack_harness import (  # noqa: F401
     SlackHarness,
     slack_fixture,
     text_of,
+    typed,
 )
+from tests.test_settings_modal import open_form, submit
 from tests.test_slack_decisions import asking_reply, lost_in_doubt
 
 CAROL = "U0CAROL"  # a member who neither sent the request nor administers the workspace
@@ -193,3 +195,15 @@ def test_when_slack_cannot_say_who_clicked_nothing_is_done(slack: SlackHarness) 
     assert slack.post_command("cancel 1", user="U0NOBODY").status_code == 200
     assert "couldn't check your Slack account" in text_of(slack.answer())
     assert [m.status for m in slack.ops.show(slack.ws, 1).messages] == ["queued"]
+
+
+def test_a_form_opened_before_its_user_became_a_guest_is_refused_on_submit(
+    slack: SlackHarness,
+) -> None:
+    view = open_form(slack)  # opened by an admin
+    slack.fake.add_user(GUEST, name="guest", real_name="Gus Guest", is_restricted=True)
+    before = slack.ops.policy(slack.ws)
+    answer = submit(slack, view, user=GUEST, business_name=typed("Guest Shop"))
+    assert answer["response_action"] == "errors"
+    assert [GUEST_REFUSAL in e for e in answer["errors"].values()] == [True]
+    assert slack.ops.policy(slack.ws) == before
