@@ -82,7 +82,8 @@ def cli_actor() -> Actor:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001  (no login name in some containers)
         user = "ops"
-    return Actor(f"cli:{user}", user)
+    # The operator at the terminal runs the deployment: an admin of every workspace.
+    return Actor(f"cli:{user}", user, admin=True)
 
 
 def parse_number(raw: str) -> int:

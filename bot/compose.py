@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from bot.delivery.base import Channel, OutgoingMessage
 from bot.domain import templating
+from bot.domain.errors import InvalidInput
 from bot.domain.policy import WorkspacePolicy
 from store.models import Message, ReviewRequest
 
 # As long as a real link token (secrets.token_urlsafe(18)), so a preview costs what a send does.
 SAMPLE_TOKEN = "x" * 24
 SAMPLE_CONTEXT = {"name": "Jane Doe", "reference": "A-1042"}
+
+
+@contextmanager
+def workspace_text(setting: str) -> Iterator[None]:
+    """Say which of the workspace's settings holds a text that can't be rendered, and where to
+    fix it (a text saved under older template rules is refused here, when the message is sent).
+    """
+    try:
+        yield
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"The workspace's {setting} can't be used: {exc.message} Fix it in /reviews settings.",
+            field=setting,
+        ) from exc
 
 
 class Composer:
@@ -54,7 +72,8 @@ class Composer:
             body = templating.render(templating.load_default("whatsapp.txt.j2", language), context)
         else:
             channel = "sms"
-            body = templating.compose_sms(policy.sms_template or None, context, language)
+            with workspace_text("sms_template"):
+                body = templating.compose_sms(policy.sms_template or None, context, language)
         return OutgoingMessage(
             message_id=message.id,
             channel=channel,
@@ -64,6 +83,15 @@ class Composer:
             status_callback_url=self.status_callback_url(),
         )
 
+    def compose_or_refusal(
+        self, message: Message, request: ReviewRequest, policy: WorkspacePolicy
+    ) -> OutgoingMessage | str:
+        """Render one message, or say why the workspace's text can't be (it is not sent then)."""
+        try:
+            return self.compose(message, request, policy)
+        except InvalidInput as exc:
+            return exc.message
+
     def _email(
         self, message: Message, policy: WorkspacePolicy, context: dict[str, str], language: str
     ) -> OutgoingMessage:
@@ -71,12 +99,13 @@ class Composer:
         assert message.id is not None
         context["unsubscribe_link"] = self.unsubscribe_url(message)
         context["pixel_url"] = self.pixel_url(message)
-        subject_source = policy.email_subject or templating.load_default(
-            "email_subject.txt.j2", language
-        )
+        subject = self._subject(policy, context, language)
         if policy.email_body:
             # The workspace's own words in both parts; the unsubscribe link always there.
-            body_text = templating.render(policy.email_body, context)
+            with workspace_text("email_body"):
+                body_text = templating.fill(
+                    policy.email_body, context, limit=templating.EMAIL_BODY_MAX
+                )
             body_html = templating.plain_to_html(
                 body_text,
                 unsubscribe_url=context["unsubscribe_link"],
@@ -95,7 +124,7 @@ class Composer:
             message_id=message.id,
             channel="email",
             to=message.to_address,
-            subject=templating.render(subject_source, context).strip(),
+            subject=subject,
             body_text=body_text,
             body_html=body_html,
             sender_name=policy.email_from_name or policy.business_name or None,
@@ -103,6 +132,15 @@ class Composer:
             reply_to=policy.email_reply_to or self.email_reply_to,
             unsubscribe_url=self.unsubscribe_url(message),
         )
+
+    @staticmethod
+    def _subject(policy: WorkspacePolicy, context: dict[str, str], language: str) -> str:
+        if not policy.email_subject:
+            default = templating.load_default("email_subject.txt.j2", language)
+            return templating.render(default, context).strip()
+        with workspace_text("email_subject"):
+            limit = templating.EMAIL_SUBJECT_MAX
+            return templating.fill(policy.email_subject, context, limit=limit).strip()
 
     def preview_sms(self, policy: WorkspacePolicy, custom_text: str, language: str) -> str:
         """Render the SMS a customer would get from this text (the default when empty).

@@ -3,6 +3,8 @@
 The buttons sit on the thread reply (and the alert) that the reconcile job writes when Twilio
 has no record of a message. The decision is recorded by the feedback use-cases; the message
 that asked is redrawn without its buttons, saying who decided, so nobody decides twice.
+Whether the clicker is an admin is asked when they click, not when the buttons were drawn;
+the use-case refuses anyone else but the request's sender.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
 
 from bot.domain.numbers import parse_number
 from handlers.blocks.card import ACTION_MARK_SENT, ACTION_SEND_AGAIN
@@ -19,11 +22,14 @@ from handlers.surface import Registered, actor_of, first_action, services
 
 
 @refusals(to_clicker)
-def decide(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+def decide(
+    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+) -> None:
     """Record the decision, then redraw the asking message with who decided, without buttons."""
     ack()
     surface = services(context)
-    actor = actor_of(body)
+    clicker = actor_of(body)
+    actor = clicker.as_admin(surface.is_admin(client, context, clicker.id))
     action = first_action(body)
     number = parse_number(str(action.get("value") or ""))
     workspace_id = surface.workspace_id(context)

@@ -58,11 +58,11 @@ def publish_home(surface: Surface, client: WebClient, workspace_id: int, user_id
 
 @refusals(anywhere)
 def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-    """Publish the Home tab for the user who opened it."""
-    surface = services(context)
+    """Publish the Home tab for the user who opened it (a guest gets the refusal instead)."""
     # The Messages tab sends the same event: the Home view is only for the Home tab.
     if event.get("tab") != "home":
         return
+    surface = services(context)
     publish_home(surface, client, surface.workspace_id(context), str(event["user"]))
 
 

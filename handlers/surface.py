@@ -86,8 +86,18 @@ def first_action(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def services(context: BoltContext) -> Surface:
-    """Return what every listener shares, put in the request's context by `provide_services`."""
-    return cast(Surface, context[SERVICES])
+    """Return what every listener shares, put in the request's context by `provide_services`.
+
+    Every listener starts with this call, so it is where a Slack guest is refused (the rule is
+    `Permissions.require_member`): after the listener's ack, when the user acts.
+
+    :raise NotAllowed: the user is a Slack guest, or Slack could not say who they are.
+    """
+    surface = cast(Surface, context[SERVICES])
+    if context.user_id and context.client is not None:
+        team_id = str(context.team_id or "")  # the key `is_admin` caches under
+        surface.permissions.require_member(context.client, team_id, context.user_id)
+    return surface
 
 
 def provide_services(surface: Surface) -> Callable[..., None]:

@@ -8,7 +8,14 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from bot.domain import contacts, templating, timing, window
 from bot.domain.errors import InvalidInput
@@ -19,6 +26,10 @@ _SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 SMS_CUSTOM_MAX = 110
+# Validation context of settings read back from the database: the workspace's own texts are
+# then checked when rendered (bot/domain/templating.fill), so one saved under older template
+# rules fails its messages with the reason instead of every read of the settings.
+STORED = "stored"
 
 
 def _url(value: str) -> str:
@@ -116,31 +127,28 @@ class WorkspacePolicy(BaseModel):
 
     @field_validator("sms_template")
     @classmethod
-    def _sms_template(cls, value: str) -> str:
+    def _sms_template(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
         if len(value) > SMS_CUSTOM_MAX:
             raise ValueError(
                 f"The SMS text is {len(value)} characters; at most {SMS_CUSTOM_MAX} "
                 "(the link and STOP notice are added after it)."
             )
-        if value:
-            _domain(
-                templating.validate_template,
-                value,
-                allowed=templating.SMS_CUSTOM_PLACEHOLDERS,
-                field="sms_template",
-            )
+        if value and not _stored(info):
+            _domain(templating.validate_sms_text, value, field="sms_template")
         return value
 
     @field_validator("email_subject", "email_body")
     @classmethod
-    def _email_templates(cls, value: str) -> str:
-        if value:
+    def _email_templates(cls, value: str, info: ValidationInfo) -> str:
+        if value and not _stored(info):
+            subject = info.field_name == "email_subject"
             _domain(
                 templating.validate_template,
                 value,
                 allowed=templating.EMAIL_PLACEHOLDERS,
                 field="email_template",
+                max_chars=templating.EMAIL_SUBJECT_MAX if subject else templating.EMAIL_BODY_MAX,
             )
         return value
 
@@ -183,6 +191,10 @@ class WorkspacePolicy(BaseModel):
         return self.landing_url_product if review_type == "product" else self.landing_url_service
 
 
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(STORED))
+
+
 def _domain(func: Any, *args: Any, **kwargs: Any) -> Any:
     # Pydantic reports ValueError text; our domain checks raise InvalidInput.
     try:
@@ -211,7 +223,7 @@ def stored_policy(stored: dict[str, Any]) -> WorkspacePolicy:
 
 @lru_cache(maxsize=256)
 def _validated_fields(stored_json: str) -> dict[str, Any]:
-    policy = WorkspacePolicy.model_validate(json.loads(stored_json))
+    policy = WorkspacePolicy.model_validate(json.loads(stored_json), context={STORED: True})
     return {name: getattr(policy, name) for name in WorkspacePolicy.model_fields}
 
 

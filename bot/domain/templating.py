@@ -1,4 +1,13 @@
-"""Message templates: sandboxed Jinja2 rendering, validation of custom templates, SMS segments."""
+"""Message templates: our own in sandboxed Jinja2, a workspace's own as plain placeholders.
+
+Our default templates (bot/templates) are Jinja2, rendered in a sandbox. A workspace's own
+texts (SMS text, email subject and body) are plain text and `{{ name }}`-style placeholders
+only: no expressions, filters, tags or attributes, so one can't ask for gigabytes or seconds
+at send time. They are checked when saved (`validate_template`, `validate_sms_text`), with
+the longest realistic values against the channel's limits, and again when rendered (`fill`),
+because a text saved under older rules may still be stored; such a text fails the message
+with the reason instead of being sent.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +17,35 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.domain.errors import InvalidInput
 
 LANGUAGES = ("en", "fr", "sv")
+# The one list of placeholders, by where a workspace's own text may use them.
 PLACEHOLDERS = frozenset({"name", "business", "link", "reference"})
 EMAIL_PLACEHOLDERS = PLACEHOLDERS | {"unsubscribe_link", "pixel_url"}
 SMS_CUSTOM_PLACEHOLDERS = frozenset({"name", "business", "reference"})
+
+# The longest realistic value of each placeholder: the request's name and reference columns
+# (100), the business name setting (80), and a link: a PUBLIC_URL of up to 90 characters,
+# "/r/" and a 24-character token.
+LINK_MAX = 120
+LONGEST = {
+    "name": 100,
+    "business": 80,
+    "reference": 100,
+    "link": LINK_MAX,
+    "unsubscribe_link": LINK_MAX,
+    "pixel_url": LINK_MAX,
+}
+# The channels' limits a workspace's text must fit with the longest values.
+SMS_MAX_SEGMENTS = 10  # Twilio's 1600-character cap is about 10 segments; carriers drop more
+EMAIL_SUBJECT_MAX = 500  # characters; mail clients show far fewer
+EMAIL_BODY_MAX = 50_000  # characters; Gmail clips a message at about 100 kB of HTML
+RENDER_MAX = 100_000  # characters: no rendering of a workspace's text gives more
 
 OPT_OUT_NOTICE = {
     "en": "Reply STOP to opt out",
@@ -25,16 +53,15 @@ OPT_OUT_NOTICE = {
     "sv": "Svara STOPP för att avregistrera dig",
 }
 
-# User-written templates run in a sandbox: no attribute tricks, no access to Python objects.
+# Our own templates run in a sandbox all the same, with no helpers (range, cycler, lipsum...).
 _text_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 _html_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
 for _env in (_text_env, _html_env):
-    # No helpers (range, cycler, lipsum...): a template sees only its placeholders.
     _env.globals.clear()
 
 
 def render(source: str, context: dict[str, str]) -> str:
-    """Render a text template.
+    """Render one of our own text templates (bot/templates); a workspace's text uses `fill`.
 
     :raise InvalidInput: the template is broken or tries to escape the sandbox.
     """
@@ -42,7 +69,7 @@ def render(source: str, context: dict[str, str]) -> str:
 
 
 def render_html(source: str, context: dict[str, str]) -> str:
-    """Render an HTML template, escaping every value."""
+    """Render one of our own HTML templates, escaping every value."""
     return _render(_html_env, source, context)
 
 
@@ -59,41 +86,167 @@ def _render(env: ImmutableSandboxedEnvironment, source: str, context: dict[str, 
         raise InvalidInput(f"The template can't be used: {exc}", field="template") from exc
 
 
-def validate_template(source: str, *, allowed: frozenset[str] | set[str], field: str) -> None:
-    """Refuse a custom template with a syntax error, an unknown placeholder or a sandbox escape.
+# --- a workspace's own text: plain text and placeholders ----------------------------------------
 
-    :raise InvalidInput: on `field`, with the reason.
-    """
-    problem = _template_problem(source, frozenset(allowed))
-    if problem is not None:
-        raise InvalidInput(problem, field=field)
+# Jinja2's three kinds of markup: {{ expression }}, {% tag %}, {# comment #}.
+_MARKUP = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}|\{#(.*?)#\}", re.S)
+_OPENERS = ("{{", "{%", "{#")
+_NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*")
+_FILTER = re.compile(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)")
+_ONLY = "only plain placeholders like {{ name }} are allowed"
+
+Part = tuple[str, str | None]  # (text before, placeholder name or None at the end)
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """A workspace's text cut into plain text and placeholders, or why it can't be."""
+
+    parts: tuple[Part, ...] = ()
+    problem: str | None = None
 
 
 @lru_cache(maxsize=256)
-def _template_problem(source: str, allowed: frozenset[str]) -> str | None:
-    # Pure in its inputs: each stored template is checked once per process, not per message.
-    try:
-        parsed = _text_env.parse(source)
-    except TemplateSyntaxError as exc:
-        return f"Template error on line {exc.lineno}: {exc.message}"
-    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
-        return f"Line {node.lineno}: only plain placeholders like {{{{ name }}}} are allowed."
-    for node in parsed.find_all(nodes.Filter):
-        if node.name == "attr":
-            return f"Line {node.lineno}: the attr filter is not allowed."
-    unknown = meta.find_undeclared_variables(parsed) - set(allowed)
+def scan(source: str) -> Scanned:
+    """Cut a text into plain text and `{{ name }}` placeholders; name the first other markup.
+
+    Pure in its input: a stored text is scanned once per process, not per message.
+    """
+    parts: list[Part] = []
+    at = 0
+    for match in _MARKUP.finditer(source):
+        text = source[at : match.start()]
+        problem = _unclosed(source, text, at) or _not_a_placeholder(source, match)
+        if problem is not None:
+            return Scanned(problem=problem)
+        named = _NAME.fullmatch(match.group(1))
+        assert named is not None  # _not_a_placeholder said so
+        parts.append((text, named.group(1)))
+        at = match.end()
+    tail = source[at:]
+    problem = _unclosed(source, tail, at)
+    if problem is not None:
+        return Scanned(problem=problem)
+    parts.append((tail, None))
+    return Scanned(parts=tuple(parts))
+
+
+def _line(source: str, offset: int) -> int:
+    return source.count("\n", 0, offset) + 1
+
+
+def _clip(snippet: str) -> str:
+    snippet = " ".join(snippet.split())
+    return snippet if len(snippet) <= 60 else snippet[:59] + "…"
+
+
+def _unclosed(source: str, text: str, offset: int) -> str | None:
+    found = [i for i in (text.find(o) for o in _OPENERS) if i >= 0]
+    if not found:
+        return None
+    start = min(found)
+    line = _line(source, offset + start)
+    return f"Template error on line {line}: `{_clip(text[start:])}` is not closed; {_ONLY}."
+
+
+def _not_a_placeholder(source: str, match: re.Match[str]) -> str | None:
+    expression, tag, _comment = match.groups()
+    where = f"Template error on line {_line(source, match.start())}: `{_clip(match.group(0))}`"
+    if tag is not None:
+        return f"{where} is a tag; {_ONLY}."
+    if expression is None:
+        return f"{where} is a comment; {_ONLY}."
+    if _NAME.fullmatch(expression):
+        return None
+    filtered = _FILTER.search(expression)
+    if filtered:
+        return f"{where}: the {filtered.group(1)} filter is not allowed; {_ONLY}."
+    if "." in expression or "[" in expression:
+        return f"{where}: attribute access is not allowed; {_ONLY}."
+    return f"{where} is an expression, not a placeholder; {_ONLY}."
+
+
+def _problem(source: str, allowed: frozenset[str]) -> str | None:
+    scanned = scan(source)
+    if scanned.problem is not None:
+        return scanned.problem
+    unknown = {name for _, name in scanned.parts if name is not None} - allowed
     if unknown:
         names = ", ".join(f"{{{{ {n} }}}}" for n in sorted(unknown))
         known = ", ".join(f"{{{{ {n} }}}}" for n in sorted(allowed))
         return f"Unknown placeholder {names}; use {known}."
-    sample = dict.fromkeys(allowed, "x")
-    try:
-        _compiled(_text_env, source).render(**sample)
-    except (SecurityError, UndefinedError, TemplateSyntaxError) as exc:
-        return f"This template isn't allowed: {exc}"
-    except Exception as exc:  # noqa: BLE001  (any failure of a user template is a refusal)
-        return f"This template can't be rendered: {exc}"
     return None
+
+
+def fill(
+    source: str,
+    context: dict[str, str],
+    *,
+    allowed: frozenset[str] = EMAIL_PLACEHOLDERS,
+    limit: int = RENDER_MAX,
+) -> str:
+    """Render a workspace's own text: its plain text, each placeholder replaced by its value.
+
+    :raise InvalidInput: the text is not plain text and `allowed` placeholders (it may have
+        been saved under older rules), or it would be longer than `limit` characters.
+    """
+    problem = _problem(source, allowed & frozenset(context))
+    if problem is not None:
+        raise InvalidInput(problem, field="template")
+    pieces: list[str] = []
+    size = 0
+    for text, name in scan(source).parts:
+        for piece in (text, context[name] if name is not None else ""):
+            size += len(piece)
+            if size > limit:
+                raise InvalidInput(f"It would be over {limit} characters.", field="template")
+            pieces.append(piece)
+    return "".join(pieces)
+
+
+def _longest(allowed: frozenset[str]) -> dict[str, str]:
+    return {name: "x" * LONGEST.get(name, LINK_MAX) for name in allowed}
+
+
+def validate_template(
+    source: str, *, allowed: frozenset[str] | set[str], field: str, max_chars: int = EMAIL_BODY_MAX
+) -> None:
+    """Refuse a workspace's text that is not plain text and known placeholders, or that is
+    longer than `max_chars` once filled with the longest realistic values.
+
+    :raise InvalidInput: on `field`, with the reason.
+    """
+    known = frozenset(allowed)
+    problem = _problem(source, known)
+    if problem is None:
+        longest = len(fill(source, _longest(known), allowed=known, limit=RENDER_MAX * 10))
+        if longest > max_chars:
+            problem = (
+                f"With the longest names, links and references this text is {longest} "
+                f"characters; at most {max_chars}. Use fewer placeholders."
+            )
+    if problem is not None:
+        raise InvalidInput(problem, field=field)
+
+
+def validate_sms_text(source: str, *, field: str) -> None:
+    """Refuse a workspace's SMS text that is not plain text and its placeholders, or whose SMS
+    (with the link and STOP notice) would cost more than SMS_MAX_SEGMENTS with the longest
+    realistic values, in any language.
+
+    :raise InvalidInput: on `field`, with the reason.
+    """
+    problem = _problem(source, SMS_CUSTOM_PLACEHOLDERS)
+    if problem is None:
+        context = _longest(PLACEHOLDERS)
+        worst = max(sms_segments(compose_sms(source, context, lang)).segments for lang in LANGUAGES)
+        if worst > SMS_MAX_SEGMENTS:
+            problem = (
+                f"With the longest names and references this SMS takes {worst} segments; "
+                f"at most {SMS_MAX_SEGMENTS}. Use fewer placeholders."
+            )
+    if problem is not None:
+        raise InvalidInput(problem, field=field)
 
 
 @lru_cache(maxsize=64)
@@ -110,7 +263,7 @@ def compose_sms(custom_text: str | None, context: dict[str, str], language: str)
     if not custom_text:
         return render(load_default("sms.txt.j2", language), context).strip()
     lang = language if language in LANGUAGES else "en"
-    text = render(custom_text, context).strip()
+    text = fill(custom_text, context, allowed=SMS_CUSTOM_PLACEHOLDERS).strip()
     return f"{text} {context['link']} {OPT_OUT_NOTICE[lang]}"
 
 

@@ -185,16 +185,15 @@ class Dispatcher:
                 # Outside the send window (it may have changed since queuing): wait for it.
                 self.journal.wait(session, [message], Status.QUEUED, now, due_at=allowed)
                 return None
-            outgoing = self.composer.compose(message, request, policy)
+            outgoing = self.composer.compose_or_refusal(message, request, policy)
+            if isinstance(outgoing, str):  # a workspace text saved under older template rules
+                self._cancel(session, message, request, outgoing, now)
+                return None
             if self.pacing is not None and self.pacing.must_wait(session, message, outgoing, now):
                 return None
+            body, subject = outgoing.body_text, outgoing.subject
             started = self.journal.start_sending(
-                session,
-                message,
-                now,
-                now + SENDING_LEASE,
-                body=outgoing.body_text,
-                subject=outgoing.subject,
+                session, message, now, now + SENDING_LEASE, body=body, subject=subject
             )
             return outgoing if started else None
 

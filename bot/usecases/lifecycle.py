@@ -18,6 +18,7 @@ from bot.usecases.actors import Actor
 from bot.usecases.inputs import BulkResult
 from bot.usecases.notifier import Change
 from bot.usecases.services import UseCase
+from bot.usecases.unknown_outcomes import require_decider
 from bot.usecases.waiting import opted_out
 from store.models import Contact, Message, ReviewRequest
 
@@ -131,6 +132,8 @@ class Lifecycle(UseCase):
                 raise NotAllowed(
                     f"#{number} is {state}: only failed, undelivered or unknown requests can be resent."
                 )
+            if last.status == Status.UNKNOWN.value:
+                require_decider(request, actor)  # it may have reached the customer already
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
             if contact is not None and opted_out(contact, last.channel):
                 raise NotAllowed(

@@ -1,4 +1,9 @@
-"""Unknown outcomes: what reconciliation found, and the team's decisions on what it could not."""
+"""Unknown outcomes: what reconciliation found, and the team's decisions on what it could not.
+
+Deciding about a message whose outcome is unknown ("Mark as sent", "Send again", or a resend
+of it from anywhere) can text the customer twice, so `require_decider` keeps it to the
+workspace's admins and the request's sender; it is checked when the decision is taken.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,22 @@ from bot.usecases.actors import RECONCILER, Actor
 from bot.usecases.notifier import Change
 from bot.usecases.reports import Applied, FeedbackSource, Report, locked, seen
 from store.models import Message, ReviewRequest
+
+
+def require_decider(request: ReviewRequest, actor: Actor) -> None:
+    """Refuse a decision about a message in doubt by anyone but an admin or the request's sender.
+
+    :raise NotAllowed: the actor neither administers the workspace nor sent the request.
+    """
+    if actor.admin or (actor.id and actor.id == request.created_by):
+        return
+    # Plain words, not a Slack mention: refusals are shown escaped on every surface.
+    sender = f" ({request.created_by_name})" if request.created_by_name else ""
+    raise NotAllowed(
+        f"Only an admin or the person who sent #{request.number}{sender} can decide what "
+        "became of its message in doubt: sending it again or marking it sent could text "
+        "the customer twice."
+    )
 
 
 class UnknownOutcomes(FeedbackSource):
@@ -88,7 +109,8 @@ class UnknownOutcomes(FeedbackSource):
         """Record a person's decision that a request's `unknown` message did go out.
 
         :raise NotFound: there is no such request.
-        :raise NotAllowed: it has no message whose outcome is unknown.
+        :raise NotAllowed: it has no message whose outcome is unknown, or the actor may not
+            decide (see `require_decider`).
         """
         now = self.clock.now()
         with self.db.write() as session:
@@ -99,6 +121,7 @@ class UnknownOutcomes(FeedbackSource):
             ).first()
             if request is None or request.deleted_at is not None:
                 raise NotFound(f"There is no request #{number}.")
+            require_decider(request, actor)
             unknown = session.exec(
                 select(Message)
                 .where(Message.request_id == request.id, Message.status == Status.UNKNOWN.value)
@@ -130,5 +153,8 @@ class UnknownOutcomes(FeedbackSource):
             return request
 
     def send_again(self, workspace_id: int, number: int, actor: Actor) -> ReviewRequest:
-        """Send a request whose outcome is unknown again (the same rules as any resend)."""
+        """Send a request whose outcome is unknown again (the same rules as any resend).
+
+        The resend itself checks `require_decider`, whichever surface asks for it.
+        """
         return self.ops.resend(workspace_id, number, actor)

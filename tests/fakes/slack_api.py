@@ -233,7 +233,11 @@ class FakeSlack:
         email: str | None = None,
         is_bot: bool = False,
         deleted: bool = False,
+        is_restricted: bool = False,
+        is_ultra_restricted: bool = False,
     ) -> dict[str, Any]:
+        """Add (or replace) a user; `is_restricted` is a multi-channel guest,
+        `is_ultra_restricted` a single-channel guest (Slack sets both for the latter)."""
         user = self._user_object(
             user_id,
             is_admin=is_admin,
@@ -246,6 +250,8 @@ class FakeSlack:
             is_bot=is_bot,
             deleted=deleted,
         )
+        user["is_restricted"] = is_restricted or is_ultra_restricted
+        user["is_ultra_restricted"] = is_ultra_restricted
         with self._lock:
             self.users[user_id] = user
         return copy.deepcopy(user)
