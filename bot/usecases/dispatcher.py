@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from bot.compose import Composer
 from bot.delivery.base import Outcome, OutgoingMessage, Sender, SendResult
 from bot.domain.channels import PHONE_CHANNELS, channel_in_sentence
-from bot.domain.policy import stored_policy
 from bot.domain.status import Status
-from bot.domain.window import next_allowed, parse_window
 from bot.metrics import Metrics
 from bot.usecases import send_sql as sql
 from bot.usecases.actors import SYSTEM, Actor
@@ -30,6 +29,7 @@ from bot.usecases.followups import fall_back_to_email, reminder_stop, schedule_r
 from bot.usecases.in_doubt import InDoubt, mark_unknown, reap_expired
 from bot.usecases.in_flight import HandOver, InFlight, Tally, send_once
 from bot.usecases.notifier import Change
+from bot.usecases.preparing import prepare, why_unprepared
 from bot.usecases.waiting import opted_out
 from store.db import Database
 from store.models import Message, ReviewRequest
@@ -160,8 +160,6 @@ class Dispatcher:
             if found is None:
                 return None
             message, request, workspace, contact = found
-            policy = stored_policy(workspace.policy)
-
             if request.deleted_at is not None:
                 self._cancel(session, message, request, "The request was deleted", now)
                 return None
@@ -173,14 +171,18 @@ class Dispatcher:
                 # Whatever path queued it, a reminder never follows a customer's action.
                 self._cancel(session, message, request, stop, now)
                 return None
-            allowed = next_allowed(
-                now, policy.timezone, parse_window(policy.send_window), policy.holidays
-            )
-            if allowed > now:
+            try:
+                allowed, outgoing = prepare(self.composer, message, request, workspace, now)
+            except SQLAlchemyError:
+                raise  # the database, not the message: the claim comes back with its lease
+            except Exception as error:  # noqa: BLE001 - a poison message must not loop
+                log.error("message %s could not be prepared", message.id, exc_info=error)
+                self._give_up(session, message, request, why_unprepared(error, workspace), now)
+                return None
+            if outgoing is None:
                 # Outside the send window (it may have changed since queuing): wait for it.
                 self.journal.wait(session, [message], Status.QUEUED, now, due_at=allowed)
                 return None
-            outgoing = self.composer.compose(message, request, policy)
             if self.pacing is not None and self.pacing.must_wait(session, message, outgoing, now):
                 return None
             started = self.journal.start_sending(
@@ -192,6 +194,15 @@ class Dispatcher:
                 subject=outgoing.subject,
             )
             return outgoing if started else None
+
+    def _give_up(
+        self, session: Session, message: Message, request: ReviewRequest, why: str, now: datetime
+    ) -> None:
+        """A message that cannot be prepared (its settings or template) ends `failed` with its
+        reason and an alert, instead of coming back with every lease."""
+        result = SendResult(Outcome.FAILED, "reviewops", reason=f"Could not be prepared: {why}")
+        channel = channel_in_sentence(message.channel)
+        self._record_failure(session, message, request, result, now, SYSTEM, channel)
 
     def _cancel(
         self, session: Session, message: Message, request: ReviewRequest, reason: str, now: datetime
