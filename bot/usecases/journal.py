@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
 from bot.domain.status import PENDING, REMINDER_STOPS, Status, advance, keep_error, request_status
+from bot.domain.templating import sms_segments
 from bot.usecases import journal_sql as sql
 from bot.usecases import waiting
 from bot.usecases.actors import CUSTOMER, SYSTEM, Actor
@@ -218,6 +219,8 @@ class Journal:
             "b_token": message.claim_token,
             "new_body": body,
             "new_subject": subject,
+            # What it costs, kept beside the body so the period stats sum it in SQL.
+            "new_segments": sms_segments(body).segments if message.channel == "sms" else None,
             "new_lease": lease,
             "now": now,
         }

@@ -28,6 +28,7 @@ START_SENDING = (
         status=Status.SENDING.value,
         body=bindparam("new_body"),
         subject=bindparam("new_subject"),
+        segments=bindparam("new_segments"),
         lease_until=bindparam("new_lease"),
         updated_at=bindparam("now"),
     )
