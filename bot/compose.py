@@ -83,15 +83,6 @@ class Composer:
             status_callback_url=self.status_callback_url(),
         )
 
-    def compose_or_refusal(
-        self, message: Message, request: ReviewRequest, policy: WorkspacePolicy
-    ) -> OutgoingMessage | str:
-        """Render one message, or say why the workspace's text can't be (it is not sent then)."""
-        try:
-            return self.compose(message, request, policy)
-        except InvalidInput as exc:
-            return exc.message
-
     def _email(
         self, message: Message, policy: WorkspacePolicy, context: dict[str, str], language: str
     ) -> OutgoingMessage:

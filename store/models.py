@@ -152,6 +152,9 @@ class Message(SQLModel, table=True):
     error_reason: str | None = Field(default=None, max_length=500)
     subject: str | None = Field(default=None, max_length=300)
     body: str | None = None
+    # An SMS's segments, counted from its body when it goes to `sending` (migration 0009): the
+    # period stats sum them in SQL. None for other channels and SMS sent before 0009.
+    segments: int | None = None
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     # The provider sender it goes out through (bot.domain.pacing), and the slot it reserved

@@ -128,17 +128,28 @@ def period_stats(
 def _sms_segments(
     session: Session, where: list[ColumnElement[bool]], segments: Callable[[str], int]
 ) -> tuple[int, int]:
-    """Count the sent SMS messages of the matching requests and their segments."""
+    """Count the sent SMS messages of the matching requests and their segments.
+
+    The count stored when each SMS was sent is summed in SQL; only SMS sent before it was
+    stored (migration 0009) are counted from their body, here.
+    """
     m, r = Message, ReviewRequest
-    bodies = session.execute(
+    sms_sent = (*where, col(m.channel) == "sms", col(m.sent_at).is_not(None))
+    sent, stored = session.execute(
+        select(
+            func.count(col(m.id)),
+            # At least one segment each, as below.
+            func.coalesce(func.sum(case((col(m.segments) < 1, 1), else_=col(m.segments))), 0),
+        )
+        .join(r, col(r.id) == col(m.request_id))
+        .where(*sms_sent)
+    ).one()
+    older = session.execute(
         select(col(m.body))
         .join(r, col(r.id) == col(m.request_id))
-        .where(*where, col(m.channel) == "sms", col(m.sent_at).is_not(None))
+        .where(*sms_sent, col(m.segments).is_(None))
         .execution_options(yield_per=SEGMENT_BATCH)
     ).scalars()
-    sent = total = 0
-    for body in bodies:
-        sent += 1
-        # A sent SMS costs at least one segment, even if its body was not kept.
-        total += max(1, segments(body or ""))
-    return sent, total
+    # A sent SMS costs at least one segment, even if its body was not kept.
+    counted = sum(max(1, segments(body or "")) for body in older)
+    return int(sent), int(stored) + counted

@@ -6,14 +6,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlmodel import select
 
 from bot.clock import FrozenClock
 from bot.domain.errors import InvalidInput
 from bot.domain.templating import sms_segments
+from bot.usecases.inputs import RequestCreate
 from handlers.stats import parse_stats_period
 from store.db import Database
+from store.models import Message
 from store.stats import PeriodStats, Tally, period_stats
 from tests.export_rows import add_message, add_requests
+from tests.helpers import ALICE, Engine
 from tests.slack_harness import ADMIN, SlackHarness, slack_fixture, text_of  # noqa: F401
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -173,3 +177,27 @@ def test_stats_in_slack_per_channel_per_sender_and_cost(slack: SlackHarness) -> 
 def test_stats_with_a_wrong_period_answers_with_the_error(slack: SlackHarness) -> None:
     text = ask(slack, "stats from:2026-11-30 to:2026-11-01")
     assert ":warning:" in text and "to: must not come before from:" in text
+
+
+def test_segments_are_stored_when_sent_and_summed_from_the_store(
+    db: Database, clock: FrozenClock
+) -> None:
+    clock.set(NOW - timedelta(hours=2))
+    engine = Engine(
+        db, clock, region="US", cooldown_days=0, sms_template="😀 Hi {{ name }}, tell us how we did"
+    )
+    engine.ops.create(engine.ws, RequestCreate(name="Ann", phone="+1 415 555 0101"), ALICE)
+    assert engine.dispatcher.run_until_idle() == 1
+    with db.read() as session:
+        (sent,) = session.exec(select(Message).where(Message.status == "sent")).all()
+    # Counted from the rendered body when it went to `sending` (UCS-2 with the link: 2+).
+    assert sent.segments == sms_segments(sent.body or "").segments >= 2
+    # A row sent before the count was stored is counted from its body; a stored count is
+    # summed as it is (4 here, though its body alone is one segment).
+    (older,) = add_requests(db, engine.ws, [{"status": "sent", "sent_at": NOW}], at=NOW)
+    add_message(db, engine.ws, older, at=NOW, body=GSM_161, sent_at=NOW)
+    add_message(
+        db, engine.ws, older, at=NOW, kind="reminder", body=GSM_160, sent_at=NOW, segments=4
+    )
+    stats = compute(db, engine.ws, NOW - timedelta(days=1), None)
+    assert (stats.sms_sent, stats.sms_segments) == (3, sent.segments + 2 + 4)

@@ -93,8 +93,9 @@ def test_a_text_stored_under_older_rules_fails_its_message_with_the_reason(
     assert slack.app.dispatcher.run_until_idle() == 0
     assert slack.console.getvalue() == ""  # nothing sent
     detail = slack.ops.show(slack.ws, number)
-    assert [m.status for m in detail.messages] == ["canceled"]
-    [event] = [e for e in detail.events if e.kind == "canceled"]
+    # A poison message: failed with its reason (and an alert), never retried.
+    assert [m.status for m in detail.messages] == ["failed"]
+    [event] = [e for e in detail.events if e.kind == "failed"]
     reason = str(event.detail)
     assert "sms_template can't be used" in reason
     assert "the upper filter is not allowed" in reason and "/reviews settings" in reason
@@ -106,7 +107,7 @@ def test_an_email_subject_stored_under_older_rules_is_not_rendered(slack: SlackH
     number = slack.create("Jane Doe", email="jane@example.com", when="now")
     assert slack.app.dispatcher.run_until_idle() == 0
     assert slack.console.getvalue() == ""
-    assert [m.status for m in slack.ops.show(slack.ws, number).messages] == ["canceled"]
+    assert [m.status for m in slack.ops.show(slack.ws, number).messages] == ["failed"]
 
 
 def test_filling_a_text_is_bounded() -> None:

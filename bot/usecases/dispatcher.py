@@ -15,23 +15,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from bot.compose import Composer
 from bot.delivery.base import Outcome, OutgoingMessage, Sender, SendResult
 from bot.domain.channels import PHONE_CHANNELS, channel_in_sentence
-from bot.domain.policy import stored_policy
 from bot.domain.status import Status
-from bot.domain.window import next_allowed, parse_window
 from bot.metrics import Metrics
+from bot.usecases import send_sql as sql
 from bot.usecases.actors import SYSTEM, Actor
 from bot.usecases.followups import fall_back_to_email, reminder_stop, schedule_reminder
 from bot.usecases.in_doubt import InDoubt, mark_unknown, reap_expired
 from bot.usecases.in_flight import HandOver, InFlight, Tally, send_once
 from bot.usecases.notifier import Change
+from bot.usecases.preparing import prepare, why_unprepared
 from bot.usecases.waiting import opted_out
 from store.db import Database
-from store.models import Contact, Message, ReviewRequest, Workspace
+from store.models import Message, ReviewRequest
 
 if TYPE_CHECKING:
     from bot.usecases.pacing import Pacing
@@ -124,16 +125,10 @@ class Dispatcher:
         now = self.clock.now()
         token = secrets.token_hex(16)
         with self.db.write() as session:
-            query = (
-                select(Message.id)
-                .where(Message.status == Status.QUEUED.value, col(Message.due_at) <= now)
-                .order_by(col(Message.due_at), col(Message.id))
-                .limit(limit or self.batch_size)
-            )
-            if self.db.dialect == "postgresql":
-                # Another worker's claimed rows are skipped, not waited for.
-                query = query.with_for_update(skip_locked=True)
-            ids = list(session.exec(query).all())
+            # Another worker's claimed rows are skipped, not waited for (PostgreSQL).
+            query = sql.DUE_LOCKED if self.db.dialect == "postgresql" else sql.DUE
+            params = {"now": now, "limit": limit or self.batch_size}
+            ids = list(session.exec(query, params=params).all())
             if not ids:
                 return []
             self.journal.claim(
@@ -161,12 +156,10 @@ class Dispatcher:
         """Re-check a claimed message and move it to `sending`; None when it must not go now."""
         now = self.clock.now()
         with self.db.write() as session:
-            message = _claimed(session, claim, Status.CLAIMED)
-            if message is None:
+            found = session.exec(sql.HANDING_OVER, params=_params(claim)).first()
+            if found is None:
                 return None
-            request, workspace, contact = _context(session, message)
-            policy = stored_policy(workspace.policy)
-
+            message, request, workspace, contact = found
             if request.deleted_at is not None:
                 self._cancel(session, message, request, "The request was deleted", now)
                 return None
@@ -178,16 +171,17 @@ class Dispatcher:
                 # Whatever path queued it, a reminder never follows a customer's action.
                 self._cancel(session, message, request, stop, now)
                 return None
-            allowed = next_allowed(
-                now, policy.timezone, parse_window(policy.send_window), policy.holidays
-            )
-            if allowed > now:
+            try:
+                allowed, outgoing = prepare(self.composer, message, request, workspace, now)
+            except SQLAlchemyError:
+                raise  # the database, not the message: the claim comes back with its lease
+            except Exception as error:  # noqa: BLE001 - a poison message must not loop
+                log.error("message %s could not be prepared", message.id, exc_info=error)
+                self._give_up(session, message, request, why_unprepared(error, workspace), now)
+                return None
+            if outgoing is None:
                 # Outside the send window (it may have changed since queuing): wait for it.
                 self.journal.wait(session, [message], Status.QUEUED, now, due_at=allowed)
-                return None
-            outgoing = self.composer.compose_or_refusal(message, request, policy)
-            if isinstance(outgoing, str):  # a workspace text saved under older template rules
-                self._cancel(session, message, request, outgoing, now)
                 return None
             if self.pacing is not None and self.pacing.must_wait(session, message, outgoing, now):
                 return None
@@ -196,6 +190,15 @@ class Dispatcher:
                 session, message, now, now + SENDING_LEASE, body=body, subject=subject
             )
             return outgoing if started else None
+
+    def _give_up(
+        self, session: Session, message: Message, request: ReviewRequest, why: str, now: datetime
+    ) -> None:
+        """A message that cannot be prepared (its settings or template) ends `failed` with its
+        reason and an alert, instead of coming back with every lease."""
+        result = SendResult(Outcome.FAILED, "reviewops", reason=f"Could not be prepared: {why}")
+        channel = channel_in_sentence(message.channel)
+        self._record_failure(session, message, request, result, now, SYSTEM, channel)
 
     def _cancel(
         self, session: Session, message: Message, request: ReviewRequest, reason: str, now: datetime
@@ -214,22 +217,14 @@ class Dispatcher:
         """Store what the provider said about a message this worker handed over."""
         now = self.clock.now()
         with self.db.write() as session:
-            message = session.exec(
-                select(Message)
-                .where(Message.id == claim.message_id, Message.claim_token == claim.token)
-                .with_for_update()  # no reaper or report moves it while its result is stored
-            ).first()
-            if message is None:
+            found = session.exec(sql.SENT_BY_ME, params=_params(claim)).first()
+            if found is None:
                 log.error(
                     "message %s lost its claim before its result was stored", claim.message_id
                 )
                 return
             # The workspace comes along so the follow-ups' policy read is served by the session.
-            request, _workspace = session.exec(
-                select(ReviewRequest, Workspace)
-                .join(Workspace, col(Workspace.id) == ReviewRequest.workspace_id)
-                .where(ReviewRequest.id == message.request_id)
-            ).one()
+            message, request, _workspace = found
             actor = Actor(result.provider, result.provider)
             message.provider = result.provider
             message.provider_id = message.provider_id or result.provider_id
@@ -374,25 +369,5 @@ class Dispatcher:
         return reap_expired(self.journal, self.db, self.clock.now())
 
 
-def _claimed(session: Session, claim: Claim, status: Status) -> Message | None:
-    return session.exec(
-        select(Message)
-        .where(
-            Message.id == claim.message_id,
-            Message.claim_token == claim.token,
-            Message.status == status.value,
-        )
-        # Held until the hand-over commits: nothing re-claims or reaps it in between.
-        .with_for_update()
-    ).first()
-
-
-def _context(session: Session, message: Message) -> tuple[ReviewRequest, Workspace, Contact | None]:
-    # One query instead of three per send: the request, its workspace and its contact.
-    request, workspace, contact = session.exec(
-        select(ReviewRequest, Workspace, Contact)
-        .join(Workspace, col(Workspace.id) == ReviewRequest.workspace_id)
-        .outerjoin(Contact, col(Contact.id) == ReviewRequest.contact_id)
-        .where(ReviewRequest.id == message.request_id)
-    ).one()
-    return request, workspace, contact
+def _params(claim: Claim) -> dict[str, object]:
+    return {"message_id": claim.message_id, "token": claim.token}

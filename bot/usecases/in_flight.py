@@ -73,7 +73,13 @@ class InFlight:
         if self.concurrency == 1:
             # One after the other in the caller's thread, as before there were threads.
             for claim in claims:
-                self._count(claim, hand_over(claim), tally)
+                try:
+                    outcome = hand_over(claim)
+                except Exception:
+                    # As on the threads: one hand-over's error never stops the rest.
+                    log.exception("hand-over of message %s failed", claim.message_id)
+                    continue
+                self._count(claim, outcome, tally)
             return tally
         in_flight = {self._executor().submit(hand_over, c): c for c in claims}
         while in_flight:

@@ -19,6 +19,8 @@ from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
 from bot.domain.status import PENDING, REMINDER_STOPS, Status, advance, keep_error, request_status
+from bot.domain.templating import sms_segments
+from bot.usecases import journal_sql as sql
 from bot.usecases import waiting
 from bot.usecases.actors import CUSTOMER, SYSTEM, Actor
 from bot.usecases.notifier import Change, Notifier
@@ -34,8 +36,8 @@ def _rows(result: object) -> int:
 def refresh_status(session: Session, request: ReviewRequest, now: datetime) -> None:
     """Recompute the request's displayed status from its messages."""
     session.flush()
-    messages = session.exec(select(Message).where(Message.request_id == request.id)).all()
-    request.status = request_status(Status(m.status) for m in messages).value
+    statuses = session.exec(sql.STATUSES_OF, params={"request_id": request.id}).all()
+    request.status = request_status(Status(s) for s in statuses).value
     request.updated_at = now
     session.add(request)
 
@@ -186,13 +188,8 @@ class Journal:
         self, session: Session, ids: Sequence[int], token: str, now: datetime, lease: datetime
     ) -> None:
         """Mark due queued messages as claimed by one worker, under its token."""
-        session.execute(
-            update(Message)
-            .where(col(Message.id).in_(list(ids)), col(Message.status) == Status.QUEUED.value)
-            .values(
-                status=Status.CLAIMED.value, claim_token=token, lease_until=lease, updated_at=now
-            )
-        )
+        params = {"b_ids": list(ids), "b_token": token, "b_lease": lease, "now": now}
+        session.execute(sql.CLAIM, params)
 
     def release_expired_claims(self, session: Session, now: datetime) -> int:
         """Give back the claims whose lease expired before the hand-over; return how many."""
@@ -217,15 +214,17 @@ class Journal:
         subject: str | None,
     ) -> bool:
         """Move a claimed message to `sending` (committed before the call); False if it was lost."""
-        # Compare-and-set on the token and status checked: a worker that stalled past its lease
-        # while another re-claimed the message moves nothing, so sends nothing.
-        mine = (col(Message.claim_token) == message.claim_token, col(Message.id) == message.id)
-        values = {"body": body, "subject": subject, "lease_until": lease, "updated_at": now}
-        result = session.execute(
-            update(Message)
-            .where(col(Message.status) == Status.CLAIMED.value, *mine)
-            .values(status=Status.SENDING.value, **values)
-        )
+        params = {
+            "b_id": message.id,
+            "b_token": message.claim_token,
+            "new_body": body,
+            "new_subject": subject,
+            # What it costs, kept beside the body so the period stats sum it in SQL.
+            "new_segments": sms_segments(body).segments if message.channel == "sms" else None,
+            "new_lease": lease,
+            "now": now,
+        }
+        result = session.execute(sql.START_SENDING, params)
         return _rows(result) == 1
 
     # --- opt-outs: one rule whoever learns of it --------------------------------------------
