@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -64,6 +64,20 @@ class Scheduler:
         job = self._scheduler.get_job(job_id)
         if job is not None and self._scheduler.running:
             job.modify(next_run_time=datetime.now(UTC))
+
+    def wake_in(self, seconds: float, job_id: str = DISPATCH_JOB) -> None:
+        """Run a job in `seconds` if that is sooner than its next run (a slot that comes up)."""
+        job = self._scheduler.get_job(job_id)
+        if job is None or not self._scheduler.running:
+            return
+        when = datetime.now(UTC) + timedelta(seconds=max(seconds, 0.0))
+        if job.next_run_time is None or when < job.next_run_time:
+            job.modify(next_run_time=when)
+
+    def next_run(self, job_id: str) -> datetime | None:
+        """When a job runs next (None: not scheduled)."""
+        job = self._scheduler.get_job(job_id)
+        return job.next_run_time if job is not None else None
 
     def job_ids(self) -> list[str]:
         """Name the jobs registered in this process."""

@@ -136,6 +136,12 @@ class Dispatcher:
             )
         return [Claim(int(i), token) for i in ids if i is not None]
 
+    def seconds_until_next_due(self) -> float | None:
+        """How long until the next queued message is due (0 if it is; None if none waits)."""
+        with self.db.read() as session:
+            due = session.exec(sql.NEXT_DUE).first()
+        return None if due is None else max((due - self.clock.now()).total_seconds(), 0.0)
+
     def release(self, claims: list[Claim]) -> None:
         """Give back claimed messages never handed to a provider: queued again, due as before."""
         mine: list[Message] = []

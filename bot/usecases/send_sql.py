@@ -7,7 +7,7 @@ goes), so they are module constants with bound parameters.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
 from sqlmodel import col, select
 
 from bot.domain.status import Status
@@ -20,6 +20,7 @@ DUE = (
     .limit(bindparam("limit"))
 )
 DUE_LOCKED = DUE.with_for_update(skip_locked=True)
+NEXT_DUE = select(func.min(col(Message.due_at))).where(col(Message.status) == Status.QUEUED.value)
 HANDING_OVER = (
     # The message (still claimed by this token), its request, workspace and contact in one
     # query; the message row is held until the hand-over commits, so nothing re-claims or
