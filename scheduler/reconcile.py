@@ -10,7 +10,7 @@ once the window has settled, the team is told once and decides ("Mark as sent", 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, cast
@@ -77,6 +77,7 @@ class Reconciler:
         margin: timedelta = MARGIN,
         settle: timedelta = SETTLE,
         batch_size: int = 50,
+        max_per_pass: int = 500,
     ) -> None:
         self.feedback = feedback
         self.db = feedback.db
@@ -85,13 +86,16 @@ class Reconciler:
         self.margin = margin
         self.settle = settle
         self.batch_size = batch_size
+        # Lookups per pass (each is a call to the provider); the next pass goes on from here.
+        self.max_per_pass = max_per_pass
+        self._resume_after = 0
 
     def run_once(self) -> ReconcileResult:
         """Look up each `unknown` message not yet handed to people; resolve what can be."""
         if not self.finders:
             return ReconcileResult()
         resolved = unresolved = waiting = errors = 0
-        for message in self._candidates():
+        for message in self._this_pass():
             assert message.id is not None
             finder = self.finders[message.channel]
             started, until = self._window(message)
@@ -131,7 +135,25 @@ class Reconciler:
                 waiting += 1
         return ReconcileResult(resolved, unresolved, waiting, errors)
 
-    def _candidates(self) -> list[Message]:
+    def _this_pass(self) -> Iterator[Message]:
+        """Every candidate, page by page, up to `max_per_pass`: messages still waiting for
+        Twilio's list to settle never hold back the ones after them (they used to: the same
+        first page was asked again every pass)."""
+        looked = 0
+        after = self._resume_after
+        while looked < self.max_per_pass:
+            page = self._candidates(after)
+            if not page:
+                after = 0  # all seen: the next pass starts from the first again
+                break
+            for message in page[: self.max_per_pass - looked]:
+                assert message.id is not None
+                after = message.id
+                looked += 1
+                yield message
+        self._resume_after = after
+
+    def _candidates(self, after: int) -> list[Message]:
         told = select(Event.message_id).where(
             Event.kind == "unresolved", col(Event.message_id).is_not(None)
         )
@@ -143,6 +165,7 @@ class Reconciler:
                         Message.status == Status.UNKNOWN.value,
                         col(Message.channel).in_(list(self.finders)),
                         col(Message.id).not_in(told),
+                        col(Message.id) > after,
                     )
                     .order_by(col(Message.id))
                     .limit(self.batch_size)

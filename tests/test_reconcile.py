@@ -172,3 +172,42 @@ def test_twilio_unreachable_leaves_it_for_later(engine: Engine, db: Database) ->
 def test_without_twilio_there_is_nothing_to_ask(engine: Engine) -> None:
     assert finders({}) == {}
     assert Reconciler(Feedback(engine.ops), {}).run_once() == ReconcileResult()
+
+
+def test_messages_still_settling_never_hold_back_the_ones_after_them(
+    engine: Engine, twilio: tw.FakeTwilio
+) -> None:
+    # A page of two: the first two never reached Twilio and wait for its list to settle.
+    reconciler = Reconciler(Feedback(engine.ops), finders(engine.dispatcher.senders), batch_size=2)
+    first, second = create(engine), create(engine, "+14155550101")
+    [one, two] = engine.dispatcher.claim_due()
+    assert engine.dispatcher.start_sending(one) and engine.dispatcher.start_sending(two)
+    engine.clock.advance(timedelta(minutes=6))
+    assert engine.dispatcher.reap() == (0, 2)
+    third = create(engine, tw.SCENARIO_SERVER_ERROR_ACCEPTED)  # Twilio stored this one
+    engine.dispatcher.run_until_idle()
+    assert [status(engine, n) for n in (first, second, third)] == ["unknown"] * 3
+
+    assert reconciler.run_once() == ReconcileResult(resolved=1, waiting=2)
+    assert status(engine, third) == "sent"
+
+
+def test_a_pass_asks_at_most_its_share_and_the_next_goes_on(
+    engine: Engine, twilio: tw.FakeTwilio
+) -> None:
+    reconciler = Reconciler(
+        Feedback(engine.ops), finders(engine.dispatcher.senders), batch_size=2, max_per_pass=3
+    )
+    for i in range(4):
+        create(engine, f"+1415555020{i}")
+    claims = engine.dispatcher.claim_due()
+    assert all(engine.dispatcher.start_sending(c) for c in claims)
+    engine.clock.advance(timedelta(minutes=6))
+    assert engine.dispatcher.reap() == (0, 4)
+
+    assert reconciler.run_once() == ReconcileResult(waiting=3)
+    assert list_calls(twilio) == 3
+    # The next pass asks about the fourth; the one after starts over from the first.
+    assert reconciler.run_once() == ReconcileResult(waiting=1)
+    assert reconciler.run_once() == ReconcileResult(waiting=3)
+    assert list_calls(twilio) == 7
