@@ -17,14 +17,18 @@ from handlers import (
     settings_view,
     views,
 )
+from handlers.install_events import admit_installed
 from handlers.permissions import Permissions
 from handlers.surface import Surface, provide_services
 
 
 def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     """Register every Slack listener on the Bolt app; return what was registered."""
-    surface = Surface(app, Permissions(app.ops))
+    single_team = bolt.installation_store is None  # one workspace's token, not OAuth
+    surface = Surface(app, Permissions(app.ops), single_team=single_team)
     bolt.use(provide_services(surface))
+    # Only installed workspaces act; the rest get a clear answer and create nothing.
+    bolt.use(admit_installed(surface))
     commands.register(bolt, surface.registered)
     views.register(bolt, surface.registered)
     actions.register(bolt, surface.registered)
