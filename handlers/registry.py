@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.app import ReviewOpsApp
+from bot.usecases.installs import installs_for
 from handlers import (
     actions,
     bulk,
@@ -14,6 +15,7 @@ from handlers import (
     edit,
     export,
     home,
+    install_events,
     settings_view,
     views,
 )
@@ -29,6 +31,8 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     bolt.use(provide_services(surface))
     # Only installed workspaces act; the rest get a clear answer and create nothing.
     bolt.use(admit_installed(surface))
+    installs = installs_for(app.ops, app.settings.token_keys())
+    install_events.register(bolt, installs, surface.registered)
     commands.register(bolt, surface.registered)
     views.register(bolt, surface.registered)
     actions.register(bolt, surface.registered)
