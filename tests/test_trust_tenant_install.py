@@ -38,6 +38,7 @@ from tests.slack_harness import (
     slack_fixture,  # noqa: F401
     text_of,
 )
+from tests.test_slack_database_down import cut_the_database
 from tests.test_slack_oauth import TOKEN_KEY, Installed, install, served  # noqa: F401
 
 # --- driving Slack ------------------------------------------------------------------------------
@@ -184,6 +185,19 @@ def test_single_token_uninstall_pauses_the_queue_and_keeps_history(slack: SlackH
     assert [e.kind for e in detail.events][-1] == "paused"
     with slack.app.db.read() as session:
         assert session.exec(select(ReviewRequest)).one().number == waiting
+
+
+def test_an_uninstall_met_by_a_database_outage_is_answered_500_so_slack_sends_it_again(
+    slack: SlackHarness,
+) -> None:
+    waiting = slack.create("Jane Doe", delay=timedelta(days=2))
+    engines = (slack.app.db.engine, slack.app.db.write_engine)
+    cut_the_database(slack)
+    assert slack.post(event_body(UNINSTALLED), content_type="application/json").status_code == 500
+
+    slack.app.db.engine, slack.app.db.write_engine = engines  # the database is back
+    assert slack.post(event_body(UNINSTALLED), content_type="application/json").status_code == 200
+    assert [m.status for m in slack.ops.show(slack.ws, waiting).messages] == ["paused"]
 
 
 # --- the OAuth state is used once ---------------------------------------------------------------
