@@ -153,11 +153,15 @@ def create_app(
         from handlers.outbox_writer import SlackNotifier
         from scheduler.outbox import OutboxSender
         from scheduler.slack_clients import WorkspaceClients
+        from store.installations import TokenCipher
 
         # Every change becomes Slack outbox rows, posted by the outbox job in order.
         notifier = notifier or SlackNotifier(clock)
         clients = WorkspaceClients(
-            db, base_url=settings.slack_api_url, default_token=settings.slack_bot_token
+            db,
+            base_url=settings.slack_api_url,
+            default_token=settings.slack_bot_token,
+            cipher=TokenCipher(settings.token_keys()),
         )
         outbox = OutboxSender(db, clients, clock, metrics=metrics)
     ops = ReviewOps(db, clock=clock, notifier=notifier, default_region=settings.default_region)

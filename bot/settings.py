@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.pacing import SenderRates, SenderSetup, parse_rates
+
+
+def split_keys(text: str) -> list[str]:
+    """Read a comma-separated list of keys, blanks ignored."""
+    return [key.strip() for key in text.split(",") if key.strip()]
 
 
 class Settings(BaseSettings):
@@ -39,6 +45,23 @@ class Settings(BaseSettings):
 
     mailgun_signing_key: str | None = Field(default=None, alias="MAILGUN_SIGNING_KEY")
 
+    # Fernet keys sealing installed workspaces' bot tokens at rest, comma separated: the first
+    # seals, any opens (rotation: store/installations.py). Required with OAuth.
+    token_encryption_keys: str = Field(default="", alias="TOKEN_ENCRYPTION_KEYS", repr=False)
+
+    @field_validator("token_encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: str) -> str:
+        for number, key in enumerate(split_keys(value), start=1):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"TOKEN_ENCRYPTION_KEYS: key {number} is not a Fernet key "
+                    "(32 url-safe base64-encoded bytes, as Fernet.generate_key() prints)."
+                ) from None
+        return value
+
     default_region: str = Field(default="US", alias="DEFAULT_REGION")
 
     # Per-sender pace over the defaults by kind (bot/domain/pacing.py), like
@@ -59,6 +82,20 @@ class Settings(BaseSettings):
     # Sends in flight per worker: a provider answers in ~200 ms, so one at a time caps a
     # worker near 5 messages/s. 1 sends one after the other, as before.
     dispatch_concurrency: int = Field(default=32, ge=1, le=256, alias="DISPATCH_CONCURRENCY")
+
+    @model_validator(mode="after")
+    def _oauth_seals_tokens(self) -> Settings:
+        # With OAuth every workspace's bot token is stored: never in clear.
+        if self.slack_client_id and self.slack_client_secret and not self.token_keys():
+            raise ValueError(
+                "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth install) need "
+                "TOKEN_ENCRYPTION_KEYS, to seal the bot tokens they store."
+            )
+        return self
+
+    def token_keys(self) -> list[str]:
+        """Return the Fernet keys of TOKEN_ENCRYPTION_KEYS, the sealing one first."""
+        return split_keys(self.token_encryption_keys)
 
     @model_validator(mode="after")
     def _default_public_url(self) -> Settings:

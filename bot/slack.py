@@ -18,6 +18,7 @@ from bot.app import ReviewOpsApp
 from bot.failures import failure_text
 from bot.settings import Settings
 from bot.slack_install import INSTALL_PATH, REDIRECT_PATH, oauth_settings
+from handlers.install_words import NOT_INSTALLED
 from handlers.listener_pool import ListenerPool
 from handlers.registry import register_handlers
 from handlers.surface import Registered, Surface
@@ -69,6 +70,8 @@ def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool =
         oauth_settings=None if socket_mode else oauth_settings(app.settings, app.ops),
         signing_secret=app.settings.slack_signing_secret or "",
         raise_error_for_unhandled_request=True,
+        # OAuth: what a team without an installation is told (single token: our middleware).
+        user_facing_authorize_error_message=NOT_INSTALLED,
         # Listeners are called on the request's thread and hand themselves to our pool, which
         # answers Slack the moment they ack (Bolt's own path polls every 10 ms for the ack
         # from a pool of 5 threads shared with every listener's slow part).

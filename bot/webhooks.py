@@ -218,10 +218,12 @@ def _twilio_inbound_route(
         if not verified("inbound"):
             return Response("invalid signature\n", status=403, mimetype="text/plain")
         form = request.form
-        answer = feedback.inbound_replies.receive(
+        answer = feedback.inbound(
             sid=form.get("MessageSid") or form.get("SmsMessageSid") or "",
-            phone=twilio_reports.bare_phone(form.get("From", "")),
-            text=twilio_reports.inbound_text(form.get("Body", "")),
+            from_=form.get("From", ""),
+            to=form.get("To", ""),  # our sender: only its workspaces get the text
+            body=form.get("Body", ""),
+            service=form.get("MessagingServiceSid"),
         )
         body = twiml_message(answer.reply) if answer.reply else EMPTY_TWIML
         return Response(body, mimetype="text/xml")

@@ -11,9 +11,11 @@ from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.app import ReviewOpsApp
+from bot.domain.errors import NotAllowed
 from bot.usecases.actors import Actor
 from bot.usecases.feedback import Feedback
 from handlers.blocks.detail import SenderInfo
+from handlers.install_words import NOT_INSTALLED
 from handlers.permissions import Permissions
 
 SERVICES = "reviewops"  # the Bolt context key that holds our Surface
@@ -32,8 +34,12 @@ class Registered:
 class Surface:
     """What every listener needs: the wired app, permissions, and workspace resolution."""
 
-    def __init__(self, app: ReviewOpsApp, permissions: Permissions) -> None:
+    def __init__(
+        self, app: ReviewOpsApp, permissions: Permissions, *, single_team: bool = True
+    ) -> None:
         self.app = app
+        # One workspace's token (not OAuth): that token's team is the only one installed.
+        self.single_team = single_team
         self.ops = app.ops
         self.permissions = permissions
         self.feedback = Feedback(app.ops)  # the team's decisions on unknown outcomes
@@ -42,7 +48,10 @@ class Surface:
         self._lock = threading.Lock()
 
     def workspace_id(self, context: BoltContext | dict[str, Any]) -> int:
-        """Return our workspace for the Slack team of a request, creating it on first use."""
+        """Return our workspace for the Slack team of a request.
+
+        :raise NotAllowed: reviewops is not installed in that team (nothing is created).
+        """
         team_id = context.get("team_id") or context.get("enterprise_id") or ""
         if not team_id:
             raise ValueError("a Slack request without a team id")
@@ -50,11 +59,14 @@ class Surface:
             cached = self._workspaces.get(team_id)
         if cached is not None:
             return cached
-        workspace = self.ops.ensure_workspace(team_id)
-        assert workspace.id is not None
+        authorized = context.get("authorize_result")  # single token: Bolt's auth.test
+        configured = str(authorized.team_id or "") if self.single_team and authorized else None
+        found = self.ops.workspaces.installed_workspace(team_id, configured_team=configured)
+        if found is None:
+            raise NotAllowed(NOT_INSTALLED)
         with self._lock:
-            self._workspaces[team_id] = workspace.id
-        return workspace.id
+            self._workspaces[team_id] = found
+        return found
 
     def is_admin(self, client: WebClient, context: BoltContext, user_id: str) -> bool:
         """Say whether a Slack user may administer this request's workspace."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
+from store import installations
 from store.db import Database
-from store.models import Workspace
+from store.installations import TokenCipher
 
 
 def slack_client(token: str | None, *, base_url: str = WebClient.BASE_URL) -> WebClient:
@@ -21,17 +22,23 @@ class WorkspaceClients:
     """Give the outbox a WebClient per workspace: its installed bot token, else the default one."""
 
     def __init__(
-        self, db: Database, *, base_url: str = WebClient.BASE_URL, default_token: str | None = None
+        self,
+        db: Database,
+        *,
+        base_url: str = WebClient.BASE_URL,
+        default_token: str | None = None,
+        cipher: TokenCipher | None = None,
     ) -> None:
         self.db = db
+        self.cipher = cipher or TokenCipher([])  # installed tokens are sealed at rest
         self.base_url = base_url
         self.default_token = default_token
         self._clients: dict[str, WebClient] = {}
 
     def __call__(self, workspace_id: int) -> WebClient | None:
         with self.db.read() as session:
-            workspace = session.get(Workspace, workspace_id)
-        token = (workspace.bot_token if workspace else None) or self.default_token
+            installed = installations.bot_token(session, workspace_id, self.cipher)
+        token = installed or self.default_token
         if not token:
             return None
         client = self._clients.get(token)

@@ -6,6 +6,7 @@ index on (workspace_id, lower(email)) keeps one contact per folded address (migr
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_
@@ -52,10 +53,15 @@ def contacts_by_phone(session: Session, workspace_id: int, phone: str) -> list[C
     return [found] if found is not None else []
 
 
-def contacts_with_phone_anywhere(session: Session, phone: str) -> list[Contact]:
-    """Return the contacts with this E.164 number in every workspace."""
+def contacts_with_phone_anywhere(
+    session: Session, phone: str, within: Collection[int] | None = None
+) -> list[Contact]:
+    """Return the contacts with this E.164 number in every workspace (or those `within`)."""
     # The carrier blocks a number for our sender whichever team asked.
-    return list(session.exec(select(Contact).where(Contact.phone == phone)).all())
+    query = select(Contact).where(Contact.phone == phone)
+    if within is not None:
+        query = query.where(col(Contact.workspace_id).in_(list(within)))
+    return list(session.exec(query).all())
 
 
 def contacts_by_email(session: Session, workspace_id: int, email: str) -> list[Contact]:

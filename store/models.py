@@ -119,6 +119,8 @@ class Message(SQLModel, table=True):
         Index("ix_message_request", "request_id", "id"),
         Index("ix_message_provider_id", "provider_id"),
         Index("ix_message_to_status", "workspace_id", "to_address", "status"),
+        # A customer's text back: the messages to that number through that sender (0008).
+        Index("ix_message_to_sender", "to_address", "pace_key"),
         # What waits behind each sender's pace (metrics, `show`): migration 0005.
         Index("ix_message_pace", "pace_key", "paced_at"),
     )
@@ -252,3 +254,12 @@ class WebhookInbox(SQLModel, table=True):
     attempts: int = 0
     applied_at: datetime | None = _dt()
     result: str | None = Field(default=None, max_length=16)  # applied, duplicate, ..., error
+
+
+class OAuthState(SQLModel, table=True):
+    """An OAuth `state` already used once: the key refuses it a second time (migration 0008)."""
+
+    __tablename__ = "oauth_state"
+
+    state: str = Field(primary_key=True, max_length=64)  # the random part of a signed state
+    used_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

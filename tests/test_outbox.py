@@ -506,6 +506,8 @@ def test_deleting_erases_the_replies_and_alerts_already_in_slack(
 
     setup = Setup(db, clock, fake, delay="1h", alert_channel="C0ALERTS")
     request = setup.create()
+    setup.clock.advance(timedelta(hours=1))
+    setup.engine.dispatcher.run_until_idle()  # a text back belongs to a message that went
     setup.drain()
     # The customer writes back (a thread reply quoting them) and then opts out (an alert).
     Feedback(setup.ops).inbound(sid="SM1", from_="+33610203040", to="+1500", body="Who is this?")

@@ -24,12 +24,14 @@ from bot.server import create_flask
 from bot.settings import Settings
 from bot.slack import install_slack
 from bot.slack_install import BOT_SCOPES
+from store.installations import TokenCipher
 from store.models import Workspace
 from tests.fakes.slack_api import FakeSlack
 from tests.slack_harness import CHANNEL, SIGNING_SECRET, TEAM_ID, USER, sign, text_of
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "oauth-client-secret"
+TOKEN_KEY = "yjXg0mEjS4RkU6tOjaxC5lmLb6gk3yVqC3y0tmb2yUQ="  # Fernet: bot tokens sealed at rest
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,6 +52,7 @@ def served(database_url: str, clock: FrozenClock) -> Iterator[Installed]:
             DATABASE_URL=database_url,
             SLACK_CLIENT_ID=CLIENT_ID,
             SLACK_CLIENT_SECRET=CLIENT_SECRET,
+            TOKEN_ENCRYPTION_KEYS=TOKEN_KEY,
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=fake.api_url,
             PUBLIC_URL="https://reviews.example.test",
@@ -97,7 +100,7 @@ def install(served: Installed) -> requests.Response:
 def stored_token(served: Installed) -> str | None:
     with served.app.db.read() as session:
         row = session.exec(select(Workspace).where(Workspace.team_id == TEAM_ID)).first()
-        return row.bot_token if row else None
+        return TokenCipher([TOKEN_KEY]).open(row.bot_token) if row and row.bot_token else None
 
 
 def test_install_stores_the_workspace_token_and_commands_use_it(served: Installed) -> None:

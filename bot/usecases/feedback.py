@@ -13,7 +13,7 @@ from bot.domain.status import Status
 from bot.usecases.actors import Actor
 from bot.usecases.email_events import EmailEvents
 from bot.usecases.engagement import Engagement
-from bot.usecases.inbound import InboundAnswer, InboundReplies
+from bot.usecases.inbound import InboundAnswer, InboundReplies, reply_senders
 from bot.usecases.provider_status import ProviderStatus
 from bot.usecases.reports import Applied
 from bot.usecases.unknown_outcomes import UnknownOutcomes
@@ -54,11 +54,18 @@ class Feedback:
             sid=sid, to=phone, delivery=delivery, idempotency_token=idempotency_token
         )
 
-    def inbound(self, *, sid: str, from_: str, to: str, body: str) -> InboundAnswer:
-        """Handle a customer's SMS/WhatsApp (Twilio's words): opt out, opt in, help or a reply."""
+    def inbound(
+        self, *, sid: str, from_: str, to: str, body: str, service: str | None = None
+    ) -> InboundAnswer:
+        """Handle a customer's SMS/WhatsApp (Twilio's words): opt out, opt in, help or a reply.
+
+        `to` is our number it came to and `service` its messaging service, if any: they name
+        the sender whose workspaces the text belongs to.
+        """
         phone = twilio_reports.bare_phone(from_)
         text = twilio_reports.inbound_text(body)
-        return self.inbound_replies.receive(sid=sid, phone=phone, text=text)
+        senders = reply_senders(to, service)
+        return self.inbound_replies.receive(sid=sid, phone=phone, text=text, senders=senders)
 
     def click(self, token: str, *, counted: bool) -> str | None:
         """Record a click on a review link (once) and return its landing page.

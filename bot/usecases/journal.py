@@ -1,16 +1,15 @@
 """The journal: the one place that changes a message's or a request's status or a contact's opt-outs.
 
-Every use-case (creating, lifecycle, corrections, the dispatcher, feedback, reconciliation,
-reminders and fallback) changes state through these methods, inside its own transaction:
-statuses move monotonically (bot.domain.status.advance), a stored error is never cleared, the
-request's displayed status is recomputed from its messages, and the change is recorded as an
-event and told to the team through the Notifier.
+Every use-case (creating, lifecycle, corrections, the dispatcher, feedback, reminders) changes
+state here, in its own transaction: statuses move monotonically (bot.domain.status.advance), a
+stored error is never cleared, the request's status is recomputed from its messages, and the
+change is recorded as an event and told to the team through the Notifier.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -238,16 +237,16 @@ class Journal:
         *,
         dedup_key: str | None = None,
         keyword: str = "STOP",
+        workspaces: Collection[int] | None = None,
     ) -> bool:
-        """Opt a number out of SMS and WhatsApp everywhere; cancel whatever waits to go to it.
+        """Opt a number out of SMS and WhatsApp everywhere (or in `workspaces`); cancel what waits.
 
         One rule for an inbound STOP, a Twilio status or send refusing the number, and an
         unsubscribe from a phone message. Return False when no contact or message has it.
         """
-        contacts = contact_store.contacts_with_phone_anywhere(session, phone)
-        # Rows queued to this number whatever contact they hang on (a request's phone may
-        # differ from its contact's): none of them may go out.
-        stray = waiting.waiting_to_address(session, phone, PHONE_CHANNELS)
+        contacts = contact_store.contacts_with_phone_anywhere(session, phone, workspaces)
+        # Rows queued to this number under any contact (a request's phone may differ): none go.
+        stray = waiting.waiting_to_address(session, phone, PHONE_CHANNELS, workspaces=workspaces)
         if not contacts and not stray:
             return False
         key = dedup_key
@@ -291,10 +290,17 @@ class Journal:
         return True
 
     def opt_in_phone(
-        self, session: Session, phone: str, keyword: str, now: datetime, *, dedup_key: str | None
+        self,
+        session: Session,
+        phone: str,
+        keyword: str,
+        now: datetime,
+        *,
+        dedup_key: str | None,
+        workspaces: Collection[int] | None = None,
     ) -> bool:
         """Let a number receive SMS and WhatsApp again (START); False when no contact has it."""
-        contacts = contact_store.contacts_with_phone_anywhere(session, phone)
+        contacts = contact_store.contacts_with_phone_anywhere(session, phone, workspaces)
         key = dedup_key
         for contact in contacts:
             if contact.phone_opted_out_at is None:
@@ -353,8 +359,7 @@ class Journal:
         queued = waiting.waiting_of_contact(session, contact, channels)
         touched: dict[int, ReviewRequest] = {}
         for message in self.cancel_waiting(session, queued, reason, now):
-            request = session.get(ReviewRequest, message.request_id)
-            if request is not None:
+            if (request := session.get(ReviewRequest, message.request_id)) is not None:
                 touched[message.request_id] = request
         for request in touched.values():
             refresh_status(session, request, now)
@@ -387,10 +392,8 @@ class Journal:
             )
         ).all()
         canceled = self.cancel_waiting(session, waiting, REMINDER_STOPS[why], now)
-        detail = {"reason": why.value}
+        kind, detail = "reminder_canceled", {"reason": why.value}
         for message in canceled:
-            self.record(
-                session, request, "reminder_canceled", SYSTEM, now, message=message, detail=detail
-            )
+            self.record(session, request, kind, SYSTEM, now, message=message, detail=detail)
         if canceled:
             refresh_status(session, request, now)

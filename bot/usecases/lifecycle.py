@@ -66,6 +66,26 @@ class Lifecycle(UseCase):
             ).all()
         return self.cancel(workspace_id, sorted(numbers), actor)
 
+    def pause_workspace(self, session: Session, workspace_id: int, actor: Actor) -> list[int]:
+        """Hold every queued message of a workspace, in the caller's transaction (uninstalled).
+
+        Return the numbers of the requests paused; they are resumed by hand, as any pause.
+        """
+        now = self.clock.now()
+        queued = session.exec(
+            select(Message).where(
+                Message.workspace_id == workspace_id, Message.status == Status.QUEUED.value
+            )
+        ).all()
+        self.journal.wait(session, queued, Status.PAUSED, now)
+        paused: list[int] = []
+        for request_id in dict.fromkeys(m.request_id for m in queued):
+            request = session.get(ReviewRequest, request_id)
+            if request is not None:
+                self._tell(session, request, "paused", actor, now)
+                paused.append(request.number)
+        return paused
+
     def reschedule(
         self, workspace_id: int, number: int, when: datetime, actor: Actor
     ) -> ReviewRequest:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -21,7 +21,12 @@ def opted_out(contact: Contact, channel: str) -> bool:
 
 
 def waiting_to_address(
-    session: Session, address: str, channels: Sequence[str], workspace_id: int | None = None
+    session: Session,
+    address: str,
+    channels: Sequence[str],
+    workspace_id: int | None = None,
+    *,
+    workspaces: Collection[int] | None = None,
 ) -> list[Message]:
     """Return the waiting messages to an address (any case), whatever contact they hang on."""
     if not address:
@@ -35,6 +40,8 @@ def waiting_to_address(
     )
     if workspace_id is not None:
         query = query.where(Message.workspace_id == workspace_id)
+    if workspaces is not None:
+        query = query.where(col(Message.workspace_id).in_(list(workspaces)))
     return list(session.exec(query).all())
 
 

@@ -30,6 +30,29 @@ class Workspaces(UseCase):
                 session.flush()
             return workspace
 
+    def installed_workspace(self, team_id: str, *, configured_team: str | None) -> int | None:
+        """Return the workspace a Slack team acts in; None when reviewops is not installed there.
+
+        With one workspace's token (SLACK_BOT_TOKEN), `configured_team` is that token's team:
+        only it is installed, and its workspace is made on its first request. With OAuth
+        (`configured_team` None), a team is installed while its row holds a bot token. Any
+        other team (another organisation in a Slack Connect channel, a workspace that
+        uninstalled the app) creates nothing and may do nothing.
+        """
+        if configured_team is not None:
+            if team_id != configured_team:
+                return None
+            found = self.find_workspace(team_id)  # a read: every Slack request passes here
+            return (found or self.ensure_workspace(team_id)).id
+        with self.db.read() as session:
+            workspace = session.exec(select(Workspace).where(Workspace.team_id == team_id)).first()
+        return workspace.id if workspace is not None and workspace.bot_token else None
+
+    def find_workspace(self, team_id: str) -> Workspace | None:
+        """Return the workspace of a Slack team, if there is one (never creates it)."""
+        with self.db.read() as session:
+            return session.exec(select(Workspace).where(Workspace.team_id == team_id)).first()
+
     def only_workspace(self, team_id: str | None = None) -> Workspace:
         """Return the workspace the CLI acts on: the one named, or the only one there is.
 

@@ -1,7 +1,7 @@
 """an SMS's segment count, stored when it goes to `sending`
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-02 07:30:00
 
 `/reviews stats` over a long period counted SMS segments in Python, body by body. The count is
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
