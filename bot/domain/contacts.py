@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.headerregistry import Address
+from email.policy import default as default_email_policy
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 from bot.domain.errors import InvalidInput
+from bot.domain.typed_text import control_character_reason
 
 # Numbers that cannot take an SMS. Personal, VoIP and fixed-or-mobile numbers can.
 _NO_SMS_TYPES = {
@@ -157,10 +160,42 @@ def normalize_email(raw: str) -> str:
         raise InvalidInput(f"'{text}' is not a valid email address: {exc}", field="email") from exc
 
 
+def tidy_name(raw: str) -> str:
+    """Return a name with its runs of spaces, tabs and line breaks made single spaces."""
+    return " ".join(raw.split())
+
+
 def normalize_name(raw: str | None) -> str:
-    """Return a tidy display name; an empty one becomes "customer"."""
-    name = " ".join((raw or "").split())[:100]
-    return name or "customer"
+    """Return a tidy display name; an empty one becomes "customer".
+
+    Its length is the input model's to check (bot/usecases/inputs.py): never cut here.
+    """
+    return tidy_name(raw or "") or "customer"
+
+
+def parse_mailbox(raw: str) -> tuple[str, str]:
+    """Read `Name <address>` or a bare address into (display name, normalised address).
+
+    :raise InvalidInput: not exactly one well-formed address, with the reason.
+    """
+    text = (raw or "").strip()
+    problem = control_character_reason(text)
+    if problem:
+        raise InvalidInput(f"The sender {problem}.", field="email")
+    header = default_email_policy.header_factory("From", text)
+    if len(header.addresses) != 1 or header.defects:
+        raise InvalidInput(
+            f"'{text}' is not an address like reviews@example.com or "
+            "Example Shop <reviews@example.com>.",
+            field="email",
+        )
+    mailbox = header.addresses[0]
+    return str(mailbox.display_name), normalize_email(str(mailbox.addr_spec))
+
+
+def format_mailbox(display_name: str, address: str) -> str:
+    """Write a mailbox as a header holds it: the name quoted where it needs to be."""
+    return str(Address(display_name=display_name, addr_spec=address))
 
 
 def mask_phone(e164: str | None) -> str:

@@ -36,7 +36,7 @@ class WorkspacePolicy(BaseModel):
     business_name: str = Field(default="", max_length=80)
     timezone: str = "UTC"
     region: str = "US"
-    language: Literal["en", "fr", "sv"] = "en"
+    language: str = "en"  # one of templating.LANGUAGES
     send_window: str = "mon-fri 09:00-19:00"
     holidays: str | None = None
     delay: str = "0"
@@ -61,6 +61,17 @@ class WorkspacePolicy(BaseModel):
     notify_channel: str = ""
     alert_channel: str = ""
     admins: list[str] = Field(default_factory=list)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        language = value.strip().lower()
+        if language not in templating.LANGUAGES:
+            raise ValueError(
+                f"'{value}' is not a language reviews are sent in: "
+                f"use {', '.join(templating.LANGUAGES)}."
+            )
+        return language
 
     @field_validator("timezone")
     @classmethod

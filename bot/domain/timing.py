@@ -10,6 +10,8 @@ from bot.domain.errors import InvalidInput
 
 _DELAY = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>m|min|h|d|w)?\s*$")
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# The furthest ahead a request may be scheduled, by a delay or a date.
+LONGEST_WAIT = timedelta(days=365)
 
 
 def parse_delay(text: str, *, field: str = "delay") -> timedelta:
@@ -25,7 +27,7 @@ def parse_delay(text: str, *, field: str = "delay") -> timedelta:
     amount = int(match["n"])
     unit = _UNITS[match["unit"] or "h"]
     delay = timedelta(**{unit: amount})
-    if delay > timedelta(days=365):
+    if delay > LONGEST_WAIT:
         raise InvalidInput("A delay can be at most a year.", field=field)
     return delay
 
