@@ -45,10 +45,25 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+def settings_problems(exc: ValidationError) -> list[str]:
+    """Say what is wrong with the settings, one line each, without pydantic's wording."""
+    return [str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()]
+
+
+def load_settings() -> Settings:
+    """Read the process settings; a wrong one stops the command, saying why, with exit code 2."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for problem in settings_problems(exc):
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 @contextmanager
 def opened_app(*, upgrade: bool = True) -> Iterator[ReviewOpsApp]:
     """Open the app on the configured database; a refusal inside exits with its message."""
-    settings = Settings()
+    settings = load_settings()
     if upgrade:
         store_db.upgrade(settings.database_url)
     app = create_app(settings)
@@ -142,9 +157,9 @@ def main() -> None:
     try:
         cli()
     except ValidationError as exc:
-        # Raised by Settings() at start-up: say what is wrong, not a traceback.
-        for error in exc.errors():
-            typer.echo(f"error: {str(error['msg']).removeprefix('Value error, ')}", err=True)
+        # Raised by Settings() outside `load_settings`: say what is wrong, not a traceback.
+        for problem in settings_problems(exc):
+            typer.echo(f"error: {problem}", err=True)
         raise SystemExit(2) from None
 
 

@@ -8,10 +8,23 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from bot.domain import contacts, templating, timing, window
 from bot.domain.errors import InvalidInput
+from bot.domain.typed_text import (
+    control_character_reason,
+    too_long_reason,
+    validation_reason,
+    without_control_characters,
+)
 
 Method = Literal["sms", "whatsapp", "email", "sms_or_email", "sms_and_email"]
 _SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
@@ -19,6 +32,14 @@ _SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 SMS_CUSTOM_MAX = 110
+# Settings whose text may span lines; every other one is a single line (a name, an address,
+# a subject, a URL), where a line break would reach an email header or a link.
+MULTILINE_SETTINGS = frozenset({"sms_template", "email_body"})
+# Limits checked when a value is typed, not on values stored before they existed (a stored
+# policy that no longer passed would stop every send of its workspace).
+TYPED_LIMITS = {"landing_url_service": 2000, "landing_url_product": 2000, "currency": 8}
+# Passed to validation when a policy is read back from the database.
+STORED = {"stored": True}
 
 
 def _url(value: str) -> str:
@@ -61,6 +82,15 @@ class WorkspacePolicy(BaseModel):
     notify_channel: str = ""
     alert_channel: str = ""
     admins: list[str] = Field(default_factory=list)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _typed_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse control characters in every text of a setting where it is typed; clean them
+        out of a value stored before they were refused."""
+        stored = bool(info.context and info.context.get("stored"))
+        field = str(info.field_name)
+        return _checked(value, field, stored=stored)
 
     @field_validator("language")
     @classmethod
@@ -158,7 +188,7 @@ class WorkspacePolicy(BaseModel):
     @field_validator("email_from", "email_reply_to")
     @classmethod
     def _email(cls, value: str) -> str:
-        return _domain(contacts.normalize_email, value) if value.strip() else ""
+        return _domain(contacts.normalize_email, value, sender=True) if value.strip() else ""
 
     @field_validator("sms_price")
     @classmethod
@@ -194,6 +224,28 @@ class WorkspacePolicy(BaseModel):
         return self.landing_url_product if review_type == "product" else self.landing_url_service
 
 
+def _checked(value: Any, field: str, *, stored: bool) -> Any:
+    if isinstance(value, list):
+        return [_checked(item, field, stored=stored) for item in value]
+    if isinstance(value, dict):
+        return {
+            _checked(k, field, stored=stored): _checked(v, field, stored=stored)
+            for k, v in value.items()
+        }
+    if not isinstance(value, str):
+        return value
+    multiline = field in MULTILINE_SETTINGS
+    if stored:
+        return without_control_characters(value, multiline=multiline)
+    problem = control_character_reason(value, multiline=multiline)
+    if problem:
+        raise ValueError(problem)
+    limit = TYPED_LIMITS.get(field)
+    if limit is not None and len(value) > limit:
+        raise ValueError(too_long_reason(limit, len(value)))
+    return value
+
+
 def _domain(func: Any, *args: Any, **kwargs: Any) -> Any:
     # Pydantic reports ValueError text; our domain checks raise InvalidInput.
     try:
@@ -222,7 +274,7 @@ def stored_policy(stored: dict[str, Any]) -> WorkspacePolicy:
 
 @lru_cache(maxsize=256)
 def _validated_fields(stored_json: str) -> dict[str, Any]:
-    policy = WorkspacePolicy.model_validate(json.loads(stored_json))
+    policy = WorkspacePolicy.model_validate(json.loads(stored_json), context=STORED)
     return {name: getattr(policy, name) for name in WorkspacePolicy.model_fields}
 
 
@@ -234,8 +286,7 @@ def policy_errors(data: dict[str, Any]) -> dict[str, str]:
         errors: dict[str, str] = {}
         for error in exc.errors():
             key = str(error["loc"][0]) if error["loc"] else "settings"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            errors.setdefault(key, message)
+            errors.setdefault(key, validation_reason(error))
         return errors
     return {}
 
