@@ -9,11 +9,12 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.policy import default as default_email_policy
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
 from bot.delivery.base import Outcome, OutgoingMessage, SendResult
+from bot.domain.contacts import read_mailbox
+from bot.domain.errors import InvalidInput
 from bot.domain.typed_text import without_control_characters
 
 PROVIDER = "smtp"
@@ -78,8 +79,10 @@ class SmtpSender:
     def send(self, message: OutgoingMessage) -> SendResult:
         try:
             email = self.build(message)
-        except (ValueError, HeaderParseError) as exc:
+        except InvalidInput as exc:
             # Nothing was handed over, and the same message would be refused again.
+            return SendResult(Outcome.FAILED, PROVIDER, reason=f"Email not written: {exc.message}")
+        except (ValueError, HeaderParseError) as exc:
             return SendResult(Outcome.FAILED, PROVIDER, reason=f"Email not written: {exc}")
         message_id = str(email["Message-ID"])
         try:
@@ -154,18 +157,6 @@ class SmtpSender:
         return SendResult(
             Outcome.FAILED, PROVIDER, error_code=str(code), reason=f"{code} {text}".strip()
         )
-
-
-def read_mailbox(text: str) -> Address:
-    """Read one `Name <address>` or bare address, as a header would.
-
-    :raise ValueError: not exactly one well-formed address.
-    """
-    header = default_email_policy.header_factory("From", text)
-    if len(header.addresses) != 1 or header.defects:
-        raise ValueError(f"'{text}' is not one email address.")
-    mailbox: Address = header.addresses[0]
-    return mailbox
 
 
 def header_text(text: str) -> str:

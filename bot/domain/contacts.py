@@ -176,23 +176,37 @@ def normalize_name(raw: str | None) -> str:
     return tidy_name(raw or "") or "customer"
 
 
-def parse_mailbox(raw: str) -> tuple[str, str]:
-    """Read a sender, `Name <address>` or a bare address, into (display name, address).
+def read_mailbox(raw: str) -> Address:
+    """Read one `Name <address>` or bare address as an email header would (syntax only).
 
-    :raise InvalidInput: not exactly one well-formed address, with the reason.
+    :raise InvalidInput: not exactly one well-formed address, or a control character in it.
     """
     text = (raw or "").strip()
     problem = control_character_reason(text)
     if problem:
         raise InvalidInput(f"The sender {problem}.", field="email")
-    header = default_email_policy.header_factory("From", text)
-    if len(header.addresses) != 1 or header.defects:
-        raise InvalidInput(
-            f"'{text}' is not an address like reviews@example.com or "
-            "Example Shop <reviews@example.com>.",
-            field="email",
-        )
-    mailbox = header.addresses[0]
+    refusal = InvalidInput(
+        f"'{text}' is not an address like reviews@example.com or "
+        "Example Shop <reviews@example.com>.",
+        field="email",
+    )
+    try:
+        header = default_email_policy.header_factory("From", text)
+        addresses = header.addresses
+    except (IndexError, ValueError) as exc:  # the stdlib parser trips on some ("a@")
+        raise refusal from exc
+    if len(addresses) != 1 or header.defects or not addresses[0].domain:
+        raise refusal
+    mailbox: Address = addresses[0]
+    return mailbox
+
+
+def parse_mailbox(raw: str) -> tuple[str, str]:
+    """Read a sender, `Name <address>` or a bare address, into (display name, address).
+
+    :raise InvalidInput: not exactly one valid address, with the reason.
+    """
+    mailbox = read_mailbox(raw)
     return str(mailbox.display_name), normalize_email(str(mailbox.addr_spec), sender=True)
 
 
