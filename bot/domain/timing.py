@@ -10,8 +10,6 @@ from bot.domain.errors import InvalidInput
 
 _DELAY = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>m|min|h|d|w)?\s*$")
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-# The furthest ahead a request may be scheduled, by a delay or a date.
-LONGEST_WAIT = timedelta(days=365)
 
 
 def parse_delay(text: str, *, field: str = "delay") -> timedelta:
@@ -26,8 +24,11 @@ def parse_delay(text: str, *, field: str = "delay") -> timedelta:
         )
     amount = int(match["n"])
     unit = _UNITS[match["unit"] or "h"]
-    delay = timedelta(**{unit: amount})
-    if delay > LONGEST_WAIT:
+    try:
+        delay = timedelta(**{unit: amount})
+    except OverflowError:  # "99999999999999999999h": far beyond any limit
+        delay = timedelta.max
+    if delay > timedelta(days=365):
         raise InvalidInput("A delay can be at most a year.", field=field)
     return delay
 

@@ -13,7 +13,7 @@ from bot.domain.channels import METHOD_LABELS, PHONE_CHANNELS
 from bot.domain.errors import Conflict, InvalidInput
 from bot.domain.policy import WorkspacePolicy, stored_policy
 from bot.domain.status import Status
-from bot.domain.timing import LONGEST_WAIT, parse_delay
+from bot.domain.timing import parse_delay
 from bot.domain.window import next_allowed, parse_window
 from bot.usecases import loading
 from bot.usecases.actors import Actor
@@ -134,8 +134,6 @@ class Creating(UseCase):
                 raise InvalidInput("The time needs a timezone.", field="when")
             if data.at < now - timedelta(minutes=1):
                 raise InvalidInput("That time has already passed.", field="when")
-            if data.at > now + LONGEST_WAIT:
-                raise InvalidInput("That time is more than a year ahead.", field="when")
             wanted = max(data.at, now)
         else:
             delay = data.delay if data.delay is not None else parse_delay(policy.delay)
