@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.delivery.base import Channel, OutgoingMessage
 from bot.domain import templating
 from bot.domain.policy import WorkspacePolicy
-from store.models import Message, ReviewRequest
+from store.models import SUBJECT_MAX, Message, ReviewRequest
 
 # As long as a real link token (secrets.token_urlsafe(18)), so a preview costs what a send does.
 SAMPLE_TOKEN = "x" * 24
@@ -95,7 +95,7 @@ class Composer:
             message_id=message.id,
             channel="email",
             to=message.to_address,
-            subject=templating.render(subject_source, context).strip(),
+            subject=_fitted_subject(templating.render(subject_source, context)),
             body_text=body_text,
             body_html=body_html,
             sender_name=policy.email_from_name or policy.business_name or None,
@@ -115,3 +115,11 @@ class Composer:
             "link": f"{self.public_url}/r/{SAMPLE_TOKEN}",
         }
         return templating.compose_sms(custom_text.strip() or None, context, language)
+
+
+def _fitted_subject(rendered: str) -> str:
+    """One line of at most SUBJECT_MAX characters. How long a subject renders depends on the
+    customer's name, so a subject template can't be refused for it when typed; one that
+    renders longer is cut here rather than break the send (mail clients cut far sooner)."""
+    subject = " ".join(rendered.split())
+    return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 1] + "…"

@@ -18,6 +18,7 @@ EMAIL_MAX = 320  # RFC 3696: 64 + "@" + 255
 LANGUAGE_MAX = 8
 REFERENCE_MAX = 100
 SLACK_ID_MAX = 32  # channel ids, ts
+SUBJECT_MAX = 300  # an email subject as rendered, with the customer's name in it
 
 
 def _dt(*, nullable: bool = True, index: bool = False) -> Any:
@@ -159,7 +160,7 @@ class Message(SQLModel, table=True):
     provider_id: str | None = Field(default=None, max_length=255)
     error_code: str | None = Field(default=None, max_length=32)
     error_reason: str | None = Field(default=None, max_length=500)
-    subject: str | None = Field(default=None, max_length=300)
+    subject: str | None = Field(default=None, max_length=SUBJECT_MAX)
     body: str | None = None
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

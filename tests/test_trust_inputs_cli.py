@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from store.db import Database
-from store.models import Contact, ReviewRequest
+from store.models import Contact, Message, ReviewRequest
 from tests.helpers import CliInvoke, cli_invoker
 
 
@@ -85,3 +85,21 @@ def test_edit_refuses_what_send_refuses_and_changes_nothing(
     assert long_name.exit_code == 2 and "name: at most 100 characters (got 101)" in long_name.output
     [request] = requests(database_url)
     assert (request.customer_name, request.reference) == ("Jane", "A-1")
+
+
+def test_a_subject_rendered_longer_than_its_column_is_sent_cut(
+    run: CliInvoke, database_url: str
+) -> None:
+    subject = "{{ name }} " * 18  # within the 200 characters a subject template may have
+    assert run("settings", "set", f"email_subject={subject}").exit_code == 0
+    result = run("send", "N" * 100, "--email", "jane@example.com", "--via", "email")
+    assert result.exit_code == 0, result.output
+    assert "#1 sent" in result.output
+    db = Database(database_url)
+    try:
+        with db.read() as session:
+            [message] = session.exec(select(Message)).all()
+    finally:
+        db.dispose()
+    assert message.subject is not None and len(message.subject) == 300
+    assert message.subject.endswith("…")
