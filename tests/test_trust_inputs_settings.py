@@ -35,6 +35,7 @@ def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> C
         ("landing_url_service=https://acme.test/" + "r" * 2000, "at most 2,000 characters"),
         ("business_name=" + "B" * 81, "business_name: at most 80 characters (got 81)"),
         ("currency=EUR\x1b[31m", "currency: contains a control character (U+001B)"),
+        ("language=de", "language: 'de' is not a language reviews are sent in: use en, fr or sv"),
     ],
 )
 def test_settings_set_refuses_control_characters_and_changes_nothing(

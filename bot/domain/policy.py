@@ -95,13 +95,7 @@ class WorkspacePolicy(BaseModel):
     @field_validator("language")
     @classmethod
     def _language(cls, value: str) -> str:
-        language = value.strip().lower()
-        if language not in templating.LANGUAGES:
-            raise ValueError(
-                f"'{value}' is not a language reviews are sent in: "
-                f"use {', '.join(templating.LANGUAGES)}."
-            )
-        return language
+        return supported_language(value)
 
     @field_validator("timezone")
     @classmethod
@@ -222,6 +216,20 @@ class WorkspacePolicy(BaseModel):
         if specific:
             return specific
         return self.landing_url_product if review_type == "product" else self.landing_url_service
+
+
+def supported_language(value: str) -> str:
+    """Return a language messages are sent in (templating.LANGUAGES), lowercase.
+
+    :raise ValueError: any other, naming those there are.
+    """
+    language = value.strip().lower()
+    if language not in templating.LANGUAGES:
+        *others, last = templating.LANGUAGES
+        raise ValueError(
+            f"'{value}' is not a language reviews are sent in: use {', '.join(others)} or {last}"
+        )
+    return language
 
 
 def _checked(value: Any, field: str, *, stored: bool) -> Any:

@@ -28,8 +28,7 @@ from pydantic import (
 from bot.domain.contacts import tidy_name
 from bot.domain.errors import InvalidInput
 from bot.domain.pacing import PacedWait
-from bot.domain.policy import Method, WorkspacePolicy
-from bot.domain.templating import LANGUAGES
+from bot.domain.policy import Method, WorkspacePolicy, supported_language
 from bot.domain.typed_text import control_character_reason, validation_reason
 from store import queries
 from store.models import (
@@ -68,15 +67,7 @@ def _one_line(value: str | None) -> str | None:
 
 
 def _language(value: str | None) -> str | None:
-    if not value:
-        return None
-    language = value.lower()
-    if language not in LANGUAGES:
-        *others, last = LANGUAGES
-        raise ValueError(
-            f"'{value}' is not a language reviews are sent in: use {', '.join(others)} or {last}"
-        )
-    return language
+    return supported_language(value) if value else None
 
 
 # Each typed text of one line: tidied, then at most its column's size, no control characters.
