@@ -35,6 +35,8 @@ def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> C
         ("landing_url_service=https://acme.test/" + "r" * 2000, "at most 2,000 characters"),
         ("business_name=" + "B" * 81, "business_name: at most 80 characters (got 81)"),
         ("currency=EUR\x1b[31m", "currency: contains a control character (U+001B)"),
+        ("timezone=" + "Europe/Paris" * 1000, "timezone: at most 64 characters (got 12,000)"),
+        ("holidays=" + "FR" * 50, "holidays: at most 8 characters (got 100)"),
         ("language=de", "language: 'de' is not a language reviews are sent in: use en, fr or sv"),
     ],
 )

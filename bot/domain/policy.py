@@ -37,7 +37,17 @@ SMS_CUSTOM_MAX = 110
 MULTILINE_SETTINGS = frozenset({"sms_template", "email_body"})
 # Limits checked when a value is typed, not on values stored before they existed (a stored
 # policy that no longer passed would stop every send of its workspace).
-TYPED_LIMITS = {"landing_url_service": 2000, "landing_url_product": 2000, "currency": 8}
+# Short ones also keep a pasted page of text out of the refusal that quotes the value.
+TYPED_LIMITS = {
+    "landing_url_service": 2000,
+    "landing_url_product": 2000,
+    "timezone": 64,
+    "region": 8,
+    "send_window": 200,
+    "holidays": 8,
+    "delay": 32,
+    "currency": 8,
+}
 # Passed to validation when a policy is read back from the database.
 STORED = {"stored": True}
 
@@ -82,15 +92,6 @@ class WorkspacePolicy(BaseModel):
     notify_channel: str = ""
     alert_channel: str = ""
     admins: list[str] = Field(default_factory=list)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _typed_text(cls, value: Any, info: ValidationInfo) -> Any:
-        """Refuse control characters in every text of a setting where it is typed; clean them
-        out of a value stored before they were refused."""
-        stored = bool(info.context and info.context.get("stored"))
-        field = str(info.field_name)
-        return _checked(value, field, stored=stored)
 
     @field_validator("language")
     @classmethod
@@ -209,6 +210,16 @@ class WorkspacePolicy(BaseModel):
             if not SLACK_USER_ID.match(item):
                 raise ValueError(f"'{item}' is not a Slack user id (like U0123ABCD).")
         return cleaned
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _typed_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse control characters in every text of a setting where it is typed; clean them
+        out of a value stored before they were refused. Defined last, so it runs before the
+        other "before" validators (pydantic runs those last-defined first)."""
+        stored = bool(info.context and info.context.get("stored"))
+        field = str(info.field_name)
+        return _checked(value, field, stored=stored)
 
     def landing_url(self, review_type: str, language: str) -> str:
         """Return the landing page for a review type in a language (its own, else the default)."""
