@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from bot.app import ReviewOpsApp, create_app
 from bot.domain import numbers as request_numbers
@@ -45,28 +46,76 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+def settings_problems(exc: ValidationError) -> list[str]:
+    """Say what is wrong with the settings, one line each, naming the variable."""
+    problems: list[str] = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        variable = str(error["loc"][0]) if error["loc"] else ""
+        if variable and not message.startswith(variable):
+            message = f"{variable}: {message}"
+        problems.append(message)
+    return problems
+
+
+def load_settings() -> Settings:
+    """Read the process settings; a wrong one stops the command, saying why, with exit code 2."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for problem in settings_problems(exc):
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 @contextmanager
 def opened_app(*, upgrade: bool = True) -> Iterator[ReviewOpsApp]:
     """Open the app on the configured database; a refusal inside exits with its message."""
-    settings = Settings()
-    if upgrade:
-        store_db.upgrade(settings.database_url)
-    app = create_app(settings)
+    settings = load_settings()
+    with database_reached():
+        if upgrade:
+            store_db.upgrade(settings.database_url)
+        try:
+            app = create_app(settings)
+        except ValueError as exc:  # a setting only its adapter can read, like SMTP_URL
+            fail(str(exc))
     try:
-        yield app
+        with database_reached():
+            yield app
     except DomainError as exc:
         fail(exc.message)
     finally:
         app.close()
 
 
+@contextmanager
+def database_reached() -> Iterator[None]:
+    """Say that DATABASE_URL is unreadable or its database unreachable, not a traceback."""
+    try:
+        yield
+    except ArgumentError:
+        # Not echoed: the URL may hold a password.
+        fail(
+            "DATABASE_URL is not a database URL "
+            "(like sqlite:///reviewops.db or postgresql+psycopg://user:pass@host/db)."
+        )
+    except OperationalError as exc:
+        fail(f"cannot reach the database of DATABASE_URL: {exc.orig or exc}".strip())
+
+
 def workspace_id(app: ReviewOpsApp, team_id: str | None) -> int:
     """Resolve the workspace the CLI acts on (see DESIGN: the token's, the named, or the only one)."""
     if team_id is None and app.settings.slack_bot_token:
         from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError, SlackClientError
 
         client = WebClient(token=app.settings.slack_bot_token, base_url=app.settings.slack_api_url)
-        auth = client.auth_test()
+        try:
+            auth = client.auth_test()
+        except SlackApiError as exc:
+            fail(f"Slack refused SLACK_BOT_TOKEN: {exc.response.get('error')}.")
+        except (SlackClientError, OSError) as exc:
+            fail(f"Slack can't be reached to find the workspace of SLACK_BOT_TOKEN: {exc}")
         workspace = app.ops.ensure_workspace(str(auth["team_id"]), str(auth.get("team") or ""))
     else:
         workspace = app.ops.only_workspace(team_id)
@@ -143,9 +192,9 @@ def main() -> None:
     try:
         cli()
     except ValidationError as exc:
-        # Raised by Settings() at start-up: say what is wrong, not a traceback.
-        for error in exc.errors():
-            typer.echo(f"error: {str(error['msg']).removeprefix('Value error, ')}", err=True)
+        # Raised by Settings() outside `load_settings`: say what is wrong, not a traceback.
+        for problem in settings_problems(exc):
+            typer.echo(f"error: {problem}", err=True)
         raise SystemExit(2) from None
 
 

@@ -51,8 +51,8 @@ def export(
         created_to=_day("--to", to),
         text=search,
     )
-    if out != "-" and os.path.isdir(out):
-        fail(f"--out: '{out}' is a directory.")
+    if out != "-":
+        _check_out(out)
     with opened_app() as app:
         ws = workspace_id(app, workspace)
         f = cli_filter(app, ws, criteria)
@@ -72,6 +72,17 @@ def export(
             rows = _write(app, ws, f, out, options, advance)
             advance(rows)
     typer.echo(f"{rows} requests exported" + (f" to {out}" if out != "-" else ""), err=True)
+
+
+def _check_out(out: str) -> None:
+    """Refuse a --out the CSV can't be written to, before anything is read."""
+    if os.path.isdir(out):
+        fail(
+            f"--out: '{out}' is a directory; give a file name, like {os.path.join(out, 'requests.csv')}."
+        )
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        fail(f"--out: there is no folder '{folder}'.")
 
 
 def _separator(value: str) -> Separator:
@@ -111,8 +122,10 @@ def _write(
         with open(partial, "wb") as target:
             rows = write_csv(app.db, ws, f, target, options=options, progress=progress)
         os.replace(partial, out)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(partial):
             os.remove(partial)
+        if isinstance(exc, OSError):  # unwritable, read-only, full: nothing was left behind
+            fail(f"--out: can't write '{out}': {exc.strerror or exc}.")
         raise
     return rows

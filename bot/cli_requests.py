@@ -124,10 +124,10 @@ def edit(
     parsed = parse_number(number)
     if name is None and phone is None and email is None and ref is None:
         fail("Say what to change: --name, --phone, --email or --ref.")
-    data = RequestEdit(
-        name=name, phone=phone, email=email, reference=ref, override_cooldown=override_cooldown
-    )
     with opened_app() as app:
+        data = RequestEdit(
+            name=name, phone=phone, email=email, reference=ref, override_cooldown=override_cooldown
+        )
         request = app.ops.edit(workspace_id(app, workspace), parsed, data, cli_actor())
         typer.echo(
             f"#{request.number} {request.customer_name} {request.phone or ''} "

@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import cli, db_cli, fail
+from bot.cli import cli, db_cli, fail, load_settings
 from bot.scheduler_process import run_scheduler
-from bot.settings import Settings
 from bot.wake import WakePipe
 from store import db as store_db
 
@@ -21,7 +20,7 @@ log = logging.getLogger(__name__)
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database schema to the newest version."""
-    settings = Settings()
+    settings = load_settings()
     store_db.upgrade(settings.database_url)
     typer.echo("database is up to date")
 
@@ -30,7 +29,7 @@ def db_upgrade() -> None:
 def worker() -> None:
     """Run the scheduler only: dispatch, reaper and Slack outbox."""
     _setup_logging()
-    settings = Settings()
+    settings = load_settings()
     store_db.upgrade(settings.database_url)
     typer.echo(settings.senders_line())
     if run_scheduler(settings) != 0:
@@ -47,7 +46,7 @@ def serve(
 ) -> None:
     """Serve Slack, webhooks, tracked links and health, and run the scheduler beside them."""
     _setup_logging()
-    settings = Settings()
+    settings = load_settings()
     if socket_mode and not (settings.slack_app_token and settings.slack_bot_token):
         fail("Socket Mode needs SLACK_APP_TOKEN (xapp-...) and SLACK_BOT_TOKEN.")
     store_db.upgrade(settings.database_url)

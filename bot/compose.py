@@ -9,7 +9,7 @@ from bot.delivery.base import Channel, OutgoingMessage
 from bot.domain import templating
 from bot.domain.errors import InvalidInput
 from bot.domain.policy import WorkspacePolicy
-from store.models import Message, ReviewRequest
+from store.models import SUBJECT_MAX, Message, ReviewRequest
 
 # As long as a real link token (secrets.token_urlsafe(18)), so a preview costs what a send does.
 SAMPLE_TOKEN = "x" * 24
@@ -115,7 +115,7 @@ class Composer:
             message_id=message.id,
             channel="email",
             to=message.to_address,
-            subject=subject,
+            subject=_fitted_subject(subject),
             body_text=body_text,
             body_html=body_html,
             sender_name=policy.email_from_name or policy.business_name or None,
@@ -130,8 +130,9 @@ class Composer:
             default = templating.load_default("email_subject.txt.j2", language)
             return templating.render(default, context).strip()
         with workspace_text("email_subject"):
-            limit = templating.EMAIL_SUBJECT_MAX
-            return templating.fill(policy.email_subject, context, limit=limit).strip()
+            # A text saved under today's rules fits EMAIL_SUBJECT_MAX with the longest values;
+            # one saved before is cut by _fitted_subject rather than fail its message.
+            return templating.fill(policy.email_subject, context).strip()
 
     def preview_sms(self, policy: WorkspacePolicy, custom_text: str, language: str) -> str:
         """Render the SMS a customer would get from this text (the default when empty).
@@ -144,3 +145,11 @@ class Composer:
             "link": f"{self.public_url}/r/{SAMPLE_TOKEN}",
         }
         return templating.compose_sms(custom_text.strip() or None, context, language)
+
+
+def _fitted_subject(rendered: str) -> str:
+    """One line of at most SUBJECT_MAX characters. How long a subject renders depends on the
+    customer's name, so a subject template can't be refused for it when typed; one that
+    renders longer is cut here rather than break the send (mail clients cut far sooner)."""
+    subject = " ".join(rendered.split())
+    return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 1] + "…"

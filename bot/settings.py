@@ -5,9 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.contacts import format_mailbox, parse_mailbox
+from bot.domain.errors import InvalidInput
 from bot.domain.pacing import SenderRates, SenderSetup, parse_rates
 
 
@@ -42,6 +44,20 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(default=None, alias="SMTP_URL")
     email_from: str | None = Field(default=None, alias="EMAIL_FROM")
     email_reply_to: str | None = Field(default=None, alias="EMAIL_REPLY_TO")
+
+    @field_validator("email_from", "email_reply_to")
+    @classmethod
+    def _mailbox(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Read `Name <address>` or a bare address; refused at start-up, not at the first send."""
+        if value is None or not value.strip():
+            return None
+        try:
+            name, address = parse_mailbox(value)
+        except InvalidInput as exc:
+            variable = str(info.field_name).upper()
+            raise ValueError(f"{variable}: {exc.message}") from None
+        # One canonical form, the display name quoted where it needs to be.
+        return format_mailbox(name, address)
 
     mailgun_signing_key: str | None = Field(default=None, alias="MAILGUN_SIGNING_KEY")
 

@@ -10,7 +10,6 @@ from typing import Literal, cast
 from bot.domain.bounds import within
 from bot.domain.channels import METHOD_LABELS
 from bot.domain.errors import InvalidInput
-from bot.domain.templating import LANGUAGES
 from bot.domain.timing import parse_delay, parse_when
 from bot.usecases.inputs import Method, RequestCreate, ReviewType
 
@@ -105,25 +104,22 @@ def parse_quick_send(
     options = words.options
     method = parse_method(options["via"]) if "via" in options else None
     review_type = parse_review_type(options["type"]) if "type" in options else "service"
-    language = _read_language(options)
     when, delay, at = _read_when(options, now=now, timezone=timezone)
     force = options.get("force", "no").strip().lower()
     if force not in ("yes", "no", "true", "false", "1", "0"):
         raise InvalidInput("force: takes yes or no.", field="force")
-    reference = options.get("ref", "").strip() or None
-    if reference is not None and len(reference) > 100:
-        raise InvalidInput("A reference has at most 100 characters.", field="reference")
+    # The request's own model checks each field's length, language and characters.
     return RequestCreate(
         name=" ".join(words.name) or None,
         phone=" ".join(words.phone) or None,
         email=words.emails[0] if words.emails else None,
         method=method,
         review_type=review_type,
-        reference=reference,
+        reference=options.get("ref") or None,
         when=when,
         at=at,
         delay=delay if when == "delay" else None,
-        language=language,
+        language=options.get("lang") or None,
         override_cooldown=force in ("yes", "true", "1"),
         origin_channel=origin_channel,
     )
@@ -191,18 +187,6 @@ def _check_words(words: _QuickSendWords) -> None:
             "`/reviews send Jane Doe +33 6 10 20 30 40` or `/reviews send Jane Doe jane@example.com`.",
             field="phone",
         )
-
-
-def _read_language(options: dict[str, str]) -> str | None:
-    if "lang" not in options:
-        return None
-    language = options["lang"].strip().lower()
-    if language not in LANGUAGES:
-        raise InvalidInput(
-            f"'{options['lang']}' is not a language I send in: use en, fr or sv.",
-            field="language",
-        )
-    return language
 
 
 def _read_when(

@@ -10,6 +10,16 @@ from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
 
+# Column sizes of what people type. The input model (bot/usecases/inputs.py) refuses longer
+# values with these same numbers, so a value that passes it always fits its column.
+CUSTOMER_NAME_MAX = 100
+PHONE_MAX = 20  # E.164: "+" and at most 15 digits
+EMAIL_MAX = 320  # RFC 3696: 64 + "@" + 255
+LANGUAGE_MAX = 8
+REFERENCE_MAX = 100
+SLACK_ID_MAX = 32  # channel ids, ts
+SUBJECT_MAX = 300  # an email subject as rendered, with the customer's name in it
+
 
 def _dt(*, nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
@@ -40,10 +50,10 @@ class Contact(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
-    name: str = Field(default="customer", max_length=100)
-    phone: str | None = Field(default=None, max_length=20)
-    email: str | None = Field(default=None, max_length=320)
-    language: str = Field(default="en", max_length=8)
+    name: str = Field(default="customer", max_length=CUSTOMER_NAME_MAX)
+    phone: str | None = Field(default=None, max_length=PHONE_MAX)
+    email: str | None = Field(default=None, max_length=EMAIL_MAX)
+    language: str = Field(default="en", max_length=LANGUAGE_MAX)
     # STOP opts a number out of SMS and WhatsApp; unsubscribe or a complaint opts out email.
     phone_opted_out_at: datetime | None = _dt()
     email_opted_out_at: datetime | None = _dt()
@@ -85,14 +95,14 @@ class ReviewRequest(SQLModel, table=True):
     workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
     number: int
     contact_id: int | None = Field(default=None, foreign_key="contact.id", ondelete="SET NULL")
-    customer_name: str = Field(max_length=100)
-    phone: str | None = Field(default=None, max_length=20)
-    email: str | None = Field(default=None, max_length=320)
-    language: str = Field(default="en", max_length=8)
+    customer_name: str = Field(max_length=CUSTOMER_NAME_MAX)
+    phone: str | None = Field(default=None, max_length=PHONE_MAX)
+    email: str | None = Field(default=None, max_length=EMAIL_MAX)
+    language: str = Field(default="en", max_length=LANGUAGE_MAX)
     method: str = Field(max_length=16)  # sms, whatsapp, email, sms_or_email, sms_and_email
     channel: str = Field(max_length=16)  # what it went out by: sms, whatsapp, email, sms+email
     review_type: str = Field(default="service", max_length=16)
-    reference: str | None = Field(default=None, max_length=100)
+    reference: str | None = Field(default=None, max_length=REFERENCE_MAX)
     status: str = Field(max_length=16)  # derived from the messages, kept here for filtering
     created_by: str = Field(max_length=64)
     created_by_name: str = Field(default="", max_length=100)
@@ -107,7 +117,7 @@ class ReviewRequest(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     slack_channel: str | None = Field(default=None, max_length=32)
     slack_ts: str | None = Field(default=None, max_length=32)
-    origin_channel: str | None = Field(default=None, max_length=32)
+    origin_channel: str | None = Field(default=None, max_length=SLACK_ID_MAX)
     deleted_at: datetime | None = _dt()
 
 
@@ -135,7 +145,7 @@ class Message(SQLModel, table=True):
     request_id: int = Field(foreign_key="review_request.id", ondelete="CASCADE")
     kind: str = Field(max_length=16)  # initial, reminder, fallback, resend
     channel: str = Field(max_length=16)  # sms, whatsapp, email
-    to_address: str = Field(max_length=320)
+    to_address: str = Field(max_length=EMAIL_MAX)
     status: str = Field(max_length=16)
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     token: str = Field(max_length=64, unique=True)  # tracked link, pixel and unsubscribe
@@ -152,7 +162,7 @@ class Message(SQLModel, table=True):
     provider_id: str | None = Field(default=None, max_length=255)
     error_code: str | None = Field(default=None, max_length=32)
     error_reason: str | None = Field(default=None, max_length=500)
-    subject: str | None = Field(default=None, max_length=300)
+    subject: str | None = Field(default=None, max_length=SUBJECT_MAX)
     body: str | None = None
     # An SMS's segments, counted from its body when it goes to `sending` (migration 0009): the
     # period stats sum them in SQL. None for other channels and SMS sent before 0009.

@@ -31,7 +31,7 @@ BAD = [
     ("email_body", "Hi {{ name", "`{{ name` is not closed"),
     ("email_body", "Hi {# note #}", "is a comment"),
     ("sms_template", "Hi {{ link }}", "Unknown placeholder {{ link }}"),
-    ("email_subject", "{{name}}" * 6, "this text is 600 characters; at most 500"),
+    ("email_subject", "{{name}}" * 4, "this text is 400 characters; at most 300"),
     ("email_body", "{{link}}" * 600, "this text is 72000 characters; at most 50000"),
     ("sms_template", "{{name}}😀" * 12, "this SMS takes 21 segments; at most 10"),
 ]

@@ -5,12 +5,17 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
 from bot.delivery.base import Outcome, OutgoingMessage, SendResult
+from bot.domain.contacts import read_mailbox
+from bot.domain.errors import InvalidInput
+from bot.domain.typed_text import without_control_characters
 
 PROVIDER = "smtp"
 
@@ -42,16 +47,16 @@ class SmtpSender:
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
         """Build the MIME message: text and HTML alternatives, envelope and unsubscribe headers."""
-        from_address = message.from_address or self.default_from
+        sender = self.sender(message)
         email = EmailMessage()
-        email["Subject"] = message.subject or ""
-        email["From"] = formataddr((message.sender_name or "", from_address))
+        email["Subject"] = header_text(message.subject or "")
+        email["From"] = sender
         email["To"] = message.to
         reply_to = message.reply_to or self.default_reply_to
         if reply_to:
             email["Reply-To"] = reply_to
         email["Date"] = formatdate(localtime=False)
-        email["Message-ID"] = make_msgid(domain=from_address.rpartition("@")[2] or "localhost")
+        email["Message-ID"] = make_msgid(domain=sender.domain or "localhost")
         if message.unsubscribe_url:
             email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
             # RFC 8058: mailbox providers may unsubscribe with one POST, no page visit.
@@ -61,8 +66,24 @@ class SmtpSender:
             email.add_alternative(message.body_html, subtype="html")
         return email
 
+    def sender(self, message: OutgoingMessage) -> Address:
+        """The From mailbox: the workspace's name for it, else the one EMAIL_FROM gives.
+
+        The address is `Name <address>` or bare (EMAIL_FROM, validated at start-up) or the
+        workspace's own address; `Address` quotes or encodes the name as the header needs.
+        """
+        mailbox = read_mailbox(message.from_address or self.default_from)
+        name = header_text(message.sender_name or "") or mailbox.display_name
+        return Address(display_name=name, username=mailbox.username, domain=mailbox.domain)
+
     def send(self, message: OutgoingMessage) -> SendResult:
-        email = self.build(message)
+        try:
+            email = self.build(message)
+        except InvalidInput as exc:
+            # Nothing was handed over, and the same message would be refused again.
+            return SendResult(Outcome.FAILED, PROVIDER, reason=f"Email not written: {exc.message}")
+        except (ValueError, HeaderParseError) as exc:
+            return SendResult(Outcome.FAILED, PROVIDER, reason=f"Email not written: {exc}")
         message_id = str(email["Message-ID"])
         try:
             connection = self._connect()
@@ -136,3 +157,8 @@ class SmtpSender:
         return SendResult(
             Outcome.FAILED, PROVIDER, error_code=str(code), reason=f"{code} {text}".strip()
         )
+
+
+def header_text(text: str) -> str:
+    """A setting's text as one header line: a line break in it could start a new header."""
+    return " ".join(without_control_characters(text).split())

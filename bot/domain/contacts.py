@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.headerregistry import Address
+from email.policy import default as default_email_policy
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 from bot.domain.errors import InvalidInput
+from bot.domain.typed_text import control_character_reason
 
 # Numbers that cannot take an SMS. Personal, VoIP and fixed-or-mobile numbers can.
 _NO_SMS_TYPES = {
@@ -145,22 +148,71 @@ def format_phone_international(e164: str) -> str:
         return e164
 
 
-def normalize_email(raw: str) -> str:
+def normalize_email(raw: str, *, sender: bool = False) -> str:
     """Return the normalised address (syntax only: no DNS lookups).
+
+    A `sender` address is our own From or Reply-To: nothing is delivered to it by us, so the
+    reserved test domains staging setups use (reviews@shop.test) are accepted there.
 
     :raise InvalidInput: not a valid address, with the reason.
     """
     text = (raw or "").strip()
     try:
-        return validate_email(text, check_deliverability=False).normalized
+        return validate_email(text, check_deliverability=False, test_environment=sender).normalized
     except EmailNotValidError as exc:
         raise InvalidInput(f"'{text}' is not a valid email address: {exc}", field="email") from exc
 
 
+def tidy_name(raw: str) -> str:
+    """Return a name with its runs of spaces, tabs and line breaks made single spaces."""
+    return " ".join(raw.split())
+
+
 def normalize_name(raw: str | None) -> str:
-    """Return a tidy display name; an empty one becomes "customer"."""
-    name = " ".join((raw or "").split())[:100]
-    return name or "customer"
+    """Return a tidy display name; an empty one becomes "customer".
+
+    Its length is the input model's to check (bot/usecases/inputs.py): never cut here.
+    """
+    return tidy_name(raw or "") or "customer"
+
+
+def read_mailbox(raw: str) -> Address:
+    """Read one `Name <address>` or bare address as an email header would (syntax only).
+
+    :raise InvalidInput: not exactly one well-formed address, or a control character in it.
+    """
+    text = (raw or "").strip()
+    problem = control_character_reason(text)
+    if problem:
+        raise InvalidInput(f"The sender {problem}.", field="email")
+    refusal = InvalidInput(
+        f"'{text}' is not an address like reviews@example.com or "
+        "Example Shop <reviews@example.com>.",
+        field="email",
+    )
+    try:
+        header = default_email_policy.header_factory("From", text)
+        addresses = header.addresses
+    except (IndexError, ValueError) as exc:  # the stdlib parser trips on some ("a@")
+        raise refusal from exc
+    if len(addresses) != 1 or header.defects or not addresses[0].domain:
+        raise refusal
+    mailbox: Address = addresses[0]
+    return mailbox
+
+
+def parse_mailbox(raw: str) -> tuple[str, str]:
+    """Read a sender, `Name <address>` or a bare address, into (display name, address).
+
+    :raise InvalidInput: not exactly one valid address, with the reason.
+    """
+    mailbox = read_mailbox(raw)
+    return str(mailbox.display_name), normalize_email(str(mailbox.addr_spec), sender=True)
+
+
+def format_mailbox(display_name: str, address: str) -> str:
+    """Write a mailbox as a header holds it: the name quoted where it needs to be."""
+    return str(Address(display_name=display_name, addr_spec=address))
 
 
 def mask_phone(e164: str | None) -> str:

@@ -19,6 +19,12 @@ from pydantic import (
 
 from bot.domain import contacts, templating, timing, window
 from bot.domain.errors import InvalidInput
+from bot.domain.typed_text import (
+    control_character_reason,
+    too_long_reason,
+    validation_reason,
+    without_control_characters,
+)
 
 Method = Literal["sms", "whatsapp", "email", "sms_or_email", "sms_and_email"]
 _SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
@@ -26,10 +32,27 @@ _SENDER = re.compile(r"^[A-Za-z0-9 ]{1,11}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 SMS_CUSTOM_MAX = 110
-# Validation context of settings read back from the database: the workspace's own texts are
+# Settings read back from the database (validation context): the workspace's own texts are
 # then checked when rendered (bot/domain/templating.fill), so one saved under older template
-# rules fails its messages with the reason instead of every read of the settings.
-STORED = "stored"
+# rules fails its messages with the reason instead of every read of the settings; control
+# characters stored before they were refused are cleaned, not refused.
+# Settings whose text may span lines; every other one is a single line (a name, an address,
+# a subject, a URL), where a line break would reach an email header or a link.
+MULTILINE_SETTINGS = frozenset({"sms_template", "email_body"})
+# Limits checked when a value is typed, not on values stored before they existed (a stored
+# policy that no longer passed would stop every send of its workspace).
+# Short ones also keep a pasted page of text out of the refusal that quotes the value.
+TYPED_LIMITS = {
+    "landing_url_service": 2000,
+    "landing_url_product": 2000,
+    "timezone": 64,
+    "region": 8,
+    "send_window": 200,
+    "holidays": 8,
+    "delay": 32,
+    "currency": 8,
+}
+STORED = {"stored": True}
 
 
 def _url(value: str) -> str:
@@ -47,7 +70,7 @@ class WorkspacePolicy(BaseModel):
     business_name: str = Field(default="", max_length=80)
     timezone: str = "UTC"
     region: str = "US"
-    language: Literal["en", "fr", "sv"] = "en"
+    language: str = "en"  # one of templating.LANGUAGES
     send_window: str = "mon-fri 09:00-19:00"
     holidays: str | None = None
     delay: str = "0"
@@ -72,6 +95,11 @@ class WorkspacePolicy(BaseModel):
     notify_channel: str = ""
     alert_channel: str = ""
     admins: list[str] = Field(default_factory=list)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        return supported_language(value)
 
     @field_validator("timezone")
     @classmethod
@@ -155,7 +183,7 @@ class WorkspacePolicy(BaseModel):
     @field_validator("email_from", "email_reply_to")
     @classmethod
     def _email(cls, value: str) -> str:
-        return _domain(contacts.normalize_email, value) if value.strip() else ""
+        return _domain(contacts.normalize_email, value, sender=True) if value.strip() else ""
 
     @field_validator("sms_price")
     @classmethod
@@ -183,6 +211,14 @@ class WorkspacePolicy(BaseModel):
                 raise ValueError(f"'{item}' is not a Slack user id (like U0123ABCD).")
         return cleaned
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _typed_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse control characters in every text of a setting where it is typed; clean them
+        out of a value stored before they were refused. Defined last, so it runs before the
+        other "before" validators (pydantic runs those last-defined first)."""
+        return _checked(value, str(info.field_name), stored=_stored(info))
+
     def landing_url(self, review_type: str, language: str) -> str:
         """Return the landing page for a review type in a language (its own, else the default)."""
         specific = self.landing_urls.get(f"{review_type}.{language}")
@@ -192,7 +228,43 @@ class WorkspacePolicy(BaseModel):
 
 
 def _stored(info: ValidationInfo) -> bool:
-    return bool(info.context and info.context.get(STORED))
+    return bool(info.context and info.context.get("stored"))
+
+
+def supported_language(value: str) -> str:
+    """Return a language messages are sent in (templating.LANGUAGES), lowercase.
+
+    :raise ValueError: any other, naming those there are.
+    """
+    language = value.strip().lower()
+    if language not in templating.LANGUAGES:
+        *others, last = templating.LANGUAGES
+        raise ValueError(
+            f"'{value}' is not a language reviews are sent in: use {', '.join(others)} or {last}"
+        )
+    return language
+
+
+def _checked(value: Any, field: str, *, stored: bool) -> Any:
+    if isinstance(value, list):
+        return [_checked(item, field, stored=stored) for item in value]
+    if isinstance(value, dict):
+        return {
+            _checked(k, field, stored=stored): _checked(v, field, stored=stored)
+            for k, v in value.items()
+        }
+    if not isinstance(value, str):
+        return value
+    multiline = field in MULTILINE_SETTINGS
+    if stored:
+        return without_control_characters(value, multiline=multiline)
+    problem = control_character_reason(value, multiline=multiline)
+    if problem:
+        raise ValueError(problem)
+    limit = TYPED_LIMITS.get(field)
+    if limit is not None and len(value) > limit:
+        raise ValueError(too_long_reason(limit, len(value)))
+    return value
 
 
 def _domain(func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -223,7 +295,7 @@ def stored_policy(stored: dict[str, Any]) -> WorkspacePolicy:
 
 @lru_cache(maxsize=256)
 def _validated_fields(stored_json: str) -> dict[str, Any]:
-    policy = WorkspacePolicy.model_validate(json.loads(stored_json), context={STORED: True})
+    policy = WorkspacePolicy.model_validate(json.loads(stored_json), context=STORED)
     return {name: getattr(policy, name) for name in WorkspacePolicy.model_fields}
 
 
@@ -235,8 +307,7 @@ def policy_errors(data: dict[str, Any]) -> dict[str, str]:
         errors: dict[str, str] = {}
         for error in exc.errors():
             key = str(error["loc"][0]) if error["loc"] else "settings"
-            message = str(error["msg"]).removeprefix("Value error, ")
-            errors.setdefault(key, message)
+            errors.setdefault(key, validation_reason(error))
         return errors
     return {}
 

@@ -43,7 +43,9 @@ LONGEST = {
 }
 # The channels' limits a workspace's text must fit with the longest values.
 SMS_MAX_SEGMENTS = 10  # Twilio's 1600-character cap is about 10 segments; carriers drop more
-EMAIL_SUBJECT_MAX = 500  # characters; mail clients show far fewer
+EMAIL_SUBJECT_MAX = (
+    300  # characters, as stored (store/models.py SUBJECT_MAX); mail clients show fewer
+)
 EMAIL_BODY_MAX = 50_000  # characters; Gmail clips a message at about 100 kB of HTML
 RENDER_MAX = 100_000  # characters: no rendering of a workspace's text gives more
 

@@ -29,7 +29,10 @@ def parse_delay(text: str, *, field: str = "delay") -> timedelta:
         )
     amount = int(match["n"])
     unit = _UNITS[match["unit"] or "h"]
-    delay = timedelta(**{unit: amount})
+    try:
+        delay = timedelta(**{unit: amount})
+    except OverflowError:  # "99999999999999999999h": far beyond any limit
+        delay = timedelta.max
     if delay > timedelta(days=365):
         raise InvalidInput("A delay can be at most a year.", field=field)
     return delay

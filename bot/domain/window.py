@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -149,6 +149,8 @@ def next_allowed(
     """
     if now.tzinfo is None:
         raise ValueError("next_allowed needs an aware datetime")
+    if now.year >= MAXYEAR - 1:  # its next opening could be past the last date Python has
+        raise InvalidInput("That time is too far ahead.", field="when")
     if window.always and holidays_country is None:
         return now
     zone = ZoneInfo(tz)

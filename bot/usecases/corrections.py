@@ -193,7 +193,7 @@ def _edited_values(request: ReviewRequest, data: RequestEdit, region: str) -> di
     name = request.customer_name if data.name is None else contacts.normalize_name(data.name)
     reference = request.reference
     if data.reference is not None:
-        reference = data.reference.strip()[:100] or None
+        reference = data.reference.strip() or None
     return {"name": name, "phone": phone, "email": email, "reference": reference}
 
 
