@@ -25,6 +25,7 @@ from slack_bolt.adapter.flask import SlackRequestHandler  # noqa: F401  (shared,
 import handlers.outbox_writer  # noqa: F401
 import scheduler.outbox  # noqa: F401
 from bot.app import ReviewOpsApp, create_app
+from bot.http_limits import BodyLimit
 from bot.settings import Settings
 from bot.slack import NOT_CONFIGURED, install_slack, slack_ready
 from bot.supervisor import ServeArbiter
@@ -42,6 +43,8 @@ def create_flask(app: ReviewOpsApp) -> Flask:
     flask_app.register_blueprint(blueprint(app))
     for hook in app.flask_hooks:
         hook(flask_app)
+    # Every body is bounded by its route's maximum before Flask or Bolt reads any of it.
+    flask_app.wsgi_app = BodyLimit(flask_app.wsgi_app)  # type: ignore[method-assign]
     return flask_app
 
 
