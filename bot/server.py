@@ -26,6 +26,7 @@ import handlers.outbox_writer  # noqa: F401
 import scheduler.outbox  # noqa: F401
 from bot.app import ReviewOpsApp, create_app
 from bot.http_limits import BodyLimit
+from bot.log_redaction import RedactingLogger, redact_handlers
 from bot.settings import Settings
 from bot.slack import NOT_CONFIGURED, install_slack, slack_ready
 from bot.supervisor import ServeArbiter
@@ -71,7 +72,9 @@ def serve(
         log.warning(NOT_CONFIGURED)  # once, here, not in every worker
     holder: dict[str, ReviewOpsApp] = {}
 
-    def post_worker_init(_worker: Any) -> None:
+    def post_worker_init(worker: Any) -> None:
+        # Our records and gunicorn's error log: no link token or OAuth secret in any line.
+        redact_handlers(logging.getLogger(), worker.log.error_log)
         if socket_mode:
             from bot.slack import connect_socket_mode
 
@@ -92,6 +95,8 @@ def serve(
                 "timeout": 60,
                 "graceful_timeout": GRACEFUL_SECONDS,
                 "accesslog": "-",
+                # Link tokens and OAuth code/state never reach the access log.
+                "logger_class": RedactingLogger,
                 "post_worker_init": post_worker_init,
                 "worker_exit": worker_exit,
             }.items():

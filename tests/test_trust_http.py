@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
 import socket
@@ -22,6 +23,7 @@ import requests
 
 from bot.clock import FrozenClock
 from bot.http_limits import DEFAULT_LIMIT, ROUTE_LIMITS, limit_for
+from bot.log_redaction import redact_handlers
 from tests.slack_harness import (  # noqa: F401
     SIGNING_SECRET,
     TEAM_ID,
@@ -242,3 +244,27 @@ def test_a_signed_mailgun_event_of_the_wrong_shape_is_never_a_500(
     answer = requests.post(f"{web.url}/webhooks/email/mailgun", json=payload, timeout=5)
     assert answer.status_code in (200, 400)
     assert no_tracebacks(caplog)
+
+
+# --- no URL secret in our own log records ------------------------------------------------------
+
+
+def test_log_records_holding_urls_are_redacted() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("tests.redaction")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        redact_handlers(logger)
+        logger.warning("fetched %s", "https://x.test/r/TOKEN1?utm=1")
+        logger.warning("redirect /slack/oauth_redirect?state=S3CRET&code=C0DE&x=1")
+        logger.warning("posted to /u/TOKEN2 and /o/TOKEN3.gif; kept /webhooks/twilio/status")
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "fetched https://x.test/r/[redacted]?utm=1",
+        "redirect /slack/oauth_redirect?state=[redacted]&code=[redacted]&x=1",
+        "posted to /u/[redacted] and /o/[redacted]; kept /webhooks/twilio/status",
+    ]
