@@ -59,6 +59,21 @@ def web_workers(settings: Settings, *, socket_mode: bool = False) -> int:
     return settings.web_concurrency or max(1, (os.cpu_count() or 1) - 1)
 
 
+def gunicorn_settings(settings: Settings, *, socket_mode: bool) -> dict[str, Any]:
+    """Return gunicorn's settings for the web tier (the hooks are added by `serve`)."""
+    return {
+        "bind": f"0.0.0.0:{settings.port}",  # noqa: S104  (a server listens on all interfaces)
+        "workers": web_workers(settings, socket_mode=socket_mode),
+        "worker_class": "gthread",
+        "threads": settings.web_threads,
+        "timeout": 60,
+        "graceful_timeout": GRACEFUL_SECONDS,
+        "accesslog": "-",
+        # Link tokens and OAuth code/state never reach the access log.
+        "logger_class": RedactingLogger,
+    }
+
+
 def serve(
     settings: Settings,
     *,
@@ -87,20 +102,10 @@ def serve(
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             assert self.cfg is not None
-            for key, value in {
-                "bind": f"0.0.0.0:{settings.port}",  # noqa: S104  (a server listens on all interfaces)
-                "workers": web_workers(settings, socket_mode=socket_mode),
-                "worker_class": "gthread",
-                "threads": settings.web_threads,
-                "timeout": 60,
-                "graceful_timeout": GRACEFUL_SECONDS,
-                "accesslog": "-",
-                # Link tokens and OAuth code/state never reach the access log.
-                "logger_class": RedactingLogger,
-                "post_worker_init": post_worker_init,
-                "worker_exit": worker_exit,
-            }.items():
+            for key, value in gunicorn_settings(settings, socket_mode=socket_mode).items():
                 self.cfg.set(key, value)
+            self.cfg.set("post_worker_init", post_worker_init)
+            self.cfg.set("worker_exit", worker_exit)
 
         def run(self) -> None:
             ServeArbiter(self, scheduler).run()
