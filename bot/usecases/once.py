@@ -29,10 +29,9 @@ class AlreadyCreated(Exception):  # noqa: N818  (a fact, not a failure: the work
 def claim(session: Session, workspace_id: int, key: str | None, now: datetime) -> None:
     """Take `key` first thing in the creating transaction; raise AlreadyCreated if taken.
 
-    No key (the CLI, a test): nothing to take.
-
     Taken before any other write, so a second delivery in flight at the same time waits for the
-    first (PostgreSQL) instead of racing it to create the same contact.
+    first (PostgreSQL) instead of racing it to create the same contact. No key (the CLI):
+    nothing to take.
     """
     if key is None:
         return
