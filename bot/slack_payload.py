@@ -16,6 +16,19 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
+SSL_CHECK_MAX = 256  # `ssl_check=1&token=<verification token>`: a few dozen bytes
+
+
+def is_ssl_check(body: bytes) -> bool:
+    """Say whether a body is Slack's SSL check and nothing else (which Slack does not sign).
+
+    Read only when it is that small; it is answered with an empty 200 and nothing else.
+    """
+    if len(body) > SSL_CHECK_MAX:
+        return False
+    form = parse_qsl(body.decode("ascii", "replace"), keep_blank_values=True)
+    return ("ssl_check", "1") in form and {key for key, _ in form} <= {"ssl_check", "token"}
+
 
 class MalformedPayload(ValueError):
     """A signed Slack body that is not what Slack sends (say which part, never the content)."""

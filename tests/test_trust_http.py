@@ -175,6 +175,14 @@ def test_a_request_not_signed_by_slack_is_refused_before_its_body_is_read(
     assert no_tracebacks(caplog)
 
 
+def test_slacks_unsigned_ssl_check_alone_gets_an_empty_200(slack: SlackHarness) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    check = requests.post(slack.url, data=b"ssl_check=1&token=abc", headers=form, timeout=10)
+    assert (check.status_code, check.text) == (200, "")
+    smuggled = b"ssl_check=1&command=%2Freviews&team_id=T0001&user_id=U0ALICE&text=help"
+    assert requests.post(slack.url, data=smuggled, headers=form, timeout=10).status_code == 401
+
+
 VIEW = {"id": "V1", "callback_id": "send_request", "state": {"values": {}}}
 MALFORMED = {
     "payload-not-json": b"payload=not-json",
