@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from bot.domain.status import Status
+from store import inbox as inbox_store
 from store.db import Database
 from store.models import Message, SlackOutbox
 
@@ -22,6 +23,9 @@ from store.models import Message, SlackOutbox
 SCHEDULER_LATE = timedelta(minutes=5)
 # A Slack post still waiting this long: past any Retry-After (Slack asks for a minute at most).
 OUTBOX_LATE = timedelta(minutes=10)
+# A status callback answered and not applied this long after: its appliers are stuck (the web
+# process's thread applies at once, the sweep job within seconds).
+INBOX_LATE = timedelta(minutes=5)
 
 
 @dataclass
@@ -40,7 +44,7 @@ class Health:
 
 
 def check_health(db: Database, now: datetime) -> Health:
-    """Check the database, the dispatch lag and the Slack outbox backlog at `now`."""
+    """Check the database, the dispatch lag, the Slack outbox and the webhook inbox at `now`."""
     health = Health()
     try:
         with db.read() as session:
@@ -48,6 +52,7 @@ def check_health(db: Database, now: datetime) -> Health:
             health.checks["database"] = {"ok": True}
             due = _oldest_seconds(_oldest_due(session, now), now)
             pending = _oldest_seconds(_oldest_pending(session), now)
+            unapplied = _oldest_seconds(inbox_store.oldest_unapplied(session), now)
     except SQLAlchemyError as exc:
         # The other checks read the database: without it they can say nothing.
         health.checks["database"] = {"ok": False, "error": type(exc).__name__}
@@ -59,6 +64,10 @@ def check_health(db: Database, now: datetime) -> Health:
     health.checks["slack_outbox"] = {
         "ok": pending < OUTBOX_LATE.total_seconds(),
         "oldest_pending_seconds": pending,
+    }
+    health.checks["webhook_inbox"] = {
+        "ok": unapplied < INBOX_LATE.total_seconds(),
+        "oldest_unapplied_seconds": unapplied,
     }
     return health
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session, col, func, select
 
 from store.models import WebhookInbox
@@ -16,3 +18,10 @@ def count_unapplied(session: Session) -> int:
             .where(col(WebhookInbox.applied_at).is_(None))
         ).one()
     )
+
+
+def oldest_unapplied(session: Session) -> datetime | None:
+    """When the oldest report still waiting to be applied came in (None: none waits)."""
+    return session.exec(
+        select(func.min(WebhookInbox.received_at)).where(col(WebhookInbox.applied_at).is_(None))
+    ).one()

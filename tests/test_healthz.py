@@ -7,6 +7,7 @@ from typing import Any
 
 import requests
 
+from store.models import WebhookInbox
 from tests.slack_harness import CHANNEL, SlackHarness, slack_fixture  # noqa: F401
 from tests.test_slack_database_down import cut_the_database
 
@@ -24,6 +25,7 @@ def test_all_well_is_200_and_says_each_check(slack: SlackHarness) -> None:
         "database": True,
         "scheduler": True,
         "slack_outbox": True,
+        "webhook_inbox": True,
     }
 
 
@@ -50,3 +52,14 @@ def test_slack_posts_waiting_too_long_mean_the_outbox_is_stuck(slack: SlackHarne
     status, body = health(slack)
     assert status == 503 and body["failing"] == ["slack_outbox"]
     assert body["checks"]["slack_outbox"]["oldest_pending_seconds"] == 1200
+
+
+def test_status_callbacks_left_unapplied_mean_the_inbox_is_stuck(slack: SlackHarness) -> None:
+    # A verified callback stored and answered, as the Twilio route does; nothing applies it.
+    with slack.app.db.write() as session:
+        session.add(WebhookInbox(source="twilio_status", payload={}, received_at=slack.clock.now()))
+    assert health(slack)[0] == 200  # just answered: not late yet
+    slack.clock.advance(timedelta(minutes=6))
+    status, body = health(slack)
+    assert status == 503 and body["failing"] == ["webhook_inbox"]
+    assert body["checks"]["webhook_inbox"]["oldest_unapplied_seconds"] == 360
