@@ -1,0 +1,148 @@
+"""Recipient quiet hours at the real entry points: the dispatcher's claim-time check with an
+injected clock against the fake Twilio, `show #N` in Slack and the CLI, `settings set`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from bot.clock import FrozenClock
+from bot.delivery.twilio import TwilioSender
+from bot.usecases.inputs import RequestCreate
+from store.db import Database
+from store.models import Message
+from tests.fakes import twilio_api as tw
+from tests.helpers import ALICE, Engine, cli_invoker
+from tests.slack_harness import (  # noqa: F401 - the fixture
+    ADMIN,
+    SlackHarness,
+    slack_fixture,
+    text_of,
+)
+
+SID = "AC" + "0" * 32
+TOKEN = "secret-token"
+FROM = "+15005550006"
+CHICAGO = "+13125550100"
+EVENING_IN_CHICAGO = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Sunday 20:00 there
+TEN_PAST_TEN_PM = datetime(2026, 11, 23, 4, 10, tzinfo=UTC)  # Sunday 22:10 in Chicago
+EIGHT_AM = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # Monday 08:00 in Chicago
+
+
+@pytest.fixture
+def twilio() -> Iterator[tw.FakeTwilio]:
+    with tw.FakeTwilio(SID, TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def engine(db: Database, twilio: tw.FakeTwilio) -> Engine:
+    sms = TwilioSender(SID, TOKEN, api_url=twilio.url, sms_from=FROM, whatsapp_from=FROM)
+    return Engine(
+        db,
+        FrozenClock(EVENING_IN_CHICAGO),
+        senders={"sms": sms, "whatsapp": sms},
+        region="US",
+        send_window="always",
+        cooldown_days=0,
+    )
+
+
+def only_message(engine: Engine) -> Message:
+    with engine.db.read() as session:
+        return session.exec(select(Message)).one()
+
+
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
+def test_a_text_due_at_ten_past_ten_pm_waits_for_eight_am_in_chicago(
+    engine: Engine, twilio: tw.FakeTwilio, channel: str
+) -> None:
+    engine.ops.create(engine.ws, RequestCreate(name="A", phone=CHICAGO, method=channel), ALICE)
+    assert only_message(engine).due_at == EVENING_IN_CHICAGO  # may go now: 20:00 there
+    engine.clock.set(TEN_PAST_TEN_PM)  # the worker only gets to it at 22:10 Chicago time
+    assert engine.dispatcher.run_until_idle() == 0
+    assert twilio.messages == []
+    waiting = only_message(engine)
+    assert (waiting.status, waiting.due_at) == ("queued", EIGHT_AM)
+    engine.clock.set(EIGHT_AM - timedelta(minutes=1))
+    assert engine.dispatcher.run_until_idle() == 0
+    assert twilio.messages == []
+    engine.clock.set(EIGHT_AM)
+    assert engine.dispatcher.run_until_idle() == 1
+    assert len(twilio.messages) == 1
+    assert only_message(engine).status == "sent"
+
+
+def test_a_text_created_at_night_is_scheduled_for_the_recipient_s_morning(engine: Engine) -> None:
+    engine.clock.set(TEN_PAST_TEN_PM)
+    request = engine.ops.create(
+        engine.ws, RequestCreate(name="A", phone=CHICAGO, method="sms"), ALICE
+    )
+    assert request.scheduled_at == EIGHT_AM
+    assert only_message(engine).due_at == EIGHT_AM
+
+
+def test_an_email_is_not_held_by_the_recipient_s_hours(engine: Engine) -> None:
+    engine.clock.set(TEN_PAST_TEN_PM)
+    request = engine.ops.create(
+        engine.ws,
+        RequestCreate(name="A", phone=CHICAGO, email="a@example.com", method="sms_and_email"),
+        ALICE,
+    )
+    with engine.db.read() as session:
+        due = {m.channel: m.due_at for m in session.exec(select(Message)).all()}
+    assert due == {"sms": EIGHT_AM, "email": TEN_PAST_TEN_PM}
+    assert request.scheduled_at == TEN_PAST_TEN_PM  # the first message's time
+
+
+def test_stricter_quiet_hours_set_after_queuing_are_obeyed_at_claim_time(
+    engine: Engine,
+    twilio: tw.FakeTwilio,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    engine.ops.create(engine.ws, RequestCreate(name="A", phone=CHICAGO, method="sms"), ALICE)
+    invoke = cli_invoker(database_url, monkeypatch, tmp_path, region="US")
+    looser = invoke("settings", "set", "quiet_hours=07:00-21:00")
+    assert looser.exit_code == 2, looser.output
+    assert "quiet_hours can only be stricter than 08:00-21:00" in looser.output
+    assert engine.ops.policy(engine.ws).quiet_hours == "08:00-21:00"
+    stricter = invoke("settings", "set", "quiet_hours=09:00-19:30")
+    assert stricter.exit_code == 0, stricter.output
+    assert engine.dispatcher.run_until_idle() == 0  # 20:00 in Chicago: after 19:30
+    assert twilio.messages == []
+    assert only_message(engine).due_at == EIGHT_AM + timedelta(hours=1)
+
+
+def test_show_says_why_a_text_waits_in_slack_and_the_cli(
+    slack: SlackHarness, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    slack.set_policy(region="US", timezone="America/Chicago", send_window="always")
+    slack.clock.set(TEN_PAST_TEN_PM)
+    number = slack.create(phone=CHICAGO, method="sms")
+    reason = "recipient's local time 22:10 in America/Chicago"
+    assert slack.post_command(f"show #{number}").status_code == 200
+    shown = text_of(slack.answer())
+    assert "waits for the recipient's hours (08:00-21:00)" in shown
+    assert reason in shown
+    # The CLI runs on the machine's clock: what it says depends on the hour in Chicago now.
+    detail = slack.ops.show(slack.ws, number)
+    assert detail.quiet[detail.messages[0].id or 0].sentence().endswith(reason)
+    cli = cli_invoker(database_url, monkeypatch, tmp_path, region="US")
+    out = cli("show", str(number))
+    assert out.exit_code == 0, out.output
+    now_in_chicago = datetime.now(UTC).astimezone(ZoneInfo("America/Chicago"))
+    if not 8 <= now_in_chicago.hour < 21:
+        assert f"recipient's local time {now_in_chicago:%H:}" in out.output
+
+
+def test_settings_modal_and_command_refuse_looser_hours_in_slack(slack: SlackHarness) -> None:
+    assert slack.post_command("settings set quiet_hours=08:00-22:00", user=ADMIN).status_code == 200
+    assert "quiet_hours can only be stricter than 08:00-21:00" in text_of(slack.answer())
+    assert slack.ops.policy(slack.ws).quiet_hours == "08:00-21:00"
