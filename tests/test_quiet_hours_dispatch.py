@@ -23,7 +23,9 @@ from tests.slack_harness import (  # noqa: F401 - the fixture
     SlackHarness,
     slack_fixture,
     text_of,
+    typed,
 )
+from tests.test_settings_modal import open_form, submit
 
 SID = "AC" + "0" * 32
 TOKEN = "secret-token"
@@ -146,3 +148,19 @@ def test_settings_modal_and_command_refuse_looser_hours_in_slack(slack: SlackHar
     assert slack.post_command("settings set quiet_hours=08:00-22:00", user=ADMIN).status_code == 200
     assert "quiet_hours can only be stricter than 08:00-21:00" in text_of(slack.answer())
     assert slack.ops.policy(slack.ws).quiet_hours == "08:00-21:00"
+
+
+def test_the_settings_form_refuses_looser_hours_on_their_field_and_stores_stricter(
+    slack: SlackHarness,
+) -> None:
+    view = open_form(slack)
+    (field,) = [b for b in view["blocks"] if b.get("block_id") == "quiet_hours"]
+    assert field["element"]["initial_value"] == "08:00-21:00"
+    before = slack.ops.policy(slack.ws)
+    answer = submit(slack, view, quiet_hours=typed("07:30-21:00"))
+    assert answer["response_action"] == "errors"
+    assert list(answer["errors"]) == ["quiet_hours"]
+    assert "quiet_hours can only be stricter than 08:00-21:00" in answer["errors"]["quiet_hours"]
+    assert slack.ops.policy(slack.ws) == before
+    submit(slack, open_form(slack), quiet_hours=typed("09:00-20:00"))
+    assert slack.ops.policy(slack.ws).quiet_hours == "09:00-20:00"
