@@ -9,10 +9,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import select
 
 from bot.clock import FrozenClock
 from bot.delivery.twilio import TwilioSender
+from bot.domain.quiet_hours import NeverReachable, parse_quiet_hours, recipient_zones
+from bot.domain.send_time import earliest_send
+from bot.domain.window import parse_window
 from bot.usecases.inputs import RequestCreate
 from store.db import Database
 from store.models import Message
@@ -26,6 +31,7 @@ from tests.slack_harness import (  # noqa: F401 - the fixture
     typed,
 )
 from tests.test_settings_modal import open_form, submit
+from tests.test_window_properties import MOMENTS
 
 SID = "AC" + "0" * 32
 TOKEN = "secret-token"
@@ -164,3 +170,66 @@ def test_the_settings_form_refuses_looser_hours_on_their_field_and_stores_strict
     assert slack.ops.policy(slack.ws) == before
     submit(slack, open_form(slack), quiet_hours=typed("09:00-20:00"))
     assert slack.ops.policy(slack.ws).quiet_hours == "09:00-20:00"
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    MOMENTS,
+    st.sampled_from(["Europe/Paris", "America/New_York"]),
+    st.sampled_from(["always", "mon-fri 09:00-19:00", "mon-sun 06:00-23:00"]),
+    st.sampled_from(["+13125550100", "+12125550100", "+33612345678", "+19075550100"]),
+    st.sampled_from([timedelta(0), timedelta(hours=5), timedelta(days=1)]),
+    st.integers(min_value=0, max_value=1),
+)
+def test_the_dispatcher_sends_every_text_once_inside_the_window_and_the_recipient_s_hours(
+    db: Database,
+    created: datetime,
+    tz: str,
+    window_text: str,
+    phone: str,
+    delay: timedelta,
+    reminders: int,
+) -> None:
+    clock = FrozenClock(created)
+    engine = Engine(
+        db,
+        clock,
+        timezone=tz,
+        send_window=window_text,
+        cooldown_days=0,
+        reminders=reminders,
+        reminder_interval_days=2,
+    )
+    policy = engine.ops.policy(engine.ws)
+    data = RequestCreate(name="Jane", phone=phone, method="sms", when="delay", delay=delay)
+    try:
+        expected_first = earliest_send(created + delay, policy, "sms", phone)
+    except NeverReachable:
+        with pytest.raises(NeverReachable):
+            engine.ops.create(engine.ws, data, ALICE)
+        return
+    request = engine.ops.create(engine.ws, data, ALICE)
+    for _ in range(40):
+        engine.dispatcher.run_until_idle()
+        with db.read() as session:
+            messages = session.exec(
+                select(Message).where(Message.request_id == request.id).order_by(Message.id)
+            ).all()
+        waiting = [m for m in messages if m.status in ("queued", "paused", "claimed")]
+        if not waiting:
+            break
+        due = min(m.due_at for m in waiting)
+        clock.set(max(clock.now() + timedelta(seconds=1), due))
+    assert all(m.status == "sent" for m in messages), [(m.kind, m.status) for m in messages]
+    window, hours = parse_window(window_text), parse_quiet_hours(policy.quiet_hours)
+    for message in messages:
+        assert message.sent_at is not None
+        assert window.allows(message.sent_at.astimezone(ZoneInfo(tz)))
+        for zone in recipient_zones(phone, tz):
+            assert hours.allows(message.sent_at.astimezone(ZoneInfo(zone))), (zone, message.kind)
+    assert messages[0].sent_at == expected_first  # not a minute later than needed
+    assert engine.console_out.getvalue().count(phone) == 1 + reminders
