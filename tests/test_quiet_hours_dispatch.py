@@ -95,6 +95,21 @@ def test_a_text_created_at_night_is_scheduled_for_the_recipient_s_morning(engine
     assert only_message(engine).due_at == EIGHT_AM
 
 
+def test_send_now_at_night_moves_a_text_to_the_recipient_s_morning_and_says_so(
+    engine: Engine, twilio: tw.FakeTwilio
+) -> None:
+    data = RequestCreate(
+        name="A", phone=CHICAGO, method="sms", when="delay", delay=timedelta(days=2)
+    )
+    request = engine.ops.create(engine.ws, data, ALICE)
+    engine.clock.set(TEN_PAST_TEN_PM)
+    moved = engine.ops.send_now(engine.ws, request.number, ALICE)
+    assert moved.scheduled_at == EIGHT_AM
+    assert only_message(engine).due_at == EIGHT_AM
+    assert engine.dispatcher.run_until_idle() == 0
+    assert twilio.messages == []
+
+
 def test_an_email_is_not_held_by_the_recipient_s_hours(engine: Engine) -> None:
     engine.clock.set(TEN_PAST_TEN_PM)
     request = engine.ops.create(
