@@ -99,6 +99,9 @@ def _echo_detail(d: RequestDetail) -> None:
         paced = d.paced.get(m.id or 0)
         if paced is not None:
             typer.echo(f"           {paced.sentence(local(paced.expected_at))}")
+        quiet = d.quiet.get(m.id or 0)
+        if quiet is not None:
+            typer.echo(f"           {quiet.sentence()}")
     typer.echo("Events:")
     for e in d.events:
         typer.echo(f"  {local(e.at)}  {e.kind:<18} {e.detail.get('actor_name') or e.actor}")

@@ -74,6 +74,7 @@ TEXT_FIELDS = (
     "email_reply_to",
     "email_subject",
     "email_body",
+    "quiet_hours",
 )
 
 

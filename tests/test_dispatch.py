@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -24,6 +24,9 @@ from tests.helpers import ALICE, PUBLIC_URL, Engine
 SID = "AC" + "0" * 32
 TOKEN = "secret-token"
 FROM = "+15005550006"
+# Twilio's magic numbers (+1 500) are non-geographic: they may be in any North American zone,
+# Guam to St John's, so the recipient's hours hold in all of them only about 22:00-00:30 UTC.
+NANP_EVENING = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -53,13 +56,13 @@ def test_sms_reaches_twilio_exactly_once_with_callback(
     engine: Engine, twilio: tw.FakeTwilio
 ) -> None:
     r = engine.ops.create(
-        engine.ws, RequestCreate(name="Jane Doe", phone="+1 415 555 0100", method="sms"), ALICE
+        engine.ws, RequestCreate(name="Jane Doe", phone="+33 6 15 55 0100", method="sms"), ALICE
     )
     assert engine.dispatcher.run_until_idle() == 1
     assert engine.dispatcher.run_until_idle() == 0  # nothing left to send: never twice
     assert len(twilio.messages) == 1
     sent = twilio.messages[0]
-    assert sent["To"] == "+14155550100"
+    assert sent["To"] == "+33615550100"
     assert sent["From"] == FROM
     assert sent["StatusCallback"] == f"{PUBLIC_URL}/webhooks/twilio/status"
     message = engine.ops.show(engine.ws, r.number).messages[0]
@@ -72,10 +75,10 @@ def test_sms_reaches_twilio_exactly_once_with_callback(
 
 def test_whatsapp_uses_prefixed_addresses(engine: Engine, twilio: tw.FakeTwilio) -> None:
     engine.ops.create(
-        engine.ws, RequestCreate(name="W", phone="+1 415 555 0101", method="whatsapp"), ALICE
+        engine.ws, RequestCreate(name="W", phone="+33 6 15 55 0101", method="whatsapp"), ALICE
     )
     engine.dispatcher.run_until_idle()
-    assert twilio.messages[0]["To"] == "whatsapp:+14155550101"
+    assert twilio.messages[0]["To"] == "whatsapp:+33615550101"
     assert twilio.messages[0]["From"] == f"whatsapp:{FROM}"
 
 
@@ -115,6 +118,7 @@ def test_email_arrives_with_both_parts_and_unsubscribe_headers(
 def test_provider_outcomes(
     engine: Engine, twilio: tw.FakeTwilio, number: str, status: str, words: str
 ) -> None:
+    engine.clock.set(NANP_EVENING)
     r = engine.ops.create(engine.ws, RequestCreate(name="X", phone=number, method="sms"), ALICE)
     engine.dispatcher.run_until_idle()
     engine.clock.advance(timedelta(hours=2))
@@ -127,6 +131,7 @@ def test_provider_outcomes(
 
 
 def test_opted_out_by_provider_marks_contact_and_cancels_waiting(engine: Engine) -> None:
+    engine.clock.set(NANP_EVENING)
     first = engine.ops.create(
         engine.ws, RequestCreate(name="X", phone=tw.SCENARIO_UNSUBSCRIBED, method="sms"), ALICE
     )
@@ -142,6 +147,7 @@ def test_opted_out_by_provider_marks_contact_and_cancels_waiting(engine: Engine)
 def test_rate_limited_is_retried_later_not_lost(
     engine: Engine, twilio: tw.FakeTwilio, clock: FrozenClock
 ) -> None:
+    clock.set(NANP_EVENING)
     r = engine.ops.create(
         engine.ws, RequestCreate(name="X", phone=tw.SCENARIO_RATE_LIMITED, method="sms"), ALICE
     )
@@ -158,7 +164,7 @@ def test_connection_refused_is_retried(db: Database, clock: FrozenClock) -> None
     closed = TwilioSender(SID, TOKEN, api_url="http://127.0.0.1:9", sms_from=FROM, timeout=1.0)
     engine = Engine(db, clock, senders={"sms": closed}, region="US")
     r = engine.ops.create(
-        engine.ws, RequestCreate(name="X", phone="+14155550100", method="sms"), ALICE
+        engine.ws, RequestCreate(name="X", phone="+33615550100", method="sms"), ALICE
     )
     engine.dispatcher.run_until_idle()
     message = engine.ops.show(engine.ws, r.number).messages[0]
@@ -176,10 +182,10 @@ def test_smtp_permanent_refusal_fails_with_reason(engine: Engine) -> None:
 
 def test_paused_and_canceled_are_never_sent(engine: Engine, twilio: tw.FakeTwilio) -> None:
     a = engine.ops.create(
-        engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE
+        engine.ws, RequestCreate(name="A", phone="+33615550100", method="sms"), ALICE
     )
     b = engine.ops.create(
-        engine.ws, RequestCreate(name="B", phone="+14155550101", method="sms"), ALICE
+        engine.ws, RequestCreate(name="B", phone="+33615550101", method="sms"), ALICE
     )
     engine.ops.pause(engine.ws, [a.number], ALICE)
     engine.ops.cancel(engine.ws, [b.number], ALICE)
@@ -194,7 +200,7 @@ def test_pause_after_claim_is_refused_and_cancel_while_claimed_never_sends_twice
     engine: Engine, twilio: tw.FakeTwilio
 ) -> None:
     r = engine.ops.create(
-        engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE
+        engine.ws, RequestCreate(name="A", phone="+33615550100", method="sms"), ALICE
     )
     claims = engine.dispatcher.claim_due()
     assert len(claims) == 1
@@ -209,7 +215,7 @@ def test_killed_worker_row_becomes_unknown_and_is_not_resent(
     engine: Engine, twilio: tw.FakeTwilio, clock: FrozenClock
 ) -> None:
     r = engine.ops.create(
-        engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE
+        engine.ws, RequestCreate(name="A", phone="+33615550100", method="sms"), ALICE
     )
     claims = engine.dispatcher.claim_due()
     assert engine.dispatcher.start_sending(claims[0]) is not None
@@ -227,7 +233,7 @@ def test_expired_claim_goes_back_to_queue(
     engine: Engine, twilio: tw.FakeTwilio, clock: FrozenClock
 ) -> None:
     r = engine.ops.create(
-        engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE
+        engine.ws, RequestCreate(name="A", phone="+33615550100", method="sms"), ALICE
     )
     assert len(engine.dispatcher.claim_due()) == 1  # claimed, then the worker dies before sending
     clock.advance(timedelta(minutes=3))
@@ -261,7 +267,7 @@ def test_send_window_defers_to_monday_morning(db: Database, twilio: tw.FakeTwili
 
 
 def test_window_changed_after_queuing_is_respected(engine: Engine, twilio: tw.FakeTwilio) -> None:
-    engine.ops.create(engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
+    engine.ops.create(engine.ws, RequestCreate(name="A", phone="+33615550100", method="sms"), ALICE)
     policy = engine.ops.policy(engine.ws)
     # 10:00 UTC Monday is now outside a window that opens at 14:00.
     engine.ops.update_policy(
@@ -286,7 +292,7 @@ def test_two_workers_send_each_message_exactly_once(
     setup = Engine(setup_db, clock, region="US", cooldown_days=0)
     for i in range(500):
         setup.ops.create(
-            setup.ws, RequestCreate(name=f"C{i}", phone=f"+1415555{i:04d}", method="sms"), ALICE
+            setup.ws, RequestCreate(name=f"C{i}", phone=f"+3361555{i:04d}", method="sms"), ALICE
         )
     workers = []
     for _ in range(2):

@@ -70,7 +70,7 @@ def test_worker_past_its_claim_lease_sends_nothing_once_reclaimed(
     database_url: str, clock: FrozenClock, twilio: tw.FakeTwilio
 ) -> None:
     setup = Engine(Database(database_url), clock, region="US")
-    setup.ops.create(setup.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
+    setup.ops.create(setup.ws, RequestCreate(name="A", phone="+33615550100", method="sms"), ALICE)
     sender = twilio_sender(twilio)
     a = worker(setup, database_url, sender, setup.dispatcher.composer)
     b = worker(setup, database_url, sender, setup.dispatcher.composer)
@@ -87,7 +87,7 @@ def test_worker_stalled_inside_its_hand_over_is_fenced_out(
 ) -> None:
     only_postgres(database_url)
     setup = Engine(Database(database_url), clock, region="US")
-    setup.ops.create(setup.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
+    setup.ops.create(setup.ws, RequestCreate(name="A", phone="+33615550100", method="sms"), ALICE)
     sender = twilio_sender(twilio)
     b = worker(setup, database_url, sender, setup.dispatcher.composer)
     handed_by_b: list[int] = []
@@ -113,7 +113,7 @@ def test_two_reapers_give_up_on_each_abandoned_send_once(
     setup = Engine(Database(database_url), clock, region="US")
     for i in range(200):
         setup.ops.create(
-            setup.ws, RequestCreate(name=f"C{i}", phone=f"+1415555{i:04d}", method="sms"), ALICE
+            setup.ws, RequestCreate(name=f"C{i}", phone=f"+3361555{i:04d}", method="sms"), ALICE
         )
     claims = setup.dispatcher.claim_due() + setup.dispatcher.claim_due()
     claims += setup.dispatcher.claim_due() + setup.dispatcher.claim_due()
@@ -148,12 +148,12 @@ def test_a_lost_answer_after_a_callback_settled_the_message_changes_nothing(
     db: Database, clock: FrozenClock, twilio: tw.FakeTwilio
 ) -> None:
     engine = Engine(db, clock, senders={"sms": twilio_sender(twilio)}, region="US")
-    engine.ops.create(engine.ws, RequestCreate(name="A", phone="+14155550100", method="sms"), ALICE)
+    engine.ops.create(engine.ws, RequestCreate(name="A", phone="+33615550100", method="sms"), ALICE)
     [claim] = engine.dispatcher.claim_due()
     assert engine.dispatcher.start_sending(claim) is not None
     # Twilio stored it and said "delivered" before the answer to the send itself was lost.
     delivered = Feedback(engine.ops).twilio_status(
-        sid="SM" + "f" * 32, to="+14155550100", status="delivered"
+        sid="SM" + "f" * 32, to="+33615550100", status="delivered"
     )
     assert delivered is Applied.APPLIED
     lost = SendResult(Outcome.UNKNOWN, "twilio", reason="Twilio did not answer in time")

@@ -28,8 +28,8 @@ from tests.helpers import ALICE, Engine
 SID = "AC" + "4" * 32
 TOKEN = "poison-token"
 FROM = "+15005550006"
-GOOD = [f"+1 415 555 {7000 + i:04d}" for i in range(6)]
-POISONED = "+1 415 555 7999"
+GOOD = [f"+33 6 15 55 {7000 + i:04d}" for i in range(6)]
+POISONED = "+33 6 15 55 7999"
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_a_poison_message_fails_with_its_reason_and_the_rest_is_sent(
         received = [m["To"] for m in fake.messages]
 
     assert sorted(received) == sorted(p.replace(" ", "") for p in GOOD)
-    poisoned = _message_to(setup.db, "+14155557999")
+    poisoned = _message_to(setup.db, "+33615557999")
     assert poisoned.status == "failed"
     assert poisoned.error_reason is not None
     assert (

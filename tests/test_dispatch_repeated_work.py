@@ -32,7 +32,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[in
 
 def _queue(engine: Engine, count: int, start: int) -> None:
     for i in range(count):
-        data = RequestCreate(name=f"C{i}", phone=f"+1 415 555 {start + i:04d}", method="sms")
+        data = RequestCreate(name=f"C{i}", phone=f"+33 6 15 55 {start + i:04d}", method="sms")
         engine.ops.create(engine.ws, data, ALICE)
 
 

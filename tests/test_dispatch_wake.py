@@ -41,9 +41,9 @@ def _queue(engine: Engine, phone: str, due_in: timedelta) -> None:
 
 def test_how_long_until_the_next_message_is_due(engine: Engine) -> None:
     assert engine.dispatcher.seconds_until_next_due() is None
-    _queue(engine, "+1 415 555 0301", timedelta(seconds=2))
+    _queue(engine, "+33 6 15 55 0301", timedelta(seconds=2))
     assert engine.dispatcher.seconds_until_next_due() == 2.0
-    _queue(engine, "+1 415 555 0302", timedelta(seconds=-30))
+    _queue(engine, "+33 6 15 55 0302", timedelta(seconds=-30))
     assert engine.dispatcher.seconds_until_next_due() == 0.0
 
 
@@ -60,18 +60,18 @@ def test_waking_moves_a_job_sooner_never_later(scheduler: Scheduler) -> None:
 def test_after_a_run_the_job_comes_back_for_the_next_due_message(
     engine: Engine, scheduler: Scheduler
 ) -> None:
-    _queue(engine, "+1 415 555 0401", timedelta(0))
-    _queue(engine, "+1 415 555 0402", timedelta(seconds=2))  # e.g. its sender's next slot
+    _queue(engine, "+33 6 15 55 0401", timedelta(0))
+    _queue(engine, "+33 6 15 55 0402", timedelta(seconds=2))  # e.g. its sender's next slot
     dispatch.register(scheduler, engine.dispatcher)
     scheduler.start()
     # The first run (at once) sends the message due now, then asks to come back in 2 s,
     # before the 5 s interval.
-    assert _wait_for(lambda: "+14155550401" in engine.console_out.getvalue())
+    assert _wait_for(lambda: "+33615550401" in engine.console_out.getvalue())
     first_run = datetime.now(UTC)
     # The interval alone would come back 5 s after the first run.
     soon = first_run + timedelta(seconds=3.5)
     assert _wait_for(lambda: (scheduler.next_run(DISPATCH_JOB) or soon) < soon)
-    assert "+14155550402" not in engine.console_out.getvalue()
+    assert "+33615550402" not in engine.console_out.getvalue()
 
 
 def _in(scheduler: Scheduler, job_id: str) -> float:

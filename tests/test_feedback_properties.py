@@ -90,7 +90,7 @@ def test_the_store_agrees_with_the_rule(db: Database, clock: FrozenClock, words:
     engine = Engine(db, clock, region="US", cooldown_days=0)
     feedback = Feedback(engine.ops)
     request = engine.ops.create(
-        engine.ws, RequestCreate(name="P", phone="+14155550100", method="sms"), ALICE
+        engine.ws, RequestCreate(name="P", phone="+33615550100", method="sms"), ALICE
     )
     engine.dispatcher.run_until_idle()
     sid = engine.ops.show(engine.ws, request.number).messages[0].provider_id
@@ -158,7 +158,7 @@ def test_failed_and_undelivered_callbacks_end_failed_in_any_order_with_their_cod
     engine = Engine(db, clock, region="US", cooldown_days=0)
     feedback = Feedback(engine.ops)
     request = engine.ops.create(
-        engine.ws, RequestCreate(name="P", phone="+14155550100", method="sms"), ALICE
+        engine.ws, RequestCreate(name="P", phone="+33615550100", method="sms"), ALICE
     )
     engine.dispatcher.run_until_idle()
     sid = engine.ops.show(engine.ws, request.number).messages[0].provider_id

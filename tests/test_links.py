@@ -63,8 +63,8 @@ def test_click_redirects_to_the_landing_page_and_counts_once(web: Web) -> None:
 
 def test_landing_page_follows_type_and_language(web: Web) -> None:
     product = web.create(review_type="product")
-    french = web.create(phone="+14155550101", language="fr")
-    swedish = web.create(phone="+14155550102", language="sv")
+    french = web.create(phone="+33615550101", language="fr")
+    swedish = web.create(phone="+33615550102", language="sv")
     assert get(link(web, product.number)).headers["Location"] == "https://g.page/r/acme-product"
     french_landing = get(link(web, french.number)).headers["Location"]
     assert french_landing == "https://g.page/r/acme-service-fr"
@@ -220,7 +220,7 @@ def test_an_unsubscribed_address_is_refused_in_any_case(web: Web, smtp: SmtpServ
     with pytest.raises(InvalidInput, match="unsubscribed"):
         web.create(method="email", email="jane@example.com", phone=None)
     # Another way to it (a phone first) still reaches the same contact and sends no email.
-    request = web.create(method="sms_or_email", phone="+14155550133", email="JANE@example.com")
+    request = web.create(method="sms_or_email", phone="+33615550133", email="JANE@example.com")
     web.clock.advance(timedelta(days=5))
     web.send_all()
     assert [m.channel for m in web.messages(request.number)] == ["sms"]

@@ -34,7 +34,7 @@ def scrape(web: Web) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_metrics_count_sends_callbacks_and_what_waits(served: Web) -> None:
     web = served
     _, sid = sent_sms(web)
-    web.create(phone="+14155550101", delay=timedelta(days=1))  # waits in the queue
+    web.create(phone="+33615550101", delay=timedelta(days=1))  # waits in the queue
     assert web.twilio.send_status_callback(sid, "delivered") == 200
     url = f"{web.url}/webhooks/twilio/status"
     params = {"MessageSid": sid, "MessageStatus": "failed", "To": PHONE}

@@ -33,6 +33,7 @@ EVERY_FIELD = {
     "window_start",
     "window_end",
     "holidays",
+    "quiet_hours",
     "delay",
     "delay_custom",
     "method",

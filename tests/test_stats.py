@@ -186,7 +186,7 @@ def test_segments_are_stored_when_sent_and_summed_from_the_store(
     engine = Engine(
         db, clock, region="US", cooldown_days=0, sms_template="😀 Hi {{ name }}, tell us how we did"
     )
-    engine.ops.create(engine.ws, RequestCreate(name="Ann", phone="+1 415 555 0101"), ALICE)
+    engine.ops.create(engine.ws, RequestCreate(name="Ann", phone="+33 6 15 55 0101"), ALICE)
     assert engine.dispatcher.run_until_idle() == 1
     with db.read() as session:
         (sent,) = session.exec(select(Message).where(Message.status == "sent")).all()

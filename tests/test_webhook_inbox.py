@@ -267,7 +267,7 @@ def drain(app: Any, clock: FrozenClock) -> None:
 def test_two_appliers_never_apply_a_row_twice(web: Web) -> None:
     sids, numbers = [], []
     for i in range(12):
-        number, sid = sent_sms(web, phone=f"+141555501{i:02d}")
+        number, sid = sent_sms(web, phone=f"+336155501{i:02d}")
         sids.append(sid)
         numbers.append(number)
     for sid in sids:

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -32,7 +32,10 @@ from tests.helpers import ALICE
 SID = "AC" + "1" * 32
 TOKEN = "twilio-auth-token"
 FROM = "+15005550006"
-PHONE = "+14155550100"
+# Twilio's magic numbers (+1 500) are non-geographic: they may be in any North American zone,
+# Guam to St John's, so the recipient's hours hold in all of them only about 22:00-00:30 UTC.
+NANP_EVENING = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
+PHONE = "+33615550100"
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15"
 
 
@@ -371,6 +374,7 @@ def test_stop_error_code_in_callback_opts_out(web: Web) -> None:
 
 
 def test_callback_resolves_a_send_whose_answer_was_lost(web: Web) -> None:
+    web.clock.set(NANP_EVENING)
     request = web.create(phone=tw.SCENARIO_SERVER_ERROR_ACCEPTED)
     web.send_all()
     assert web.message(request.number).status == "unknown"
@@ -478,7 +482,7 @@ def test_free_text_reply_lands_in_the_thread_once(web: Web) -> None:
 
 
 def test_reply_from_an_unknown_number_is_answered_empty(web: Web) -> None:
-    assert web.inbound("hello?", from_="+14155550199") == 200
+    assert web.inbound("hello?", from_="+33615550199") == 200
     assert web.twilio.webhooks[-1].body.endswith("<Response/>")
     assert web.changes("reply") == []
     with web.app.db.read() as session:
@@ -486,6 +490,7 @@ def test_reply_from_an_unknown_number_is_answered_empty(web: Web) -> None:
 
 
 def test_send_time_refusal_falls_back_by_the_same_rule(web: Web) -> None:
+    web.clock.set(NANP_EVENING)
     request = web.create(phone=tw.SCENARIO_INVALID, method="sms_or_email", email="j@example.com")
     assert web.send_all() == 2  # the refused SMS, then the fallback email
     detail = web.ops.show(web.ws, request.number)
@@ -498,12 +503,14 @@ def test_send_time_refusal_falls_back_by_the_same_rule(web: Web) -> None:
 
 # --- one opt-out rule, whoever learns of it --------------------------------------------------
 
-OTHER_PHONE = "+14155550123"
+OTHER_PHONE = "+33615550123"
 
 
 @pytest.mark.parametrize("learned_by", ["inbound STOP", "21610 at send time"])
 def test_an_opt_out_follows_one_rule_whoever_learns_it(web: Web, learned_by: str) -> None:
     phone = tw.SCENARIO_UNSUBSCRIBED if learned_by == "21610 at send time" else PHONE
+    if phone == tw.SCENARIO_UNSUBSCRIBED:
+        web.clock.set(NANP_EVENING)
     later = timedelta(days=1)
     elsewhere = web.create(name="Bob", phone=OTHER_PHONE, email="bob@example.com", delay=later)
     # Found by its email, Bob's contact keeps his own number: this SMS goes to `phone`
@@ -527,6 +534,6 @@ def test_an_opt_out_follows_one_rule_whoever_learns_it(web: Web, learned_by: str
         "opted_out"
     ]
     sent_before = len(web.twilio.messages)
-    web.clock.advance(3 * later)
+    web.clock.set(datetime(2026, 11, 27, 10, 0, tzinfo=UTC))  # days later, 11:00 in Paris
     web.send_all()
     assert [m["To"] for m in web.twilio.messages[sent_before:]] == [OTHER_PHONE]

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -46,9 +47,23 @@ def _backlog(url: str) -> None:
     db = Database(url)
     engine = Engine(db, FrozenClock(datetime.now(UTC) - timedelta(minutes=1)), region="US")
     for i in range(BACKLOG):
-        data = RequestCreate(name=f"C{i}", phone=f"+1 415 555 {3000 + i:04d}", method="sms")
+        data = RequestCreate(name=f"C{i}", phone=_awake_phone(3000 + i), method="sms")
         engine.ops.create(engine.ws, data, ALICE)
     db.dispose()
+
+
+def _awake_phone(n: int) -> str:
+    """A mobile whose owner is inside the law's hours now (the child runs on the real clock):
+    in Paris, else Los Angeles, else Tokyo; between them every hour of the day."""
+    now = datetime.now(UTC)
+    for prefix, zone in (
+        ("+33 6 15 55 ", "Europe/Paris"),
+        ("+1 415 555 ", "America/Los_Angeles"),
+        ("+81 90 1234 ", "Asia/Tokyo"),
+    ):
+        if 9 <= now.astimezone(ZoneInfo(zone)).hour < 20:
+            return f"{prefix}{n:04d}"
+    raise AssertionError("no zone is awake")  # pragma: no cover - they cover the day
 
 
 def _statuses(url: str) -> Counter[str]:
@@ -125,7 +140,7 @@ def test_a_stopped_dispatcher_gives_its_claims_back_and_claims_no_more(
 ) -> None:
     engine = Engine(db, clock, region="US", cooldown_days=0)
     for i in range(3):
-        data = RequestCreate(name=f"R{i}", phone=f"+1 415 555 {4000 + i:04d}", method="sms")
+        data = RequestCreate(name=f"R{i}", phone=f"+33 6 15 55 {4000 + i:04d}", method="sms")
         engine.ops.create(engine.ws, data, ALICE)
     claims = engine.dispatcher.claim_due()
     engine.dispatcher.stop()

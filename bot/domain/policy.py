@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from bot.domain import contacts, templating, timing, window
+from bot.domain import contacts, quiet_hours, templating, timing, window
 from bot.domain.errors import InvalidInput
 from bot.domain.typed_text import (
     control_character_reason,
@@ -49,6 +49,7 @@ TYPED_LIMITS = {
     "region": 8,
     "send_window": 200,
     "holidays": 8,
+    "quiet_hours": 32,
     "delay": 32,
     "currency": 8,
 }
@@ -73,6 +74,7 @@ class WorkspacePolicy(BaseModel):
     language: str = "en"  # one of templating.LANGUAGES
     send_window: str = "mon-fri 09:00-19:00"
     holidays: str | None = None
+    quiet_hours: str = quiet_hours.DEFAULT_QUIET_HOURS  # recipient's local hours, for texts
     delay: str = "0"
     method: Method = "sms_or_email"
     reminders: int = Field(default=0, ge=0, le=5)
@@ -115,6 +117,11 @@ class WorkspacePolicy(BaseModel):
     @classmethod
     def _window(cls, value: str) -> str:
         return window.format_window(_domain(window.parse_window, value))
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        return str(_domain(quiet_hours.parse_quiet_hours, value))
 
     @field_validator("holidays", mode="before")
     @classmethod

@@ -12,9 +12,9 @@ from bot.domain import contacts
 from bot.domain.channels import METHOD_LABELS, PHONE_CHANNELS
 from bot.domain.errors import Conflict, InvalidInput
 from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.send_time import earliest_send
 from bot.domain.status import Status
 from bot.domain.timing import parse_delay
-from bot.domain.window import next_allowed, parse_window
 from bot.usecases import loading, once
 from bot.usecases.actors import Actor
 from bot.usecases.inputs import RequestCreate
@@ -70,7 +70,9 @@ class Creating(UseCase):
             self.journal.open_request(session, request)
             once.record(session, workspace_id, key, request)
             for channel in plan.channels:
-                self.journal.add_message(session, request, channel, "initial", plan.due_at, now)
+                self.journal.add_message(
+                    session, request, channel, "initial", plan.due_for(channel), now
+                )
             self._record_created(session, request, plan, data, actor, now)
         if plan.due_at <= now:
             self.wake()
@@ -140,10 +142,14 @@ class Creating(UseCase):
         opted = opt_outs(session, workspace_id, phone, email)
         channels = choose_channels(method, explicit, phone, mobile, email, opted)
         language = (data.language or policy.language or "en").lower()
-        due_at = self._due_at(data, policy, now)
-        return Plan(name, phone, email, method, channels, language, due_at)
+        wanted = self._wanted(data, policy, now)
+        # Each channel its own time: a text waits for the recipient's hours, an email does not.
+        due = tuple((c, earliest_send(wanted, policy, c, phone)) for c in channels)
+        first = min(at for _, at in due)
+        return Plan(name, phone, email, method, channels, language, first, due)
 
-    def _due_at(self, data: RequestCreate, policy: WorkspacePolicy, now: datetime) -> datetime:
+    def _wanted(self, data: RequestCreate, policy: WorkspacePolicy, now: datetime) -> datetime:
+        """The time asked for (now, a date, the delay), before the window and the hours."""
         if data.when == "now":
             wanted = now
         elif data.when == "at":
@@ -157,9 +163,7 @@ class Creating(UseCase):
         else:
             delay = data.delay if data.delay is not None else parse_delay(policy.delay)
             wanted = now + delay
-        return next_allowed(
-            wanted, policy.timezone, parse_window(policy.send_window), policy.holidays
-        )
+        return wanted
 
 
 # --- plan and rules ------------------------------------------------------------------------
@@ -173,7 +177,11 @@ class Plan:
     method: str
     channels: tuple[str, ...]
     language: str
-    due_at: datetime
+    due_at: datetime  # the first message's
+    channel_due: tuple[tuple[str, datetime], ...] = ()  # each channel's, when they differ
+
+    def due_for(self, channel: str) -> datetime:
+        return dict(self.channel_due).get(channel, self.due_at)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
 from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.quiet_hours import NeverReachable
+from bot.domain.send_time import earliest_send
 from bot.domain.status import PENDING, REMINDER_STOPS, Status
-from bot.domain.window import next_allowed, parse_window
 from bot.usecases.actors import SYSTEM
 from bot.usecases.journal import Journal
 from bot.usecases.notifier import Change
@@ -70,12 +71,11 @@ def schedule_reminder(
     contact = session.get(Contact, request.contact_id) if request.contact_id else None
     if contact is not None and opted_out(contact, channel):
         return None
-    due = next_allowed(
-        now + timedelta(days=policy.reminder_interval_days),
-        policy.timezone,
-        parse_window(policy.send_window),
-        policy.holidays,
-    )
+    wanted = now + timedelta(days=policy.reminder_interval_days)
+    try:
+        due = earliest_send(wanted, policy, channel, request.phone)
+    except NeverReachable:  # never inside the recipient's hours: failed with why when due
+        due = earliest_send(wanted, policy, None, None)
     reminder = journal.add_message(session, request, channel, "reminder", due, now)
     detail = {"due_at": due.isoformat()}
     journal.record(

@@ -22,14 +22,14 @@ from sqlmodel import Session
 
 from bot.domain.contacts import mask_phone
 from bot.domain.pacing import canonical
+from bot.domain.policy import stored_policy
 from bot.domain.reports import InboundText, Intent
 from bot.domain.status import HANDED_OVER
 from bot.usecases.actors import CUSTOMER
-from bot.usecases.followups import workspace_policy
 from bot.usecases.notifier import Change
 from bot.usecases.reports import FeedbackSource, seen
 from store import replies as reply_store
-from store.models import ReviewRequest
+from store.models import ReviewRequest, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +121,19 @@ class InboundReplies(FeedbackSource):
         return InboundAnswer("reply")
 
     def _help_text(self, session: Session, phone: str, senders: Sequence[str]) -> str:
+        """Who is texting (the business) and how to reach it: the law wants HELP answered so."""
         found = reply_store.latest_handed_over(session, phone, senders, _HANDED)
         request: ReviewRequest | None = found[1] if found else None
-        policy = workspace_policy(session, request.workspace_id) if request else None
-        name = (policy.business_name if policy else "") or "Reviews"
+        workspace = session.get(Workspace, request.workspace_id) if request else None
+        policy = stored_policy(workspace.policy) if workspace else None
+        # The business's own name, else its Slack workspace's name: never a bare "we".
+        name = (policy.business_name if policy else "") or (workspace.name if workspace else "")
         contact = (policy.email_reply_to or policy.email_from) if policy else ""
-        text = f"{name}: we sent you a request for a review."
+        text = f"{name or 'Reviews'}: we sent you a request for a review."
         if contact:
-            text += f" Questions? Write to {contact}."
+            text += f" Questions? Write to {contact} or reply here."
+        elif workspace is not None:
+            text += " Questions? Reply here: the team reads your reply."  # posted to its Slack
         return text + " Reply STOP to stop messages, START to receive them again."
 
 

@@ -29,6 +29,7 @@ from bot.domain.contacts import tidy_name
 from bot.domain.errors import InvalidInput
 from bot.domain.pacing import PacedWait
 from bot.domain.policy import Method, WorkspacePolicy, supported_language
+from bot.domain.send_time import QuietWait
 from bot.domain.typed_text import control_character_reason, validation_reason
 from store import queries
 from store.models import (
@@ -169,6 +170,8 @@ class RequestDetail:
     policy: WorkspacePolicy
     # Messages waiting for their slot with a provider sender, by message id.
     paced: dict[int, PacedWait] = field(default_factory=dict)
+    # Texts held back by the recipient's local hours, by message id.
+    quiet: dict[int, QuietWait] = field(default_factory=dict)
 
 
 @dataclass

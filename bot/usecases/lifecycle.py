@@ -10,9 +10,9 @@ from sqlmodel import Session, col, select
 
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.policy import stored_policy
+from bot.domain.send_time import earliest_send
 from bot.domain.status import PENDING, Status
 from bot.domain.timing import slack_date_token
-from bot.domain.window import next_allowed, parse_window
 from bot.usecases import loading
 from bot.usecases.actors import Actor
 from bot.usecases.inputs import BulkResult
@@ -101,13 +101,14 @@ class Lifecycle(UseCase):
         with self.db.write() as session:
             request = loading.request(session, workspace_id, number)
             policy = stored_policy(loading.workspace(session, workspace_id).policy)
-            due = next_allowed(
-                max(when, now), policy.timezone, parse_window(policy.send_window), policy.holidays
-            )
             pending = loading.pending_messages(session, request)
             if not pending:
                 raise NotAllowed(loading.why_not(session, request, "rescheduled"))
-            self.journal.wait(session, pending, Status.QUEUED, now, due_at=due)
+            for message in pending:
+                # Each its own time: a text also waits for the recipient's local hours.
+                at = earliest_send(max(when, now), policy, message.channel, message.to_address)
+                self.journal.wait(session, [message], Status.QUEUED, now, due_at=at)
+            due = min(m.due_at for m in pending)
             request.scheduled_at = due
             self.journal.refresh(session, request, now)
             self.journal.record(

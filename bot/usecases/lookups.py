@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlmodel import col, select
 
 from bot.domain import contacts
 from bot.domain.errors import InvalidInput, NotFound
-from bot.domain.policy import stored_policy
+from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.send_time import QuietWait, quiet_wait
+from bot.domain.status import Status
 from bot.usecases import loading
 from bot.usecases.inputs import CustomerLookup, RequestDetail
 from bot.usecases.pacing import paced_waits
 from bot.usecases.services import UseCase
 from store import contacts as contact_store
 from store import queries
-from store.models import Contact, Event
+from store.models import Contact, Event, Message
 
 
 class Lookups(UseCase):
@@ -32,7 +36,8 @@ class Lookups(UseCase):
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
             policy = stored_policy(loading.workspace(session, workspace_id).policy)
             paced = paced_waits(session, messages)
-            return RequestDetail(request, messages, events, contact, policy, paced)
+            quiet = quiet_waits(messages, policy, self.clock.now())
+            return RequestDetail(request, messages, events, contact, policy, paced, quiet)
 
     # --- one customer ------------------------------------------------------------------
 
@@ -83,3 +88,18 @@ class Lookups(UseCase):
         if history is None:
             raise NotFound("That customer doesn't exist (any more).")
         return history
+
+
+def quiet_waits(
+    messages: list[Message], policy: WorkspacePolicy, now: datetime
+) -> dict[int, QuietWait]:
+    """The queued texts the recipient's local hours hold back, by message id."""
+    found: dict[int, QuietWait] = {}
+    for m in messages:
+        if m.id is None or m.status != Status.QUEUED.value:
+            continue
+        due = m.due_at if m.due_at.tzinfo else m.due_at.replace(tzinfo=UTC)
+        held = quiet_wait(m.id, m.channel, m.to_address, due, now, policy)
+        if held is not None:
+            found[m.id] = held
+    return found

@@ -12,7 +12,7 @@ from bot.compose import Composer
 from bot.delivery.base import OutgoingMessage
 from bot.domain.errors import DomainError
 from bot.domain.policy import policy_errors, stored_policy
-from bot.domain.window import next_allowed, parse_window
+from bot.domain.send_time import earliest_send
 from store.models import Message, ReviewRequest, Workspace
 
 MAX_REASON = 400  # shown in Slack and stored as the message's error
@@ -25,9 +25,13 @@ def prepare(
     workspace: Workspace,
     now: datetime,
 ) -> tuple[datetime, OutgoingMessage | None]:
-    """When the message may go, and its text if that is now (None: wait until then)."""
+    """When the message may go, and its text if that is now (None: wait until then).
+
+    Checked at claim time, so a change of the window, the holidays, the quiet hours or the
+    number since it was queued is obeyed.
+    """
     policy = stored_policy(workspace.policy)
-    allowed = next_allowed(now, policy.timezone, parse_window(policy.send_window), policy.holidays)
+    allowed = earliest_send(now, policy, message.channel, message.to_address)
     if allowed > now:
         return allowed, None
     return allowed, composer.compose(message, request, policy)

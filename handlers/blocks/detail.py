@@ -171,6 +171,9 @@ def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
         if paced is not None:
             said = paced.sentence(slack_date(paced.expected_at, tz=tz), escape(paced.sender))
             line += f"\n> :hourglass_flowing_sand: {said}"
+        quiet = detail.quiet.get(message.id or 0)
+        if quiet is not None:
+            line += f"\n> :crescent_moon: {escape(quiet.sentence())}"
         blocks.append(SectionBlock(text=md(line)))
     if not detail.messages:
         blocks.append(SectionBlock(text=md("No message.")))

@@ -34,6 +34,7 @@ from bot.domain.window import DAY_NAMES, parse_window
 from handlers.blocks.common import INPUT, option
 from handlers.blocks.inputs import channel_input, number_input, select_input, text_input
 from handlers.blocks.limits import MAX_INPUT, MAX_TEXT
+from handlers.blocks.quiet_hours import quiet_hours_input
 from handlers.blocks.sms_estimate import (
     SmsEstimate,
     format_price,
@@ -147,6 +148,7 @@ def _window_blocks(policy: WorkspacePolicy) -> list[Block]:
             max_length=3,
             hint="A country code (FR, US, SE...); empty to send on holidays too.",
         ),
+        quiet_hours_input(policy),
     ]
 
 
