@@ -8,6 +8,7 @@ from bot.app import ReviewOpsApp
 from bot.usecases.installs import installs_for
 from handlers import (
     actions,
+    audit,
     bulk,
     commands,
     customer,
@@ -39,6 +40,7 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     decisions.register(bolt, surface.registered)
     edit.register(bolt, surface.registered)
     export.register(bolt, surface.registered)
+    audit.register(bolt, surface.registered)
     home.register(bolt, surface.registered)
     bulk.register(bolt, surface.registered)
     customer.register(bolt, surface.registered)

@@ -59,6 +59,12 @@ HELP_LINES = (
         "`/reviews settings` opens the settings form (admins) · `/reviews settings show` "
         'lists them · `/reviews settings set delay=1d send_window="mon-fri 09:00-19:00"` (admins)',
     ),
+    (
+        "audit",
+        "`/reviews audit` who changed settings, canceled all, deleted, exported or decided "
+        "what, when and from where (admins) · filters: `by:@jane` `action:settings` "
+        "`from:2026-11-01` `to:2026-11-30`",
+    ),
     ("help", "`/reviews help` this message"),
 )
 
@@ -74,6 +80,6 @@ def help_reply(unknown: str | None = None) -> Reply:
         blocks.append(SectionBlock(text=md(f"*{name}*\n{text}")))
     fallback = (
         intro
-        + " Subcommands: send, list, show, edit, pause, resume, cancel, delete, stats, export, settings, help."
+        + " Subcommands: send, list, show, edit, pause, resume, cancel, delete, stats, export, settings, audit, help."
     )
     return Reply(fallback, dicts(blocks))
