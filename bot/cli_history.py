@@ -87,6 +87,8 @@ def _echo_detail(d: RequestDetail) -> None:
         ("Sent", local(r.sent_at)),
         ("Retries", str(r.retries)),
         ("Sent by", r.created_by_name or r.created_by),
+        ("Origin", r.origin or "-"),
+        ("Consent", f"{local(r.consent_at)} by {r.consent_by}" if r.consent_at else "-"),
     ]
     for label, shown in rows:
         typer.echo(f"{label:<10} {shown}")

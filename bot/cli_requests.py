@@ -20,6 +20,7 @@ from bot.cli import (
     workspace_id,
 )
 from bot.domain.channels import METHOD_LABELS
+from bot.domain.errors import InvalidInput
 from bot.domain.timing import parse_delay, parse_when
 from bot.usecases.inputs import RequestCreate, RequestEdit, ReviewType
 
@@ -48,6 +49,10 @@ def send(
     queue_only: Annotated[
         bool, typer.Option("--queue-only", help="Leave sending to a running worker.")
     ] = False,
+    consent: Annotated[
+        bool,
+        typer.Option("--consent", help="The customer agreed to be contacted (require_consent)."),
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Create a review request; send it now when it is due."""
@@ -72,8 +77,15 @@ def send(
             delay=delay,
             language=language,
             override_cooldown=override_cooldown,
+            origin="cli",
+            consent=consent,
         )
-        request = app.ops.create(ws, data, cli_actor())
+        try:
+            request = app.ops.create(ws, data, cli_actor())
+        except InvalidInput as exc:
+            if exc.field != "consent":
+                raise
+            fail(f"--consent: {exc.message}")
         due = request.scheduled_at
         typer.echo(f"#{request.number} created for {request.customer_name} by {request.channel}")
         if not queue_only and due is not None and due <= app.clock.now():

@@ -38,6 +38,7 @@ SEND_FIELDS = {
     "language": "language",
     "when": "when",
     "at": "at",
+    "consent": "consent",
 }
 FILTER_FIELDS = {
     "status": "status",
@@ -102,6 +103,8 @@ def _request_create(body: dict[str, Any], at: datetime | None) -> RequestCreate:
         at=at,
         language=entered(values, "language"),
         override_cooldown="override" in (entered(values, "override") or []),
+        consent="consent" in (entered(values, "consent") or []),
+        origin="slack",
         # From the Home tab there is no channel: the request's thread goes to the
         # sender's direct messages with the app, unless a notify channel is set.
         origin_channel=meta.get("c") or actor_of(body).id,

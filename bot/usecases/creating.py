@@ -17,6 +17,7 @@ from bot.domain.timing import parse_delay
 from bot.domain.window import next_allowed, parse_window
 from bot.usecases import loading
 from bot.usecases.actors import Actor
+from bot.usecases.audit import origin_of
 from bot.usecases.inputs import RequestCreate
 from bot.usecases.notifier import Change
 from bot.usecases.services import UseCase
@@ -37,6 +38,7 @@ class Creating(UseCase):
         with self.db.write() as session:
             workspace = loading.workspace(session, workspace_id)
             policy = stored_policy(workspace.policy)
+            require_consent(policy, data)
             plan = self._plan(session, workspace_id, policy, data, now)
             contact = upsert_contact(session, workspace_id, plan, now)
             if not data.override_cooldown:
@@ -60,6 +62,9 @@ class Creating(UseCase):
                 updated_at=now,
                 scheduled_at=plan.due_at,
                 origin_channel=data.origin_channel,
+                origin=data.origin or request_origin(actor),
+                consent_at=now if data.consent else None,
+                consent_by=actor.id if data.consent else None,
             )
             self.journal.open_request(session, request)
             for channel in plan.channels:
@@ -144,6 +149,23 @@ class Creating(UseCase):
 
 
 # --- plan and rules ------------------------------------------------------------------------
+
+CONSENT_REQUIRED = (
+    "Confirm that the customer agreed to be contacted: this workspace requires it "
+    "(setting require_consent)."
+)
+
+
+def require_consent(policy: WorkspacePolicy, data: RequestCreate) -> None:
+    """Refuse a request without the sender's word that the customer agreed, where required."""
+    if policy.require_consent and not data.consent:
+        raise InvalidInput(CONSENT_REQUIRED, field="consent")
+
+
+def request_origin(actor: Actor) -> str:
+    """How a request was asked for when its surface does not say: from who asked."""
+    origin = origin_of(actor)
+    return "slack" if origin == "system" else origin  # nothing else creates without saying
 
 
 @dataclass(frozen=True)
