@@ -22,6 +22,7 @@ from bot.cli import (
 from bot.domain.channels import METHOD_LABELS
 from bot.domain.errors import InvalidInput
 from bot.domain.timing import parse_delay, parse_when
+from bot.usecases.history import ReviewRequest
 from bot.usecases.inputs import RequestCreate, RequestEdit, ReviewType
 
 When = tuple[Literal["delay", "at"], timedelta | None, datetime | None]
@@ -80,18 +81,23 @@ def send(
             origin="cli",
             consent=consent,
         )
-        try:
-            request = app.ops.create(ws, data, cli_actor())
-        except InvalidInput as exc:
-            if exc.field != "consent":
-                raise
-            fail(f"--consent: {exc.message}")
+        request = _create(app, ws, data)
         due = request.scheduled_at
         typer.echo(f"#{request.number} created for {request.customer_name} by {request.channel}")
         if not queue_only and due is not None and due <= app.clock.now():
             app.dispatcher.run_until_idle()
         detail = app.ops.show(ws, request.number)
         typer.echo(f"#{request.number} {detail.request.status}")
+
+
+def _create(app: ReviewOpsApp, ws: int, data: RequestCreate) -> ReviewRequest:
+    """Create the request; a missing consent is named by its option."""
+    try:
+        return app.ops.create(ws, data, cli_actor())
+    except InvalidInput as exc:
+        if exc.field != "consent":
+            raise
+        fail(f"--consent: {exc.message}")
 
 
 def _when(app: ReviewOpsApp, ws: int, in_: str | None, at: str | None) -> When:

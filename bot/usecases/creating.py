@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -38,7 +39,6 @@ class Creating(UseCase):
         with self.db.write() as session:
             workspace = loading.workspace(session, workspace_id)
             policy = stored_policy(workspace.policy)
-            require_consent(policy, data)
             plan = self._plan(session, workspace_id, policy, data, now)
             contact = upsert_contact(session, workspace_id, plan, now)
             if not data.override_cooldown:
@@ -62,9 +62,7 @@ class Creating(UseCase):
                 updated_at=now,
                 scheduled_at=plan.due_at,
                 origin_channel=data.origin_channel,
-                origin=data.origin or request_origin(actor),
-                consent_at=now if data.consent else None,
-                consent_by=actor.id if data.consent else None,
+                **consent_record(data, actor, now),
             )
             self.journal.open_request(session, request)
             for channel in plan.channels:
@@ -99,6 +97,7 @@ class Creating(UseCase):
         data: RequestCreate,
         now: datetime,
     ) -> Plan:
+        require_consent(policy, data)
         region = policy.region or self.default_region
         method: str = data.method or policy.method
         explicit = data.method is not None
@@ -162,10 +161,17 @@ def require_consent(policy: WorkspacePolicy, data: RequestCreate) -> None:
         raise InvalidInput(CONSENT_REQUIRED, field="consent")
 
 
-def request_origin(actor: Actor) -> str:
-    """How a request was asked for when its surface does not say: from who asked."""
-    origin = origin_of(actor)
-    return "slack" if origin == "system" else origin  # nothing else creates without saying
+def consent_record(data: RequestCreate, actor: Actor, now: datetime) -> dict[str, Any]:
+    """The request's consent record: how it was asked for; who confirmed the agreement, when.
+
+    A surface that does not say how (tests, older callers) is read from who asked.
+    """
+    origin = data.origin or origin_of(actor)
+    return {
+        "origin": "slack" if origin == "system" else origin,
+        "consent_at": now if data.consent else None,
+        "consent_by": actor.id if data.consent else None,
+    }
 
 
 @dataclass(frozen=True)
