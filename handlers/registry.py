@@ -12,6 +12,7 @@ from handlers import (
     bulk,
     commands,
     customer,
+    customer_export,
     decisions,
     edit,
     export,
@@ -44,5 +45,6 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     home.register(bolt, surface.registered)
     bulk.register(bolt, surface.registered)
     customer.register(bolt, surface.registered)
+    customer_export.register(bolt, surface.registered)
     settings_view.register(bolt, surface.registered)
     return surface

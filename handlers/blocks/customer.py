@@ -44,6 +44,7 @@ from handlers.text import (
     user_mention,
 )
 
+CUSTOMER_EXPORT = "customer_export_data"  # admins: everything held, as JSON in their DM
 REQUESTS_PER_PAGE = 10  # grouped: one section per request
 MESSAGES_PER_PAGE = 40  # flat: in sections of LINES_PER_SECTION
 LINES_PER_SECTION = 10
@@ -146,6 +147,9 @@ def _view_buttons(state: CustomerState, page: int, pages: int) -> ActionsBlock:
         buttons.append(
             ButtonElement(text="Older", action_id=f"{CUSTOMER_VIEW}_older", value=older.encode())
         )
+    buttons.append(
+        ButtonElement(text="Export data", action_id=CUSTOMER_EXPORT, value=str(state.contact_id))
+    )
     return ActionsBlock(block_id="customer_view", elements=buttons)
 
 
