@@ -1,6 +1,8 @@
 """The audit trail: settings changes, cancel all, deletes, exports, decisions, uninstall, read
 with `/reviews audit` (admins, paged) and `reviewops audit`, signed like Slack / run as the CLI."""
 
+# ruff: noqa: F811  (pytest fixtures imported by name and used as arguments)
+
 from __future__ import annotations
 
 import json
@@ -28,6 +30,7 @@ from tests.slack_harness import (  # noqa: F401
     text_of,
 )
 from tests.test_slack_decisions import asking_reply, click, lost_in_doubt
+from tests.test_slack_oauth import Installed, install, served  # noqa: F401
 
 
 def entries(slack: SlackHarness, action: str | None = None) -> list[Audit]:
@@ -194,3 +197,16 @@ def test_the_cli_records_its_actions_and_reads_the_trail(run: CliInvoke, tmp_pat
 def test_a_bad_cli_audit_filter_exits_2(run: CliInvoke, args: list[str], words: str) -> None:
     result = run(*args)
     assert result.exit_code == 2 and words in result.output
+
+
+def test_install_uninstall_and_reinstall_are_recorded(served: Installed) -> None:
+    from tests.test_trust_tenant_install import UNINSTALLED, served_event, stored
+
+    assert install(served).status_code == 200
+    assert served_event(served, UNINSTALLED) == 200
+    assert install(served).status_code == 200
+    workspace = stored(served.app)
+    assert workspace is not None and workspace.id is not None
+    trail = served.app.ops.audit.page(workspace.id, AuditFilter(), limit=10).rows
+    assert [e.action for e in reversed(trail)] == ["install", "uninstall", "install"]
+    assert {(e.actor_id, e.origin) for e in trail} == {("slack", "system")}

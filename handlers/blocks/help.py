@@ -30,7 +30,8 @@ HELP_LINES = (
         "show",
         "`/reviews show #42` every detail of a request and its messages\n"
         "`/reviews show customer jane@example.com` · `... customer 06 10 20 30 40` · "
-        "`... customer Jane Doe` one customer: opt-outs, every request and message",
+        "`... customer Jane Doe` one customer: opt-outs, every request and message; "
+        "its Export data button sends admins everything held about them as JSON",
     ),
     (
         "pause / resume / cancel",
