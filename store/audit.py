@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from store.models import Audit
@@ -59,7 +59,9 @@ def add(
 def _where(workspace_id: int, f: AuditFilter) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [col(Audit.workspace_id) == workspace_id]
     if f.actor:
-        clauses.append(or_(col(Audit.actor_id) == f.actor, col(Audit.actor_name).ilike(f.actor)))
+        # A name in any case, compared whole: what was typed is a value, never a pattern.
+        name = func.lower(col(Audit.actor_name)) == f.actor.lower()
+        clauses.append(or_(col(Audit.actor_id) == f.actor, name))
     if f.action:
         clauses.append(col(Audit.action) == f.action)
     if f.at_from is not None:

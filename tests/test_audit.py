@@ -210,3 +210,9 @@ def test_install_uninstall_and_reinstall_are_recorded(served: Installed) -> None
     trail = served.app.ops.audit.page(workspace.id, AuditFilter(), limit=10).rows
     assert [e.action for e in reversed(trail)] == ["install", "uninstall", "install"]
     assert {(e.actor_id, e.origin) for e in trail} == {("slack", "system")}
+
+
+def test_by_a_name_is_a_value_never_a_pattern(run: CliInvoke) -> None:
+    assert run("audit", "--by", "%").output == ""
+    login = run("audit").output.split("(cli:")[1].split(",")[0]
+    assert len(run("audit", "--by", login.upper()).output.splitlines()) == 1
