@@ -86,7 +86,13 @@ def _send_refusal(exc: DomainError, body: dict[str, Any]) -> dict[str, str]:
     where = _time_block(values)
     timed = _when_choice(values) == "at"
     mapping = {**SEND_FIELDS, "when": where if timed else "when", "at": where}
+    if not _has_block(body, "consent"):  # require_consent was turned on after the form opened
+        mapping["consent"] = "name"
     return field_errors(exc, mapping, where if timed else "name")
+
+
+def _has_block(body: dict[str, Any], block_id: str) -> bool:
+    return any(b.get("block_id") == block_id for b in body["view"].get("blocks") or [])
 
 
 def _request_create(body: dict[str, Any], at: datetime | None) -> RequestCreate:

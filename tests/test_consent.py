@@ -87,6 +87,17 @@ def test_the_send_modal_has_a_required_consent_box(slack: SlackHarness) -> None:
     assert request.consent_by == USER and request.origin == "slack"
 
 
+def test_a_form_opened_before_consent_was_required_is_refused_on_a_field_it_has(
+    slack: SlackHarness,
+) -> None:
+    view = open_send_modal(slack)
+    slack.set_policy(require_consent=True)
+    body = slack.post_view_submission(view, send_values()).json()
+    assert body["response_action"] == "errors"
+    assert list(body["errors"]) == ["name"] and "agreed to be contacted" in body["errors"]["name"]
+    assert nothing_stored(slack)
+
+
 # --- the CLI ---------------------------------------------------------------------------------
 
 

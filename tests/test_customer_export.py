@@ -92,9 +92,12 @@ def test_an_admin_gets_the_customer_json_in_their_dm_and_it_is_audited(
     assert entry.target.endswith("40 / j•••@example.com") and entry.detail == {"requests": 2}
 
 
-def test_the_button_refuses_non_admins(slack: SlackHarness) -> None:
+def test_only_admins_see_the_button_and_a_forwarded_one_refuses_others(
+    slack: SlackHarness,
+) -> None:
     jane_with_history(slack)
-    refused = press_export(slack, customer_view(slack, user=USER), USER)
+    assert CUSTOMER_EXPORT not in str(customer_view(slack, user=USER)["blocks"])
+    refused = press_export(slack, customer_view(slack, user=ADMIN), USER)
     assert "admin" in refused.lower()
     assert slack.fake.files == {}
     assert slack.ops.audit.page(slack.ws, AuditFilter(action="customer_export")).rows == []
