@@ -16,6 +16,7 @@ from bot.usecases.audit import setting_changes
 from handlers.blocks.audit import AUDIT_NEXT
 from handlers.blocks.card import ACTION_MARK_SENT, ACTION_SEND_AGAIN
 from handlers.blocks.controls import DELETE_CONFIRM
+from handlers.blocks.limits import assert_within_limits
 from handlers.blocks.listing import CANCEL_ALL_CONFIRM
 from store.audit import AuditFilter
 from store.models import Audit
@@ -41,6 +42,7 @@ def ask(slack: SlackHarness, text: str, user: str = ADMIN) -> dict[str, Any]:
     assert slack.post_command(text, user=user).status_code == 200
     answer = slack.answer()
     assert answer["response_type"] == "ephemeral"
+    assert_within_limits(answer, kind="message")
     return answer
 
 
