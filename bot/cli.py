@@ -184,7 +184,15 @@ def _in_option_words(exc: InvalidInput) -> str:
 
 # Each module adds its commands to `cli` when imported; they import only this module, and
 # are imported last, once the helpers above exist, so any of them may be imported first.
-from bot import cli_export, cli_history, cli_requests, cli_run, cli_settings, cli_tokens  # noqa: E402, F401
+from bot import (  # noqa: E402, F401
+    cli_audit,
+    cli_export,
+    cli_history,
+    cli_requests,
+    cli_run,
+    cli_settings,
+    cli_tokens,
+)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import click
 import typer
 
 from bot.app import ReviewOpsApp
-from bot.cli import WorkspaceOpt, cli, cli_filter, fail, opened_app, workspace_id
+from bot.cli import WorkspaceOpt, cli, cli_actor, cli_filter, fail, opened_app, workspace_id
 from bot.export import ExportOptions, Separator, parse_separator, write_csv
 from bot.usecases import history
 from bot.usecases.history import Criteria, HistoryFilter
@@ -71,6 +71,7 @@ def export(
 
             rows = _write(app, ws, f, out, options, advance)
             advance(rows)
+        app.ops.audit.note(ws, cli_actor(), "export", detail={"rows": rows})
     typer.echo(f"{rows} requests exported" + (f" to {out}" if out != "-" else ""), err=True)
 
 

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
+from bot.app import ReviewOpsApp
 from bot.cli import WorkspaceOpt, cli, cli_filter, fail, opened_app, parse_number, workspace_id
+from bot.cli_customer_export import check_out, export_customer
 from bot.domain.channels import METHOD_LABELS
 from bot.domain.contacts import format_phone_international
 from bot.domain.timing import format_local
@@ -87,6 +89,8 @@ def _echo_detail(d: RequestDetail) -> None:
         ("Sent", local(r.sent_at)),
         ("Retries", str(r.retries)),
         ("Sent by", r.created_by_name or r.created_by),
+        ("Origin", r.origin or "-"),
+        ("Consent", f"{local(r.consent_at)} by {r.consent_by}" if r.consent_at else "-"),
     ]
     for label, shown in rows:
         typer.echo(f"{label:<10} {shown}")
@@ -115,22 +119,44 @@ def customer(
     flat: Annotated[
         bool, typer.Option("--flat", help="One list of messages, newest first.")
     ] = False,
+    out: Annotated[
+        str, typer.Option("--out", help="With `export`: JSON file to write, or - for stdout.")
+    ] = "-",
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Show one customer: contact, opt-outs, and every request with its messages."""
+    """Show one customer: contact, opt-outs, and every request with its messages.
+
+    `reviewops customer export VALUE [--out FILE|-]` writes everything held about them as
+    JSON (format reviewops.customer.v1), for a data access request.
+    """
+    exporting = value[0].lower() == "export"
+    if exporting and len(value) == 1:
+        fail("Say whom: `reviewops customer export EMAIL|PHONE|NAME`.")
+    if exporting and out != "-":
+        check_out(out)
     with opened_app() as app:
         ws = workspace_id(app, workspace)
-        lookup = app.ops.find_customer(ws, " ".join(value))
-        if lookup.history is None:
-            typer.echo(f"Several customers match '{lookup.query}':", err=True)
-            for c in lookup.choices:
-                contact = "  ".join(x for x in (c.phone, c.email) if x)
-                typer.echo(f"  {c.name:<24} {contact}", err=True)
-            if lookup.more:
-                typer.echo("  ... and more", err=True)
-            fail("Give their phone number or email to choose one.")
-        _echo_contact(lookup.history)
-        _echo_requests(lookup.history, flat=flat)
+        found = _one_customer(app, ws, " ".join(value[1:] if exporting else value))
+        if exporting:
+            assert found.contact.id is not None
+            export_customer(app, ws, found.contact.id, out)
+            return
+        _echo_contact(found)
+        _echo_requests(found, flat=flat)
+
+
+def _one_customer(app: ReviewOpsApp, ws: int, text: str) -> ContactHistory:
+    """Find the one customer typed, or list the namesakes and exit 2."""
+    lookup = app.ops.find_customer(ws, text)
+    if lookup.history is None:
+        typer.echo(f"Several customers match '{lookup.query}':", err=True)
+        for c in lookup.choices:
+            contact = "  ".join(x for x in (c.phone, c.email) if x)
+            typer.echo(f"  {c.name:<24} {contact}", err=True)
+        if lookup.more:
+            typer.echo("  ... and more", err=True)
+        fail("Give their phone number or email to choose one.")
+    return lookup.history
 
 
 def _echo_contact(h: ContactHistory) -> None:

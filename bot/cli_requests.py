@@ -20,7 +20,9 @@ from bot.cli import (
     workspace_id,
 )
 from bot.domain.channels import METHOD_LABELS
+from bot.domain.errors import InvalidInput
 from bot.domain.timing import parse_delay, parse_when
+from bot.usecases.history import ReviewRequest
 from bot.usecases.inputs import RequestCreate, RequestEdit, ReviewType
 
 When = tuple[Literal["delay", "at"], timedelta | None, datetime | None]
@@ -48,6 +50,10 @@ def send(
     queue_only: Annotated[
         bool, typer.Option("--queue-only", help="Leave sending to a running worker.")
     ] = False,
+    consent: Annotated[
+        bool,
+        typer.Option("--consent", help="The customer agreed to be contacted (require_consent)."),
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Create a review request; send it now when it is due."""
@@ -72,14 +78,26 @@ def send(
             delay=delay,
             language=language,
             override_cooldown=override_cooldown,
+            origin="cli",
+            consent=consent,
         )
-        request = app.ops.create(ws, data, cli_actor())
+        request = _create(app, ws, data)
         due = request.scheduled_at
         typer.echo(f"#{request.number} created for {request.customer_name} by {request.channel}")
         if not queue_only and due is not None and due <= app.clock.now():
             app.dispatcher.run_until_idle()
         detail = app.ops.show(ws, request.number)
         typer.echo(f"#{request.number} {detail.request.status}")
+
+
+def _create(app: ReviewOpsApp, ws: int, data: RequestCreate) -> ReviewRequest:
+    """Create the request; a missing consent is named by its option."""
+    try:
+        return app.ops.create(ws, data, cli_actor())
+    except InvalidInput as exc:
+        if exc.field != "consent":
+            raise
+        fail(f"--consent: {exc.message}")
 
 
 def _when(app: ReviewOpsApp, ws: int, in_: str | None, at: str | None) -> When:

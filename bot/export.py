@@ -41,6 +41,9 @@ HEADERS = (
     "Delivered at",
     "Opened at",
     "Clicked at",
+    # Added at the end (issue 13), so scripts reading the columns by position still work.
+    "Origin",
+    "Consent",
 )
 
 # OWASP "CSV injection": a spreadsheet runs a cell that starts with one of these as a formula.
@@ -159,6 +162,8 @@ def _csv_lines(rows: Iterable[ExportRow], zone: ZoneInfo) -> Iterator[tuple[obje
             when(r.delivered_at),
             when(r.opened_at),
             when(r.clicked_at),
+            r.origin or "",  # our own word (slack, cli, ...): never a formula
+            when(r.consent_at),
         )
 
 

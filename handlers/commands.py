@@ -15,7 +15,7 @@ from bot.domain.errors import Conflict, DomainError, InvalidInput
 from bot.domain.numbers import parse_numbers
 from bot.domain.policy import as_display_rows, parse_setting_assignments
 from bot.usecases import history
-from handlers import export, stats
+from handlers import audit, export, stats
 from handlers.blocks.common import Reply, metadata, text_reply
 from handlers.blocks.customer import customer_lookup_reply, delete_prompt
 from handlers.blocks.detail import detail_reply
@@ -126,7 +126,7 @@ def do_show(inv: Invocation) -> None:
     if head.lower() == "customer":
         lookup = inv.surface.ops.find_customer(inv.workspace_id, rest)
         tz = inv.surface.ops.policy(inv.workspace_id).timezone
-        inv.reply(customer_lookup_reply(lookup, tz=tz))
+        inv.reply(customer_lookup_reply(lookup, tz=tz, admin=inv.is_admin()))
         return
     numbers = parse_numbers(inv.args)
     if len(numbers) != 1:
@@ -232,6 +232,7 @@ def do_settings(inv: Invocation) -> None:
 
 
 SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
+    "audit": audit.run_command,
     "stats": stats.run_command,
     "export": export.run_command,
     "help": do_help,

@@ -11,13 +11,14 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_bolt.context import BoltContext
+from slack_sdk import WebClient
 
 from bot.domain.errors import DomainError
 from handlers.blocks.common import Reply
 from handlers.blocks.controls import CUSTOMER_OPEN, CUSTOMER_VIEW, CustomerState
 from handlers.blocks.customer import customer_reply
 from handlers.errors import Request, refusals, warning_reply
-from handlers.surface import Registered, first_action, services
+from handlers.surface import Registered, actor_of, first_action, services
 
 VIEW_BUTTONS = ("toggle", "newer", "older")
 
@@ -40,7 +41,9 @@ def _refused(exc: DomainError, request: Request) -> None:
 
 
 @refusals(_refused)
-def show_customer(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+def show_customer(
+    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+) -> None:
     """Show a customer's view: opened from details or a choice, toggled or paged in place."""
     ack()
     surface = services(context)
@@ -48,7 +51,9 @@ def show_customer(ack: Ack, body: dict[str, Any], respond: Respond, context: Bol
     state = CustomerState.decode(str(action.get("value", "")))
     ws = surface.workspace_id(context)
     history = surface.ops.customer(ws, state.contact_id)
-    _answer(customer_reply(history, state, tz=surface.ops.policy(ws).timezone), body, respond)
+    tz = surface.ops.policy(ws).timezone
+    admin = surface.is_admin(client, context, actor_of(body).id)
+    _answer(customer_reply(history, state, tz=tz, admin=admin), body, respond)
 
 
 def register(bolt: App, registered: Registered) -> None:

@@ -29,6 +29,7 @@ from bot.export import (
     write_csv,
 )
 from bot.usecases import history
+from bot.usecases.actors import Actor
 from bot.usecases.history import HistoryFilter
 from handlers.blocks.common import Reply, text_reply
 from handlers.blocks.home import HOME_EXPORT
@@ -222,6 +223,10 @@ def export_to_dm(
         progress.failed()
         raise
     progress.done(rows, options.timezone)
+    actor = Actor(user_id)
+    surface.ops.audit.note(
+        workspace_id, actor, "export", detail={"rows": rows, "filter": description}
+    )
     log.info("exported %d requests of workspace %d for %s", rows, workspace_id, user_id)
     return rows
 

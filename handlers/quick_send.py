@@ -93,7 +93,8 @@ def parse_quick_send(
 
     Options: via:, ref:, type:, lang:, in: (a delay: in:2h, in:1d) or at: (in the workspace
     timezone: at:tomorrow 10:00, at:"monday 9:30", at:16:00, at:2026-12-01 10:00), and
-    force:yes (send even if the customer was invited recently). After the phone or email,
+    force:yes (send even if the customer was invited recently), consent:yes (the customer agreed
+    to be contacted: required by the setting require_consent). After the phone or email,
     a bare `tomorrow 10:00` (today, tomorrow or a weekday, with an optional time) means at:.
 
     :raise InvalidInput: an unknown option, a bad value, or neither phone nor email.
@@ -105,9 +106,8 @@ def parse_quick_send(
     method = parse_method(options["via"]) if "via" in options else None
     review_type = parse_review_type(options["type"]) if "type" in options else "service"
     when, delay, at = _read_when(options, now=now, timezone=timezone)
-    force = options.get("force", "no").strip().lower()
-    if force not in ("yes", "no", "true", "false", "1", "0"):
-        raise InvalidInput("force: takes yes or no.", field="force")
+    force = _yes_no(options, "force")
+    consent = _yes_no(options, "consent")
     # The request's own model checks each field's length, language and characters.
     return RequestCreate(
         name=" ".join(words.name) or None,
@@ -120,9 +120,18 @@ def parse_quick_send(
         at=at,
         delay=delay if when == "delay" else None,
         language=options.get("lang") or None,
-        override_cooldown=force in ("yes", "true", "1"),
+        override_cooldown=force,
         origin_channel=origin_channel,
+        origin="slack",
+        consent=consent,
     )
+
+
+def _yes_no(options: dict[str, str], key: str) -> bool:
+    value = options.get(key, "no").strip().lower()
+    if value not in ("yes", "no", "true", "false", "1", "0"):
+        raise InvalidInput(f"{key}: takes yes or no.", field=key)
+    return value in ("yes", "true", "1")
 
 
 def _sort_words(tokens: list[str]) -> _QuickSendWords:
@@ -173,10 +182,12 @@ def _with_clock(tokens: list[str], i: int, value: str) -> tuple[str, int]:
 
 
 def _check_words(words: _QuickSendWords) -> None:
-    unknown = sorted(set(words.options) - {"via", "ref", "type", "lang", "in", "at", "force"})
+    unknown = sorted(
+        set(words.options) - {"via", "ref", "type", "lang", "in", "at", "force", "consent"}
+    )
     if unknown:
         raise InvalidInput(
-            f"I don't know the option '{unknown[0]}:'. Use via:, ref:, type:, lang:, in:, at: or force:yes.",
+            f"I don't know the option '{unknown[0]}:'. Use via:, ref:, type:, lang:, in:, at:, force:yes or consent:yes.",
             field=unknown[0],
         )
     if len(words.emails) > 1:

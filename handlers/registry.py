@@ -8,9 +8,11 @@ from bot.app import ReviewOpsApp
 from bot.usecases.installs import installs_for
 from handlers import (
     actions,
+    audit,
     bulk,
     commands,
     customer,
+    customer_export,
     decisions,
     edit,
     export,
@@ -39,8 +41,10 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     decisions.register(bolt, surface.registered)
     edit.register(bolt, surface.registered)
     export.register(bolt, surface.registered)
+    audit.register(bolt, surface.registered)
     home.register(bolt, surface.registered)
     bulk.register(bolt, surface.registered)
     customer.register(bolt, surface.registered)
+    customer_export.register(bolt, surface.registered)
     settings_view.register(bolt, surface.registered)
     return surface

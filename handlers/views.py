@@ -39,6 +39,7 @@ SEND_FIELDS = {
     "language": "language",
     "when": "when",
     "at": "at",
+    "consent": "consent",
 }
 FILTER_FIELDS = {
     "status": "status",
@@ -86,7 +87,13 @@ def _send_refusal(exc: DomainError, body: dict[str, Any]) -> dict[str, str]:
     where = _time_block(values)
     timed = _when_choice(values) == "at"
     mapping = {**SEND_FIELDS, "when": where if timed else "when", "at": where}
+    if not _has_block(body, "consent"):  # require_consent was turned on after the form opened
+        mapping["consent"] = "name"
     return field_errors(exc, mapping, where if timed else "name")
+
+
+def _has_block(body: dict[str, Any], block_id: str) -> bool:
+    return any(b.get("block_id") == block_id for b in body["view"].get("blocks") or [])
 
 
 def _request_create(body: dict[str, Any], at: datetime | None) -> RequestCreate:
@@ -103,6 +110,8 @@ def _request_create(body: dict[str, Any], at: datetime | None) -> RequestCreate:
         at=at,
         language=entered(values, "language"),
         override_cooldown="override" in (entered(values, "override") or []),
+        consent="consent" in (entered(values, "consent") or []),
+        origin="slack",
         # From the Home tab there is no channel: the request's thread goes to the
         # sender's direct messages with the app, unless a notify channel is set.
         origin_channel=meta.get("c") or actor_of(body).id,

@@ -40,6 +40,8 @@ class ExportRow(NamedTuple):
     delivered_at: datetime | None
     opened_at: datetime | None
     clicked_at: datetime | None
+    origin: str | None
+    consent_at: datetime | None
 
 
 _r = ReviewRequest

@@ -119,6 +119,11 @@ class ReviewRequest(SQLModel, table=True):
     slack_ts: str | None = Field(default=None, max_length=32)
     origin_channel: str | None = Field(default=None, max_length=SLACK_ID_MAX)
     deleted_at: datetime | None = _dt()
+    # How it was asked for (slack, cli, api, import, order: bot.usecases.audit.ORIGINS) and,
+    # when the sender confirmed the customer agreed to be contacted, when and by whom (0011).
+    origin: str | None = Field(default=None, max_length=16)
+    consent_at: datetime | None = _dt()
+    consent_by: str | None = Field(default=None, max_length=64)
 
 
 class Message(SQLModel, table=True):
@@ -296,3 +301,27 @@ class CreationKey(SQLModel, table=True):
         default=None, foreign_key="review_request.id", ondelete="CASCADE"
     )
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Audit(SQLModel, table=True):
+    """Append-only: every admin action and decision, by whom, when and from where (0011)."""
+
+    __tablename__ = "audit"
+    # `/reviews audit` and `reviewops audit`: a workspace's newest first, keyset on (at, id).
+    __table_args__ = (Index("ix_audit_ws_at", "workspace_id", "at", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    actor_id: str = Field(max_length=64)
+    actor_name: str = Field(default="", max_length=100)
+    origin: str = Field(max_length=16)  # slack, cli, api, system
+    action: str = Field(max_length=40)
+    target: str = Field(default="", max_length=200)  # "#42", a masked customer, a setting
+    # Old and new values, counts; secrets masked before they get here (bot.usecases.audit).
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -74,6 +74,8 @@ def test_one_request_in_every_column_with_workspace_times(engine: Engine) -> Non
                 "delivered_at": now + timedelta(minutes=2),
                 "opened_at": now + timedelta(hours=1),
                 "clicked_at": now + timedelta(hours=2, seconds=5),
+                "origin": "cli",
+                "consent_at": now,
             }
         ],
         at=now,
@@ -97,6 +99,8 @@ def test_one_request_in_every_column_with_workspace_times(engine: Engine) -> Non
         "2026-11-23 11:02:00",
         "2026-11-23 12:00:00",
         "2026-11-23 13:00:05",
+        "cli",
+        "2026-11-23 11:00:00",
     ]
 
 
@@ -104,7 +108,7 @@ def test_header_names_the_columns_in_order() -> None:
     assert HEADERS == (
         "Number", "Customer name", "Email", "Phone", "Sent via", "Sent by", "Status",
         "Created", "Sent", "Type", "Reference", "Retries", "Last error", "Delivered at",
-        "Opened at", "Clicked at",
+        "Opened at", "Clicked at", "Origin", "Consent",
     )  # fmt: skip
 
 

@@ -97,6 +97,8 @@ class WorkspacePolicy(BaseModel):
     notify_channel: str = ""
     alert_channel: str = ""
     admins: list[str] = Field(default_factory=list)
+    # On: every new request needs the sender's word that the customer agreed to be contacted.
+    require_consent: bool = False
 
     @field_validator("language")
     @classmethod
@@ -320,13 +322,13 @@ def policy_errors(data: dict[str, Any]) -> dict[str, str]:
 
 
 def _coerce(key: str, raw: str) -> Any:
-    if key == "fallback_email":
+    if key in ("fallback_email", "require_consent"):
         lowered = raw.strip().lower()
         if lowered in ("on", "true", "yes", "1"):
             return True
         if lowered in ("off", "false", "no", "0"):
             return False
-        raise InvalidInput("fallback_email is on or off.", field=key)
+        raise InvalidInput(f"{key} is on or off.", field=key)
     if key == "holidays" and raw.strip().lower() in ("none", "off", ""):
         return None
     if key == "landing_urls":

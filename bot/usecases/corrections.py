@@ -13,6 +13,7 @@ from bot.domain.policy import stored_policy
 from bot.domain.status import PENDING, Status
 from bot.usecases import loading
 from bot.usecases.actors import Actor
+from bot.usecases.audit import record_audit
 from bot.usecases.creating import OptOuts, Plan, check_cooldown, opt_outs, upsert_contact
 from bot.usecases.inputs import RequestEdit
 from bot.usecases.notifier import Change
@@ -128,6 +129,7 @@ class Corrections(UseCase):
             self.journal.refresh(session, request, now)
             self.journal.forget(session, request)
             self.journal.record(session, request, "deleted", actor, now, detail={"number": number})
+            record_audit(session, workspace_id, actor, "delete", now, target=f"#{number}")
             self.journal.notify(
                 session, request, Change("deleted", f"Deleted by {actor.label}", actor_id=actor.id)
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -17,6 +18,7 @@ from bot.domain.status import Status
 from bot.domain.timing import parse_delay
 from bot.usecases import loading, once
 from bot.usecases.actors import Actor
+from bot.usecases.audit import origin_of
 from bot.usecases.inputs import RequestCreate
 from bot.usecases.notifier import Change
 from bot.usecases.services import UseCase
@@ -66,6 +68,7 @@ class Creating(UseCase):
                 updated_at=now,
                 scheduled_at=plan.due_at,
                 origin_channel=data.origin_channel,
+                **consent_record(data, actor, now),
             )
             self.journal.open_request(session, request)
             once.record(session, workspace_id, key, request)
@@ -115,6 +118,7 @@ class Creating(UseCase):
         data: RequestCreate,
         now: datetime,
     ) -> Plan:
+        require_consent(policy, data)
         region = policy.region or self.default_region
         method: str = data.method or policy.method
         explicit = data.method is not None
@@ -167,6 +171,30 @@ class Creating(UseCase):
 
 
 # --- plan and rules ------------------------------------------------------------------------
+
+CONSENT_REQUIRED = (
+    "Confirm that the customer agreed to be contacted: this workspace requires it "
+    "(setting require_consent)."
+)
+
+
+def require_consent(policy: WorkspacePolicy, data: RequestCreate) -> None:
+    """Refuse a request without the sender's word that the customer agreed, where required."""
+    if policy.require_consent and not data.consent:
+        raise InvalidInput(CONSENT_REQUIRED, field="consent")
+
+
+def consent_record(data: RequestCreate, actor: Actor, now: datetime) -> dict[str, Any]:
+    """The request's consent record: how it was asked for; who confirmed the agreement, when.
+
+    A surface that does not say how (tests, older callers) is read from who asked.
+    """
+    origin = data.origin or origin_of(actor)
+    return {
+        "origin": "slack" if origin == "system" else origin,
+        "consent_at": now if data.consent else None,
+        "consent_by": actor.id if data.consent else None,
+    }
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ from store.models import (
 )
 
 ReviewType = Literal["service", "product"]
+# How a request was asked for: the Slack surface, the CLI, an API key, an import file or an
+# order trigger (Shopify, Stripe). None: read from the actor (bot.usecases.audit.origin_of).
+RequestOrigin = Literal["slack", "cli", "api", "import", "order"]
 When = Literal["now", "delay", "at"]
 
 # A phone number as typed ("+33 (0)6 10-20-30-40"): longer than the E.164 form it is stored
@@ -141,6 +144,9 @@ class RequestCreate(TypedInput):
     language: Language = None  # None: the workspace's language
     override_cooldown: bool = False
     origin_channel: SlackId = None  # Slack channel the command ran in
+    origin: RequestOrigin | None = None
+    # The sender confirms the customer agreed to be contacted (required by `require_consent`).
+    consent: bool = False
 
 
 class RequestEdit(TypedInput):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from bot.usecases.actors import Actor
+from bot.usecases.audit import record_audit
 from store import installations
 from store.installations import TokenCipher
 from store.models import Event, Workspace
@@ -108,6 +109,16 @@ class Installs:
     def _record(
         self, session: Session, workspace_id: int, kind: str, detail: dict[str, object]
     ) -> None:
+        action = "install" if kind == "installed" else "uninstall"
+        record_audit(
+            session,
+            workspace_id,
+            Actor(SLACK, "Slack"),
+            action,
+            self.clock.now(),
+            origin="system",
+            detail=detail,
+        )
         session.add(
             Event(
                 workspace_id=workspace_id,

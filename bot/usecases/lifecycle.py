@@ -15,6 +15,7 @@ from bot.domain.status import PENDING, Status
 from bot.domain.timing import slack_date_token
 from bot.usecases import loading
 from bot.usecases.actors import Actor
+from bot.usecases.audit import record_audit
 from bot.usecases.inputs import BulkResult
 from bot.usecases.notifier import Change
 from bot.usecases.services import UseCase
@@ -64,7 +65,14 @@ class Lifecycle(UseCase):
                 )
                 .distinct()
             ).all()
-        return self.cancel(workspace_id, sorted(numbers), actor)
+        result = self.cancel(workspace_id, sorted(numbers), actor)
+        # Each request is canceled in its own transaction; the entry says what the whole did.
+        with self.db.write() as session:
+            detail = {"canceled": len(result.changed), "refused": len(result.refused)}
+            record_audit(
+                session, workspace_id, actor, "cancel_all", self.clock.now(), detail=detail
+            )
+        return result
 
     def pause_workspace(self, session: Session, workspace_id: int, actor: Actor) -> list[int]:
         """Hold every queued message of a workspace, in the caller's transaction (uninstalled).
@@ -155,6 +163,7 @@ class Lifecycle(UseCase):
                 )
             if last.status == Status.UNKNOWN.value:
                 require_decider(request, actor)  # it may have reached the customer already
+                record_audit(session, workspace_id, actor, "send_again", now, target=f"#{number}")
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
             if contact is not None and opted_out(contact, last.channel):
                 raise NotAllowed(

@@ -12,6 +12,7 @@ from datetime import datetime
 from bot.clock import Clock
 from bot.domain.policy import WorkspacePolicy
 from bot.usecases.actors import Actor
+from bot.usecases.audit import AuditTrail
 from bot.usecases.corrections import Corrections
 from bot.usecases.creating import Creating
 from bot.usecases.inputs import (
@@ -56,6 +57,7 @@ class ReviewOps:
         self.lifecycle = Lifecycle(services)
         self.corrections = Corrections(services)
         self.lookups = Lookups(services)
+        self.audit = AuditTrail(services)
 
     def set_wake(self, wake: Callable[[], None] | None) -> None:
         """Say whom to wake when a message becomes due now (the dispatcher)."""

@@ -13,6 +13,7 @@ from bot.domain.channels import channel_label
 from bot.domain.errors import NotAllowed, NotFound
 from bot.domain.status import Status
 from bot.usecases.actors import RECONCILER, Actor
+from bot.usecases.audit import record_audit
 from bot.usecases.notifier import Change
 from bot.usecases.reports import Applied, FeedbackSource, Report, locked, seen
 from store.models import Message, ReviewRequest
@@ -144,6 +145,7 @@ class UnknownOutcomes(FeedbackSource):
                     detail={"decision": "mark_as_sent"},
                 )
             request.sent_at = request.sent_at or now
+            record_audit(session, workspace_id, actor, "mark_sent", now, target=f"#{number}")
             self.journal.refresh(session, request, now)
             self.journal.notify(
                 session,

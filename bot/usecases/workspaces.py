@@ -7,6 +7,7 @@ from sqlmodel import col, select
 from bot.domain.errors import InvalidInput, NotFound
 from bot.domain.policy import WorkspacePolicy, stored_policy
 from bot.usecases.actors import Actor
+from bot.usecases.audit import record_audit, setting_changes
 from bot.usecases.services import UseCase
 from store.models import Event, Workspace
 
@@ -93,13 +94,19 @@ class Workspaces(UseCase):
             after = policy.model_dump(mode="json")
             workspace.policy = after
             session.add(workspace)
-            changed = {k: after[k] for k in after if before.get(k) != after[k]}
+            changes = setting_changes(before, after)
+            changed = {k: change["new"] for k, change in changes.items()}
+            now = self.clock.now()
             session.add(
                 Event(
                     workspace_id=workspace_id,
                     kind="settings_changed",
                     actor=actor.id,
-                    at=self.clock.now(),
+                    at=now,
                     detail={"changed": changed, "actor_name": actor.name},
                 )
             )
+            for key, change in changes.items():
+                record_audit(
+                    session, workspace_id, actor, "settings", now, target=key, detail=change
+                )

@@ -44,6 +44,7 @@ from handlers.text import (
     user_mention,
 )
 
+CUSTOMER_EXPORT = "customer_export_data"  # admins: everything held, as JSON in their DM
 REQUESTS_PER_PAGE = 10  # grouped: one section per request
 MESSAGES_PER_PAGE = 40  # flat: in sections of LINES_PER_SECTION
 LINES_PER_SECTION = 10
@@ -62,7 +63,9 @@ class _Line:
 # --- the customer view ------------------------------------------------------------------------
 
 
-def customer_reply(history: ContactHistory, state: CustomerState, *, tz: str = "UTC") -> Reply:
+def customer_reply(
+    history: ContactHistory, state: CustomerState, *, tz: str = "UTC", admin: bool = False
+) -> Reply:
     """Show a customer: contact, opt-outs, and their requests with messages, grouped or flat.
 
     Times are Slack date tokens falling back to `tz`, the workspace timezone.
@@ -80,7 +83,7 @@ def customer_reply(history: ContactHistory, state: CustomerState, *, tz: str = "
     page = min(state.page, pages - 1)
     if page != state.page:  # fewer pages than when the button was drawn
         body, total, per_page = build(history, page, tz)
-    blocks.append(_view_buttons(state, page, pages))
+    blocks.append(_view_buttons(state, page, pages, admin=admin))
     blocks.append(DividerBlock())
     blocks += body or [SectionBlock(text=md(f"No {noun} yet."))]
     blocks.append(ContextBlock(elements=[md(_page_note(history, noun, page, per_page, total))]))
@@ -127,7 +130,7 @@ def opt_out_fields(contact: Contact, tz: str = "UTC") -> list[str]:
     return [f"*SMS and WhatsApp*\n{phone}", f"*Email*\n{email}"]
 
 
-def _view_buttons(state: CustomerState, page: int, pages: int) -> ActionsBlock:
+def _view_buttons(state: CustomerState, page: int, pages: int, *, admin: bool) -> ActionsBlock:
     toggle = CustomerState(state.contact_id, flat=not state.flat)
     buttons = [
         ButtonElement(
@@ -146,6 +149,11 @@ def _view_buttons(state: CustomerState, page: int, pages: int) -> ActionsBlock:
         buttons.append(
             ButtonElement(text="Older", action_id=f"{CUSTOMER_VIEW}_older", value=older.encode())
         )
+    if admin:  # the button's listener asks again: a view forwarded to a non-admin is refused
+        export = ButtonElement(
+            text="Export data", action_id=CUSTOMER_EXPORT, value=str(state.contact_id)
+        )
+        buttons.append(export)
     return ActionsBlock(block_id="customer_view", elements=buttons)
 
 
@@ -314,9 +322,10 @@ def deleted_reply(number: int) -> Reply:
     )
 
 
-def customer_lookup_reply(lookup: CustomerLookup, *, tz: str = "UTC") -> Reply:
+def customer_lookup_reply(lookup: CustomerLookup, *, tz: str = "UTC", admin: bool = False) -> Reply:
     """Show the one customer found, or ask which of several was meant."""
     if lookup.history is None:
         return customer_choices_reply(lookup, tz=tz)
     assert lookup.history.contact.id is not None
-    return customer_reply(lookup.history, CustomerState(lookup.history.contact.id), tz=tz)
+    state = CustomerState(lookup.history.contact.id)
+    return customer_reply(lookup.history, state, tz=tz, admin=admin)

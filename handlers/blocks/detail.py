@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.channels import METHOD_LABELS
 from bot.domain.status import PENDING, Status, label
-from bot.usecases.history import Message
+from bot.usecases.history import Message, ReviewRequest
 from bot.usecases.inputs import RequestDetail
 from handlers.blocks.common import Reply, dicts, md
 from handlers.blocks.controls import customer_button
@@ -116,6 +116,13 @@ def _request_fields(detail: RequestDetail) -> list[str]:
     ]
 
 
+def _consent(r: ReviewRequest, tz: str) -> str:
+    """Say whether the sender confirmed the customer agreed to be contacted, when and who."""
+    if r.consent_at is None:
+        return "not confirmed"
+    return f"confirmed {_when(r.consent_at, tz=tz)} by {user_mention(r.consent_by or '', '')}"
+
+
 def _sending_fields(detail: RequestDetail, sender: SenderInfo) -> list[str]:
     """How it is sent: sender, reply-to, landing page, language, retries, what waits."""
     r = detail.request
@@ -130,6 +137,7 @@ def _sending_fields(detail: RequestDetail, sender: SenderInfo) -> list[str]:
         f"*Landing page*\n{escape(landing)}",
         f"*Language*\n{LANGUAGE_LABELS.get(r.language, r.language)}",
         f"*Retries*\n{r.retries}",
+        f"*Asked from · consent*\n{escape(r.origin or 'not recorded')} · {_consent(r, policy.timezone)}",
     ]
     if r.scheduled_at is not None and any(Status(m.status) in PENDING for m in detail.messages):
         fields.append(f"*Goes out*\n{slack_date(r.scheduled_at, tz=policy.timezone)}")

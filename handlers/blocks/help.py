@@ -30,7 +30,8 @@ HELP_LINES = (
         "show",
         "`/reviews show #42` every detail of a request and its messages\n"
         "`/reviews show customer jane@example.com` · `... customer 06 10 20 30 40` · "
-        "`... customer Jane Doe` one customer: opt-outs, every request and message",
+        "`... customer Jane Doe` one customer: opt-outs, every request and message; "
+        "its Export data button sends admins everything held about them as JSON",
     ),
     (
         "pause / resume / cancel",
@@ -59,6 +60,12 @@ HELP_LINES = (
         "`/reviews settings` opens the settings form (admins) · `/reviews settings show` "
         'lists them · `/reviews settings set delay=1d send_window="mon-fri 09:00-19:00"` (admins)',
     ),
+    (
+        "audit",
+        "`/reviews audit` who changed settings, canceled all, deleted, exported or decided "
+        "what, when and from where (admins) · filters: `by:@jane` `action:settings` "
+        "`from:2026-11-01` `to:2026-11-30`",
+    ),
     ("help", "`/reviews help` this message"),
 )
 
@@ -74,6 +81,6 @@ def help_reply(unknown: str | None = None) -> Reply:
         blocks.append(SectionBlock(text=md(f"*{name}*\n{text}")))
     fallback = (
         intro
-        + " Subcommands: send, list, show, edit, pause, resume, cancel, delete, stats, export, settings, help."
+        + " Subcommands: send, list, show, edit, pause, resume, cancel, delete, stats, export, settings, audit, help."
     )
     return Reply(fallback, dicts(blocks))

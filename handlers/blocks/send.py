@@ -41,6 +41,9 @@ WHEN_LABELS = {
 }
 
 
+CONSENT_TEXT = "The customer agreed to be contacted"
+
+
 def send_modal(policy: WorkspacePolicy, *, private_metadata: str = "") -> View:
     """Build the "Ask for a review" modal, defaulting to the workspace's method and language."""
     delay = "none" if policy.delay == "0" else policy.delay
@@ -133,6 +136,17 @@ def send_modal(policy: WorkspacePolicy, *, private_metadata: str = "") -> View:
             hint=f"Customers invited in the last {policy.cooldown_days} days are skipped otherwise.",
         ),
     ]
+    if policy.require_consent:
+        # Required: Slack won't submit the form without it, and creating.py checks it again.
+        agreed = option(CONSENT_TEXT, "consent")
+        blocks.append(
+            InputBlock(
+                block_id="consent",
+                label="Consent",
+                element=CheckboxesElement(action_id=INPUT, options=[agreed]),
+                hint="This workspace asks for it before any customer is contacted.",
+            )
+        )
     return View(
         type="modal",
         callback_id=SEND_MODAL,
