@@ -17,11 +17,11 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
+from bench.speedkit import awake_phones
 from bot.clock import FrozenClock
 from bot.usecases.inputs import RequestCreate
 from store import db as store_db
@@ -47,23 +47,9 @@ def _backlog(url: str) -> None:
     db = Database(url)
     engine = Engine(db, FrozenClock(datetime.now(UTC) - timedelta(minutes=1)), region="US")
     for i in range(BACKLOG):
-        data = RequestCreate(name=f"C{i}", phone=_awake_phone(3000 + i), method="sms")
+        data = RequestCreate(name=f"C{i}", phone=awake_phones(3000 + i, 1)[0], method="sms")
         engine.ops.create(engine.ws, data, ALICE)
     db.dispose()
-
-
-def _awake_phone(n: int) -> str:
-    """A mobile whose owner is inside the law's hours now (the child runs on the real clock):
-    in Paris, else Los Angeles, else Tokyo; between them every hour of the day."""
-    now = datetime.now(UTC)
-    for prefix, zone in (
-        ("+33 6 15 55 ", "Europe/Paris"),
-        ("+1 415 555 ", "America/Los_Angeles"),
-        ("+81 90 1234 ", "Asia/Tokyo"),
-    ):
-        if 9 <= now.astimezone(ZoneInfo(zone)).hour < 20:
-            return f"{prefix}{n:04d}"
-    raise AssertionError("no zone is awake")  # pragma: no cover - they cover the day
 
 
 def _statuses(url: str) -> Counter[str]:
