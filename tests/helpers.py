@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from bot.clock import FrozenClock
+from bot.clock import FrozenClock, SystemClock
 from bot.compose import Composer
 from bot.delivery.base import Sender
 from bot.delivery.console import ConsoleSender
@@ -38,6 +39,7 @@ def cli_invoker(
     from bot.cli import cli
 
     monkeypatch.chdir(tmp_path)  # no stray .env is read
+    _daytime(monkeypatch)
     env = {"DATABASE_URL": database_url, "DEFAULT_REGION": region, "SLACK_BOT_TOKEN": ""}
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMTP_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -47,6 +49,18 @@ def cli_invoker(
         return runner.invoke(cli, list(args), env=env, input=input)
 
     return invoke
+
+
+def _daytime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the in-process CLI's system clock at 12:00 UTC of today, moving as usual.
+
+    Quiet hours (08:00-21:00 in the recipient's zones, never looser) would hold a test's SMS
+    to a French number at night, so CLI tests that send would pass or fail with the hour they
+    run at. Noon UTC is day in France on the same UTC date.
+    """
+    real = datetime.now(UTC)
+    shift = real.replace(hour=12, minute=0, second=0, microsecond=0) - real
+    monkeypatch.setattr(SystemClock, "now", lambda _self: datetime.now(UTC) + shift)
 
 
 PUBLIC_URL = "https://reviews.example.test"
