@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import WorkspaceOpt, cli, cli_filter, fail, opened_app, parse_number, workspace_id
+from bot.cli import (
+    WorkspaceOpt,
+    cli,
+    cli_actor,
+    cli_filter,
+    fail,
+    opened_app,
+    parse_number,
+    workspace_id,
+)
 from bot.domain.channels import METHOD_LABELS
 from bot.domain.contacts import format_phone_international
 from bot.domain.timing import format_local
@@ -112,9 +121,16 @@ def customer(
     flat: Annotated[
         bool, typer.Option("--flat", help="One list of messages, newest first.")
     ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Erase without asking.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Show one customer: contact, opt-outs, and every request with its messages."""
+    """Show one customer: contact, opt-outs, and every request with its messages.
+
+    `customer erase VALUE [--yes]` erases them instead (as the customer may ask, GDPR art. 17).
+    """
+    if value[0].lower() == "erase":
+        _erase(value[1:], yes, workspace)
+        return
     with opened_app() as app:
         ws = workspace_id(app, workspace)
         lookup = app.ops.find_customer(ws, " ".join(value))
@@ -128,6 +144,26 @@ def customer(
             fail("Give their phone number or email to choose one.")
         _echo_contact(lookup.history)
         _echo_requests(lookup.history, flat=flat)
+
+
+def _erase(value: list[str], yes: bool, workspace: str | None) -> None:
+    """Erase one customer's data for good, after a confirmation unless `--yes`."""
+    if not value:
+        fail("Say whom to erase: `reviewops customer erase EMAIL|PHONE|NAME`.")
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        lookup = app.ops.find_customer(ws, " ".join(value))
+        if lookup.history is None:
+            fail(f"Several customers match '{lookup.query}': give their phone number or email.")
+        contact = lookup.history.contact
+        assert contact.id is not None
+        who = "  ".join(x for x in (contact.name, contact.phone, contact.email) if x)
+        count = lookup.history.total_requests
+        asked = f"Erase {who} and their {count} request(s) for good?"
+        if not yes and not typer.confirm(asked):
+            raise typer.Exit(code=1)
+        erased = app.ops.erasure.erase_customer(ws, contact.id, cli_actor())
+        typer.echo(f"Erased the customer and {erased} request(s); an audit line stays for each.")
 
 
 def _echo_contact(h: ContactHistory) -> None:

@@ -123,7 +123,7 @@ def do_show(inv: Invocation) -> None:
     if head.lower() == "customer":
         lookup = inv.surface.ops.find_customer(inv.workspace_id, rest)
         tz = inv.surface.ops.policy(inv.workspace_id).timezone
-        inv.reply(customer_lookup_reply(lookup, tz=tz))
+        inv.reply(customer_lookup_reply(lookup, tz=tz, admin=inv.is_admin()))
         return
     numbers = parse_numbers(inv.args)
     if len(numbers) != 1:

@@ -18,6 +18,7 @@ from tests.fakes.smtp_server import SmtpServer
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 TABLES = (
+    "suppression",
     "oauth_state",
     "sender_pace",
     "webhook_inbox",

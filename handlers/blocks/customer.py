@@ -44,6 +44,11 @@ from handlers.text import (
     user_mention,
 )
 
+# The customer view's erase button (admins) and its confirmation.
+CUSTOMER_ERASE = "customer_erase"
+CUSTOMER_ERASE_CONFIRM = "customer_erase_confirm"
+CUSTOMER_ERASE_KEEP = "customer_erase_keep"
+
 REQUESTS_PER_PAGE = 10  # grouped: one section per request
 MESSAGES_PER_PAGE = 40  # flat: in sections of LINES_PER_SECTION
 LINES_PER_SECTION = 10
@@ -62,10 +67,13 @@ class _Line:
 # --- the customer view ------------------------------------------------------------------------
 
 
-def customer_reply(history: ContactHistory, state: CustomerState, *, tz: str = "UTC") -> Reply:
+def customer_reply(
+    history: ContactHistory, state: CustomerState, *, tz: str = "UTC", admin: bool = False
+) -> Reply:
     """Show a customer: contact, opt-outs, and their requests with messages, grouped or flat.
 
-    Times are Slack date tokens falling back to `tz`, the workspace timezone.
+    Times are Slack date tokens falling back to `tz`, the workspace timezone. An admin also
+    gets the button that erases the customer.
     """
     contact = history.contact
     blocks: list[Block] = [
@@ -80,7 +88,7 @@ def customer_reply(history: ContactHistory, state: CustomerState, *, tz: str = "
     page = min(state.page, pages - 1)
     if page != state.page:  # fewer pages than when the button was drawn
         body, total, per_page = build(history, page, tz)
-    blocks.append(_view_buttons(state, page, pages))
+    blocks.append(_view_buttons(state, page, pages, admin=admin))
     blocks.append(DividerBlock())
     blocks += body or [SectionBlock(text=md(f"No {noun} yet."))]
     blocks.append(ContextBlock(elements=[md(_page_note(history, noun, page, per_page, total))]))
@@ -127,7 +135,7 @@ def opt_out_fields(contact: Contact, tz: str = "UTC") -> list[str]:
     return [f"*SMS and WhatsApp*\n{phone}", f"*Email*\n{email}"]
 
 
-def _view_buttons(state: CustomerState, page: int, pages: int) -> ActionsBlock:
+def _view_buttons(state: CustomerState, page: int, pages: int, *, admin: bool) -> ActionsBlock:
     toggle = CustomerState(state.contact_id, flat=not state.flat)
     buttons = [
         ButtonElement(
@@ -145,6 +153,15 @@ def _view_buttons(state: CustomerState, page: int, pages: int) -> ActionsBlock:
         older = CustomerState(state.contact_id, state.flat, page + 1)
         buttons.append(
             ButtonElement(text="Older", action_id=f"{CUSTOMER_VIEW}_older", value=older.encode())
+        )
+    if admin:  # asks for a confirmation first (erase_prompt)
+        buttons.append(
+            ButtonElement(
+                text="Erase customer",
+                action_id=CUSTOMER_ERASE,
+                value=str(state.contact_id),
+                style="danger",
+            )
         )
     return ActionsBlock(block_id="customer_view", elements=buttons)
 
@@ -314,9 +331,39 @@ def deleted_reply(number: int) -> Reply:
     )
 
 
-def customer_lookup_reply(lookup: CustomerLookup, *, tz: str = "UTC") -> Reply:
+def customer_lookup_reply(lookup: CustomerLookup, *, tz: str = "UTC", admin: bool = False) -> Reply:
     """Show the one customer found, or ask which of several was meant."""
     if lookup.history is None:
         return customer_choices_reply(lookup, tz=tz)
     assert lookup.history.contact.id is not None
-    return customer_reply(lookup.history, CustomerState(lookup.history.contact.id), tz=tz)
+    state = CustomerState(lookup.history.contact.id)
+    return customer_reply(lookup.history, state, tz=tz, admin=admin)
+
+
+# --- erase a customer -------------------------------------------------------------------------
+
+
+def erase_prompt(history: ContactHistory) -> Reply:
+    """Ask an admin to confirm erasing a customer for good."""
+    contact = history.contact
+    count = history.total_requests
+    return confirm_prompt(
+        f":wastebasket: Erase *{escape(contact.name)}* for good? Their name, phone and email, "
+        f"and the messages and replies of their {count} "
+        f"{'request' if count == 1 else 'requests'} are erased, anything still waiting is "
+        "canceled, and the cards and thread replies in Slack are overwritten. Only audit lines "
+        "stay, and, if they had opted out, a keyed hash of that address so they are never "
+        "contacted again unless they opt back in. This can't be undone.",
+        block_id="erase_customer",
+        confirm=("Erase customer", CUSTOMER_ERASE_CONFIRM, str(contact.id)),
+        keep=("Keep them", CUSTOMER_ERASE_KEEP, str(contact.id)),
+    )
+
+
+def erased_reply(count: int) -> Reply:
+    """Confirm a customer's erasure to the admin who asked."""
+    noun = "request" if count == 1 else "requests"
+    return text_reply(
+        f":wastebasket: Erased the customer and {count} {noun}: their details and messages are "
+        "gone, and their cards in the channel now say so."
+    )
