@@ -9,6 +9,7 @@ erases a workspace's customers 30 days after it uninstalled the app, unless it c
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from bot.usecases.erasure import ErasureRun
 from scheduler.erasure import run_erasure
 from store.models import Contact, Message, ReviewRequest
 from tests.helpers import cli_invoker
-from tests.slack_harness import SlackHarness, slack_fixture, text_of  # noqa: F401
+from tests.slack_harness import CHANNEL, SlackHarness, slack_fixture, text_of  # noqa: F401
+from tests.test_slack_bulk import drain_outbox
 from tests.test_slack_oauth import Installed, install, served  # noqa: F401
 from tests.test_trust_tenant_install import UNINSTALLED, served_command, served_event
 
@@ -54,13 +56,17 @@ def stats_text(slack: SlackHarness) -> str:
 def years(slack: SlackHarness) -> SlackHarness:
     """Jane and Bob asked on day 0 (sent by SMS), Bob again 800 days later; now day 1096."""
     slack.set_policy(delay="0", send_window="always", cooldown_days=0)
-    slack.create("Jane Doe", phone="+33 6 10 20 30 40", reference="OLD-1", when="now")
+    jane = {"reference": "OLD-1", "when": "now", "origin_channel": CHANNEL}
+    slack.create("Jane Doe", phone="+33 6 10 20 30 40", **jane)  # her card is in #sales
     slack.create("Bob Martin", phone="+33 6 12 34 56 78", email="bob@example.com", when="now")
     slack.app.dispatcher.run_until_idle()
+    drain_outbox(slack)
     slack.clock.advance(timedelta(days=800))
     slack.create("Bob Martin", phone="+33 6 12 34 56 78", when="now")
     slack.app.dispatcher.run_until_idle()
     slack.clock.advance(timedelta(days=296))
+    # Cards go to #sales from now on: the erasure must not post one for an old request.
+    slack.set_policy(notify_channel=CHANNEL)
     return slack
 
 
@@ -91,6 +97,12 @@ def test_retention_erases_old_requests_keeps_recent_ones_and_the_stats(
     assert (bob.name, bob.phone) == ("Bob Martin", "+33612345678")  # a recent request keeps him
 
     assert stats_text(slack) == before
+    drain_outbox(slack)
+    [card] = slack.fake.messages(CHANNEL)  # Jane's, updated; none posted for Bob's old one
+    replies = slack.fake.thread(CHANNEL, card["ts"])
+    shown = json.dumps([(m["text"], m.get("blocks")) for m in replies])
+    assert "Jane" not in shown and "OLD-1" not in shown
+    assert "Customer data erased (retention)" in shown
     assert run_erasure(slack.ops.erasure, GRACE) == ErasureRun()  # idempotent
 
 

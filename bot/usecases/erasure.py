@@ -145,8 +145,11 @@ class Erasure(UseCase):
         erase_content(self.journal, session, request, now, name=ERASED)
         request.erased_at = now
         self.journal.record(session, request, "erased", actor, now, detail={"by": actor.id})
-        said = f"Customer data erased ({actor.name})"
-        self.journal.notify(session, request, Change("erased", said))
+        # Only a card already in Slack is updated: an old request that never had one must not
+        # post a card now, and an uninstalled workspace's Slack can't be reached any more.
+        if request.slack_channel and actor != UNINSTALL:
+            said = f"Customer data erased ({actor.name})"
+            self.journal.notify(session, request, Change("erased", said))
 
     def _erase_contact(
         self, session: Session, contact: Contact, senders: set[str], now: datetime
