@@ -22,7 +22,7 @@ from bot.usecases.erasure import ErasureRun
 from scheduler.erasure import run_erasure
 from store.models import Contact, Message, ReviewRequest
 from tests.helpers import cli_invoker
-from tests.slack_harness import CHANNEL, SlackHarness, slack_fixture, text_of  # noqa: F401
+from tests.slack_harness import ADMIN, CHANNEL, SlackHarness, slack_fixture, text_of  # noqa: F401
 from tests.test_slack_bulk import drain_outbox
 from tests.test_slack_oauth import Installed, install, served  # noqa: F401
 from tests.test_trust_tenant_install import UNINSTALLED, served_command, served_event
@@ -169,3 +169,12 @@ def test_a_reinstall_within_the_grace_period_keeps_the_data(served: Installed) -
     clock.advance(timedelta(days=GRACE * 2))
     assert run_erasure(served.app.ops.erasure, GRACE) == ErasureRun()
     assert requests_of(served.app)[0].customer_name == "Jane Doe"
+
+
+def test_retention_is_a_workspace_setting_in_slack(slack: SlackHarness) -> None:
+    assert slack.post_command("settings set retention_days=7", user=ADMIN).status_code == 200
+    assert "at least 30 days, or 0 to keep it forever" in text_of(slack.answer())
+    assert slack.ops.policy(slack.ws).retention_days == 1095  # the default, unchanged
+    assert slack.post_command("settings set retention_days=365", user=ADMIN).status_code == 200
+    assert "Settings saved: retention_days" in text_of(slack.answer())
+    assert slack.ops.policy(slack.ws).retention_days == 365
