@@ -25,7 +25,14 @@ from tests.helpers import cli_invoker
 from tests.slack_harness import ADMIN, CHANNEL, SlackHarness, slack_fixture, text_of  # noqa: F401
 from tests.test_slack_bulk import drain_outbox
 from tests.test_slack_oauth import Installed, install, served  # noqa: F401
-from tests.test_trust_tenant_install import UNINSTALLED, served_command, served_event
+from tests.test_trust_tenant_install import (
+    UNINSTALLED,
+    event_body,
+    events,
+    post_signed,
+    served_command,
+    served_event,
+)
 
 GRACE = 30  # UNINSTALLED_RETENTION_DAYS' default
 STATS = "stats from:2026-11-01 to:2029-12-31"
@@ -178,3 +185,14 @@ def test_retention_is_a_workspace_setting_in_slack(slack: SlackHarness) -> None:
     assert slack.post_command("settings set retention_days=365", user=ADMIN).status_code == 200
     assert "Settings saved: retention_days" in text_of(slack.answer())
     assert slack.ops.policy(slack.ws).retention_days == 365
+
+
+def test_a_single_workspace_install_is_not_erased_by_the_grace_period(slack: SlackHarness) -> None:
+    # With SLACK_BOT_TOKEN a reinstall records nothing, so an uninstall can't be known final.
+    slack.create("Jane Doe", phone="+33 6 10 20 30 40", when="delay")
+    body = event_body(UNINSTALLED)
+    assert post_signed(slack.url, body, "application/json").status_code == 200
+    assert len(events(slack.app, "uninstalled")) == 1
+    slack.clock.advance(timedelta(days=GRACE + 1))
+    assert run_erasure(slack.ops.erasure, GRACE) == ErasureRun()
+    assert requests_of(slack.app)[0].customer_name == "Jane Doe"

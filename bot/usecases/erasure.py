@@ -96,19 +96,25 @@ class Erasure(UseCase):
     # --- the daily job's parts ---------------------------------------------------------------
 
     def _uninstalled_before(self, workspace_id: int, when: datetime) -> bool:
-        """Say whether the workspace's last install event is an uninstall before `when`."""
+        """Say whether the workspace installed through OAuth, then uninstalled before `when`.
+
+        A single-workspace install (SLACK_BOT_TOKEN) records no install: its reinstall would
+        not be seen either, so the grace period never erases it (its operator decides).
+        """
         with self.db.read() as session:
-            last = session.exec(
-                select(Event)
+            kinds = session.exec(
+                select(Event.kind, Event.at)
                 .where(
                     Event.workspace_id == workspace_id,
                     col(Event.request_id).is_(None),
                     col(Event.kind).in_(["installed", "uninstalled"]),
                 )
                 .order_by(col(Event.at).desc(), col(Event.id).desc())
-                .limit(1)
-            ).first()
-        return last is not None and last.kind == "uninstalled" and last.at <= when
+            ).all()
+        if not kinds or not any(kind == "installed" for kind, _ in kinds):
+            return False
+        last, at = kinds[0]
+        return last == "uninstalled" and at <= when
 
     def _erase_old(
         self, workspace_id: int, cutoff: datetime | None, actor: Actor, now: datetime, batch: int
