@@ -25,6 +25,8 @@ from slack_bolt.adapter.flask import SlackRequestHandler  # noqa: F401  (shared,
 import handlers.outbox_writer  # noqa: F401
 import scheduler.outbox  # noqa: F401
 from bot.app import ReviewOpsApp, create_app
+from bot.http_limits import BodyLimit
+from bot.log_redaction import RedactingLogger, redact_handlers
 from bot.settings import Settings
 from bot.slack import NOT_CONFIGURED, install_slack, slack_ready
 from bot.supervisor import ServeArbiter
@@ -42,6 +44,8 @@ def create_flask(app: ReviewOpsApp) -> Flask:
     flask_app.register_blueprint(blueprint(app))
     for hook in app.flask_hooks:
         hook(flask_app)
+    # Every body is bounded by its route's maximum before Flask or Bolt reads any of it.
+    flask_app.wsgi_app = BodyLimit(flask_app.wsgi_app)  # type: ignore[method-assign]
     return flask_app
 
 
@@ -53,6 +57,21 @@ def web_workers(settings: Settings, *, socket_mode: bool = False) -> int:
     if socket_mode:
         return 1
     return settings.web_concurrency or max(1, (os.cpu_count() or 1) - 1)
+
+
+def gunicorn_settings(settings: Settings, *, socket_mode: bool) -> dict[str, Any]:
+    """Return gunicorn's settings for the web tier (the hooks are added by `serve`)."""
+    return {
+        "bind": f"0.0.0.0:{settings.port}",  # noqa: S104  (a server listens on all interfaces)
+        "workers": web_workers(settings, socket_mode=socket_mode),
+        "worker_class": "gthread",
+        "threads": settings.web_threads,
+        "timeout": 60,
+        "graceful_timeout": GRACEFUL_SECONDS,
+        "accesslog": "-",
+        # Link tokens and OAuth code/state never reach the access log.
+        "logger_class": RedactingLogger,
+    }
 
 
 def serve(
@@ -68,7 +87,9 @@ def serve(
         log.warning(NOT_CONFIGURED)  # once, here, not in every worker
     holder: dict[str, ReviewOpsApp] = {}
 
-    def post_worker_init(_worker: Any) -> None:
+    def post_worker_init(worker: Any) -> None:
+        # Our records and gunicorn's error log: no link token or OAuth secret in any line.
+        redact_handlers(logging.getLogger(), worker.log.error_log)
         if socket_mode:
             from bot.slack import connect_socket_mode
 
@@ -81,18 +102,10 @@ def serve(
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             assert self.cfg is not None
-            for key, value in {
-                "bind": f"0.0.0.0:{settings.port}",  # noqa: S104  (a server listens on all interfaces)
-                "workers": web_workers(settings, socket_mode=socket_mode),
-                "worker_class": "gthread",
-                "threads": settings.web_threads,
-                "timeout": 60,
-                "graceful_timeout": GRACEFUL_SECONDS,
-                "accesslog": "-",
-                "post_worker_init": post_worker_init,
-                "worker_exit": worker_exit,
-            }.items():
+            for key, value in gunicorn_settings(settings, socket_mode=socket_mode).items():
                 self.cfg.set(key, value)
+            self.cfg.set("post_worker_init", post_worker_init)
+            self.cfg.set("worker_exit", worker_exit)
 
         def run(self) -> None:
             ServeArbiter(self, scheduler).run()

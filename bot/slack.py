@@ -138,13 +138,13 @@ def install_slack(app: ReviewOpsApp) -> bool:
         return False
 
     def hook(flask_app: Flask) -> None:
-        from slack_bolt.adapter.flask import SlackRequestHandler
+        from bot.slack_endpoint import SlackEndpoint
 
         bolt = create_bolt_app(app, client=make_web_client(settings, oauth=oauth))
-        handler = SlackRequestHandler(bolt)
+        endpoint = SlackEndpoint(bolt, settings.slack_signing_secret or "")
 
         def slack_events() -> Response:
-            return handler.handle(request)  # type: ignore[no-any-return]
+            return endpoint.handle(request)
 
         flask_app.add_url_rule(EVENTS_PATH, "slack_events", slack_events, methods=["POST"])
         if oauth:

@@ -42,8 +42,6 @@ NO_CACHE = {
 # A transparent 1x1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-# A Twilio callback's form is about 1 KB; a larger body is not Twilio's, and is never parsed.
-MAX_TWILIO_BODY = 64 * 1024
 
 # Mail security gateways and link previewers fetch links before (or instead of) people.
 SCANNER_AGENTS = (
@@ -180,11 +178,7 @@ def _twilio_status_route(
 
     @target.post("/webhooks/twilio/status")
     def twilio_status() -> Response:
-        size = request.content_length
-        if size is None:
-            return Response("length required\n", status=411, mimetype="text/plain")
-        if size > MAX_TWILIO_BODY:
-            return Response("body too large\n", status=413, mimetype="text/plain")
+        # The body is at most bot/http_limits.py's maximum for Twilio, read before this runs.
         if not verified("status"):
             return Response("invalid signature\n", status=403, mimetype="text/plain")
         form = request.form
@@ -253,24 +247,42 @@ def _email_routes(
             return Response("refused\n", status=refused, mimetype="text/plain")
         counted("mailgun", "accepted")
         data = payload.get("event-data")
-        if not isinstance(data, dict):
-            return Response("no event-data\n", status=400, mimetype="text/plain")
-        headers = (data.get("message") or {}).get("headers") or {}
-        status = data.get("delivery-status") or {}
+        fields = _mailgun_fields(data) if isinstance(data, dict) else None
+        if not isinstance(data, dict) or fields is None:
+            log.warning("refused a signed Mailgun event whose event-data is not Mailgun's shape")
+            return Response("malformed event-data\n", status=400, mimetype="text/plain")
+        headers, status = fields
         code = status.get("code")
         email = mailgun_reports.email_report(
-            str(data.get("event") or ""),
-            data.get("severity"),
-            str(code) if code not in (None, "") else None,
-            status.get("description") or status.get("message") or data.get("reason"),
+            _text(data.get("event")) or "",
+            _text(data.get("severity")),
+            str(code) if isinstance(code, int | str) and code != "" else None,
+            _text(status.get("description"))
+            or _text(status.get("message"))
+            or _text(data.get("reason")),
         )
         feedback.email_events.report(
             provider="mailgun",
-            message_id=str(headers.get("message-id") or ""),
-            event_id=str(data.get("id") or ""),
+            message_id=_text(headers.get("message-id")) or "",
+            event_id=_text(data.get("id")) or "",
             email=email,
         )
         return Response(status=200)
+
+
+def _mailgun_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Return an event's message headers and delivery status, or None if they are not objects."""
+    message = data.get("message") or {}
+    headers = (message.get("headers") or {}) if isinstance(message, dict) else None
+    status = data.get("delivery-status") or {}
+    if not isinstance(headers, dict) or not isinstance(status, dict):
+        return None
+    return headers, status
+
+
+def _text(value: Any) -> str | None:
+    """A string field of a provider's JSON, or None whatever else was sent in its place."""
+    return value if isinstance(value, str) else None
 
 
 def _link_routes(target: Blueprint | Flask, feedback: Feedback) -> None:

@@ -23,6 +23,7 @@ from handlers.blocks.help import help_reply
 from handlers.blocks.listing import Row, bulk_reply, cancel_all_prompt, list_reply
 from handlers.blocks.send import created_reply, send_modal
 from handlers.blocks.settings_show import settings_reply
+from handlers.delivery_keys import command_key
 from handlers.edit import open_edit
 from handlers.errors import refusals, to_command
 from handlers.invocation import Invocation
@@ -104,7 +105,9 @@ def do_send(inv: Invocation) -> None:
         origin_channel=inv.channel_id or None,
     )
     try:
-        request = inv.surface.ops.create(inv.workspace_id, data, inv.actor)
+        # Once per command: Slack's retry of it gets a quiet ack (handlers/errors.py).
+        key = command_key(inv.trigger_id)
+        request = inv.surface.ops.create(inv.workspace_id, data, inv.actor, key=key)
     except DomainError as exc:
         hint = " (Add `force:yes` to send anyway.)" if isinstance(exc, Conflict) else ""
         raise InvalidInput(f"Nothing was sent. {exc.message}{hint}") from exc

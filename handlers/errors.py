@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.domain.errors import DomainError
 from bot.failures import failure_text
+from bot.usecases.once import AlreadyCreated
 from handlers.blocks.common import Reply, text_reply
 from handlers.listener_pool import LISTENER_POOL
 from handlers.surface import actor_of
@@ -143,6 +144,11 @@ def refusals(answer: Answer) -> Callable[[Listener], Listener]:
                         listener(**{name: value for name, value in given.items() if name in wanted})
                     except DomainError as exc:
                         answer(exc, request)  # may fail too (Slack down): told below
+                    except AlreadyCreated as done:
+                        # A delivery repeated (a retry, a double click): the first answered.
+                        log.info("a repeated Slack delivery created nothing (#%s)", done.number)
+                        if acking.response is None:
+                            acking()
                 except Exception as exc:  # noqa: BLE001 - re-raised, Bolt would drop the ack
                     log.exception("Slack listener %s failed", listener.__name__)
                     tell(request, failure_text(exc))
@@ -174,6 +180,11 @@ def field_refusals(
     """
 
     def answer(exc: DomainError, request: Request) -> None:
+        if request.ack.response is not None:
+            # Acked already (listener_pool's fallback, the database was slow): the modal has
+            # closed, so the refusal goes to the person in a message.
+            anywhere(exc, request)
+            return
         request.ack(response_action="errors", errors=to_fields(exc, request.body))
 
     return refusals(answer)

@@ -34,15 +34,27 @@ class SignallingAck(Ack):
     """Bolt's ack that also wakes the request thread, then waits for a slot for what follows."""
 
     def __init__(self, inner: Ack, acked: threading.Event, slots: threading.Semaphore) -> None:
-        super().__init__()
         self._inner = inner
+        super().__init__()
         self._acked = acked
         self._slots = slots
         self._holding = False
 
+    @property  # type: ignore[override]
+    def response(self) -> BoltResponse | None:
+        """Slack's answer, once given: by the listener, or by the pool's fallback ack.
+
+        A listener that sees it given late (the fallback) knows Slack has its answer already,
+        and tells the person another way (handlers/errors.py).
+        """
+        return self._inner.response
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        """Kept by the inner ack (Ack's constructor sets it to None)."""
+
     def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:  # type: ignore[override]
         response = self._inner(*args, **kwargs)
-        self.response = response
         self._acked.set()
         if not self._holding:
             self._slots.acquire()

@@ -19,6 +19,7 @@ from handlers.blocks.common import read_metadata, text_reply
 from handlers.blocks.listing import FILTER_MODAL
 from handlers.blocks.send import RESCHEDULE_MODAL, SEND_MODAL, created_reply
 from handlers.commands import render_list
+from handlers.delivery_keys import submission_key
 from handlers.errors import field_errors, field_refusals
 from handlers.home import publish_home
 from handlers.modal_input import entered, picked_or_typed, tell
@@ -121,7 +122,8 @@ def send_submitted(ack: Ack, body: dict[str, Any], client: WebClient, context: B
         ack(response_action="errors", errors=errors)
         return
     user = actor_of(body)
-    request = surface.ops.create(ws, _request_create(body, at), user)
+    # Once per submission: a double click or a retry gets a quiet ack (handlers/errors.py).
+    request = surface.ops.create(ws, _request_create(body, at), user, key=submission_key(body))
     ack()
     meta = read_metadata(body["view"].get("private_metadata"))
     tell(client, meta, user.id, created_reply(request, tz=surface.ops.policy(ws).timezone))

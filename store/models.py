@@ -278,6 +278,29 @@ class OAuthState(SQLModel, table=True):
     used_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
 
+class CreationKey(SQLModel, table=True):
+    """The Slack delivery a request was created from, so a second delivery creates nothing.
+
+    A key is taken first thing in the creating transaction (unique per workspace), so two
+    workers given the same delivery create one request between them; purged after a day.
+    """
+
+    __tablename__ = "creation_key"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "key", name="uq_creation_key"),
+        Index("ix_creation_key_created", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    key: str = Field(max_length=200)
+    # Set in the transaction that took the key, once its request has an id.
+    request_id: int | None = Field(
+        default=None, foreign_key="review_request.id", ondelete="CASCADE"
+    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class Suppression(SQLModel, table=True):
     """An erased customer's opted-out address, kept only as a keyed hash (migration 0010).
 

@@ -20,6 +20,7 @@ PG_URL = os.environ.get("TEST_DATABASE_URL")
 TABLES = (
     "suppression",
     "oauth_state",
+    "creation_key",
     "sender_pace",
     "webhook_inbox",
     "slack_outbox",

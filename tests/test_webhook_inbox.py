@@ -134,10 +134,10 @@ def test_bad_signature_or_oversized_body_stores_nothing(web: Web) -> None:
     big = {**params, "Body": "x" * 70_000}
     signed = {"X-Twilio-Signature": tw.sign_request(TOKEN, url, big)}
     assert requests.post(url, data=big, headers=signed, timeout=5).status_code == 413
-    # Chunked, so of no announced length: refused before anything is read.
-    chunks = iter([b"MessageSid=", sid.encode(), b"&MessageStatus=delivered"])
+    # Chunked, so of no announced length: refused once one byte more than allowed was read.
+    chunks = iter([b"MessageSid=", sid.encode(), b"&Body=" + b"x" * 70_000])
     signed = {"X-Twilio-Signature": tw.sign_request(TOKEN, url, params)}
-    assert requests.post(url, data=chunks, headers=signed, timeout=5).status_code == 411
+    assert requests.post(url, data=chunks, headers=signed, timeout=5).status_code == 413
     assert inbox_rows(web) == []
 
 

@@ -15,7 +15,7 @@ from bot.domain.policy import WorkspacePolicy, stored_policy
 from bot.domain.status import Status
 from bot.domain.timing import parse_delay
 from bot.domain.window import next_allowed, parse_window
-from bot.usecases import loading
+from bot.usecases import loading, once
 from bot.usecases.actors import Actor
 from bot.usecases.inputs import RequestCreate
 from bot.usecases.notifier import Change
@@ -29,14 +29,20 @@ from store.suppressions import SuppressionKey
 class Creating(UseCase):
     """Validate and store new review requests."""
 
-    def create(self, workspace_id: int, data: RequestCreate, actor: Actor) -> ReviewRequest:
+    def create(
+        self, workspace_id: int, data: RequestCreate, actor: Actor, *, key: str | None = None
+    ) -> ReviewRequest:
         """Validate and store a new request with its first message(s).
+
+        `key` names the delivery it comes from (bot/usecases/once.py): one request per key.
 
         :raise InvalidInput: a field is wrong (``.field`` names it); nothing is stored.
         :raise Conflict: the contact was invited within the cooldown and no override was given.
+        :raise AlreadyCreated: a request was already created under `key`; nothing is stored.
         """
         now = self.clock.now()
         with self.db.write() as session:
+            once.claim(session, workspace_id, key, now)
             workspace = loading.workspace(session, workspace_id)
             policy = stored_policy(workspace.policy)
             plan = self._plan(session, workspace_id, policy, data, now)
@@ -64,29 +70,42 @@ class Creating(UseCase):
                 origin_channel=data.origin_channel,
             )
             self.journal.open_request(session, request)
+            once.record(session, workspace_id, key, request)
             for channel in plan.channels:
                 self.journal.add_message(session, request, channel, "initial", plan.due_at, now)
-            self.journal.record(
-                session,
-                request,
-                "created",
-                actor,
-                now,
-                detail={
-                    "method": plan.method,
-                    "channels": list(plan.channels),
-                    "due_at": plan.due_at.isoformat(),
-                    "cooldown_overridden": data.override_cooldown,
-                },
-            )
-            self.journal.notify(
-                session,
-                request,
-                Change("created", f"Requested by {actor.label}", actor_id=actor.id),
-            )
+            self._record_created(session, request, plan, data, actor, now)
         if plan.due_at <= now:
             self.wake()
         return request
+
+    def _record_created(
+        self,
+        session: Session,
+        request: ReviewRequest,
+        plan: Plan,
+        data: RequestCreate,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        """Record the request's creation and tell the Notifier (in the creating transaction)."""
+        self.journal.record(
+            session,
+            request,
+            "created",
+            actor,
+            now,
+            detail={
+                "method": plan.method,
+                "channels": list(plan.channels),
+                "due_at": plan.due_at.isoformat(),
+                "cooldown_overridden": data.override_cooldown,
+            },
+        )
+        self.journal.notify(
+            session,
+            request,
+            Change("created", f"Requested by {actor.label}", actor_id=actor.id),
+        )
 
     def _plan(
         self,

@@ -96,13 +96,16 @@ class ReviewOps:
 
     # --- creating ---------------------------------------------------------------------------
 
-    def create(self, workspace_id: int, data: RequestCreate, actor: Actor) -> ReviewRequest:
-        """Validate and store a new request with its first message(s).
+    def create(
+        self, workspace_id: int, data: RequestCreate, actor: Actor, *, key: str | None = None
+    ) -> ReviewRequest:
+        """Validate and store a new request with its first message(s), once per `key`.
 
         :raise InvalidInput: a field is wrong (``.field`` names it); nothing is stored.
         :raise Conflict: the contact was invited within the cooldown and no override was given.
+        :raise AlreadyCreated: `key`'s delivery already created a request; nothing is stored.
         """
-        return self.creating.create(workspace_id, data, actor)
+        return self.creating.create(workspace_id, data, actor, key=key)
 
     # --- lifecycle --------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """installs: OAuth states used once, and an index to route customers' texts back
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 07:00:00
 
 `oauth_state` keeps each OAuth `state` once used, so that a second redirect with it is
@@ -19,7 +19,7 @@ from alembic import op
 import store.types
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
