@@ -18,6 +18,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.clock import FrozenClock
+from bot.usecases.actors import Actor
 from bot.usecases.erasure import ErasureRun
 from scheduler.erasure import run_erasure
 from store.models import Contact, Message, ReviewRequest
@@ -32,6 +33,7 @@ from tests.test_trust_tenant_install import (
     post_signed,
     served_command,
     served_event,
+    stored,
 )
 
 GRACE = 30  # UNINSTALLED_RETENTION_DAYS' default
@@ -144,7 +146,7 @@ def test_a_shorter_retention_than_a_month_is_refused(
 
 def uninstalled_with_a_request(served: Installed) -> FrozenClock:
     assert install(served).status_code == 200
-    assert "#1" in served_command(served, "send Jane Doe +33 6 10 20 30 40 in:2d")
+    assert "Jane Doe" in served_command(served, "send Jane Doe +33 6 10 20 30 40 in:2d")
     assert served_event(served, UNINSTALLED) == 200
     clock = served.app.clock
     assert isinstance(clock, FrozenClock)
@@ -152,20 +154,26 @@ def uninstalled_with_a_request(served: Installed) -> FrozenClock:
 
 
 def test_an_uninstalled_workspace_is_erased_after_the_grace_period(served: Installed) -> None:
+    # Bob's only request was deleted before: his contact is erased by the sweep of contacts.
+    assert install(served).status_code == 200
+    assert "#1" in served_command(served, "send Bob Roe +33 6 11 22 33 44 in:2d")
+    workspace = stored(served.app)
+    assert workspace is not None and workspace.id is not None
+    served.app.ops.delete(workspace.id, 1, Actor("cli:ops", "ops", admin=True))
     clock = uninstalled_with_a_request(served)
     clock.advance(timedelta(days=GRACE - 1))
     assert run_erasure(served.app.ops.erasure, GRACE) == ErasureRun()
-    assert requests_of(served.app)[0].customer_name == "Jane Doe"
+    assert requests_of(served.app)[-1].customer_name == "Jane Doe"
 
     clock.advance(timedelta(days=2))
-    assert run_erasure(served.app.ops.erasure, GRACE) == ErasureRun(by_uninstall=1)
-    [request] = requests_of(served.app)
+    assert run_erasure(served.app.ops.erasure, GRACE) == ErasureRun(by_uninstall=2)
+    [_, request] = requests_of(served.app)
     assert (request.customer_name, request.phone, request.erased_at) == (
         "erased",
         None,
         clock.now(),
     )
-    assert [(c.name, c.phone) for c in contacts_of(served.app)] == [("erased", None)]
+    assert [(c.name, c.phone) for c in contacts_of(served.app)] == [("erased", None)] * 2
     assert request.status == "canceled"  # it was paused by the uninstall, now never sent
 
 

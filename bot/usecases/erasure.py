@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
@@ -119,7 +120,11 @@ class Erasure(UseCase):
     def _erase_old(
         self, workspace_id: int, cutoff: datetime | None, actor: Actor, now: datetime, batch: int
     ) -> int:
-        """Erase up to `batch` requests created before `cutoff` (None: all), then their contacts."""
+        """Erase up to `batch` requests created before `cutoff`, then their contacts; return how many.
+
+        `cutoff` None (an uninstalled workspace): every request, then, when none is left, up
+        to `batch` of the contacts left (those without a request); they count in the result.
+        """
         with self.db.write() as session:
             query = select(ReviewRequest).where(
                 ReviewRequest.workspace_id == workspace_id,
@@ -138,10 +143,11 @@ class Erasure(UseCase):
                 contact = session.get(Contact, contact_id)
                 if contact is not None and not _requests_of(session, contact, kept_only=True):
                     self._erase_contact(session, contact, through, now)
-            if cutoff is None:  # uninstalled: the customers who have no request left too
-                for contact in _contacts_of(session, workspace_id):
-                    if not _requests_of(session, contact, kept_only=True):
-                        self._erase_contact(session, contact, set(), now)
+            if cutoff is None and not requests:  # uninstalled: then the customers left
+                left = _contacts_of(session, workspace_id, batch)
+                for contact in left:
+                    self._erase_contact(session, contact, _texted_through(session, contact), now)
+                return len(left)
             return len(erased)
 
     def _erase_kept(
@@ -191,10 +197,15 @@ def _requests_of(
     return list(session.exec(query.order_by(col(ReviewRequest.id))).all())
 
 
-def _contacts_of(session: Session, workspace_id: int) -> list[Contact]:
-    """Return a workspace's contacts not yet erased."""
-    rows = session.exec(select(Contact).where(Contact.workspace_id == workspace_id)).all()
-    return [c for c in rows if not _erased(c)]
+def _contacts_of(session: Session, workspace_id: int, limit: int) -> list[Contact]:
+    """Return up to `limit` of a workspace's contacts not yet erased."""
+    not_erased = or_(
+        col(Contact.name) != ERASED,
+        col(Contact.phone).is_not(None),
+        col(Contact.email).is_not(None),
+    )
+    query = select(Contact).where(Contact.workspace_id == workspace_id, not_erased)
+    return list(session.exec(query.order_by(col(Contact.id)).limit(limit)).all())
 
 
 def _being_sent(session: Session, request: ReviewRequest) -> bool:
@@ -210,7 +221,11 @@ def _being_sent(session: Session, request: ReviewRequest) -> bool:
 
 
 def _texted_through(session: Session, contact: Contact | None) -> set[str]:
-    """Name the senders our texts to the contact's number went through (for a later START)."""
+    """Name the senders our texts to the contact went through (for a later START).
+
+    Read from every text of theirs, those already erased by an earlier batch too (a message
+    keeps its sender when its address goes).
+    """
     if contact is None or not contact.phone:
         return set()
     rows = session.exec(
@@ -218,7 +233,6 @@ def _texted_through(session: Session, contact: Contact | None) -> set[str]:
         .join(ReviewRequest, col(Message.request_id) == col(ReviewRequest.id))
         .where(
             ReviewRequest.contact_id == contact.id,
-            Message.to_address == contact.phone,
             col(Message.channel).in_(list(PHONE_CHANNELS)),
             col(Message.status).in_([s.value for s in HANDED_OVER]),
         )
