@@ -18,7 +18,7 @@ from bot.usecases.dispatcher import Dispatcher
 from bot.usecases.notifier import Notifier
 from bot.usecases.pacing import Pacing
 from bot.usecases.review_ops import ReviewOps
-from scheduler import dispatch, reaper
+from scheduler import dispatch, erasure, reaper
 from scheduler.jobs import Scheduler
 from store.db import Database
 
@@ -64,10 +64,12 @@ class ReviewOpsApp:
         return self._inbox
 
     def start_scheduler(self) -> None:
-        """Start the dispatch, reaper and Slack outbox jobs, woken when a request is due."""
+        """Start the dispatch, reaper, erasure and Slack outbox jobs; dispatch woken when due."""
         dispatch.register(self.scheduler, self.dispatcher)
         reaper.register(self.scheduler, self.dispatcher)
         self._register_reconcile()
+        grace = self.settings.uninstalled_retention_days
+        erasure.register(self.scheduler, self.ops.erasure, grace)
         if self.settings.twilio_auth_token:
             # Where status callbacks can be verified, some may wait in the inbox: sweep it.
             from scheduler import inbox as webhook_inbox
@@ -164,7 +166,8 @@ def create_app(
             cipher=TokenCipher(settings.token_keys()),
         )
         outbox = OutboxSender(db, clients, clock, metrics=metrics)
-    ops = ReviewOps(db, clock=clock, notifier=notifier, default_region=settings.default_region)
+    region, key = settings.default_region, settings.suppression_key
+    ops = ReviewOps(db, clock=clock, notifier=notifier, default_region=region, suppression_key=key)
     composer = Composer(
         public_url=settings.public_url,
         email_from=settings.email_from,

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from bot.app import ReviewOpsApp
-from bot.cli import WorkspaceOpt, cli, cli_filter, fail, opened_app, parse_number, workspace_id
+from bot.cli import (
+    WorkspaceOpt,
+    cli,
+    cli_actor,
+    cli_filter,
+    fail,
+    opened_app,
+    parse_number,
+    workspace_id,
+)
 from bot.cli_customer_export import check_out, export_customer
 from bot.domain.channels import METHOD_LABELS
 from bot.domain.contacts import format_phone_international
@@ -122,13 +131,18 @@ def customer(
     out: Annotated[
         str, typer.Option("--out", help="With `export`: JSON file to write, or - for stdout.")
     ] = "-",
+    yes: Annotated[bool, typer.Option("--yes", help="Erase without asking.")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Show one customer: contact, opt-outs, and every request with its messages.
 
     `reviewops customer export VALUE [--out FILE|-]` writes everything held about them as
-    JSON (format reviewops.customer.v1), for a data access request.
+    JSON (format reviewops.customer.v1), for a data access request; `customer erase VALUE
+    [--yes]` erases them instead (as the customer may ask, GDPR art. 17).
     """
+    if value[0].lower() == "erase":
+        _erase(value[1:], yes, workspace)
+        return
     exporting = value[0].lower() == "export"
     if exporting and len(value) == 1:
         fail("Say whom: `reviewops customer export EMAIL|PHONE|NAME`.")
@@ -157,6 +171,26 @@ def _one_customer(app: ReviewOpsApp, ws: int, text: str) -> ContactHistory:
             typer.echo("  ... and more", err=True)
         fail("Give their phone number or email to choose one.")
     return lookup.history
+
+
+def _erase(value: list[str], yes: bool, workspace: str | None) -> None:
+    """Erase one customer's data for good, after a confirmation unless `--yes`."""
+    if not value:
+        fail("Say whom to erase: `reviewops customer erase EMAIL|PHONE|NAME`.")
+    with opened_app() as app:
+        ws = workspace_id(app, workspace)
+        lookup = app.ops.find_customer(ws, " ".join(value))
+        if lookup.history is None:
+            fail(f"Several customers match '{lookup.query}': give their phone number or email.")
+        contact = lookup.history.contact
+        assert contact.id is not None
+        who = "  ".join(x for x in (contact.name, contact.phone, contact.email) if x)
+        count = lookup.history.total_requests
+        asked = f"Erase {who} and their {count} request(s) for good?"
+        if not yes and not typer.confirm(asked):
+            raise typer.Exit(code=1)
+        erased = app.ops.erasure.erase_customer(ws, contact.id, cli_actor())
+        typer.echo(f"Erased the customer and {erased} request(s); an audit line stays for each.")
 
 
 def _echo_contact(h: ContactHistory) -> None:

@@ -78,6 +78,18 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    # The key of the hashes that keep an erased, opted-out customer uncontacted
+    # (store/suppressions.py). Without it a built-in public key is used: matching still works,
+    # but the hashes are only pseudonyms. Set it once and keep it: rows hashed under another
+    # key no longer match.
+    suppression_key: str = Field(default="", alias="SUPPRESSION_KEY", repr=False)
+    # Days a workspace's customer data is kept after the app is uninstalled (Slack Marketplace
+    # asks it be deleted); a reinstall within them keeps it. Only the environment can say it:
+    # an uninstalled workspace can't edit its settings.
+    uninstalled_retention_days: int = Field(
+        default=30, ge=1, le=365, alias="UNINSTALLED_RETENTION_DAYS"
+    )
+
     default_region: str = Field(default="US", alias="DEFAULT_REGION")
 
     # Per-sender pace over the defaults by kind (bot/domain/pacing.py), like

@@ -125,6 +125,10 @@ class ReviewRequest(SQLModel, table=True):
     consent_at: datetime | None = _dt()
     consent_by: str | None = Field(default=None, max_length=64)
 
+    # Its personal data erased by the retention job, the row kept so that the counts over its
+    # period still add up (migration 0010). A deleted request is erased too, and hidden.
+    erased_at: datetime | None = _dt()
+
 
 class Message(SQLModel, table=True):
     __tablename__ = "message"
@@ -325,3 +329,27 @@ class Audit(SQLModel, table=True):
     target: str = Field(default="", max_length=200)  # "#42", a masked customer, a setting
     # Old and new values, counts; secrets masked before they get here (bot.usecases.audit).
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Suppression(SQLModel, table=True):
+    """An erased customer's opted-out address, kept only as a keyed hash (migration 0010).
+
+    So an erased customer who had opted out is never contacted again, without keeping the
+    address: `digest` is HMAC-SHA256 of the E.164 phone or the folded email (store/suppressions.py).
+    """
+
+    __tablename__ = "suppression"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "kind", "digest", name="uq_suppression_digest"),
+        Index("ix_suppression_digest", "digest"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    kind: str = Field(max_length=8)  # phone, email
+    digest: str = Field(max_length=64)  # hex HMAC-SHA256
+    opted_out_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    erased_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # The senders (our numbers, messaging services, "console") the phone was texted through:
+    # a START to one of them lifts it, as it would have lifted the contact's opt-out.
+    senders: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

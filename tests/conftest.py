@@ -19,6 +19,7 @@ from tests.fakes.smtp_server import SmtpServer
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 TABLES = (
     "audit",
+    "suppression",
     "oauth_state",
     "creation_key",
     "sender_pace",

@@ -69,8 +69,14 @@ def test_scheduler_runs_reconciliation_only_where_twilio_can_be_asked(database_u
     try:
         plain.start_scheduler()
         twilio.start_scheduler()
-        assert plain.scheduler.job_ids() == ["dispatch", "reaper"]
-        assert twilio.scheduler.job_ids() == ["dispatch", "reaper", "reconcile", "webhook_inbox"]
+        assert plain.scheduler.job_ids() == ["dispatch", "erasure", "reaper"]
+        assert twilio.scheduler.job_ids() == [
+            "dispatch",
+            "erasure",
+            "reaper",
+            "reconcile",
+            "webhook_inbox",
+        ]
     finally:
         plain.close()
         twilio.close()

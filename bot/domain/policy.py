@@ -54,6 +54,8 @@ TYPED_LIMITS = {
     "currency": 8,
 }
 STORED = {"stored": True}
+# The shortest retention: a request's replies, reminders and stats need a month to settle.
+MIN_RETENTION_DAYS = 30
 
 
 def _url(value: str) -> str:
@@ -82,6 +84,8 @@ class WorkspacePolicy(BaseModel):
     reminder_channel: Literal["auto", "sms", "whatsapp", "email"] = "auto"
     fallback_email: bool = True
     cooldown_days: int = Field(default=30, ge=0, le=3650)
+    # Days customer data is kept (0: forever); older is erased daily (bot/usecases/erasure.py).
+    retention_days: int = Field(default=1095, ge=0, le=3650)
     landing_url_service: str = ""
     landing_url_product: str = ""
     landing_urls: dict[str, str] = Field(default_factory=dict)  # "service.fr" -> URL
@@ -193,6 +197,15 @@ class WorkspacePolicy(BaseModel):
     @classmethod
     def _email(cls, value: str) -> str:
         return _domain(contacts.normalize_email, value, sender=True) if value.strip() else ""
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if 0 < value < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"Keep customer data at least {MIN_RETENTION_DAYS} days, or 0 to keep it forever."
+            )
+        return value
 
     @field_validator("sms_price")
     @classmethod

@@ -16,6 +16,7 @@ from bot.usecases.actors import Actor
 from bot.usecases.audit import record_audit
 from bot.usecases.creating import OptOuts, Plan, check_cooldown, opt_outs, upsert_contact
 from bot.usecases.inputs import RequestEdit
+from bot.usecases.journal import Journal
 from bot.usecases.notifier import Change
 from bot.usecases.services import UseCase
 from store.models import Event, Message, ReviewRequest
@@ -44,7 +45,8 @@ class Corrections(UseCase):
             policy = stored_policy(workspace.policy)
             region = policy.region or self.default_region
             values = _edited_values(request, data, region)
-            opted = opt_outs(session, workspace_id, values["phone"], values["email"])
+            key = self.journal.suppression_key
+            opted = opt_outs(session, workspace_id, values["phone"], values["email"], key)
             errors = _edit_errors(pending, values["phone"], values["email"], opted)
             if errors:
                 raise InvalidInput.many(errors)
@@ -105,34 +107,47 @@ class Corrections(UseCase):
         now = self.clock.now()
         with self.db.write() as session:
             request = loading.request(session, workspace_id, number)
-            messages = loading.messages(session, request)
-            if any(m.status in (Status.CLAIMED, Status.SENDING) for m in messages):
-                raise NotAllowed(f"#{number} is being sent right now; try again in a minute.")
-            self.journal.cancel_waiting(session, messages, None, now)
-            for message in messages:
-                message.body = None
-                message.subject = None
-                message.to_address = ""
-                # Provider texts quote the address ("The 'To' number +336... is not valid").
-                message.error_reason = None
-                message.updated_at = now
-                session.add(message)
-            for event in session.exec(select(Event).where(Event.request_id == request.id)).all():
-                event.detail = {"actor_name": event.detail.get("actor_name", "")}
-                session.add(event)
-            request.customer_name = "deleted"
-            request.phone = None
-            request.email = None
-            request.reference = None
-            request.last_error = None
+            erase_content(self.journal, session, request, now)
             request.deleted_at = now
-            self.journal.refresh(session, request, now)
-            self.journal.forget(session, request)
             self.journal.record(session, request, "deleted", actor, now, detail={"number": number})
             record_audit(session, workspace_id, actor, "delete", now, target=f"#{number}")
             self.journal.notify(
                 session, request, Change("deleted", f"Deleted by {actor.label}", actor_id=actor.id)
             )
+
+
+def erase_content(
+    journal: Journal, session: Session, request: ReviewRequest, now: datetime, name: str = "deleted"
+) -> None:
+    """Erase a request's personal data, cancel what waits of it, and what Slack was told of it.
+
+    The one rule of a delete, a customer's erasure and the retention job. Kept: the number,
+    dates, channel, statuses and error codes (so the counts stay), who did what when.
+
+    :raise NotAllowed: a message is being handed to a provider right now.
+    """
+    messages = loading.messages(session, request)
+    if any(m.status in (Status.CLAIMED, Status.SENDING) for m in messages):
+        raise NotAllowed(f"#{request.number} is being sent right now; try again in a minute.")
+    journal.cancel_waiting(session, messages, None, now)
+    for message in messages:
+        message.body = None
+        message.subject = None
+        message.to_address = ""
+        # Provider texts quote the address ("The 'To' number +336... is not valid").
+        message.error_reason = None
+        message.updated_at = now
+        session.add(message)
+    for event in session.exec(select(Event).where(Event.request_id == request.id)).all():
+        event.detail = {"actor_name": event.detail.get("actor_name", "")}
+        session.add(event)
+    request.customer_name = name
+    request.phone = None
+    request.email = None
+    request.reference = None
+    request.last_error = None
+    journal.refresh(session, request, now)
+    journal.forget(session, request)
 
 
 def _readdress(

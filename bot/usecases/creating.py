@@ -23,7 +23,9 @@ from bot.usecases.inputs import RequestCreate
 from bot.usecases.notifier import Change
 from bot.usecases.services import UseCase
 from store import contacts as contact_store
+from store import suppressions
 from store.models import Contact, ReviewRequest, Workspace
+from store.suppressions import SuppressionKey
 
 
 class Creating(UseCase):
@@ -143,7 +145,7 @@ class Creating(UseCase):
         if errors:
             raise InvalidInput.many(errors)
 
-        opted = opt_outs(session, workspace_id, phone, email)
+        opted = opt_outs(session, workspace_id, phone, email, self.journal.suppression_key)
         channels = choose_channels(method, explicit, phone, mobile, email, opted)
         language = (data.language or policy.language or "en").lower()
         wanted = self._wanted(data, policy, now)
@@ -216,6 +218,8 @@ class Plan:
 class OptOuts:
     phone: datetime | None
     email: datetime | None
+    # "phone", "email": opted out by a customer since erased (a suppression, not a contact).
+    erased: frozenset[str] = frozenset()
 
 
 def choose_channels(
@@ -234,20 +238,14 @@ def choose_channels(
             raise InvalidInput(f"{label} needs a phone number.", field="phone")
         if not mobile:
             raise InvalidInput(contacts.not_mobile_reason(phone, label), field="phone")
-        if opted.phone is not None:
-            raise InvalidInput(
-                f"This number opted out (replied STOP) on {opted.phone:%Y-%m-%d}; it can't be sent {label}.",
-                field="phone",
-            )
+        if reason := opted_out_reason(opted, "phone", label):
+            raise InvalidInput(reason, field="phone")
 
     def need_email() -> None:
         if email is None:
             raise InvalidInput("Email needs an email address.", field="email")
-        if opted.email is not None:
-            raise InvalidInput(
-                f"This address unsubscribed on {opted.email:%Y-%m-%d}; it can't be emailed.",
-                field="email",
-            )
+        if reason := opted_out_reason(opted, "email", "by email"):
+            raise InvalidInput(reason, field="email")
 
     if method in PHONE_CHANNELS:
         need_mobile(method)
@@ -278,7 +276,34 @@ def choose_channels(
     return tuple(c for c, ok in (("sms", phone_ok), ("email", email_ok)) if ok)
 
 
-def opt_outs(session: Session, workspace_id: int, phone: str | None, email: str | None) -> OptOuts:
+def opted_out_reason(opted: OptOuts, kind: str, label: str) -> str | None:
+    """Say why the phone or email can't be used (None when it can), an erased customer's too."""
+    at = opted.phone if kind == "phone" else opted.email
+    if at is None:
+        return None
+    if kind in opted.erased:  # the contact is gone: its opt-out outlives it as a hash
+        if kind == "phone":
+            return (
+                "This customer asked to be erased and had opted out of SMS and WhatsApp "
+                f"(on {at:%Y-%m-%d}); they can't be sent {label} unless they text START."
+            )
+        return (
+            "This customer asked to be erased and had unsubscribed from email "
+            f"(on {at:%Y-%m-%d}); they can't be emailed."
+        )
+    if kind == "phone":
+        return f"This number opted out (replied STOP) on {at:%Y-%m-%d}; it can't be sent {label}."
+    return f"This address unsubscribed on {at:%Y-%m-%d}; it can't be emailed."
+
+
+def opt_outs(
+    session: Session,
+    workspace_id: int,
+    phone: str | None,
+    email: str | None,
+    key: SuppressionKey | None = None,
+) -> OptOuts:
+    """Say since when the phone and the email opted out, by a contact or an erased one's hash."""
     phone_at = email_at = None
     if phone:
         by_phone = contact_store.contact_by_phone(session, workspace_id, phone)
@@ -286,7 +311,17 @@ def opt_outs(session: Session, workspace_id: int, phone: str | None, email: str 
     if email:
         by_email = contact_store.contact_by_email(session, workspace_id, email)
         email_at = by_email.email_opted_out_at if by_email else None
-    return OptOuts(phone_at, email_at)
+    erased: dict[str, datetime] = {}
+    for kind, address in (("phone", phone), ("email", email)):
+        if key is not None and address:
+            row = suppressions.find(session, workspace_id, kind, key.digest(kind, address))
+            if row is not None:
+                erased[kind] = row.opted_out_at
+    if phone_at is None and "phone" in erased:
+        phone_at = erased["phone"]
+    if email_at is None and "email" in erased:
+        email_at = erased["email"]
+    return OptOuts(phone_at, email_at, frozenset(erased))
 
 
 def upsert_contact(session: Session, workspace_id: int, plan: Plan, now: datetime) -> Contact:

@@ -82,6 +82,9 @@ class InboundReplies(FeedbackSource):
     ) -> InboundAnswer:
         """STOP or START, in the workspaces that sent to this number through these senders."""
         workspaces = reply_store.workspaces_that_sent(session, phone, senders, _HANDED)
+        if text.intent is Intent.OPT_IN:  # an erased customer's number has no message left
+            lifting = self.journal.suppression_key.workspaces_to_lift(session, phone, senders)
+            workspaces = sorted({*workspaces, *lifting})
         if not workspaces:
             _unrouted(phone, senders, text.keyword)
             return InboundAnswer("unknown_sender")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
@@ -25,11 +25,7 @@ from bot.usecases.actors import CUSTOMER, SYSTEM, Actor
 from bot.usecases.notifier import Change, Notifier
 from store import contacts as contact_store
 from store.models import Contact, Event, Message, ReviewRequest
-
-
-def _rows(result: object) -> int:
-    """Return how many rows a guarded update moved."""
-    return int(cast(CursorResult[Any], result).rowcount or 0)
+from store.suppressions import SuppressionKey
 
 
 def refresh_status(session: Session, request: ReviewRequest, now: datetime) -> None:
@@ -44,8 +40,9 @@ def refresh_status(session: Session, request: ReviewRequest, now: datetime) -> N
 class Journal:
     """Change messages, requests and opt-outs inside the caller's transaction; record and tell."""
 
-    def __init__(self, notifier: Notifier) -> None:
+    def __init__(self, notifier: Notifier, suppression_key: SuppressionKey | None = None) -> None:
         self.notifier = notifier
+        self.suppression_key = suppression_key or SuppressionKey()
 
     # --- writing down -----------------------------------------------------------------------
 
@@ -200,7 +197,7 @@ class Journal:
             .where(col(Message.id).in_(held_by_nobody.scalar_subquery()), *expired)
             .values(status=Status.QUEUED.value, claim_token=None, lease_until=None, updated_at=now)
         )
-        return _rows(result)
+        return sql.rows_moved(result)
 
     def start_sending(
         self,
@@ -224,7 +221,7 @@ class Journal:
             "now": now,
         }
         result = session.execute(sql.START_SENDING, params)
-        return _rows(result) == 1
+        return sql.rows_moved(result) == 1
 
     # --- opt-outs: one rule whoever learns of it --------------------------------------------
 
@@ -299,7 +296,8 @@ class Journal:
         dedup_key: str | None,
         workspaces: Collection[int] | None = None,
     ) -> bool:
-        """Let a number receive SMS and WhatsApp again (START); False when no contact has it."""
+        """Let a number receive SMS and WhatsApp again (START), an erased customer's too."""
+        lifted = self.suppression_key.lift_phone(session, phone, workspaces, keyword, now)
         contacts = contact_store.contacts_with_phone_anywhere(session, phone, workspaces)
         key = dedup_key
         for contact in contacts:
@@ -315,7 +313,7 @@ class Journal:
             key = None
             text = f"{request.customer_name} replied {keyword}: SMS allowed again"
             self.notify(session, request, Change("opted_in", text))
-        return bool(contacts)
+        return bool(contacts) or lifted
 
     def opt_out_email(
         self,

@@ -7,11 +7,19 @@ it, and these run for every message a worker sends (bench/profile_dispatch.py).
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, bindparam, update
 from sqlmodel import col, select
 
 from bot.domain.status import Status
 from store.models import Message
+
+
+def rows_moved(result: object) -> int:
+    """Return how many rows a guarded update moved."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
 
 STATUSES_OF = select(Message.status).where(col(Message.request_id) == bindparam("request_id"))
 # Compare-and-set on the token and status checked: a worker that stalled past its lease while

@@ -15,6 +15,7 @@ from bot.usecases.actors import Actor
 from bot.usecases.audit import AuditTrail
 from bot.usecases.corrections import Corrections
 from bot.usecases.creating import Creating
+from bot.usecases.erasure import Erasure
 from bot.usecases.inputs import (
     BulkResult,
     CustomerLookup,
@@ -31,6 +32,7 @@ from bot.usecases.workspaces import Workspaces
 from store import queries
 from store.db import Database
 from store.models import ReviewRequest, Workspace
+from store.suppressions import SuppressionKey
 
 
 class ReviewOps:
@@ -44,12 +46,13 @@ class ReviewOps:
         notifier: Notifier | None = None,
         default_region: str = "US",
         wake: Callable[[], None] | None = None,
+        suppression_key: str | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.notifier: Notifier = notifier or NullNotifier()
         self.default_region = default_region
-        self.journal = Journal(self.notifier)
+        self.journal = Journal(self.notifier, SuppressionKey(suppression_key or ""))
         self._wake = wake
         services = Services(db, clock, self.journal, default_region, self.wake)
         self.workspaces = Workspaces(services)
@@ -58,6 +61,7 @@ class ReviewOps:
         self.corrections = Corrections(services)
         self.lookups = Lookups(services)
         self.audit = AuditTrail(services)
+        self.erasure = Erasure(services)
 
     def set_wake(self, wake: Callable[[], None] | None) -> None:
         """Say whom to wake when a message becomes due now (the dispatcher)."""

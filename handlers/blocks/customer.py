@@ -45,6 +45,11 @@ from handlers.text import (
 )
 
 CUSTOMER_EXPORT = "customer_export_data"  # admins: everything held, as JSON in their DM
+# The customer view's erase button (admins) and its confirmation.
+CUSTOMER_ERASE = "customer_erase"
+CUSTOMER_ERASE_CONFIRM = "customer_erase_confirm"
+CUSTOMER_ERASE_KEEP = "customer_erase_keep"
+
 REQUESTS_PER_PAGE = 10  # grouped: one section per request
 MESSAGES_PER_PAGE = 40  # flat: in sections of LINES_PER_SECTION
 LINES_PER_SECTION = 10
@@ -68,7 +73,8 @@ def customer_reply(
 ) -> Reply:
     """Show a customer: contact, opt-outs, and their requests with messages, grouped or flat.
 
-    Times are Slack date tokens falling back to `tz`, the workspace timezone.
+    Times are Slack date tokens falling back to `tz`, the workspace timezone. An admin also
+    gets the button that erases the customer.
     """
     contact = history.contact
     blocks: list[Block] = [
@@ -154,6 +160,15 @@ def _view_buttons(state: CustomerState, page: int, pages: int, *, admin: bool) -
             text="Export data", action_id=CUSTOMER_EXPORT, value=str(state.contact_id)
         )
         buttons.append(export)
+    if admin:  # asks for a confirmation first (erase_prompt)
+        buttons.append(
+            ButtonElement(
+                text="Erase customer",
+                action_id=CUSTOMER_ERASE,
+                value=str(state.contact_id),
+                style="danger",
+            )
+        )
     return ActionsBlock(block_id="customer_view", elements=buttons)
 
 
@@ -329,3 +344,32 @@ def customer_lookup_reply(lookup: CustomerLookup, *, tz: str = "UTC", admin: boo
     assert lookup.history.contact.id is not None
     state = CustomerState(lookup.history.contact.id)
     return customer_reply(lookup.history, state, tz=tz, admin=admin)
+
+
+# --- erase a customer -------------------------------------------------------------------------
+
+
+def erase_prompt(history: ContactHistory) -> Reply:
+    """Ask an admin to confirm erasing a customer for good."""
+    contact = history.contact
+    count = history.total_requests
+    return confirm_prompt(
+        f":wastebasket: Erase *{escape(contact.name)}* for good? Their name, phone and email, "
+        f"and the messages and replies of their {count} "
+        f"{'request' if count == 1 else 'requests'} are erased, anything still waiting is "
+        "canceled, and the cards and thread replies in Slack are overwritten. Only audit lines "
+        "stay, and, if they had opted out, a keyed hash of that address so they are never "
+        "contacted again unless they opt back in. This can't be undone.",
+        block_id="erase_customer",
+        confirm=("Erase customer", CUSTOMER_ERASE_CONFIRM, str(contact.id)),
+        keep=("Keep them", CUSTOMER_ERASE_KEEP, str(contact.id)),
+    )
+
+
+def erased_reply(count: int) -> Reply:
+    """Confirm a customer's erasure to the admin who asked."""
+    noun = "request" if count == 1 else "requests"
+    return text_reply(
+        f":wastebasket: Erased the customer and {count} {noun}: their details and messages are "
+        "gone, and their cards in the channel now say so."
+    )

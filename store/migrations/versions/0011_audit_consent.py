@@ -1,7 +1,7 @@
 """audit trail and consent record
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 07:40:00
 
 `audit` keeps every admin action and decision (settings changes with old and new values,
@@ -21,7 +21,7 @@ from alembic import op
 import store.types
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
