@@ -37,7 +37,10 @@ from bench import speedkit as kit
 from bench.chaos_checks import Findings, check_all
 from bench.chaos_crew import Crew, db_now, engine_for, expire_leases
 
-HANG_TO = "+15005550060"  # tests/fakes/twilio_api.py SCENARIO_HANG: stored, then no answer
+# Recipients whose answer hangs (the fake stores the message, then holds the answer past the
+# sender's timeout): mobiles where it is day, far from the clones' own numbers. Not Twilio's
+# magic +1 500 number: quiet hours place it in every North American zone at once.
+HANG_FIRST = 90_000_000
 HANG_SECONDS = 12.0  # past the Twilio sender's 10 s timeout: an `unknown`
 
 
@@ -101,8 +104,11 @@ def run(mode: Mode) -> Run:
     url = _database(mode, wd)
     channels = [f"C0CHAOS{i:02d}" for i in range(mode.channels)]
     started = time.monotonic()
+    hang_to = kit.awake_phones(HANG_FIRST, round(mode.messages * mode.hang_share))
     with (
-        kit.Fake("twilio", latency=mode.latency, hang_seconds=HANG_SECONDS) as twilio,
+        kit.Fake(
+            "twilio", latency=mode.latency, hang_seconds=HANG_SECONDS, hang_to=hang_to
+        ) as twilio,
         kit.Fake("slack") as slack,
     ):
         env = kit.product_env(
@@ -114,7 +120,7 @@ def run(mode: Mode) -> Run:
             SLACK_API_URL=slack.url,
             PUBLIC_URL="http://127.0.0.1:9",
         )
-        _seed(env, wd, url, mode, channels, rng)
+        _seed(env, wd, url, mode, channels, rng, hang_to)
         crew = Crew(env, wd, rng, slack)
         times = {"setup": time.monotonic() - started}
         try:
@@ -163,7 +169,13 @@ def _database(mode: Mode, wd: Path) -> str:
 
 
 def _seed(
-    env: dict[str, str], wd: Path, url: str, mode: Mode, channels: list[str], rng: random.Random
+    env: dict[str, str],
+    wd: Path,
+    url: str,
+    mode: Mode,
+    channels: list[str],
+    rng: random.Random,
+    hang_to: list[str],
 ) -> None:
     """Through the CLI: schema, settings, one template; then N clones, due now."""
     kit.seed_template(env, wd, "Chaos")
@@ -186,11 +198,11 @@ def _seed(
             {"later": db_now(url) + timedelta(days=1)},
         )
         ids = [r[0] for r in conn.execute(text("SELECT id FROM message WHERE status = 'queued'"))]
-        hangs = rng.sample(ids, round(len(ids) * mode.hang_share))
+        hangs = rng.sample(ids, min(len(hang_to), len(ids)))
         if hangs:
             conn.execute(
                 text("UPDATE message SET to_address = :to WHERE id = :id"),
-                [{"to": HANG_TO, "id": i} for i in hangs],
+                [{"to": to, "id": i} for to, i in zip(hang_to, hangs, strict=False)],
             )
     engine.dispose()
 

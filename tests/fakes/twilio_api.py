@@ -37,7 +37,7 @@ import secrets
 import threading
 import time as clock
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from email.utils import format_datetime, parsedate_to_datetime
@@ -208,6 +208,7 @@ class FakeTwilio:
         hang_seconds: float = 30.0,
         latency: float = 0.0,
         check_schema: bool = True,
+        hang_to: Collection[str] = (),
     ) -> None:
         self.account_sid = account_sid
         # Tests check every request against Twilio's OpenAPI description; a benchmark may skip
@@ -215,6 +216,8 @@ class FakeTwilio:
         self.check_schema = check_schema
         self.auth_token = auth_token
         self.hang_seconds = hang_seconds
+        # More recipients answered like SCENARIO_HANG (the fault run picks numbers awake now).
+        self.hang_to = frozenset(_bare(n) for n in hang_to)
         # Seconds every message create waits before it is answered (benchmarks: a far API).
         self.latency = latency
         self._now = now or (lambda: datetime.now(UTC))
@@ -498,7 +501,7 @@ class FakeTwilio:
         resource = self._store(fields, len(form.getlist("MediaUrl")))
         if _bare(to) == SCENARIO_SERVER_ERROR_ACCEPTED:
             return self._error(500, 20500, "Internal Server Error")
-        if _bare(to) == SCENARIO_HANG:
+        if _bare(to) == SCENARIO_HANG or _bare(to) in self.hang_to:
             # Hold the answer past the client's timeout; closing the fake lets it go at once.
             self._release.wait(self.hang_seconds)
         return self._json(201, self._public(resource))
