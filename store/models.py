@@ -19,6 +19,7 @@ LANGUAGE_MAX = 8
 REFERENCE_MAX = 100
 SLACK_ID_MAX = 32  # channel ids, ts
 SUBJECT_MAX = 300  # an email subject as rendered, with the customer's name in it
+ERROR_TEXT_MAX = 500  # a provider's, mail server's or our own reason for a failure
 
 
 def _dt(*, nullable: bool = True, index: bool = False) -> Any:
@@ -114,7 +115,7 @@ class ReviewRequest(SQLModel, table=True):
     opened_at: datetime | None = _dt()
     clicked_at: datetime | None = _dt()
     retries: int = 0  # reminders actually sent
-    last_error: str | None = Field(default=None, max_length=500)
+    last_error: str | None = Field(default=None, max_length=ERROR_TEXT_MAX)
     slack_channel: str | None = Field(default=None, max_length=32)
     slack_ts: str | None = Field(default=None, max_length=32)
     origin_channel: str | None = Field(default=None, max_length=SLACK_ID_MAX)
@@ -170,7 +171,7 @@ class Message(SQLModel, table=True):
     provider: str | None = Field(default=None, max_length=16)
     provider_id: str | None = Field(default=None, max_length=255)
     error_code: str | None = Field(default=None, max_length=32)
-    error_reason: str | None = Field(default=None, max_length=500)
+    error_reason: str | None = Field(default=None, max_length=ERROR_TEXT_MAX)
     subject: str | None = Field(default=None, max_length=SUBJECT_MAX)
     body: str | None = None
     # An SMS's segments, counted from its body when it goes to `sending` (migration 0009): the
@@ -233,7 +234,7 @@ class SlackOutbox(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     done_at: datetime | None = _dt()
-    last_error: str | None = Field(default=None, max_length=500)
+    last_error: str | None = Field(default=None, max_length=ERROR_TEXT_MAX)
 
 
 class SenderPace(SQLModel, table=True):

@@ -186,3 +186,26 @@ def test_without_a_signing_key_mailgun_is_refused(database_url: str, clock: Froz
         assert (
             post(web, {"signature": signature(web), "event-data": event("x", "delivered")}) == 403
         )
+
+
+def test_a_mail_server_essay_is_stored_bounded_and_still_fails_the_message(
+    web: Web, smtp: SmtpServer
+) -> None:
+    # Receiving servers explain bounces at length (policy pages, whole transcripts): the
+    # reason is kept to its column's 500 characters, on SQLite as on PostgreSQL.
+    number, message_id = sent_email(web, smtp)
+    essay = "Mailbox does not exist. " + "See https://postmaster.example/policy " * 200
+    data = event(
+        message_id,
+        "failed",
+        severity="permanent",
+        reason="bounce",
+        **{"delivery-status": {"code": 550, "description": essay}},
+    )
+    assert signed(web, data) == 200
+    message = web.message(number)
+    assert message.status == "failed"
+    assert message.error_reason is not None and len(message.error_reason) <= 500
+    assert message.error_reason.startswith("Mailbox does not exist.")
+    request = web.app.ops.show(web.ws, number).request
+    assert request.last_error is not None and len(request.last_error) <= 500

@@ -30,6 +30,7 @@ from bot.usecases.in_doubt import InDoubt, mark_unknown, reap_expired
 from bot.usecases.in_flight import HandOver, InFlight, Tally, send_once
 from bot.usecases.notifier import Change
 from bot.usecases.preparing import prepare, why_unprepared
+from bot.usecases.reasons import stored_reason
 from bot.usecases.waiting import opted_out
 from store.db import Database
 from store.models import Message, ReviewRequest
@@ -340,7 +341,7 @@ class Dispatcher:
         message.lease_until = None
         session.add(message)
         # The request shows its latest error; each message keeps its own first one.
-        request.last_error = result.reason or request.last_error
+        request.last_error = stored_reason(result.reason) or request.last_error
         self.journal.refresh(session, request, now)
         self.journal.record(
             session,

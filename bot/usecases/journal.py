@@ -23,6 +23,7 @@ from bot.usecases import journal_sql as sql
 from bot.usecases import waiting
 from bot.usecases.actors import CUSTOMER, SYSTEM, Actor
 from bot.usecases.notifier import Change, Notifier
+from bot.usecases.reasons import stored_reason
 from store import contacts as contact_store
 from store.models import Contact, Event, Message, ReviewRequest
 from store.suppressions import SuppressionKey
@@ -147,7 +148,7 @@ class Journal:
             if message.status not in PENDING and message.status != Status.CLAIMED:
                 continue
             message.status = Status.CANCELED.value
-            message.error_reason = keep_error(message.error_reason, reason)
+            message.error_reason = keep_error(message.error_reason, stored_reason(reason))
             message.claim_token = None
             message.updated_at = now
             session.add(message)
@@ -168,7 +169,7 @@ class Journal:
         after = advance(Status(message.status), status)
         message.status = after.value
         message.error_code = keep_error(message.error_code, error_code)
-        message.error_reason = keep_error(message.error_reason, reason)
+        message.error_reason = keep_error(message.error_reason, stored_reason(reason))
         message.updated_at = now
         session.add(message)
         return after

@@ -22,6 +22,7 @@ from bot.domain.status import REMINDER_STOPS, Status, advance
 from bot.usecases.actors import RECONCILER, Actor
 from bot.usecases.followups import fall_back_to_email
 from bot.usecases.notifier import Change
+from bot.usecases.reasons import stored_reason
 from store.models import Event, Message, ReviewRequest
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ class FeedbackSource:
         )
         _stamp(request, _REQUEST_STAMPS.get(report.status), now)
         if failure and after is report.status:
-            request.last_error = report.reason or request.last_error
+            request.last_error = stored_reason(report.reason) or request.last_error
         self.journal.refresh(session, request, now)
         detail = {
             "from": before.value,
