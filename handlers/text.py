@@ -9,12 +9,16 @@ from bot.domain.channels import CHANNEL_LABELS as CHANNEL_LABELS
 from bot.domain.channels import channels_label
 from bot.domain.contacts import mask_contact, mask_email, mask_phone
 from bot.domain.policy import SLACK_USER_ID as SLACK_USER_ID
+from bot.domain.templating import LANGUAGES
 from bot.domain.timing import slack_date_token
 from bot.usecases.history import ReviewRequest
 from handlers.blocks.limits import MAX_TEXT
 
 channel_label = channels_label  # how a request goes out: "SMS + Email"
-LANGUAGE_LABELS = {"en": "English", "fr": "Français", "sv": "Svenska"}
+# Each language messages are sent in (the one list: bot.domain.templating.LANGUAGES), by its
+# own name; a language added there shows here by its code until it is named.
+_LANGUAGE_NAMES = {"en": "English", "fr": "Français", "sv": "Svenska"}
+LANGUAGE_LABELS = {code: _LANGUAGE_NAMES.get(code, code) for code in LANGUAGES}
 TYPE_LABELS = {"service": "Service", "product": "Product"}
 
 _LOCAL_PART = r"[\w.!#$%&'*+/=?^`{|}~-]"
