@@ -57,12 +57,7 @@ def run_product(kind: str, workers: int, latency: float, n: int, concurrency: in
     wd = kit.workdir("dispatch")
     url = kit.fresh_database(kind, PG_NAME, wd)
     with kit.Fake("twilio", latency=latency, **FAKE_OPTIONS) as fake:
-        env = kit.product_env(
-            url,
-            **kit.twilio_env(fake.url),
-            PUBLIC_URL="http://127.0.0.1:9",
-            DISPATCH_CONCURRENCY=str(concurrency),
-        )
+        env = kit.worker_env(url, fake.url, concurrency)
         kit.seed_template(env, wd, "Bench")
         procs = [kit.Product(["worker"], env, wd, f"worker{i}") for i in range(workers)]
         notes: list[str] = []
@@ -127,12 +122,7 @@ def stop_check(kind: str, backlog: int, concurrency: int, grace: float = 35.0) -
     wd = kit.workdir("dispatch-stop")
     url = kit.fresh_database(kind, PG_NAME, wd)
     with kit.Fake("twilio", latency=0.2, **FAKE_OPTIONS) as fake:
-        env = kit.product_env(
-            url,
-            **kit.twilio_env(fake.url),
-            PUBLIC_URL="http://127.0.0.1:9",
-            DISPATCH_CONCURRENCY=str(concurrency),
-        )
+        env = kit.worker_env(url, fake.url, concurrency)
         kit.seed_template(env, wd, "Bench")
         worker = kit.Product(["worker"], env, wd, "worker")
         try:

@@ -31,12 +31,7 @@ def record(kind: str, n: int, out: Path, concurrency: int) -> float:
     wd = kit.workdir("profile")
     url = kit.fresh_database(kind, PG_NAME, wd)
     with kit.Fake("twilio", check_schema=False) as fake:
-        env = kit.product_env(
-            url,
-            **kit.twilio_env(fake.url),
-            PUBLIC_URL="http://127.0.0.1:9",
-            DISPATCH_CONCURRENCY=str(concurrency),
-        )
+        env = kit.worker_env(url, fake.url, concurrency)
         kit.seed_template(env, wd, "Bench")
         worker = kit.Product(["worker"], env, wd, "worker")
         try:

@@ -282,6 +282,17 @@ def twilio_env(api_url: str, *, pace: str = "off") -> dict[str, str]:
     }
 
 
+def worker_env(database_url: str, twilio_url: str, concurrency: int) -> dict[str, str]:
+    """A dispatching worker's environment: Twilio through the fake (unpaced), no public URL
+    to reach, `concurrency` sends in flight."""
+    return product_env(
+        database_url,
+        **twilio_env(twilio_url),
+        PUBLIC_URL="http://127.0.0.1:9",
+        DISPATCH_CONCURRENCY=str(concurrency),
+    )
+
+
 def cli(env: dict[str, str], *args: str, workdir: Path) -> str:
     """Run `reviewops ARGS` and return its stdout; raise with its stderr on failure."""
     done = subprocess.run(

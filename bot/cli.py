@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Annotated, NoReturn
 
 import typer
@@ -133,6 +134,16 @@ def cli_actor() -> Actor:
         user = "ops"
     # The operator at the terminal runs the deployment: an admin of every workspace.
     return Actor(f"cli:{user}", user, admin=True)
+
+
+def parse_day(option: str, value: str | None) -> date | None:
+    """Read a `--from`/`--to` style day (YYYY-MM-DD), or exit 2 naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: '{value}' is not a day like 2026-12-01.")
 
 
 def parse_number(raw: str) -> int:

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated
 
 import typer
 
-from bot.cli import WorkspaceOpt, cli, fail, opened_app, workspace_id
+from bot.cli import WorkspaceOpt, cli, fail, opened_app, parse_day, workspace_id
 from bot.domain.errors import InvalidInput
 from bot.domain.timing import format_local
 from bot.usecases.audit import AuditQuery, audit_filter
-
-
-def _day(option: str, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: '{value}' is not a day like 2026-12-01.")
 
 
 @cli.command()
@@ -39,7 +29,7 @@ def audit(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Show who did which admin action or decision, when and from where, newest first."""
-    query = AuditQuery(by, action, _day("--from", from_), _day("--to", to))
+    query = AuditQuery(by, action, parse_day("--from", from_), parse_day("--to", to))
     with opened_app() as app:
         ws = workspace_id(app, workspace)
         tz = app.ops.policy(ws).timezone

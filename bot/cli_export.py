@@ -5,14 +5,22 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated
 
 import click
 import typer
 
 from bot.app import ReviewOpsApp
-from bot.cli import WorkspaceOpt, cli, cli_actor, cli_filter, fail, opened_app, workspace_id
+from bot.cli import (
+    WorkspaceOpt,
+    cli,
+    cli_actor,
+    cli_filter,
+    fail,
+    opened_app,
+    parse_day,
+    workspace_id,
+)
 from bot.export import ExportOptions, Separator, parse_separator, write_csv
 from bot.usecases import history
 from bot.usecases.history import Criteria, HistoryFilter
@@ -47,8 +55,8 @@ def export(
         sender=by,
         review_type=review_type,
         reference=ref,
-        created_from=_day("--from", from_),
-        created_to=_day("--to", to),
+        created_from=parse_day("--from", from_),
+        created_to=parse_day("--to", to),
         text=search,
     )
     if out != "-":
@@ -91,15 +99,6 @@ def _separator(value: str) -> Separator:
         return parse_separator(value)
     except ValueError as exc:
         fail(f"--separator: {exc}")
-
-
-def _day(option: str, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{option}: '{value}' is not a day like 2026-12-01.")
 
 
 def _write(

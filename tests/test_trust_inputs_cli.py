@@ -9,8 +9,9 @@ import pytest
 from sqlmodel import select
 
 from store.db import Database
-from store.models import Contact, Message, ReviewRequest, Workspace
+from store.models import Contact, Message, Workspace
 from tests.helpers import CliInvoke, cli_invoker
+from tests.test_cli import stored
 
 
 @pytest.fixture
@@ -18,15 +19,6 @@ def run(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> C
     invoke = cli_invoker(database_url, monkeypatch, tmp_path)
     assert invoke("settings", "set", "send_window=always").exit_code == 0
     return invoke
-
-
-def requests(database_url: str) -> list[ReviewRequest]:
-    db = Database(database_url)
-    try:
-        with db.read() as session:
-            return list(session.exec(select(ReviewRequest)).all())
-    finally:
-        db.dispose()
 
 
 def contacts(database_url: str) -> list[Contact]:
@@ -57,20 +49,20 @@ def test_send_refuses_each_bad_field_with_its_reason(
     assert result.exit_code == 2, result.output
     assert words in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert requests(database_url) == [] and contacts(database_url) == []
+    assert stored(database_url) == [] and contacts(database_url) == []
 
 
 def test_a_blank_name_is_the_customer(run: CliInvoke, database_url: str) -> None:
     result = run("send", "   ", "--phone", "0610203040", "--queue-only", "--in", "1d")
     assert result.exit_code == 0, result.output
-    assert [r.customer_name for r in requests(database_url)] == ["customer"]
+    assert [r.customer_name for r in stored(database_url)] == ["customer"]
 
 
 def test_a_name_at_the_limit_is_stored_whole(run: CliInvoke, database_url: str) -> None:
     name = "J" * 100
     result = run("send", f"  {name}  ", "--phone", "0610203040", "--queue-only", "--in", "1d")
     assert result.exit_code == 0, result.output
-    assert [r.customer_name for r in requests(database_url)] == [name]
+    assert [r.customer_name for r in stored(database_url)] == [name]
 
 
 def test_edit_refuses_what_send_refuses_and_changes_nothing(
@@ -83,7 +75,7 @@ def test_edit_refuses_what_send_refuses_and_changes_nothing(
     assert "reference: at most 100 characters (got 500)" in too_long.output
     long_name = run("edit", "1", "--name", "x" * 101)
     assert long_name.exit_code == 2 and "name: at most 100 characters (got 101)" in long_name.output
-    [request] = requests(database_url)
+    [request] = stored(database_url)
     assert (request.customer_name, request.reference) == ("Jane", "A-1")
 
 

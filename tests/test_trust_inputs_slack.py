@@ -4,7 +4,6 @@ form answers with an ephemeral, the same reasons as the CLI, and nothing is stor
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -16,6 +15,7 @@ from tests.slack_harness import (  # noqa: F401
     text_of,
     typed,
 )
+from tests.test_slack_interactions import send_values
 
 BAD_FIELDS = [
     ("name", "x" * 10_000, "name: at most 100 characters (got 10,000)"),
@@ -23,23 +23,6 @@ BAD_FIELDS = [
     ("reference", "R" * 500, "reference: at most 100 characters (got 500)"),
     ("name", "Ja\x00ne", "name: contains a control character (U+0000)"),
 ]
-
-
-def send_values(**overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    values = {
-        "name": typed("Jane Doe"),
-        "phone": typed("06 10 20 30 40"),
-        "email": typed(""),
-        "method": chose("sms_or_email"),
-        "review_type": chose("service", "radio_buttons"),
-        "reference": typed("A-1042"),
-        "when": chose("now", "radio_buttons"),
-        "at": {"type": "datetimepicker", "selected_date_time": None},
-        "language": chose("fr"),
-        "override": {"type": "checkboxes", "selected_options": []},
-    }
-    values.update(overrides)
-    return values
 
 
 def nothing_stored(slack: SlackHarness) -> None:
