@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck pytest install dev bench bench-speed chaos clean
+.PHONY: run test lint typecheck pytest install dev bench bench-speed chaos digest-sample clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,7 @@ install: $(STAMP)
 dev: $(DEV_STAMP)
 
 run: $(STAMP)
-	$(BIN)/reviewops db upgrade
-	$(BIN)/reviewops serve
+	$(BIN)/reviewops serve  # upgrades the database itself, after its senders line
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -60,6 +59,10 @@ bench-speed: $(DEV_STAMP)
 CHAOS_ARGS ?=
 chaos: $(DEV_STAMP)
 	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
+# The digest's sample chart (docs/digest-sample.png), drawn from the tests' sample rows.
+digest-sample: $(DEV_STAMP)
+	$(BIN)/python -m bench.digest_sample docs/digest-sample.png
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

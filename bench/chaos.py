@@ -40,7 +40,7 @@ from bench.chaos_crew import Crew, db_now, engine_for, expire_leases
 # Recipients whose answer hangs (the fake stores the message, then holds the answer past the
 # sender's timeout): mobiles where it is day, far from the clones' own numbers. Not Twilio's
 # magic +1 500 number: quiet hours place it in every North American zone at once.
-HANG_FIRST = 90_000_000
+HANG_FIRST = 5_000_000  # apart from the clones (first_phone 0, up to 2,000 messages)
 HANG_SECONDS = 12.0  # past the Twilio sender's 10 s timeout: an `unknown`
 
 

@@ -45,6 +45,7 @@ def record(kind: str, n: int, out: Path, concurrency: int) -> float:
                     "--pid",
                     str(pid),
                     "--threads",
+                    "--gil",  # only the thread holding the GIL: CPU, not threads waiting
                     "--rate",
                     "200",
                     "--format",

@@ -24,12 +24,14 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
+from phonenumbers import timezone as phonenumbers_timezone
 from sqlalchemy import MetaData, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -134,14 +136,31 @@ AWAKE_MOBILES = (
 
 
 def awake_phones(first: int, count: int, now: datetime | None = None) -> list[str]:
-    """`count` distinct mobile numbers, from `first`, where it is day now."""
+    """`count` distinct mobile numbers, from `first`, where it is day now.
+
+    Only numbers phonenumbers places in that zone: an unallocated block (`+3369 0…` is not a
+    French mobile) has no zone, so its texts would wait for the workspace's hours instead.
+    """
     at = now or datetime.now(UTC)
     for zone, prefix, digits, lowest in AWAKE_MOBILES:
         local = at.astimezone(ZoneInfo(zone))
         if (8, 30) <= (local.hour, local.minute) < (20, 0):
-            span = 10**digits - lowest
-            return [f"{prefix}{lowest + (first + i) % span:0{digits}d}" for i in range(count)]
+            return list(_numbers_in(zone, prefix, digits, lowest, first, count))
     raise RuntimeError(f"no country of AWAKE_MOBILES is awake at {at:%H:%M} UTC")
+
+
+def _numbers_in(
+    zone: str, prefix: str, digits: int, lowest: int, first: int, count: int
+) -> Iterator[str]:
+    span = 10**digits - lowest
+    found = 0
+    for i in range(span):
+        number = f"{prefix}{lowest + (first + i) % span:0{digits}d}"
+        if phonenumbers_timezone.time_zones_for_number(phonenumbers.parse(number)) == (zone,):
+            found += 1
+            yield number
+            if found == count:
+                return
 
 
 def clone_queued(url: str, template_number: int, count: int, *, first_phone: int = 0) -> int:
@@ -259,13 +278,21 @@ def free_port() -> int:
 
 
 def product_env(database_url: str, **extra: str) -> dict[str, str]:
-    """The environment of a product process: nothing inherited from a .env or the shell."""
+    """The environment of a product process: nothing inherited from a .env or the shell.
+
+    The product runs from a temporary directory: PYTHONPATH puts this checkout first, so a
+    benchmark run from a git worktree measures that worktree's code, not the checkout the
+    shared virtualenv was installed from (an editable install points at one directory).
+    """
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("SLACK_", "TWILIO_", "SMTP_", "MAILGUN_", "DATABASE_", "PUBLIC_"))
     }
-    env.update(DATABASE_URL=database_url, DEFAULT_REGION="FR", **extra)
+    paths = [str(ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env.update(
+        DATABASE_URL=database_url, DEFAULT_REGION="FR", PYTHONPATH=os.pathsep.join(paths), **extra
+    )
     return env
 
 

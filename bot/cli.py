@@ -1,7 +1,8 @@
 """The `reviewops` command line: the Typer app, the helpers its commands share, and `main`.
 
 The commands live by job in bot/cli_requests.py, bot/cli_history.py, bot/cli_export.py,
-bot/cli_settings.py and bot/cli_run.py; importing this module registers them all.
+bot/cli_settings.py, bot/cli_run.py and the others imported at the end; importing this module
+registers them all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from bot import logging_setup
 from bot.app import ReviewOpsApp, create_app
 from bot.domain import numbers as request_numbers
 from bot.domain.errors import DomainError, InvalidInput
@@ -39,6 +41,22 @@ cli.add_typer(settings_cli, name="settings")
 WorkspaceOpt = Annotated[
     str | None, typer.Option("--workspace", help="Slack team id, when there are several.")
 ]
+# The history's filters, as `list` and `export` take them (read by history_filter, one rule).
+StatusOpt = Annotated[list[str] | None, typer.Option(help="Status (repeatable).")]
+ViaOpt = Annotated[str | None, typer.Option(help="sms, whatsapp or email.")]
+SearchOpt = Annotated[str | None, typer.Option(help="Name, email or phone.")]
+ByOpt = Annotated[str | None, typer.Option(help="Slack user id of the sender.")]
+TypeOpt = Annotated[str | None, typer.Option("--type", help="service or product.")]
+RefOpt = Annotated[str | None, typer.Option(help="Order or service reference.")]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="Created on or after this day (YYYY-MM-DD).")
+]
+ToOpt = Annotated[
+    str | None, typer.Option("--to", help="Created on or before this day (YYYY-MM-DD).")
+]
+ImportOpt = Annotated[
+    str | None, typer.Option("--import", help="The requests of one CSV import (its id).")
+]
 
 
 def fail(message: str) -> NoReturn:
@@ -59,14 +77,19 @@ def settings_problems(exc: ValidationError) -> list[str]:
     return problems
 
 
-def load_settings() -> Settings:
-    """Read the process settings; a wrong one stops the command, saying why, with exit code 2."""
+def load_settings(*, service: bool = False) -> Settings:
+    """Read the process settings and set up logging; a wrong one stops the command, saying why,
+    with exit code 2. A `service` (serve, worker) logs at INFO unless LOG_LEVEL says otherwise;
+    a one-shot command at WARNING."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         for problem in settings_problems(exc):
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(code=2) from None
+    level = settings.log_level or ("INFO" if service else "WARNING")
+    logging_setup.configure(level, settings.log_format)
+    return settings
 
 
 @contextmanager
@@ -104,8 +127,13 @@ def database_reached() -> Iterator[None]:
         fail(f"cannot reach the database of DATABASE_URL: {exc.orig or exc}".strip())
 
 
-def workspace_id(app: ReviewOpsApp, team_id: str | None) -> int:
-    """Resolve the workspace the CLI acts on (see DESIGN: the token's, the named, or the only one)."""
+def workspace_id(app: ReviewOpsApp, team_id: str | None, *, sends: bool = False) -> int:
+    """Resolve the workspace the CLI acts on (see DESIGN: the token's, the named, or the only one).
+
+    `sends`: the command makes something go out (send, resume, import, an API key), which an
+    OAuth workspace that uninstalled the app may not do, as its API keys may not; reading,
+    exporting, pausing, canceling and erasing its data still work.
+    """
     if team_id is None and app.settings.slack_bot_token:
         from slack_sdk import WebClient
         from slack_sdk.errors import SlackApiError, SlackClientError
@@ -121,6 +149,11 @@ def workspace_id(app: ReviewOpsApp, team_id: str | None) -> int:
     else:
         workspace = app.ops.only_workspace(team_id)
     assert workspace.id is not None
+    if sends and not app.ops.workspaces.serving(workspace.id, oauth=app.settings.oauth_installs):
+        fail(
+            f"workspace {workspace.team_id} has uninstalled reviewops: nothing is sent for it "
+            "until it reinstalls the app (its data can still be listed, exported and erased)."
+        )
     return workspace.id
 
 
@@ -163,13 +196,41 @@ def parse_numbers(raw: list[str]) -> list[int]:
 
 
 def report(result: BulkResult, verb: str) -> None:
-    """Print what changed and what was refused; exit 1 when nothing changed."""
+    """Print what changed and what was refused; exit 1 when nothing changed, 2 when every
+    number given was unknown (a mistake in what was typed)."""
     for number in result.changed:
         typer.echo(f"#{number} {verb}")
     for number, reason in result.refused:
         typer.echo(f"#{number} not {verb}: {reason}", err=True)
     if result.refused and not result.changed:
-        raise typer.Exit(code=1)
+        mistyped = len(result.unknown) == len(result.refused)
+        raise typer.Exit(code=2 if mistyped else 1)
+
+
+def filter_criteria(
+    status: list[str] | None,
+    via: str | None,
+    search: str | None,
+    by: str | None,
+    review_type: str | None,
+    ref: str | None,
+    from_: str | None,
+    to: str | None,
+    import_id: str | None,
+) -> Criteria:
+    """Gather the filter options into criteria (their days read here; the rest by
+    history_filter). :raise typer.Exit: a day that is not one (exit 2)."""
+    return Criteria(
+        statuses=status or [],
+        via=via,
+        sender=by,
+        review_type=review_type,
+        reference=ref,
+        created_from=parse_day("--from", from_),
+        created_to=parse_day("--to", to),
+        text=search,
+        import_id=import_id,
+    )
 
 
 def cli_filter(app: ReviewOpsApp, ws: int, criteria: Criteria) -> HistoryFilter:
@@ -190,18 +251,24 @@ def _in_option_words(exc: InvalidInput) -> str:
         return f"--{exc.field} must be {', '.join(others)} or {last}."
     if exc.field == "to":
         return "--to must not come before --from."
+    if exc.field == "import":
+        return "--import takes an import's id, a number like 3."
     return exc.message
 
 
 # Each module adds its commands to `cli` when imported; they import only this module, and
 # are imported last, once the helpers above exist, so any of them may be imported first.
 from bot import (  # noqa: E402, F401
+    cli_apikeys,
     cli_audit,
     cli_export,
     cli_history,
+    cli_import,
+    cli_orders,
     cli_requests,
     cli_run,
     cli_settings,
+    cli_stats,
     cli_tokens,
 )
 

@@ -7,23 +7,32 @@ import sys
 from collections.abc import Callable
 from typing import Annotated
 
-import click
 import typer
 
 from bot.app import ReviewOpsApp
 from bot.cli import (
+    ByOpt,
+    FromOpt,
+    ImportOpt,
+    RefOpt,
+    SearchOpt,
+    StatusOpt,
+    ToOpt,
+    TypeOpt,
+    ViaOpt,
     WorkspaceOpt,
     cli,
     cli_actor,
     cli_filter,
     fail,
+    filter_criteria,
     opened_app,
-    parse_day,
     workspace_id,
 )
-from bot.export import ExportOptions, Separator, parse_separator, write_csv
+from bot.cli_progress import progress
+from bot.export import MIN_PROGRESS_EVERY, ExportOptions, Separator, parse_separator, write_csv
 from bot.usecases import history
-from bot.usecases.history import Criteria, HistoryFilter
+from bot.usecases.history import HistoryFilter
 
 
 @cli.command()
@@ -33,32 +42,20 @@ def export(
     ] = "-",
     separator: Annotated[str, typer.Option("--separator", help=", or ;")] = ",",
     bom: Annotated[bool, typer.Option("--bom", help="Start with a BOM (Excel).")] = False,
-    status: Annotated[list[str] | None, typer.Option(help="Status (repeatable).")] = None,
-    via: Annotated[str | None, typer.Option(help="sms, whatsapp or email.")] = None,
-    search: Annotated[str | None, typer.Option(help="Name, email or phone.")] = None,
-    by: Annotated[str | None, typer.Option(help="Slack user id of the sender.")] = None,
-    review_type: Annotated[str | None, typer.Option("--type", help="service or product.")] = None,
-    ref: Annotated[str | None, typer.Option(help="Order or service reference.")] = None,
-    from_: Annotated[
-        str | None, typer.Option("--from", help="Created on or after this day (YYYY-MM-DD).")
-    ] = None,
-    to: Annotated[
-        str | None, typer.Option("--to", help="Created on or before this day (YYYY-MM-DD).")
-    ] = None,
+    status: StatusOpt = None,
+    via: ViaOpt = None,
+    search: SearchOpt = None,
+    by: ByOpt = None,
+    review_type: TypeOpt = None,
+    ref: RefOpt = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    import_id: ImportOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Write every matching request as CSV (same columns as Slack's export), newest first."""
     sep = _separator(separator)
-    criteria = Criteria(
-        statuses=status or [],
-        via=via,
-        sender=by,
-        review_type=review_type,
-        reference=ref,
-        created_from=parse_day("--from", from_),
-        created_to=parse_day("--to", to),
-        text=search,
-    )
+    criteria = filter_criteria(status, via, search, by, review_type, ref, from_, to, import_id)
     if out != "-":
         _check_out(out)
     with opened_app() as app:
@@ -66,21 +63,21 @@ def export(
         f = cli_filter(app, ws, criteria)
         options = ExportOptions(separator=sep, bom=bom, timezone=app.ops.policy(ws).timezone)
         total = history.count_matching(app.db, ws, f)
-        # The bar goes to stderr, so `--out -` leaves nothing but CSV on stdout.
-        with click.progressbar(
-            length=total, label="exporting", file=sys.stderr, show_pos=True
-        ) as bar:
-            done = 0
-
-            def advance(rows: int) -> None:
-                nonlocal done
-                bar.update(rows - done)
-                done = rows
-
-            rows = _write(app, ws, f, out, options, advance)
-            advance(rows)
+        # Progress goes to stderr, so `--out -` leaves nothing but CSV on stdout.
+        # A bar redrawn over CSV printed to the same terminal would garble both.
+        live = out != "-" or not sys.stdout.isatty()
+        with progress(
+            total, verb="exported", noun="requests", label="exporting", live=live
+        ) as shown:
+            rows = _write(app, ws, f, out, options, shown, every=_every(total))
+            shown(rows)  # the bar ends full, whatever the last report was
         app.ops.audit.note(ws, cli_actor(), "export", detail={"rows": rows})
-    typer.echo(f"{rows} requests exported" + (f" to {out}" if out != "-" else ""), err=True)
+    typer.echo(f"{rows:,} requests exported" + (f" to {out}" if out != "-" else ""), err=True)
+
+
+def _every(total: int) -> int:
+    """Rows between two reports: a bar moves smoothly, without a call per row."""
+    return max(1, min(MIN_PROGRESS_EVERY, total // 200))
 
 
 def _check_out(out: str) -> None:
@@ -108,19 +105,21 @@ def _write(
     out: str,
     options: ExportOptions,
     progress: Callable[[int], None],
+    *,
+    every: int,
 ) -> int:
     """Write the CSV to standard output (`-`) or to a file, whole or not at all."""
     if out == "-":
         sys.stdout.flush()
         stdout = sys.stdout.buffer
-        rows = write_csv(app.db, ws, f, stdout, options=options, progress=progress)
+        rows = write_csv(app.db, ws, f, stdout, options=options, progress=progress, every=every)
         stdout.flush()
         return rows
     # Written beside the target and renamed at the end: no half file on failure.
     partial = f"{out}.partial"
     try:
         with open(partial, "wb") as target:
-            rows = write_csv(app.db, ws, f, target, options=options, progress=progress)
+            rows = write_csv(app.db, ws, f, target, options=options, progress=progress, every=every)
         os.replace(partial, out)
     except BaseException as exc:
         if os.path.exists(partial):

@@ -9,48 +9,108 @@ import typer
 
 from bot.app import ReviewOpsApp
 from bot.cli import (
+    ByOpt,
+    FromOpt,
+    ImportOpt,
+    RefOpt,
+    SearchOpt,
+    StatusOpt,
+    ToOpt,
+    TypeOpt,
+    ViaOpt,
     WorkspaceOpt,
     cli,
     cli_actor,
     cli_filter,
     fail,
+    filter_criteria,
     opened_app,
     parse_number,
     workspace_id,
 )
 from bot.cli_customer_export import check_out, export_customer
+from bot.cli_json import detail_json, emit, request_json
+from bot.domain.bounds import within
 from bot.domain.channels import METHOD_LABELS
 from bot.domain.contacts import format_phone_international
+from bot.domain.errors import InvalidInput
+from bot.domain.status import Status
 from bot.domain.timing import format_local
 from bot.usecases import history
-from bot.usecases.history import ContactHistory, Criteria, Message
+from bot.usecases.history import ContactHistory, Cursor, Message, ReviewRequest
 from bot.usecases.inputs import RequestDetail
+
+WAITING = frozenset({Status.QUEUED.value, Status.PAUSED.value})
+MAX_CURSOR = 200  # a printed cursor is under 60 characters
 
 
 @cli.command("list")
 def list_(
-    status: Annotated[list[str] | None, typer.Option(help="Status (repeatable).")] = None,
-    via: Annotated[str | None, typer.Option(help="sms, whatsapp or email.")] = None,
-    search: Annotated[str | None, typer.Option(help="Name, email or phone.")] = None,
+    status: StatusOpt = None,
+    via: ViaOpt = None,
+    search: SearchOpt = None,
+    by: ByOpt = None,
+    review_type: TypeOpt = None,
+    ref: RefOpt = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    import_id: ImportOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue after a page: its next cursor.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document, for scripts.")
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """List requests, newest first."""
+    """List requests, newest first (--limit at a time; --cursor continues)."""
+    criteria = filter_criteria(status, via, search, by, review_type, ref, from_, to, import_id)
+    after = _cursor(cursor)
     with opened_app() as app:
         ws = workspace_id(app, workspace)
-        f = cli_filter(app, ws, Criteria(statuses=status or [], via=via, text=search))
-        rows = history.latest(app.db, ws, f, limit=limit)
-        typer.echo(
-            f"{'#':>6}  {'name':<24} {'contact':<28} {'via':<10} {'status':<12} {'sent':<22} retries"
-        )
+        f = cli_filter(app, ws, criteria)
+        page = history.latest(app.db, ws, f, limit=limit, after=after)
         tz = app.ops.policy(ws).timezone
-        for r in rows:
-            sent = format_local(r.sent_at, tz) if r.sent_at else "-"
-            contact = r.phone or r.email or ""
-            typer.echo(
-                f"{'#' + str(r.number):>6}  {r.customer_name[:24]:<24} {contact[:28]:<28} "
-                f"{r.channel:<10} {r.status:<12} {sent:<22} {r.retries}"
-            )
+    next_cursor = page.next.encode() if page.next else None
+    if as_json:
+        emit({"requests": [request_json(r) for r in page.rows], "next_cursor": next_cursor})
+        return
+    _echo_rows(page.rows, tz)
+    if next_cursor:
+        typer.echo(f"More: reviewops list --cursor {next_cursor} (same filters)", err=True)
+
+
+def _cursor(text: str | None) -> Cursor | None:
+    """Read --cursor, or exit 2 saying it is not one a list printed."""
+    if text is None:
+        return None
+    try:
+        return Cursor.decode(within(text, MAX_CURSOR, what="--cursor"))
+    except (ValueError, UnicodeDecodeError, InvalidInput):
+        fail("--cursor: that is not a cursor printed by `reviewops list`.")
+
+
+def _echo_rows(rows: list[ReviewRequest], tz: str) -> None:
+    """Print one line per request under a header; a waiting one shows when it is due."""
+    typer.echo(
+        f"{'#':>6}  {'name':<24} {'contact':<28} {'via':<10} {'status':<12} "
+        f"{'sent (or due)':<26} retries"
+    )
+    for r in rows:
+        contact = r.phone or r.email or ""
+        typer.echo(
+            f"{'#' + str(r.number):>6}  {r.customer_name[:24]:<24} {contact[:28]:<28} "
+            f"{r.channel:<10} {r.status:<12} {_sent_or_due(r, tz):<26} {r.retries}"
+        )
+
+
+def _sent_or_due(r: ReviewRequest, tz: str) -> str:
+    if r.sent_at is not None:
+        return format_local(r.sent_at, tz)
+    if r.status in WAITING and r.scheduled_at is not None:
+        return f"due {format_local(r.scheduled_at, tz)}"
+    return "-"
 
 
 @cli.command()
@@ -60,6 +120,9 @@ def show(
         list[str] | None,
         typer.Argument(help="After `customer`: an email, phone number or name."),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON document, for scripts.")
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Show a request, its messages and its history (`show customer X`: see `customer`)."""
@@ -72,7 +135,11 @@ def show(
         fail("Show one request at a time, like `reviewops show 42`.")
     n = parse_number(number)
     with opened_app() as app:
-        _echo_detail(app.ops.show(workspace_id(app, workspace), n))
+        detail = app.ops.show(workspace_id(app, workspace), n)
+    if as_json:
+        emit(detail_json(detail))
+    else:
+        _echo_detail(detail)
 
 
 def _echo_detail(d: RequestDetail) -> None:
@@ -112,9 +179,9 @@ def _echo_detail(d: RequestDetail) -> None:
         paced = d.paced.get(m.id or 0)
         if paced is not None:
             typer.echo(f"           {paced.sentence(local(paced.expected_at))}")
-        quiet = d.quiet.get(m.id or 0)
-        if quiet is not None:
-            typer.echo(f"           {quiet.sentence()}")
+        for held in (d.window.get(m.id or 0), d.quiet.get(m.id or 0)):
+            if held is not None:
+                typer.echo(f"           {held.sentence()}")
     typer.echo("Events:")
     for e in d.events:
         typer.echo(f"  {local(e.at)}  {e.kind:<18} {e.detail.get('actor_name') or e.actor}")

@@ -19,8 +19,10 @@ from bot.cli import (
     report,
     workspace_id,
 )
+from bot.cli_when import say_when
 from bot.domain.channels import METHOD_LABELS
 from bot.domain.errors import InvalidInput
+from bot.domain.send_time import asked_time
 from bot.domain.timing import parse_delay, parse_when
 from bot.usecases.history import ReviewRequest
 from bot.usecases.inputs import RequestCreate, RequestEdit, ReviewType
@@ -57,14 +59,9 @@ def send(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Create a review request; send it now when it is due."""
-    if via is not None and via not in METHOD_LABELS:
-        fail(f"--via must be one of {', '.join(METHOD_LABELS)}.")
-    if review_type not in get_args(ReviewType):
-        fail("--type must be service or product.")
-    if in_ and at:
-        fail("Give --in or --at, not both.")
+    _check_options(via, review_type, in_, at)
     with opened_app() as app:
-        ws = workspace_id(app, workspace)
+        ws = workspace_id(app, workspace, sends=True)
         when, delay, at_time = _when(app, ws, in_, at)
         data = RequestCreate(
             name=name,
@@ -86,8 +83,29 @@ def send(
         typer.echo(f"#{request.number} created for {request.customer_name} by {request.channel}")
         if not queue_only and due is not None and due <= app.clock.now():
             app.dispatcher.run_until_idle()
+        asked = asked_time(when, at_time, delay, app.ops.policy(ws), request.created_at)
         detail = app.ops.show(ws, request.number)
-        typer.echo(f"#{request.number} {detail.request.status}")
+        words = _asked_words(in_, at, detail.policy.delay)
+        say_when(detail, asked=asked, asked_words=words, now=app.clock.now())
+
+
+def _check_options(via: str | None, review_type: str, in_: str | None, at: str | None) -> None:
+    """Refuse options that can't go together or aren't choices, before opening anything."""
+    if via is not None and via not in METHOD_LABELS:
+        fail(f"--via must be one of {', '.join(METHOD_LABELS)}.")
+    if review_type not in get_args(ReviewType):
+        fail("--type must be service or product.")
+    if in_ and at:
+        fail("Give --in or --at, not both.")
+
+
+def _asked_words(in_: str | None, at: str | None, workspace_delay: str) -> str:
+    """Say why a message that nothing else holds waits: the time or delay asked for."""
+    if at:
+        return f"at the time asked (--at {at})"
+    if in_:
+        return f"as asked (--in {in_})"
+    return f"after the workspace's delay ({workspace_delay}; settings key delay)"
 
 
 def _create(app: ReviewOpsApp, ws: int, data: RequestCreate) -> ReviewRequest:
@@ -166,7 +184,10 @@ def resume(numbers: list[str], workspace: WorkspaceOpt = None) -> None:
     """Resume paused requests."""
     parsed = parse_numbers(numbers)
     with opened_app() as app:
-        report(app.ops.resume(workspace_id(app, workspace), parsed, cli_actor()), "resumed")
+        report(
+            app.ops.resume(workspace_id(app, workspace, sends=True), parsed, cli_actor()),
+            "resumed",
+        )
 
 
 @cli.command()

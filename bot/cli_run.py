@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
+import glob
 import logging
 import os
-import sys
+import shutil
+import tempfile
 from typing import Annotated
 
 import typer
 
-from bot.cli import cli, db_cli, fail, load_settings
+from bot import metrics
+from bot.cli import cli, database_reached, db_cli, fail, load_settings
 from bot.scheduler_process import run_scheduler
+from bot.settings import Settings
 from bot.wake import WakePipe
 from store import db as store_db
 
@@ -19,19 +24,34 @@ log = logging.getLogger(__name__)
 
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
-    """Bring the database schema to the newest version."""
+    """Bring the database schema to the newest version; say which migrations it applied."""
     settings = load_settings()
-    store_db.upgrade(settings.database_url)
-    typer.echo("database is up to date")
+    with database_reached():
+        applied = store_db.upgrade(settings.database_url)
+    typer.echo(upgrade_line(applied) or "database is up to date")
+
+
+def upgrade_line(applied: list[str]) -> str | None:
+    """Say which migrations an upgrade applied ("applied 0001 → 0011"); None: none."""
+    if not applied:
+        return None
+    span = applied[0] if len(applied) == 1 else f"{applied[0]} → {applied[-1]}"
+    return f"database upgraded: applied {span}"
+
+
+def _upgrade(settings: Settings) -> None:
+    with database_reached():
+        line = upgrade_line(store_db.upgrade(settings.database_url))
+    if line:
+        log.info(line)
 
 
 @cli.command()
 def worker() -> None:
     """Run the scheduler only: dispatch, reaper and Slack outbox."""
-    _setup_logging()
-    settings = load_settings()
-    store_db.upgrade(settings.database_url)
+    settings = load_settings(service=True)
     typer.echo(settings.senders_line())
+    _upgrade(settings)
     if run_scheduler(settings) != 0:
         # A job thread is still running: leave without waiting for it.
         logging.shutdown()
@@ -45,12 +65,12 @@ def serve(
     ] = False,
 ) -> None:
     """Serve Slack, webhooks, tracked links and health, and run the scheduler beside them."""
-    _setup_logging()
-    settings = load_settings()
+    settings = load_settings(service=True)
     if socket_mode and not (settings.slack_app_token and settings.slack_bot_token):
         fail("Socket Mode needs SLACK_APP_TOKEN (xapp-...) and SLACK_BOT_TOKEN.")
-    store_db.upgrade(settings.database_url)
     typer.echo(settings.senders_line())
+    _upgrade(settings)
+    shared_metrics(settings)
     wake = WakePipe()
     arbiter = os.getpid()  # gunicorn's arbiter runs in this process
 
@@ -63,12 +83,27 @@ def serve(
     run_server(settings, scheduler=scheduler, socket_mode=socket_mode, wake=wake)
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # The twilio SDK logs every request and response (11 lines, headers included) at INFO:
-    # CPU on every send and noise in the log; its warnings and errors still show.
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+def shared_metrics(settings: Settings) -> None:
+    """Count in files every process of `serve` shares, so /metrics sums them all.
+
+    PROMETHEUS_MULTIPROC_DIR names the directory (emptied here: counts start at zero with the
+    server); without it a fresh temporary one is made and removed at exit.
+    """
+    path = settings.prometheus_multiproc_dir
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for stale in glob.glob(os.path.join(path, "*.db")):
+            os.remove(stale)
+    else:
+        path = tempfile.mkdtemp(prefix="reviewops-metrics-")
+        arbiter, made = os.getpid(), path
+
+        def remove() -> None:
+            # Only the arbiter: gunicorn's workers leave by sys.exit and run exit handlers too.
+            if os.getpid() == arbiter:
+                shutil.rmtree(made, ignore_errors=True)
+
+        atexit.register(remove)
+    # prometheus_client reads the variable in each process where it first counts.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    metrics.multiprocess(path)

@@ -1,4 +1,5 @@
-"""`reviewops tokens rotate`: seal every stored bot token again with the first key.
+"""`reviewops tokens rotate`: seal every stored bot token and secret setting (shopify_secret,
+stripe_secret, events_secret) again with the first key.
 
 Rotation: put the new key first in TOKEN_ENCRYPTION_KEYS (`new,old`) and restart every
 process, run this, then drop the old key and restart again (store/installations.py).
@@ -18,13 +19,17 @@ cli.add_typer(tokens_cli, name="tokens", no_args_is_help=True)
 
 @tokens_cli.command("rotate")
 def rotate() -> None:
-    """Seal every stored bot token again with the first key of TOKEN_ENCRYPTION_KEYS."""
+    """Seal every stored bot token and secret setting again with the first key of
+    TOKEN_ENCRYPTION_KEYS (those stored in clear too)."""
     with opened_app() as app:
         keys = app.settings.token_keys()
         if not keys:
             fail("Set TOKEN_ENCRYPTION_KEYS (the new key first) to seal the bot tokens.")
         try:
-            count = installs_for(app.ops, keys).reseal_all()
+            done = installs_for(app.ops, keys).reseal_all()
         except TokenKeyError as exc:
             fail(f"{exc} Nothing was changed.")
-    typer.echo(f"{count} bot token(s) sealed with the first key of TOKEN_ENCRYPTION_KEYS.")
+    typer.echo(
+        f"{done.tokens} bot token(s) sealed and {done.secrets} secret setting(s) sealed "
+        "with the first key of TOKEN_ENCRYPTION_KEYS."
+    )

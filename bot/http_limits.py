@@ -15,6 +15,7 @@ near them, and a 100 MB POST costs the worker one maximum of memory at most.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class RouteLimit:
     prefix: str
     max_bytes: int
     why: str
+    problem_json: bool = False  # refusals as RFC 9457 problem details (the REST API's errors)
 
 
 # The first prefix that matches a path is its limit; other paths get DEFAULT_LIMIT.
@@ -49,8 +51,14 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     # A Mailgun event is a JSON document of a few KB (headers, delivery status, user
     # variables); Mailgun documents no maximum, so the margin is wide.
     RouteLimit("/webhooks/email/", 256 * KB, "email provider events (Mailgun)"),
+    # A Shopify order is JSON of a few KB, growing with its line items (a large order: a few
+    # hundred KB); a Stripe event is a few KB.
+    RouteLimit("/webhooks/shopify/", 1 * MB, "Shopify order webhooks"),
+    RouteLimit("/webhooks/stripe/", 256 * KB, "Stripe events"),
     # RFC 8058's one-click POST is `List-Unsubscribe=One-Click`; our page adds `confirm=yes`.
     RouteLimit("/u/", 4 * KB, "unsubscribe"),
+    # A request to create is a JSON object of a dozen short fields (about 1 KB at most).
+    RouteLimit("/api/", 16 * KB, "the REST API", problem_json=True),
 )
 DEFAULT_LIMIT = RouteLimit("/", 64 * KB, "any other route")
 
@@ -81,13 +89,19 @@ class BodyLimit:
                 text,
                 limit.max_bytes,
             )
-            body = f"{text}\n".encode()
-            start_response(
-                status,
-                [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
-            )
+            body, kind = _refusal(status, text, problem_json=limit.problem_json)
+            start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body)))])
             return [body]
         return self.app(environ, start_response)
+
+
+def _refusal(status: str, text: str, *, problem_json: bool) -> tuple[bytes, str]:
+    """The body and type of a refusal: a line of text, or a problem document."""
+    if not problem_json:
+        return f"{text}\n".encode(), "text/plain"
+    code, _, title = status.partition(" ")
+    problem = {"type": "about:blank", "title": title, "status": int(code), "detail": text}
+    return json.dumps(problem).encode(), "application/problem+json"
 
 
 def _read_bounded(environ: dict[str, Any], max_bytes: int) -> tuple[str, str] | None:

@@ -1,15 +1,15 @@
 """`serve`: gunicorn worker processes (threads each) answering Slack and webhooks.
 
 gunicorn's arbiter (`bot/supervisor.py`) also forks the scheduler process, so sending never
-holds the GIL of a process that answers Slack. Flask, Bolt and the listeners are imported
-here, in the arbiter, before it forks its workers: they share those pages.
-A worker's app has no senders and starts no scheduler; a request that becomes due wakes the
-scheduler process through the wake pipe (`bot/wake.py`).
+holds the GIL of a process that answers Slack. Flask, Bolt and the listeners are imported,
+and the web app built, here in the arbiter before it forks its workers (`preload_app`): they
+share those pages instead of each writing its own copy while building the app (issue 11's
+idle memory). A worker's app has no senders and starts no scheduler; a request that becomes
+due wakes the scheduler process through the wake pipe (`bot/wake.py`).
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import sys
@@ -24,12 +24,13 @@ from slack_bolt.adapter.flask import SlackRequestHandler  # noqa: F401  (shared,
 # app needs them once Slack is configured (bot/app.py imports them on demand).
 import handlers.outbox_writer  # noqa: F401
 import scheduler.outbox  # noqa: F401
+from bot import api
 from bot.app import ReviewOpsApp, create_app
 from bot.http_limits import BodyLimit
 from bot.log_redaction import RedactingLogger, redact_handlers
 from bot.settings import Settings
 from bot.slack import NOT_CONFIGURED, install_slack, slack_ready
-from bot.supervisor import ServeArbiter
+from bot.supervisor import ServeArbiter, settle_heap
 from bot.wake import WakePipe
 from bot.web import blueprint
 
@@ -42,6 +43,7 @@ def create_flask(app: ReviewOpsApp) -> Flask:
     """Build the Flask app serving bot/web.py's routes and, when installed, /slack/events."""
     flask_app = Flask("reviewops")
     flask_app.register_blueprint(blueprint(app))
+    api.install(flask_app, app)  # /api/v1 and /api/openapi.json
     for hook in app.flask_hooks:
         hook(flask_app)
     # Every body is bounded by its route's maximum before Flask or Bolt reads any of it.
@@ -71,7 +73,21 @@ def gunicorn_settings(settings: Settings, *, socket_mode: bool) -> dict[str, Any
         "accesslog": "-",
         # Link tokens and OAuth code/state never reach the access log.
         "logger_class": RedactingLogger,
+        # The app is built once, in the arbiter, and shared by the workers it forks.
+        "preload_app": True,
+        "pre_fork": _before_fork,
+        "post_fork": _in_web_worker,
     }
+
+
+def _before_fork(_arbiter: Any, _worker: Any) -> None:
+    settle_heap()
+
+
+def _in_web_worker(_arbiter: Any, _worker: Any) -> None:
+    # Acks wait on I/O and need the GIL back quickly while a page is being built: hand it
+    # over every 1 ms instead of 5 (in the web workers only, not the arbiter or scheduler).
+    sys.setswitchinterval(0.001)
 
 
 def serve(
@@ -111,9 +127,7 @@ def serve(
             ServeArbiter(self, scheduler).run()
 
         def load(self) -> Flask:
-            # Acks wait on I/O and need the GIL back quickly while a page is being built:
-            # hand it over every 1 ms instead of 5 (in the web workers only).
-            sys.setswitchinterval(0.001)
+            # Called once, in the arbiter, before any fork (preload_app).
             # The web tier never sends: no senders (no provider SDK loaded), no scheduler.
             app = create_app(settings, senders={})
             if wake is not None:
@@ -121,10 +135,9 @@ def serve(
             holder["app"] = app
             if slack:
                 install_slack(app)  # /slack/events
-            return create_flask(app)
+            flask_app = create_flask(app)
+            app.db.before_fork()
+            log.info("web app built in the arbiter (pid %d), shared by its workers", os.getpid())
+            return flask_app
 
-    # Objects made so far never change: keep the collector from touching (and so copying)
-    # their pages in every forked worker.
-    gc.collect()
-    gc.freeze()
     Server().run()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.domain.contacts import format_mailbox, parse_mailbox
+from bot.delivery.smtp_url import smtp_endpoint
+from bot.domain.contacts import format_mailbox, parse_mailbox, validate_region
 from bot.domain.errors import InvalidInput
 from bot.domain.pacing import SenderRates, SenderSetup, parse_rates
 
@@ -91,6 +93,26 @@ class Settings(BaseSettings):
     )
 
     default_region: str = Field(default="US", alias="DEFAULT_REGION")
+    # Outbound events may reach this machine and private networks (http, localhost, 10.x ...):
+    # for development and tests only. Off, an events URL must lead to public addresses, checked
+    # where it is typed and again at each send (bot/domain/events.py, scheduler/events_http.py).
+    events_allow_private: bool = Field(default=False, alias="EVENTS_ALLOW_PRIVATE")
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        try:
+            return validate_region(value)  # the one rule for region codes (bot/domain/contacts)
+        except InvalidInput as exc:
+            raise ValueError(f"DEFAULT_REGION: {exc.message}") from None
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _readable_smtp_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        smtp_endpoint(value)  # refused at start-up with its reason, not at the first email
+        return value.strip()
 
     # Per-sender pace over the defaults by kind (bot/domain/pacing.py), like
     # `+15551234567=1,MG123=30,smtp=5,toll_free=3,whatsapp=off`.
@@ -106,15 +128,63 @@ class Settings(BaseSettings):
     # and threads in each.
     web_concurrency: int | None = Field(default=None, alias="WEB_CONCURRENCY", ge=1)
     web_threads: int = Field(default=8, alias="WEB_THREADS", ge=1)
+    # The REST API's pace per key: a bucket of API_BURST calls refilled at API_RATE_PER_MINUTE
+    # (per web worker: bot/api/limits.py).
+    api_rate_per_minute: int = Field(default=600, alias="API_RATE_PER_MINUTE", ge=1)
+    api_burst: int = Field(default=60, alias="API_BURST", ge=1)
 
     # Sends in flight per worker: a provider answers in ~200 ms, so one at a time caps a
     # worker near 5 messages/s. 1 sends one after the other, as before.
     dispatch_concurrency: int = Field(default=32, ge=1, le=256, alias="DISPATCH_CONCURRENCY")
 
+    # Logs: the level of our lines (libraries stay at WARNING unless DEBUG) and their form,
+    # `text` for people or `json` (one object a line) for log pipelines (bot/logging_setup.py).
+    # Unset: INFO for `serve` and `worker`, WARNING for one-shot commands (their output is
+    # what they print).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        default=None, alias="LOG_LEVEL"
+    )
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().upper() or None
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    # OpenTelemetry tracing (bot/tracing.py), off unless one of these is set and the `otel`
+    # extra is installed; the SDK reads its other OTEL_* variables (headers, service name).
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_traces_exporter: str | None = Field(default=None, alias="OTEL_TRACES_EXPORTER")
+    # Where `serve`'s processes keep the counters /metrics sums (bot/cli_run.py); default a
+    # temporary directory of its own.
+    prometheus_multiproc_dir: str | None = Field(default=None, alias="PROMETHEUS_MULTIPROC_DIR")
+
+    @property
+    def tracing_wanted(self) -> bool:
+        exporter = (self.otel_traces_exporter or "").strip().lower()
+        if exporter == "none":
+            return False
+        return bool(exporter or (self.otel_exporter_otlp_endpoint or "").strip())
+
+    @property
+    def oauth_installs(self) -> bool:
+        """Workspaces install the app through OAuth (each stores its bot token), rather than
+        one workspace's SLACK_BOT_TOKEN."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
     @model_validator(mode="after")
     def _oauth_seals_tokens(self) -> Settings:
         # With OAuth every workspace's bot token is stored: never in clear.
-        if self.slack_client_id and self.slack_client_secret and not self.token_keys():
+        if self.oauth_installs and not self.token_keys():
             raise ValueError(
                 "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth install) need "
                 "TOKEN_ENCRYPTION_KEYS, to seal the bot tokens they store."

@@ -18,9 +18,11 @@ from bot.app import ReviewOpsApp
 from bot.failures import failure_text
 from bot.settings import Settings
 from bot.slack_install import INSTALL_PATH, REDIRECT_PATH, oauth_settings
+from handlers.install_events import admit_step_runs
 from handlers.install_words import NOT_INSTALLED
 from handlers.listener_pool import ListenerPool
 from handlers.registry import register_handlers
+from handlers.step_runs import UNKNOWN_STEP, fail_step, is_step_run
 from handlers.surface import Registered, Surface
 
 log = logging.getLogger(__name__)
@@ -65,9 +67,13 @@ def make_web_client(settings: Settings, *, oauth: bool = False) -> WebClient:
 
 def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool = False) -> App:
     """Build the Bolt app with every /reviews listener and one error handler."""
+    oauth = None if socket_mode else oauth_settings(app.settings, app.ops)
     bolt = App(
         client=client,
-        oauth_settings=None if socket_mode else oauth_settings(app.settings, app.ops),
+        oauth_settings=oauth,
+        # OAuth answers a team without an installation before our middleware: a workflow
+        # step's run from one is ended here first (handlers/install_events.py).
+        before_authorize=admit_step_runs(app.ops) if oauth is not None else None,
         signing_secret=app.settings.slack_signing_secret or "",
         raise_error_for_unhandled_request=True,
         # OAuth: what a team without an installation is told (single token: our middleware).
@@ -85,6 +91,10 @@ def create_bolt_app(app: ReviewOpsApp, *, client: WebClient, socket_mode: bool =
     def on_error(error: Exception, body: dict[str, Any], client: WebClient) -> BoltResponse | None:
         if isinstance(error, BoltUnhandledRequestError):
             log.warning("No listener for this Slack request (%s)", _describe(body))
+            if is_step_run(body):
+                # A workflow still runs a step we no longer have: end the run, and no retry.
+                _apologize(client, body, UNKNOWN_STEP)
+                return BoltResponse(status=200, body="")
             return None
         log.exception("Slack listener failed (%s)", _describe(body), exc_info=error)
         _apologize(client, body, failure_text(error))
@@ -112,6 +122,9 @@ def _apologize(client: WebClient, body: dict[str, Any], text: str) -> None:
         (u.get("response_url") for u in body.get("response_urls") or []), None
     )
     try:
+        if is_step_run(body):  # a workflow step's run waits for its end: it fails, saying why
+            fail_step(client, body, text)
+            return
         if url:
             WebhookClient(url).send(text=text, response_type="ephemeral", replace_original=False)
             return
@@ -125,14 +138,15 @@ def _apologize(client: WebClient, body: dict[str, Any], text: str) -> None:
 
 def slack_ready(settings: Settings) -> bool:
     """Say whether the settings hold what serving Slack over HTTP needs."""
-    oauth = bool(settings.slack_client_id and settings.slack_client_secret)
-    return bool(settings.slack_signing_secret and (settings.slack_bot_token or oauth))
+    return bool(
+        settings.slack_signing_secret and (settings.slack_bot_token or settings.oauth_installs)
+    )
 
 
 def install_slack(app: ReviewOpsApp) -> bool:
     """Mount POST /slack/events on the Flask app that `create_flask` builds; say so if Slack is off."""
     settings = app.settings
-    oauth = bool(settings.slack_client_id and settings.slack_client_secret)
+    oauth = settings.oauth_installs
     if not slack_ready(settings):
         log.warning(NOT_CONFIGURED)
         return False

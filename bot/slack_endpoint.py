@@ -12,14 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import Request, Response
 from slack_bolt import App, BoltContext, BoltRequest
 from slack_bolt.adapter.flask.handler import SlackRequestHandler, to_flask_response
 from slack_bolt.request.internals import build_context
 
+from bot import tracing
 from bot.slack_payload import MalformedPayload, is_ssl_check, read_payload
 from bot.slack_signature import signature_problem
+from bot.usecases import event_log
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +47,20 @@ class SlackEndpoint:
         if problem is not None:
             if is_ssl_check(body):  # Slack checks the certificate unsigned: nothing to do
                 return Response("", status=200)
-            log.warning("refused a Slack request: %s", problem)
+            log.warning(
+                "refused a Slack request: %s",
+                problem,
+                extra=event_log.fields("webhook.refused", source="slack", reason=problem),
+            )
             return Response("invalid signature\n", status=401, mimetype="text/plain")
         try:
             data = read_payload(body, request.mimetype)
         except MalformedPayload as exc:
-            log.warning("refused a signed Slack request that is not Slack's shape: %s", exc)
+            log.warning(
+                "refused a signed Slack request that is not Slack's shape: %s",
+                exc,
+                extra=event_log.fields("webhook.refused", source="slack", reason="malformed"),
+            )
             return Response("malformed payload\n", status=400, mimetype="text/plain")
         bolt_request = BoltRequest(
             body=body.decode("utf-8"),
@@ -59,4 +70,17 @@ class SlackEndpoint:
         # The body as read above (Bolt's own reading loses a command whose text says "payload").
         bolt_request.body = data
         bolt_request.context = build_context(BoltContext({}), data)
-        return to_flask_response(self.bolt.dispatch(bolt_request))
+        with tracing.span("reviewops.slack_request", **_what(data)):
+            return to_flask_response(self.bolt.dispatch(bolt_request))
+
+
+def _what(data: dict[str, Any]) -> dict[str, Any]:
+    """Name a Slack request for its span: workspace, and command or interaction type."""
+    team = data.get("team_id")
+    if not team and isinstance(data.get("team"), dict):
+        team = data["team"].get("id")
+    kind = data.get("command") or data.get("type")
+    return {
+        "workspace": str(team)[:32] if team else None,
+        "slack": str(kind)[:64] if kind else None,
+    }

@@ -37,6 +37,7 @@ BOT_SCOPES = (
     "chat:write",
     "chat:write.public",
     "files:write",
+    "files:read",
     "users:read",
     "im:write",
     "channels:history",
@@ -143,7 +144,7 @@ class SignedStateStore(OAuthStateStore):
 
 def oauth_settings(settings: Settings, ops: ReviewOps) -> OAuthSettings | None:
     """Return Bolt's OAuth settings when SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set."""
-    if not (settings.slack_client_id and settings.slack_client_secret):
+    if not settings.oauth_installs or not settings.slack_client_secret:  # the second for mypy
         return None
     return OAuthSettings(
         client_id=settings.slack_client_id,

@@ -2,9 +2,12 @@
 
 The arbiter forks the web workers and, beside them, one scheduler process (what `worker`
 runs), so dispatching never shares a web worker's interpreter (and GIL). Both are forked
-from the arbiter after it loaded what they share, so those pages are shared; the scheduler
-then loads only what it alone needs (the providers' SDKs). The scheduler is restarted if it
-dies, at once if it had run a while, else after a pause that grows up to RESTART_PAUSE_MAX.
+from the arbiter after it loaded what they share and built the web app (gunicorn's
+`preload_app`, `bot/server.py`), so those pages are shared; the scheduler then loads only
+what it alone needs (the providers' SDKs), at a lower CPU priority than the web workers
+(Slack answers first). Each fork freezes the arbiter's objects first (`settle_heap`). The
+scheduler is restarted if it dies, at once if it had run a while, else after a pause that
+grows up to RESTART_PAUSE_MAX.
 On SIGTERM the web workers and the scheduler stop together, gracefully (the scheduler stops
 claiming and lets the send in flight finish); a scheduler still alive after STOP_SECONDS is
 killed (a send cut short becomes `unknown` through the reaper, never a resend).
@@ -12,6 +15,7 @@ killed (a send cut short becomes `unknown` through the reaper, never a resend).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -26,11 +30,25 @@ log = logging.getLogger(__name__)
 
 STOP_SECONDS = 24.0  # the scheduler's own grace is 20 s; the issue allows 25 s in all
 RESTART_PAUSE_MAX = 30.0
+# The scheduler yields the CPU to the web workers when both want it: Slack's 3 s ack limit is
+# hard, a send a few milliseconds later is not (on an idle machine it changes nothing).
+SCHEDULER_NICENESS = 5
 STEADY_SECONDS = 60.0  # a scheduler that ran this long before dying is restarted at once
+
+
+def settle_heap() -> None:
+    """Freeze what the arbiter built so far, just before a fork (Python's advice for fork).
+
+    Frozen objects are never visited by the collector again, in the arbiter or in a child, so
+    a child's collections do not write to (and so copy) the pages it shares with the arbiter.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def fork(name: str, run: Callable[[], int]) -> int:
     """Run `run` in a forked child that exits with its code; return the child's pid."""
+    settle_heap()
     pid = os.fork()
     if pid:
         return pid
@@ -83,6 +101,7 @@ class ServeArbiter(Arbiter):  # type: ignore[misc]
                 signal.signal(sig, signal.SIG_DFL)
             for listener in listeners:
                 listener.close()
+            os.nice(SCHEDULER_NICENESS)
             return self._run_scheduler()
 
         self.scheduler_pid = fork("scheduler", run)

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.app import ReviewOpsApp
 from bot.health import check_health
+from bot.order_webhooks import register_order_webhooks
 from bot.webhooks import register_webhooks
 
 
@@ -22,7 +23,9 @@ def blueprint(app: ReviewOpsApp) -> Blueprint:
 
     @web.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(app.metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+        # The full header as Prometheus gives it: `mimetype=` would append a second charset.
+        body = generate_latest(app.metrics.registry)
+        return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     register_webhooks(
         web,
@@ -31,4 +34,5 @@ def blueprint(app: ReviewOpsApp) -> Blueprint:
         mailgun_signing_key=app.settings.mailgun_signing_key,
         public_url=app.settings.public_url,
     )
+    register_order_webhooks(web, app)
     return web

@@ -22,10 +22,12 @@ from xml.sax.saxutils import escape as xml_escape  # noqa: S406  (escaping our o
 from flask import Blueprint, Flask, Response, abort, redirect, request
 from twilio.request_validator import RequestValidator
 
+from bot import tracing
 from bot.app import ReviewOpsApp
 from bot.clock import Clock
 from bot.delivery import mailgun_reports, twilio_reports
 from bot.domain.errors import NotFound
+from bot.usecases import event_log
 from bot.usecases.feedback import Feedback
 
 if TYPE_CHECKING:
@@ -119,6 +121,8 @@ class MailgunVerifier:
 
 
 Counted = Callable[[str, str], None]  # (source, result): a webhook metric
+# Why MailgunVerifier.check refused, by the status it answers.
+MAILGUN_REFUSALS = {403: "missing or wrong signature", 406: "too old, or a replay"}
 
 
 def register_webhooks(
@@ -161,7 +165,13 @@ def _twilio_verifier(
             url += "?" + request.query_string.decode("latin-1")
         ok = bool(validator and signature and validator.validate(url, request.form, signature))
         if not ok:
-            log.warning("refused a Twilio %s webhook with a missing or wrong signature", source)
+            why = "wrong signature" if signature else "no signature"
+            log.warning(
+                "refused a Twilio %s webhook: %s",
+                source,
+                why,
+                extra=event_log.fields("webhook.refused", source=f"twilio_{source}", reason=why),
+            )
         counted(f"twilio_{source}", "accepted" if ok else "refused")
         return ok
 
@@ -185,14 +195,16 @@ def _twilio_status_route(
         word = form.get("MessageStatus") or form.get("SmsStatus") or ""
         error_code = form.get("ErrorCode")
         # An earlier stage (queued, accepted) can never move a message on: nothing to store.
+        sid = form.get("MessageSid") or form.get("SmsSid") or ""
         if twilio_reports.status_report(word, error_code) is not None:
-            drainer.inbox.store_twilio_status(
-                sid=form.get("MessageSid") or form.get("SmsSid") or "",
-                to=form.get("To", ""),
-                status=word,
-                error_code=error_code,
-                idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
-            )
+            with tracing.span("reviewops.status_callback", provider_id=sid[:64], status=word[:32]):
+                drainer.inbox.store_twilio_status(
+                    sid=sid,
+                    to=form.get("To", ""),
+                    status=word,
+                    error_code=error_code,
+                    idempotency_token=request.headers.get("I-Twilio-Idempotency-Token"),
+                )
             if wake is not None:
                 wake()
         return Response(EMPTY_TWIML, mimetype="text/xml")
@@ -243,6 +255,12 @@ def _email_routes(
             return Response("expected JSON\n", status=400, mimetype="text/plain")
         refused = mailgun.check(payload.get("signature"))
         if refused is not None:
+            why = MAILGUN_REFUSALS.get(refused, "refused")
+            log.warning(
+                "refused a Mailgun webhook: %s",
+                why,
+                extra=event_log.fields("webhook.refused", source="mailgun", reason=why),
+            )
             counted("mailgun", "refused")
             return Response("refused\n", status=refused, mimetype="text/plain")
         counted("mailgun", "accepted")

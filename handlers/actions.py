@@ -112,6 +112,18 @@ def show_page(
     respond(replace_original=True, **reply.as_kwargs())
 
 
+# Filter words the modal has no field for: kept as typed and added back to what it submits.
+UNSHOWN_FILTERS = ("import:", "sent_from:", "sent_to:")
+MAX_KEPT = 200  # characters of such words carried in the modal's metadata
+
+
+def kept_words(query: str) -> str | None:
+    """The words of a list query the filter modal does not show (None: there are none)."""
+    words = [w for w in query.split() if w.lower().startswith(UNSHOWN_FILTERS)]
+    kept = " ".join(words)[:MAX_KEPT]
+    return kept or None
+
+
 @refusals(below)
 def open_filter(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Open the filter modal, filled with the list page's current filter."""
@@ -126,7 +138,9 @@ def open_filter(ack: Ack, body: dict[str, Any], client: WebClient, context: Bolt
         query.filter,
         timezone=policy.timezone,
         private_metadata=metadata(
-            r=body.get("response_url"), c=(body.get("channel") or {}).get("id")
+            r=body.get("response_url"),
+            c=(body.get("channel") or {}).get("id"),
+            k=kept_words(state.query),
         ),
     )
     client.views_open(trigger_id=body["trigger_id"], view=view)

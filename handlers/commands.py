@@ -13,16 +13,18 @@ from slack_sdk import WebClient
 
 from bot.domain.errors import Conflict, DomainError, InvalidInput
 from bot.domain.numbers import parse_numbers
-from bot.domain.policy import as_display_rows, parse_setting_assignments
+from bot.domain.policy_edit import as_display_rows, parse_setting_assignments
+from bot.domain.setting_help import setting_help
 from bot.usecases import history
-from handlers import audit, export, stats
+from handlers import apikeys, audit, export, imports, stats
 from handlers.blocks.common import Reply, metadata, text_reply
 from handlers.blocks.customer import customer_lookup_reply, delete_prompt
 from handlers.blocks.detail import detail_reply
 from handlers.blocks.help import help_reply
 from handlers.blocks.listing import Row, bulk_reply, cancel_all_prompt, list_reply
-from handlers.blocks.send import created_reply, send_modal
-from handlers.blocks.settings_show import settings_reply
+from handlers.blocks.orders import order_events_reply, skipped_hint
+from handlers.blocks.send import created_reply, created_why, send_modal
+from handlers.blocks.settings_show import settings_help_reply, settings_reply
 from handlers.delivery_keys import command_key
 from handlers.edit import open_edit
 from handlers.errors import refusals, to_command
@@ -111,10 +113,17 @@ def do_send(inv: Invocation) -> None:
     except DomainError as exc:
         hint = " (Add `force:yes` to send anyway.)" if isinstance(exc, Conflict) else ""
         raise InvalidInput(f"Nothing was sent. {exc.message}{hint}") from exc
-    inv.reply(created_reply(request, tz=policy.timezone))
+    why = created_why(data, request, policy)
+    inv.reply(created_reply(request, tz=policy.timezone, why=why))
 
 
 def do_list(inv: Invocation) -> None:
+    if inv.args.strip().lower() == "orders":
+        orders = inv.surface.ops.orders
+        tz = inv.surface.ops.policy(inv.workspace_id).timezone
+        skipped = orders.skipped_lately(inv.workspace_id)
+        inv.reply(order_events_reply(orders.recent(inv.workspace_id), skipped=skipped, tz=tz))
+        return
     admin = inv.is_admin()
     inv.reply(
         render_list(inv.surface, inv.workspace_id, inv.actor.id, PageState(inv.args), admin=admin)
@@ -208,14 +217,18 @@ def do_settings(inv: Invocation) -> None:
             trigger_id=inv.trigger_id,
             channel_id=inv.channel_id,
             response_url=inv.response_url,
+            team_id=inv.team_id,
         )
         return
     if words[0].lower() == "show":
         inv.reply(settings_reply(as_display_rows(ops.policy(inv.workspace_id)), admin=admin))
         return
+    if words[0].lower() == "help":
+        inv.reply(settings_help_reply(setting_help()))
+        return
     if words[0].lower() != "set":
         raise InvalidInput(
-            "Write `/reviews settings`, `/reviews settings show` or "
+            "Write `/reviews settings`, `/reviews settings show`, `/reviews settings help` or "
             "`/reviews settings set key=value ...`."
         )
     if not admin:
@@ -232,9 +245,11 @@ def do_settings(inv: Invocation) -> None:
 
 
 SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
+    "apikey": apikeys.run_command,
     "audit": audit.run_command,
     "stats": stats.run_command,
     "export": export.run_command,
+    "import": imports.run_command,
     "help": do_help,
     "send": do_send,
     "list": do_list,
@@ -278,6 +293,8 @@ def render_list(
     )
     rows = [Row(listed.request, listed.waiting) for listed in page.rows]
     base = PageState(query.text)
+    hint = skipped_hint(surface.ops.orders.skipped_lately(workspace_id))
+    note = "\n".join(n for n in (note, hint) if n) or None
     return list_reply(
         rows,
         state=PageState(query.text, state.after, state.before),

@@ -14,10 +14,10 @@ from slack_sdk import WebClient
 
 from bot.customer_export import export_name, masked_customer, read_contact, write_customer_json
 from bot.domain.errors import InvalidInput
+from bot.slack_files import upload_file
 from handlers.blocks.common import text_reply
 from handlers.blocks.customer import CUSTOMER_EXPORT
 from handlers.errors import below, refusals
-from handlers.export import upload_file
 from handlers.permissions import refusal
 from handlers.surface import Registered, actor_of, first_action, services
 

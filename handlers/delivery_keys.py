@@ -5,6 +5,8 @@
 - A modal submission: the view's id and the values submitted. A double click sends the same
   view with the same values; a corrected submission (after field errors) differs in its values,
   so it is a new delivery. The view's `hash` is left out: it is the same for both.
+- A workflow step's run: its `function_execution_id`, the same in every delivery of that run's
+  `function_executed` event.
 
 Keys are digests: a fixed length whatever Slack (or a forger with the signing secret) sends.
 """
@@ -30,3 +32,8 @@ def submission_key(body: dict[str, Any]) -> str:
     """Return the key of a modal submission: its view id and the values submitted."""
     view = body.get("view") or {}
     return _digest("view", [view.get("id"), (view.get("state") or {}).get("values")])
+
+
+def function_key(execution_id: str) -> str:
+    """Return the key of a workflow step's run (its function_execution_id)."""
+    return _digest("function", execution_id)

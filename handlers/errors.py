@@ -25,6 +25,7 @@ from bot.failures import failure_text
 from bot.usecases.once import AlreadyCreated
 from handlers.blocks.common import Reply, text_reply
 from handlers.listener_pool import LISTENER_POOL
+from handlers.step_runs import fail_step, is_step_run
 from handlers.surface import actor_of
 from handlers.text import escape
 
@@ -97,7 +98,10 @@ def tell(request: Request, text: str) -> None:
             return
         request.ack()
     try:
-        _tell_acked(request, escape(text))
+        if is_step_run(body):
+            fail_step(request.client, body, text)  # a workflow step: its run ends with it
+        else:
+            _tell_acked(request, escape(text))
     except (SlackApiError, SlackRequestError, OSError):
         log.warning("Couldn't tell the user what went wrong", exc_info=True)
 

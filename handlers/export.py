@@ -7,9 +7,7 @@ the progress, then streamed to Slack with the files v2 flow.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from bot.export import (
     progress_every,
     write_csv,
 )
+from bot.slack_files import upload_file
 from bot.usecases import history
 from bot.usecases.actors import Actor
 from bot.usecases.history import HistoryFilter
@@ -229,46 +228,6 @@ def export_to_dm(
     )
     log.info("exported %d requests of workspace %d for %s", rows, workspace_id, user_id)
     return rows
-
-
-def upload_file(
-    client: WebClient, *, channel: str, path: Path, title: str, initial_comment: str
-) -> str:
-    """Post a file to a channel with Slack's files v2 flow, streaming it from disk.
-
-    The same three calls as `WebClient.files_upload_v2`, which reads the whole file into
-    memory first; an export of a million rows is over 100 MB.
-
-    :raise SlackApiError: Slack refused the upload.
-    :raise SlackRequestError: the upload URL did not accept the bytes.
-    """
-    size = os.path.getsize(path)
-    target = client.files_getUploadURLExternal(filename=path.name, length=size)
-    file_id, upload_url = str(target["file_id"]), str(target["upload_url"])
-    if not upload_url.startswith(("https://", "http://")):
-        raise SlackRequestError(f"unexpected upload URL from Slack: {upload_url[:40]}")
-    handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=client.ssl)]
-    if client.proxy:
-        handlers.append(urllib.request.ProxyHandler({"http": client.proxy, "https": client.proxy}))
-    opener = urllib.request.build_opener(*handlers)
-    with path.open("rb") as body:
-        # A file object as the body: http.client sends it in blocks, never all at once.
-        request = urllib.request.Request(  # noqa: S310 (the URL Slack gave, checked above)
-            upload_url,
-            data=body,
-            method="POST",
-            headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
-        )
-        with opener.open(request, timeout=client.timeout) as answer:
-            answer.read()
-            if answer.status != 200:
-                raise SlackRequestError(f"the upload URL answered HTTP {answer.status}")
-    client.files_completeUploadExternal(
-        files=[{"id": file_id, "title": title}],
-        channel_id=channel,
-        initial_comment=initial_comment,
-    )
-    return file_id
 
 
 def _open_dm(client: WebClient, user_id: str) -> str:

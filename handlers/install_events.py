@@ -20,11 +20,14 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.context.respond import Respond
 from slack_bolt.listener.builtins import TokenRevocationListeners
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.oauth.installation_store import InstallationStore
 
 from bot.domain.errors import NotAllowed
 from bot.usecases.installs import Installs
+from bot.usecases.review_ops import ReviewOps
 from handlers.install_words import NOT_INSTALLED
+from handlers.step_runs import fail_step, is_step_run
 from handlers.surface import Registered, Surface
 
 log = logging.getLogger(__name__)
@@ -63,7 +66,7 @@ def admit_installed(surface: Surface) -> Callable[..., Any]:
             log.warning(
                 "refused a Slack request from %s: reviewops is not installed there", team_id
             )
-            return _not_installed(body, respond)
+            return _not_installed(context, body, respond)
         except Exception:  # noqa: BLE001  (the database, most likely: see below)
             # Not checked, so not admitted here: the listener asks again through the same
             # `workspace_id`, and its guard tells the user why it failed on their surface.
@@ -74,8 +77,49 @@ def admit_installed(surface: Surface) -> Callable[..., Any]:
     return admit
 
 
-def _not_installed(body: dict[str, Any], respond: Respond | None) -> BoltResponse:
+def admit_step_runs(ops: ReviewOps) -> Callable[..., BoltResponse | None]:
+    """Build the middleware, run before Bolt's OAuth authorization, that ends a step run from a
+    team where reviewops is not installed.
+
+    Bolt's authorization answers such a team itself, before `admit_installed`, which would leave
+    a workflow step's run waiting for an end that never comes. The rule is the same one
+    (`installed_workspace`, with OAuth: a workspace that holds a bot token).
+    """
+
+    def admit(
+        context: BoltContext,
+        body: dict[str, Any],
+        next: Callable[[], None],  # noqa: A002  (Bolt's name)
+    ) -> BoltResponse | None:
+        if is_step_run(body):
+            team_id = str(context.team_id or context.enterprise_id or "")
+            try:
+                installed = ops.workspaces.installed_workspace(team_id, configured_team=None)
+            except Exception:  # noqa: BLE001  (the database: Bolt's authorization fails next)
+                log.warning("could not check a workflow step run's workspace", exc_info=True)
+                installed = -1
+            if installed is None:
+                log.warning("ended a workflow step run from %s: not installed there", team_id)
+                return _not_installed(context, body, None)
+        next()
+        return None
+
+    return admit
+
+
+def _not_installed(
+    context: BoltContext, body: dict[str, Any], respond: Respond | None
+) -> BoltResponse:
     """Answer a request from a team where reviewops is not installed, where it was asked."""
+    if is_step_run(body):
+        # A workflow step's run waits for an answer: it ends, failed, with the reason.
+        try:
+            fail_step(context.client, body, NOT_INSTALLED)
+        except (SlackApiError, SlackRequestError, OSError):
+            log.warning(
+                "couldn't end a workflow step's run from an uninstalled team", exc_info=True
+            )
+        return BoltResponse(status=200, body="")
     if "command" in body:
         return BoltResponse(status=200, body=NOT_INSTALLED)  # shown to the user, ephemeral
     if body.get("type") == "view_submission":

@@ -52,15 +52,21 @@ class SlackNotifier:
     def notify(self, session: Session, request: ReviewRequest, change: Change) -> None:
         """Queue the card, the thread reply, the card update and any alert this change needs."""
         assert request.id is not None
+        # An imported request (a file may hold 100,000) gets no card of its own until it needs
+        # the team (a failure, complaint, opt-out, decision): a new one has nothing to look up.
+        quiet = request.import_id is not None and not change.alert
+        if quiet and change.kind == "created":
+            return
         workspace = session.get(Workspace, request.workspace_id)
         if workspace is None:
             return
+        thread_channel = _thread(session, request, change)
+        if thread_channel is None and quiet:
+            return  # the import's summary and the list say the rest
         policy = stored_policy(workspace.policy)
         now = self.clock.now()
-        waiting = _waiting(session, request)
+        waiting = _waiting(session, request, change)
         text = change_text(change, request)  # mrkdwn: masked, escaped, a reply quoted
-
-        thread_channel = request.slack_channel or _root_channel(session, request.id)
         posted_card = False
         if thread_channel is None and request.deleted_at is None:
             # First change with somewhere to say it: start the thread with the current card.
@@ -165,7 +171,21 @@ def _card(request: ReviewRequest, waiting: Collection[Status], tz: str) -> dict[
     }
 
 
-def _waiting(session: Session, request: ReviewRequest) -> set[Status]:
+# A request just created (change "created", in this transaction) has no card posted yet, and
+# its first messages wait in its own status: nothing to read back.
+
+
+def _thread(session: Session, request: ReviewRequest, change: Change) -> str | None:
+    """The request's Slack thread: the channel its card was posted to, if any."""
+    if request.slack_channel or change.kind == "created":
+        return request.slack_channel
+    assert request.id is not None
+    return _root_channel(session, request.id)
+
+
+def _waiting(session: Session, request: ReviewRequest, change: Change) -> set[Status]:
+    if change.kind == "created":
+        return {Status(request.status)} & PENDING
     statuses = session.exec(select(Message.status).where(Message.request_id == request.id)).all()
     return {Status(s) for s in statuses} & PENDING
 

@@ -12,6 +12,7 @@ from bot.domain.bounds import MAX_TYPED, within
 from bot.domain.errors import InvalidInput
 from bot.usecases.history import STATUS_GROUPS as STATUS_GROUPS  # the list buttons read it here
 from bot.usecases.history import Criteria, Cursor, HistoryFilter, history_filter
+from bot.usecases.periods import parse_day as parse_day  # typed days: one reading
 from handlers.blocks.limits import MAX_BUTTON_VALUE
 from handlers.quick_send import OPTION_WORD as _KEY
 from handlers.text import SLACK_USER_ID as _USER_ID
@@ -41,7 +42,7 @@ def split_command(text: str) -> Command:
 
 # --- list filters ----------------------------------------------------------------------------
 
-LIST_KEYS = ("status", "via", "by", "from", "to", "sent_from", "sent_to", "type", "ref")
+LIST_KEYS = ("status", "via", "by", "from", "to", "sent_from", "sent_to", "type", "ref", "import")
 
 
 @dataclass(frozen=True)
@@ -52,22 +53,9 @@ class ListQuery:
     filter: HistoryFilter = field(default_factory=HistoryFilter)
 
 
-def parse_day(value: str, key: str) -> date:
-    """Read a day typed after a filter key, like from:2026-12-01.
-
-    :raise InvalidInput: not a day.
-    """
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise InvalidInput(
-            f"'{value}' is not a date for {key}: (write it like 2026-12-01).", field=key
-        ) from exc
-
-
 def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "US") -> ListQuery:
     """Read list filters: status:, via:, by:@user (or by:me), from:, to:, sent_from:, sent_to:,
-    type:, ref:, free text.
+    type:, ref:, import:, free text.
 
     Dates are days in the workspace timezone; `to:` and `sent_to:` include their whole day. Several statuses
     are separated by commas (status:queued,paused).
@@ -90,7 +78,7 @@ def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "U
         if key not in LIST_KEYS:
             raise InvalidInput(
                 f"I don't know the filter '{key}:'. Use status:, via:, by:, from:, to:, "
-                "sent_from:, sent_to:, type: or ref:.",
+                "sent_from:, sent_to:, type:, ref: or import:.",
                 field="filter",
             )
         if key == "status":
@@ -107,6 +95,7 @@ def parse_list_query(text: str, *, timezone: str, user_id: str, region: str = "U
         sender=_parse_user(given["by"], user_id) if "by" in given else None,
         review_type=given.get("type"),
         reference=given.get("ref"),
+        import_id=given.get("import"),
         created_from=day("from"),
         created_to=day("to"),
         sent_from=day("sent_from"),

@@ -17,9 +17,11 @@ from handlers import (
     edit,
     export,
     home,
+    imports,
     install_events,
     settings_view,
     views,
+    workflow_step,
 )
 from handlers.install_events import admit_installed
 from handlers.permissions import Permissions
@@ -41,10 +43,12 @@ def register_handlers(bolt: App, app: ReviewOpsApp) -> Surface:
     decisions.register(bolt, surface.registered)
     edit.register(bolt, surface.registered)
     export.register(bolt, surface.registered)
+    imports.register(bolt, surface.registered)
     audit.register(bolt, surface.registered)
     home.register(bolt, surface.registered)
     bulk.register(bolt, surface.registered)
     customer.register(bolt, surface.registered)
     customer_export.register(bolt, surface.registered)
     settings_view.register(bolt, surface.registered)
+    workflow_step.register(bolt, surface.registered)
     return surface

@@ -18,19 +18,20 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain.errors import InvalidInput
 from bot.domain.policy import WorkspacePolicy, policy_errors
+from bot.domain.policy_edit import typed_secret_errors
 from bot.domain.window import DAY_NAMES
 from handlers.blocks.common import metadata, read_metadata, text_reply
 from handlers.blocks.settings import (
     CUSTOM_DELAY,
     SETTINGS_MODAL,
-    SMS_TEXT_ACTION,
-    body_too_long,
     input_block_ids,
-    landing_block,
     refusal_modal,
     replace_block,
     settings_modal,
 )
+from handlers.blocks.settings_events import read_events
+from handlers.blocks.settings_messages import SMS_TEXT_ACTION, body_too_long, landing_block
+from handlers.blocks.settings_triggers import REMOVE_SECRETS, SHOP_LABELS, secret_key, switch_key
 from handlers.blocks.sms_estimate import (
     SMS_PREVIEW_BLOCK,
     SmsEstimate,
@@ -61,6 +62,7 @@ PRE_CHECKED = {
     "reminders": "reminders",
     "reminder_interval_days": "reminder_interval_days",
     "cooldown_days": "cooldown_days",
+    "retention_days": "retention_days",
     "sms_price": "sms_price",
 }
 # Fields the form sets as they are typed (the rest is read below).
@@ -94,10 +96,15 @@ def read_form(
     data["method"] = entered(values, "method") or current.method
     data["reminder_channel"] = entered(values, "reminder_channel") or current.reminder_channel
     data["fallback_email"] = (entered(values, "fallback_email") or "on") == "on"
+    data["require_consent"] = (entered(values, "require_consent") or "off") == "on"
     data["holidays"] = entered(values, "holidays")
     data["notify_channel"] = entered(values, "notify_channel") or ""
     data["alert_channel"] = entered(values, "alert_channel") or ""
+    data["digest"] = entered(values, "digest") or current.digest
+    data["digest_time"] = entered(values, "digest_time") or current.digest_time
+    data["digest_channel"] = entered(values, "digest_channel") or ""
     data["admins"] = entered(values, "admins") or []
+    data.update(read_events(values, current))
     if body_too_long(current) and not data["email_body"]:
         data["email_body"] = current.email_body  # the form could not show it: keep it
 
@@ -105,6 +112,7 @@ def read_form(
     _read_delay(values, current, data, errors)
     _read_numbers(values, current, data, errors)
     _read_landing(values, data, errors)
+    _read_triggers(values, current, data, errors)
     # A value the form already refused is not judged again by the policy.
     for block, key in PRE_CHECKED.items():
         if block in errors:
@@ -149,7 +157,7 @@ def _read_numbers(
     data: dict[str, Any],
     errors: dict[str, str],
 ) -> None:
-    for key in ("reminders", "reminder_interval_days", "cooldown_days"):
+    for key in ("reminders", "reminder_interval_days", "cooldown_days", "retention_days"):
         raw = entered(values, key)
         try:
             data[key] = int(raw) if raw is not None else None
@@ -182,13 +190,38 @@ def _read_landing(values: Mapping[str, Any], data: dict[str, Any], errors: dict[
     data["landing_urls"] = landing
 
 
+def _read_triggers(
+    values: Mapping[str, Any],
+    current: WorkspacePolicy,
+    data: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    """Each shop's switch; its secret replaced when one is typed, removed when ticked."""
+    data["order_delay"] = entered(values, "order_delay") or ""
+    data["order_review_type"] = entered(values, "order_review_type") or current.order_review_type
+    removed = entered(values, REMOVE_SECRETS) or []
+    for source in SHOP_LABELS:
+        switch = entered(values, switch_key(source))
+        data[switch_key(source)] = (
+            switch == "on" if switch else getattr(current, switch_key(source))
+        )
+        typed = entered(values, secret_key(source))
+        if typed and source in removed:
+            errors[secret_key(source)] = "Type a new secret or remove this one, not both."
+        elif typed:
+            data[secret_key(source)] = typed
+        elif source in removed:
+            data[secret_key(source)] = ""
+
+
 def validate_form(
     values: Mapping[str, Any], current: WorkspacePolicy
 ) -> tuple[WorkspacePolicy | None, dict[str, str]]:
     """Validate a submitted form whole: the new policy, or every error on its own block."""
     data, errors = read_form(values, current)
     choice = entered(values, "delay") or "0"
-    for key, message in policy_errors(data).items():
+    refused = policy_errors(data) | typed_secret_errors(current, data)
+    for key, message in refused.items():
         block = FIELD_BLOCKS.get(key, key)
         if key == "delay":
             block = "delay_custom" if choice == CUSTOM_DELAY else "delay"
@@ -224,6 +257,7 @@ def open_settings(
     trigger_id: str,
     channel_id: str | None,
     response_url: str | None,
+    team_id: str = "",
 ) -> None:
     """Open the settings modal, filled with the workspace's settings (admins only: check first)."""
     policy = surface.ops.policy(workspace_id)
@@ -234,6 +268,8 @@ def open_settings(
         policy,
         estimate=estimate,
         private_metadata=metadata(c=channel_id or None, r=response_url or None),
+        public_url=surface.app.settings.public_url,
+        team_id=team_id,
     )
     client.views_open(trigger_id=trigger_id, view=view)
 

@@ -1,79 +1,37 @@
-"""`/reviews stats [7d|30d|from:YYYY-MM-DD to:YYYY-MM-DD]`: how the outreach went."""
+"""`/reviews stats [7d|30d|from:YYYY-MM-DD to:YYYY-MM-DD] [chart]`: how the outreach went."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-
-from bot.domain.errors import InvalidInput
 from bot.usecases import history
+from bot.usecases.periods import parse_stats_period
 from handlers.blocks.report import stats_reply
 from handlers.invocation import Invocation
-from handlers.parsing import parse_day
+from handlers.stats_chart import send_chart
 
-DEFAULT_DAYS = 7
-MAX_DAYS = 3660
-_DAYS = re.compile(r"^(?P<n>\d{1,4})d$", re.I)
-USAGE = "Write `/reviews stats`, `/reviews stats 30d` or `/reviews stats from:2026-11-01 to:2026-11-30`."
-
-
-@dataclass(frozen=True)
-class StatsPeriod:
-    start: datetime  # UTC
-    end: datetime | None  # UTC, exclusive; None: up to now
-    label: str
+USAGE = (
+    "Write `/reviews stats`, `/reviews stats 30d` or `/reviews stats from:2026-11-01 "
+    "to:2026-11-30`, with `chart` after it for a chart."
+)
+CHART = "chart"
 
 
-def parse_stats_period(text: str, *, now: datetime, timezone: str) -> StatsPeriod:
-    """Read `7d`, `30d` (any number of days up to ten years) or `from:DAY [to:DAY]`.
-
-    Days are in the workspace timezone and `to:` includes its whole day; without `to:` the
-    period runs until now.
-
-    :raise InvalidInput: anything else, or a `to:` before `from:`.
-    """
+def wants_chart(text: str) -> tuple[str, bool]:
+    """Take the word `chart` out of the command's words; say whether it was there."""
     words = (text or "").split()
-    if not words:
-        return StatsPeriod(now - timedelta(days=DEFAULT_DAYS), None, f"Last {DEFAULT_DAYS} days")
-    days = _DAYS.match(words[0])
-    if days and len(words) == 1:
-        n = int(days["n"])
-        if not 1 <= n <= MAX_DAYS:
-            raise InvalidInput(f"Give between 1 and {MAX_DAYS} days, like 7d or 30d.")
-        return StatsPeriod(now - timedelta(days=n), None, f"Last {n} days")
-    given: dict[str, date] = {}
-    for word in words:
-        key, sep, value = word.partition(":")
-        key = key.lower()
-        if not sep or key not in ("from", "to"):
-            raise InvalidInput(f"I don't understand '{word}'. {USAGE}")
-        if key in given:
-            raise InvalidInput(f"'{key}:' is given twice. {USAGE}")
-        given[key] = parse_day(value, key)
-    if "from" not in given:
-        raise InvalidInput(f"Say where the period starts with from:. {USAGE}")
-    start = history.start_of_day(given["from"], timezone)
-    end = None
-    if "to" in given:
-        end = history.end_of_day(given["to"], timezone)
-        if end <= start:
-            raise InvalidInput("to: must not come before from:.", field="to")
-    if start > now:
-        raise InvalidInput("from: is in the future: nothing has happened yet.", field="from")
-    if end is None:
-        return StatsPeriod(start, None, f"Since {given['from']}")
-    return StatsPeriod(start, end, f"{given['from']} to {given['to']}")
+    kept = [w for w in words if w.lower() != CHART]
+    return " ".join(kept), len(kept) != len(words)
 
 
 def run_command(inv: Invocation) -> None:
-    """Answer with the period's numbers, per channel and per sender, and the SMS cost.
+    """Answer with the period's numbers, per channel and per sender, and the SMS cost; with
+    `chart`, then send the period's chart in a direct message.
 
     :raise InvalidInput: the period is wrong (answered by the command's dispatcher).
     """
     app = inv.surface.app
     policy = inv.surface.ops.policy(inv.workspace_id)
-    period = parse_stats_period(inv.args, now=app.clock.now(), timezone=policy.timezone)
+    args, chart = wants_chart(inv.args)
+    period = parse_stats_period(args, now=app.clock.now(), timezone=policy.timezone, usage=USAGE)
     report = history.period_report(app.db, inv.workspace_id, start=period.start, end=period.end)
     inv.reply(
         stats_reply(
@@ -85,3 +43,5 @@ def run_command(inv: Invocation) -> None:
             waiting=report.waiting,
         )
     )
+    if chart:
+        send_chart(inv, period, timezone=policy.timezone)

@@ -29,6 +29,7 @@ class Registered:
     events: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     views: list[str] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)  # workflow steps (manifest `functions`)
 
 
 class Surface:

@@ -17,7 +17,7 @@ from bot.domain.errors import Conflict, DomainError
 from bot.usecases.inputs import Method, RequestCreate, ReviewType
 from handlers.blocks.common import read_metadata, text_reply
 from handlers.blocks.listing import FILTER_MODAL
-from handlers.blocks.send import RESCHEDULE_MODAL, SEND_MODAL, created_reply
+from handlers.blocks.send import RESCHEDULE_MODAL, SEND_MODAL, created_reply, created_why
 from handlers.commands import render_list
 from handlers.delivery_keys import submission_key
 from handlers.errors import field_errors, field_refusals
@@ -132,10 +132,13 @@ def send_submitted(ack: Ack, body: dict[str, Any], client: WebClient, context: B
         return
     user = actor_of(body)
     # Once per submission: a double click or a retry gets a quiet ack (handlers/errors.py).
-    request = surface.ops.create(ws, _request_create(body, at), user, key=submission_key(body))
+    data = _request_create(body, at)
+    request = surface.ops.create(ws, data, user, key=submission_key(body))
     ack()
     meta = read_metadata(body["view"].get("private_metadata"))
-    tell(client, meta, user.id, created_reply(request, tz=surface.ops.policy(ws).timezone))
+    policy = surface.ops.policy(ws)
+    reply = created_reply(request, tz=policy.timezone, why=created_why(data, request, policy))
+    tell(client, meta, user.id, reply)
     if meta.get("h"):  # opened from the Home tab: show the new request there too
         publish_home(surface, client, ws, user.id)
 
@@ -196,6 +199,8 @@ def filter_submitted(
     meta = read_metadata(body["view"].get("private_metadata"))
     user_id = actor_of(body).id
     query, errors = _filter_query(_values(body))
+    kept = str(meta.get("k") or "")  # import:, sent_from:, sent_to: (no field of their own)
+    query = f"{query} {kept}".strip()
     ws = surface.workspace_id(context)
     if errors:
         ack(response_action="errors", errors=errors)

@@ -35,8 +35,11 @@ class Scheduler:
         self._running = 0
         self._idle = threading.Condition()
 
-    def add(self, job_id: str, func: Callable[[], object], seconds: float) -> None:
-        """Run `func` every `seconds`, never two at once, logging (not raising) its errors."""
+    def add(
+        self, job_id: str, func: Callable[[], object], seconds: float, *, first_in: float = 0.0
+    ) -> None:
+        """Run `func` every `seconds` (first in `first_in`), never two at once, logging (not
+        raising) its errors."""
 
         def run() -> None:
             with self._idle:
@@ -56,7 +59,7 @@ class Scheduler:
             seconds=seconds,
             id=job_id,
             name=job_id,
-            next_run_time=datetime.now(UTC),
+            next_run_time=datetime.now(UTC) + timedelta(seconds=first_in),
         )
 
     def wake(self, job_id: str = DISPATCH_JOB) -> None:

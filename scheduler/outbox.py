@@ -48,8 +48,10 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot import tracing
 from bot.clock import Clock
 from bot.metrics import Metrics
+from bot.usecases import event_log
 from scheduler.jobs import Scheduler
 from scheduler.outbox_recovery import find_earlier_post, marked, settle_lost_post
 from scheduler.outbox_rows import DEAD, EDITS, PENDING, finish, post_args
@@ -90,6 +92,7 @@ class _Call:
     args: dict[str, Any]
     lease_until: datetime  # the lease's token: the row's next_attempt_at while this worker has it
     in_doubt: bool = False  # an earlier take may have reached Slack (stopped, 5xx, timeout)
+    number: int | None = None  # the request's #number, for the log and the trace
 
 
 class OutboxSender:
@@ -173,7 +176,8 @@ class OutboxSender:
             return False, False
         channel = paced or pace_key(call.kind, call.args["channel"])
         try:
-            data = self._call(client, call)
+            with tracing.span("reviewops.slack_post", request=call.number, kind=call.kind):
+                data = self._call(client, call)
         except Exception as exc:
             failure = classify(exc)
             self.metrics.slack_posts.labels(call.kind, failure.kind).inc()
@@ -239,8 +243,16 @@ class OutboxSender:
                 # look for that post before posting.
                 row.payload = {**row.payload, "in_doubt": True}
                 session.add(row)
+            number = request.number if request is not None else None
             return _Call(
-                row_id, row.kind, row.workspace_id, row.request_id, args, lease_until, in_doubt
+                row_id,
+                row.kind,
+                row.workspace_id,
+                row.request_id,
+                args,
+                lease_until,
+                in_doubt,
+                number,
             )
 
     def _done(self, call: _Call, data: dict[str, Any], now: datetime) -> bool:
@@ -283,12 +295,22 @@ class OutboxSender:
             row.next_attempt_at = now + timedelta(seconds=delay)
             row.last_error = failure.error[:500]
             session.add(row)
+        about = f" about #{call.number}" if call.number is not None else ""
         log.info(
-            "slack outbox row %s: %s (%s), next try in %ss",
-            call.row_id,
+            "Slack %s%s retried: %s (%s), next try in %ss",
+            call.kind,
+            about,
             failure.kind,
             failure.error,
             delay,
+            extra=event_log.fields(
+                "slack.retry",
+                request=call.number,
+                kind=call.kind,
+                outbox_row=call.row_id,
+                reason=failure.error[:200],
+                retry_in_seconds=delay,
+            ),
         )
 
     def _dead(self, call: _Call, error: str, now: datetime) -> None:
@@ -300,7 +322,15 @@ class OutboxSender:
             row.attempts += 1
             finish(row, now, status=DEAD, error=error)
             session.add(row)
-        log.warning("slack outbox row %s dead: %s", call.row_id, error)
+        log.warning(
+            "Slack %s (outbox row %s) given up: %s",
+            call.kind,
+            call.row_id,
+            error,
+            extra=event_log.fields(
+                "slack.dead", request=call.number, kind=call.kind, outbox_row=call.row_id
+            ),
+        )
 
 
 def pace_key(kind: str, channel: str | None) -> str:

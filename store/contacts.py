@@ -7,6 +7,7 @@ index on (workspace_id, lower(email)) keeps one contact per folded address (migr
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_
@@ -31,6 +32,23 @@ def same_email(a: str | None, b: str | None) -> bool:
 def email_is(address: str) -> ColumnElement[bool]:
     """Return the condition "the contact's email is this address, in any case"."""
     return func.lower(col(Contact.email)) == fold_email(address)
+
+
+CANCELED = "canceled"  # bot.domain.status.Status.CANCELED (store imports nothing of bot)
+
+
+def counts_for_cooldown(workspace_id: int, since: datetime) -> list[ColumnElement[bool]]:
+    """The one rule of which requests count for a contact's cooldown since a time.
+
+    Not deleted, not canceled, created since then: the send form (bot/usecases/creating.py)
+    and an import (store/imports.py `latest_requests`) both ask it.
+    """
+    return [
+        col(ReviewRequest.workspace_id) == workspace_id,
+        col(ReviewRequest.created_at) >= since,
+        col(ReviewRequest.deleted_at).is_(None),
+        col(ReviewRequest.status) != CANCELED,
+    ]
 
 
 def contact_by_email(session: Session, workspace_id: int, email: str) -> Contact | None:

@@ -10,10 +10,15 @@ from typing import Any
 
 from sqlalchemy import Engine, Index, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 POOL_SPARE = 10  # connections beyond the dispatch threads: scheduler jobs, web threads
+
+
+# Seconds to reach PostgreSQL before a connection attempt fails (libpq's connect_timeout).
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 class Database:
@@ -22,7 +27,13 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, threads: int = 1) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        # hide_parameters: an error's text never carries the statement's values (a customer's
+        # name, number, address), whoever logs it.
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "pool_pre_ping": not self.is_sqlite,
+            "hide_parameters": True,
+        }
         if not (self.is_sqlite and make_url(url).database in (None, "", ":memory:")):
             # One connection per dispatch thread, plus the other jobs and the web threads,
             # so no sending thread waits for a connection (opened only when needed).
@@ -31,6 +42,10 @@ class Database:
         if self.is_sqlite:
             # Worker threads share the pool; SQLite's own locking serialises writers.
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        elif make_url(url).get_backend_name() == "postgresql":
+            # A server that takes the connection but never answers (a failover, a full
+            # backlog) would hold a web thread or /healthz for ever: give up, and say so.
+            kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
         self.engine: Engine = create_engine(url, **kwargs)
         # SQLite has one writer at a time: queue this process's writers on a lock instead of
         # SQLite's busy handler, which sleeps up to 100 ms between retries.
@@ -64,6 +79,16 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def before_fork(self) -> None:
+        """Ready a process that will fork: connections closed, the ORM's mappers configured.
+
+        No connection of this process may reach a child: each opens its own. Mappers are
+        configured by the first query otherwise, which writes to every mapped class: done
+        here, the children share those pages instead of each copying them (idle memory).
+        """
+        configure_mappers()
+        self.engine.dispose()
+
 
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
@@ -92,11 +117,31 @@ def _alembic_config(url: str) -> Any:
     return config
 
 
-def upgrade(url: str) -> None:
-    """Bring the database schema to the newest migration."""
+def upgrade(url: str) -> list[str]:
+    """Bring the database schema to the newest migration; return those applied, oldest first."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
-    command.upgrade(_alembic_config(url), "head")
+    config = _alembic_config(url)
+    before = current_revision(url)
+    command.upgrade(config, "head")
+    after = current_revision(url)
+    if after is None or after == before:
+        return []
+    steps = ScriptDirectory.from_config(config).iterate_revisions(after, before)
+    return [step.revision for step in reversed(list(steps))]
+
+
+def current_revision(url: str) -> str | None:
+    """Return the schema's migration (None: no migration applied yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -4,7 +4,8 @@
 token written, any of them opens one read (cryptography's MultiFernet). Rotation: put a new
 key first and restart, run `reviewops tokens rotate` (every token sealed again with it), then
 drop the old key. A token stored in clear before keys were set (it starts with `xox`) is
-still read, and sealed by the next rotation.
+still read, and sealed by the next rotation. Secret settings are sealed with the same keys
+(`seal_text`, `open_text`, `rotate_text`; their owner is bot/usecases/setting_secrets.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from store.models import Workspace
 
 BOT_TOKEN_COLUMN = 255  # workspace.bot_token's length: a sealed classic xoxb token fits
 _CLEAR_PREFIX = "xox"  # Slack tokens; a Fernet token starts with "gAAAAA"
+TOKEN = "a stored bot token"  # noqa: S105  (how errors name it)
 
 
 class TokenKeyError(ValueError):
@@ -38,7 +40,7 @@ class TokenCipher:
         """Return the token as stored: sealed with the first key (in clear without keys)."""
         if self._fernet is None:
             return token
-        sealed = self._fernet.encrypt(token.encode()).decode()
+        sealed = self.seal_text(token)
         if len(sealed) > BOT_TOKEN_COLUMN:
             raise TokenKeyError("This bot token is too long to store sealed.")
         return sealed
@@ -50,14 +52,7 @@ class TokenCipher:
         """
         if stored.startswith(_CLEAR_PREFIX):
             return stored  # stored before keys were set: `reviewops tokens rotate` seals it
-        if self._fernet is None:
-            raise TokenKeyError("A stored bot token is sealed: set TOKEN_ENCRYPTION_KEYS.")
-        try:
-            return self._fernet.decrypt(stored.encode()).decode()
-        except InvalidToken:
-            raise TokenKeyError(
-                "No key of TOKEN_ENCRYPTION_KEYS opens a stored bot token."
-            ) from None
+        return self.open_text(stored, TOKEN)
 
     def reseal(self, stored: str) -> str:
         """Return a stored token sealed with the first key (rotation)."""
@@ -65,12 +60,42 @@ class TokenCipher:
             raise TokenKeyError("Set TOKEN_ENCRYPTION_KEYS to seal tokens.")
         if stored.startswith(_CLEAR_PREFIX):
             return self.seal(stored)
-        try:
-            return self._fernet.rotate(stored.encode()).decode()
-        except InvalidToken:
+        return self.rotate_text(stored, TOKEN)
+
+    def seal_text(self, text: str) -> str:
+        """Return a text sealed with the first key (a Fernet token).
+
+        :raise TokenKeyError: no key is configured.
+        """
+        if self._fernet is None:
+            raise TokenKeyError("Set TOKEN_ENCRYPTION_KEYS to seal secrets.")
+        return self._fernet.encrypt(text.encode()).decode()
+
+    def open_text(self, sealed: str, what: str) -> str:
+        """Return a sealed text in clear; `what` names it in the error (never its value).
+
+        :raise TokenKeyError: no configured key opens it.
+        """
+        if self._fernet is None:
             raise TokenKeyError(
-                "No key of TOKEN_ENCRYPTION_KEYS opens a stored bot token."
-            ) from None
+                f"{what[:1].upper()}{what[1:]} is sealed: set TOKEN_ENCRYPTION_KEYS."
+            )
+        try:
+            return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            raise TokenKeyError(f"No key of TOKEN_ENCRYPTION_KEYS opens {what}.") from None
+
+    def rotate_text(self, sealed: str, what: str) -> str:
+        """Return a sealed text sealed again with the first key.
+
+        :raise TokenKeyError: no configured key opens it.
+        """
+        if self._fernet is None:
+            raise TokenKeyError("Set TOKEN_ENCRYPTION_KEYS to seal secrets.")
+        try:
+            return self._fernet.rotate(sealed.encode()).decode()
+        except InvalidToken:
+            raise TokenKeyError(f"No key of TOKEN_ENCRYPTION_KEYS opens {what}.") from None
 
 
 def bot_token(session: Session, workspace_id: int, cipher: TokenCipher) -> str | None:

@@ -61,6 +61,9 @@ class Contact(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+FILE_NAME_MAX = 200
+
+
 class ReviewRequest(SQLModel, table=True):
     __tablename__ = "review_request"
     __table_args__ = (
@@ -73,6 +76,7 @@ class ReviewRequest(SQLModel, table=True):
         Index("ix_request_ws_creator_created", "workspace_id", "created_by", "created_at", "id"),
         Index("ix_request_ws_channel_created", "workspace_id", "channel", "created_at", "id"),
         Index("ix_request_ws_sent", "workspace_id", "sent_at", "id"),
+        Index("ix_request_ws_import", "workspace_id", "import_id", "id"),
         Index("ix_request_phone", "phone", postgresql_ops={"phone": "text_pattern_ops"}),
         # Free text: PostgreSQL trigram indexes (migration 0002); SQLite searches the FTS5
         # table review_request_fts instead, which the migration creates with its triggers.
@@ -125,6 +129,9 @@ class ReviewRequest(SQLModel, table=True):
     origin: str | None = Field(default=None, max_length=16)
     consent_at: datetime | None = _dt()
     consent_by: str | None = Field(default=None, max_length=64)
+
+    # The CSV import it came from (migration 0016): `import:ID` in the list, cancel it whole.
+    import_id: int | None = Field(default=None, foreign_key="import_batch.id")
 
     # Its personal data erased by the retention job, the row kept so that the counts over its
     # period still add up (migration 0010). A deleted request is erased too, and hidden.
@@ -354,3 +361,8 @@ class Suppression(SQLModel, table=True):
     # The senders (our numbers, messaging services, "console") the phone was texted through:
     # a START to one of them lifts it, as it would have lifted the contact's opt-out.
     senders: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+# The integrations' tables (review_request.import_id names one) are on the metadata whenever
+# these are. Imported last: that module imports the names above.
+import store.integration_models  # noqa: E402,F401

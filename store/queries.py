@@ -37,6 +37,7 @@ class HistoryFilter:
     phone: str | None = None  # the whole number in E.164
     phone_prefix: str | None = None  # the start of one ("06 10" in FR is "+33610")
     contact_id: int | None = None
+    import_id: int | None = None  # the CSV import the requests came from
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ def conditions(
         where.append(sent_at < f.sent_to)
         if f.created_to is None or f.created_to > f.sent_to + SENT_AFTER_CREATED_SLACK:
             where.append(col(r.created_at) < f.sent_to + SENT_AFTER_CREATED_SLACK)
+    if f.import_id is not None:
+        where.append(col(r.import_id) == f.import_id)
     if f.contact_id is not None:
         where.append(col(r.contact_id) == f.contact_id)
     search = Search.of(f.text, f.phone, f.phone_prefix)

@@ -153,3 +153,77 @@ def _sms_segments(
     # A sent SMS costs at least one segment, even if its body was not kept.
     counted = sum(max(1, segments(body or "")) for body in older)
     return int(sent), int(stored) + counted
+
+
+@dataclass(frozen=True)
+class DayTally:
+    """A point of a series: the requests created from `start` (UTC) to the next point."""
+
+    start: datetime
+    tally: Tally
+
+
+def failure_reasons(
+    session: Session, workspace_id: int, *, start: datetime, end: datetime, limit: int
+) -> tuple[list[tuple[str, int]], int]:
+    """Group the failed requests created in [start, end) by their last error, most first.
+
+    Returns the `limit` commonest reasons ("" for none recorded) and how many failed in all.
+    """
+    r = ReviewRequest
+    where = conditions(workspace_id, HistoryFilter(created_from=start, created_to=end))
+    reason = col(r.last_error)  # grouped as stored; no reason (NULL) is a group of its own
+    count = func.count(col(r.id))
+    rows = session.execute(
+        select(reason, count)
+        .where(*where, col(r.status).in_(FAILED_STATUSES))
+        .group_by(reason)
+        .order_by(count.desc(), reason)
+    ).all()
+    total = sum(int(n) for _, n in rows)
+    return [(str(text or ""), int(n)) for text, n in rows[:limit]], total
+
+
+def series(
+    session: Session, workspace_id: int, bounds: list[tuple[datetime, datetime]]
+) -> list[DayTally]:
+    """Count sent, delivered, opened, clicked and failed per bucket of creation time, in one query.
+
+    `bounds` are consecutive [start, end) ranges; a bucket with nothing is counted as zeros.
+    """
+    if not bounds:
+        return []
+    r = ReviewRequest
+    created = col(r.created_at)
+    where = conditions(
+        workspace_id, HistoryFilter(created_from=bounds[0][0], created_to=bounds[-1][1])
+    )
+    # Bucketed in a subquery: PostgreSQL would not see a parameterised CASE in GROUP BY as
+    # the one in SELECT.
+    rows_of = (
+        select(
+            case(*((created < end, i) for i, (_, end) in enumerate(bounds)), else_=-1).label("b"),
+            col(r.sent_at).label("sent"),
+            col(r.delivered_at).label("delivered"),
+            col(r.opened_at).label("opened"),
+            col(r.clicked_at).label("clicked"),
+            case((col(r.status).in_(FAILED_STATUSES), 1), else_=0).label("failed"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    c = rows_of.c
+    rows = session.execute(
+        select(
+            c.b,
+            func.count(c.sent),
+            func.count(c.delivered),
+            func.count(c.opened),
+            func.count(c.clicked),
+            func.sum(c.failed),
+        ).group_by(c.b)
+    ).all()
+    found = {
+        int(i): Tally(int(s), int(d), int(o), int(k), int(f or 0)) for i, s, d, o, k, f in rows
+    }
+    return [DayTally(start, found.get(i, Tally())) for i, (start, _) in enumerate(bounds)]

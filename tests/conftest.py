@@ -12,12 +12,19 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.clock import FrozenClock
+from bot.domain.events import allow_private_targets
 from store import db as store_db
 from store.db import Database
 from tests.fakes.smtp_server import SmtpServer
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 TABLES = (
+    "api_idempotency",
+    "api_key",
+    "trigger_order",
+    "trigger_event",
+    "event_outbox",
+    "digest_post",
     "audit",
     "suppression",
     "oauth_state",
@@ -28,12 +35,23 @@ TABLES = (
     "event",
     "message",
     "review_request",
+    "import_batch",
     "contact",
     "workspace",
 )
 
 # Monday 2026-11-23 10:00 UTC: inside the default Mon-Fri 09:00-19:00 window in UTC.
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def events_reach_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests' event receivers listen on 127.0.0.1: allowed, as EVENTS_ALLOW_PRIVATE=1 does.
+    A test of the refusals turns it off (`allow_private_targets(False)`)."""
+    monkeypatch.setenv("EVENTS_ALLOW_PRIVATE", "1")
+    allow_private_targets(True)
+    yield
+    allow_private_targets(False)
 
 
 @pytest.fixture
@@ -96,3 +114,20 @@ def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Undo what a CLI command's logging set-up (bot/logging_setup.py) did to this process."""
+    import logging
+
+    from bot.logging_setup import QUIET_LIBRARIES
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET)

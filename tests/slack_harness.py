@@ -64,7 +64,9 @@ def sign(secret: str, timestamp: int, body: str) -> str:
 class SlackHarness:
     """The wired app behind a real HTTP server, and a fake Slack that records what it was sent."""
 
-    def __init__(self, fake: FakeSlack, database_url: str, clock: FrozenClock) -> None:
+    def __init__(
+        self, fake: FakeSlack, database_url: str, clock: FrozenClock, *, token_keys: str = ""
+    ) -> None:
         self.fake = fake
         self.clock = clock
         self.console = io.StringIO()
@@ -76,6 +78,7 @@ class SlackHarness:
             SLACK_API_URL=fake.api_url,
             DEFAULT_REGION="FR",
             PUBLIC_URL="https://reviews.example.test",
+            TOKEN_ENCRYPTION_KEYS=token_keys,
         )
         console = ConsoleSender(stream=self.console)
         self.app: ReviewOpsApp = create_app(

@@ -69,10 +69,12 @@ def test_scheduler_runs_reconciliation_only_where_twilio_can_be_asked(database_u
     try:
         plain.start_scheduler()
         twilio.start_scheduler()
-        assert plain.scheduler.job_ids() == ["dispatch", "erasure", "reaper"]
+        assert plain.scheduler.job_ids() == ["dispatch", "erasure", "events", "heartbeat", "reaper"]
         assert twilio.scheduler.job_ids() == [
             "dispatch",
             "erasure",
+            "events",
+            "heartbeat",
             "reaper",
             "reconcile",
             "webhook_inbox",

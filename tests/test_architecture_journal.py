@@ -2,8 +2,8 @@
 
 An AST scan of bot/, handlers/, scheduler/ and store/ (migrations excepted) finds every
 assignment, `setattr`, model constructor and `update(...).values(...)` that writes one of
-those fields. The Slack outbox has a status of its own: rows known to be `SlackOutbox` (by
-annotation, by the query they come from) are left out by model, not by file.
+those fields. The Slack and event outboxes have a status of their own: rows known to be `SlackOutbox` or
+`EventOutbox` (by annotation, by the query they come from) are left out by model, not by file.
 """
 
 from __future__ import annotations
@@ -20,11 +20,16 @@ JOURNAL = (Path("bot/usecases/journal.py"), Path("bot/usecases/journal_sql.py"))
 # The fields only the journal writes (store/models.py: Message, ReviewRequest, Contact).
 GUARDED = frozenset({"status", "phone_opted_out_at", "email_opted_out_at"})
 GUARDED_MODELS = frozenset({"Message", "ReviewRequest", "Contact"})
-OTHER_MODEL = "SlackOutbox"  # its status is the outbox's: pending, done, dead
+# Their status is their outbox's (pending, done, dead or dropped), not a request's.
+OTHER_MODELS = ("SlackOutbox", "EventOutbox")
 
 
 def _mentions(node: ast.AST | None, name: str) -> bool:
     return node is not None and name in ast.unparse(node)
+
+
+def _other(node: ast.AST | None) -> bool:
+    return any(_mentions(node, model) for model in OTHER_MODELS)
 
 
 def _outbox_names(function: ast.AST) -> set[str]:
@@ -32,15 +37,15 @@ def _outbox_names(function: ast.AST) -> set[str]:
     names: set[str] = set()
     if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
         for arg in [*function.args.args, *function.args.kwonlyargs]:
-            if _mentions(arg.annotation, OTHER_MODEL):
+            if _other(arg.annotation):
                 names.add(arg.arg)
     for node in ast.walk(function):
-        if isinstance(node, ast.For) and _mentions(node.iter, OTHER_MODEL):
+        if isinstance(node, ast.For) and _other(node.iter):
             names |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
-        elif isinstance(node, ast.Assign) and _mentions(node.value, OTHER_MODEL):
+        elif isinstance(node, ast.Assign) and _other(node.value):
             names |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if _mentions(node.annotation, OTHER_MODEL) or _mentions(node.value, OTHER_MODEL):
+            if _other(node.annotation) or _other(node.value):
                 names.add(node.target.id)
     return names
 
@@ -67,7 +72,7 @@ def _call_writes(call: ast.Call) -> str | None:
     if isinstance(func, ast.Name) and func.id in GUARDED_MODELS and _guarded_keywords(call):
         return f"{func.id}({', '.join(_guarded_keywords(call))}=...)"
     if isinstance(func, ast.Attribute) and func.attr == "values" and _guarded_keywords(call):
-        if not _mentions(func.value, f"update({OTHER_MODEL})"):
+        if not any(_mentions(func.value, f"update({m})") for m in OTHER_MODELS):
             return f".values({', '.join(_guarded_keywords(call))}=...)"
     return None
 

@@ -11,7 +11,8 @@ from jinja2 import Environment
 import bot.domain.window as window_module
 from bot.clock import FrozenClock
 from bot.domain.errors import InvalidInput
-from bot.domain.policy import WorkspacePolicy, parse_setting_assignments, stored_policy
+from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy_edit import parse_setting_assignments
 from bot.usecases.inputs import RequestCreate
 from store.db import Database
 from tests.helpers import ALICE, Engine

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from bot.domain import contacts, templating
 from bot.domain.errors import InvalidInput
-from bot.domain.policy import WorkspacePolicy, parse_setting_assignments, policy_errors
+from bot.domain.policy import WorkspacePolicy, policy_errors
+from bot.domain.policy_edit import parse_setting_assignments
 from bot.domain.status import RANK, TERMINAL, Status, advance, keep_error, request_status
 from bot.domain.timing import parse_delay, parse_when
 from bot.domain.window import next_allowed, parse_window

@@ -115,3 +115,9 @@ def test_the_cli_names_its_options_in_filter_errors(database_url, monkeypatch, t
     assert bad.exit_code == 2 and "--via must be sms, whatsapp or email." in bad.output
     too_long = run("list", "--search", "x" * 101)
     assert too_long.exit_code == 2 and "at most 100 characters" in too_long.output
+    control = run("list", "--search", "jane\x01")
+    assert control.exit_code == 2 and "control character (U+0001)" in control.output
+    spaced = run("list", "--search", "jane\tdoe")  # a tab between words is a space
+    assert spaced.exit_code == 0, spaced.output
+    customer = run("customer", "jane\x00")
+    assert customer.exit_code == 2 and "control character (U+0000)" in customer.output

@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel, select
 
+import store.integration_models  # noqa: F401  (its tables on the metadata compared)
 from bot.clock import FrozenClock
 from bot.domain.contacts import PhoneSearch, phone_search
 from bot.domain.errors import InvalidInput

@@ -11,9 +11,11 @@ from sqlmodel import col, select
 
 from bot.clock import FrozenClock
 from bot.delivery.base import Outcome, OutgoingMessage, SendResult
+from bot.domain.import_file import read_csv
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.status import Status
 from bot.usecases.actors import Actor
+from bot.usecases.import_plan import ImportOptions
 from bot.usecases.inputs import RequestCreate
 from handlers.blocks.card import (
     ACTION_CANCEL,
@@ -337,3 +339,33 @@ def test_changes_never_leak_a_full_contact(db: Database, clock: FrozenClock, kin
         engine.ops.resume(engine.ws, [request.number], BOB)
     everything = json.dumps([r.payload for r in outbox(db)])
     assert PHONE not in everything and EMAIL not in everything
+
+
+def test_an_imported_request_gets_a_card_only_when_it_needs_the_team(
+    db: Database, clock: FrozenClock
+) -> None:
+    """A file may hold 100,000 rows: their requests are not each posted to the notify channel
+    as they are created, paused or sent; one that fails gets its card and its alert."""
+    engine = Engine(
+        db,
+        clock,
+        notifier=SlackNotifier(clock),
+        senders={"sms": RefusingSender()},
+        region="FR",
+        notify_channel="C0NOTIFY",
+        alert_channel="C0ALERTS",
+    )
+    rows = b"name,phone\nJane,0610203040\nBob,0611111111\n"
+    plan = engine.ops.imports.check(engine.ws, read_csv(rows), ImportOptions(when="now"))
+    done = engine.ops.imports.confirm(engine.ws, plan, ALICE, file_name="clients.csv")
+    assert done.created == 2
+    engine.ops.pause(engine.ws, [2], BOB)
+    assert outbox(db) == []  # created and paused: nothing posted
+
+    engine.dispatcher.run_until_idle()  # #1 is refused by the provider: the team must know
+    kinds = [(r.kind, r.channel, r.payload.get("number")) for r in outbox(db)]
+    assert kinds[0][:2] == ("root", "C0NOTIFY")
+    assert ("alert", "C0ALERTS", 1) in kinds
+    with db.read() as session:
+        first = session.exec(select(ReviewRequest).where(ReviewRequest.number == 1)).one()
+    assert {r.request_id for r in outbox(db)} == {first.id}  # nothing of the paused #2

@@ -91,3 +91,28 @@ def test_help_without_a_business_name_or_address_names_the_workspace_and_a_way_b
         said = help_answer(web)
     assert "Acme: we sent you a request for a review." in said  # the workspace's name
     assert "Questions? Reply here: the team reads your reply." in said
+
+
+SERVICE = "MG" + "5" * 32  # a messaging service: Twilio picks the number from its pool
+POOL_NUMBER = "+15005550010"  # the pool's number the customer answered (never ours to name)
+
+
+def test_a_stop_to_a_messaging_service_number_reaches_the_workspace_that_sent_through_it(
+    database_url: str, clock: FrozenClock
+) -> None:
+    through_service = {"TWILIO_FROM": "", "TWILIO_MESSAGING_SERVICE_SID": SERVICE}
+    with running(database_url, clock, cooldown_days=0, environment=through_service) as web:
+        web.create()
+        assert web.send_all() == 1
+        [sent] = web.twilio.messages
+        assert sent.get("MessagingServiceSid") == SERVICE and not sent.get("From")
+        later = web.create(when="delay", delay=timedelta(days=1))
+        inbound = f"{web.url}/webhooks/twilio/inbound"
+
+        # The pool's number alone names no sender we sent through: the text goes nowhere.
+        assert web.twilio.send_inbound(PHONE, POOL_NUMBER, "STOP", inbound) == 200
+        assert web.contact().phone_opted_out_at is None
+        # With its service, as Twilio posts it, the STOP reaches the workspace.
+        assert web.twilio.send_inbound(PHONE, POOL_NUMBER, "STOP", inbound, service=SERVICE) == 200
+        assert web.contact().phone_opted_out_at == web.clock.now()
+        assert web.message(later.number).status == "canceled"

@@ -304,3 +304,16 @@ def test_the_pacing_migration_goes_down_and_up_again(engine: Engine, database_ur
         kept = session.exec(select(Message).order_by(col(Message.id))).all()
     assert [m.status for m in kept] == ["queued"]  # the messages survive the way down
     assert message_of(engine, number).paced_at is None
+
+
+def test_a_message_sent_at_once_keeps_the_sender_it_went_through(
+    engine: Engine, twilio: tw.FakeTwilio, clock: FrozenClock
+) -> None:
+    clock.set(NANP_EVENING)  # day in California
+    # Replies are matched to the sender a message went out through (store/replies.py): the
+    # start writes it with `sending`, also when the sender is not paced.
+    numbers = [create(engine, f"+1 415 555 {2000 + i:04d}") for i in range(3)]
+    worker = paced_worker(engine, twilio, f"{FROM}=off", concurrency=4)
+    assert worker.run_until_idle() == 3
+    keys = {message_of(engine, n).pace_key for n in numbers}
+    assert keys == {FROM} and len(twilio.accepted) == 3

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.errors import InvalidInput
-from bot.domain.policy import WorkspacePolicy, parse_setting_assignments
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_edit import parse_setting_assignments
 from bot.domain.quiet_hours import NeverReachable, parse_quiet_hours, recipient_zones
 from bot.domain.send_time import earliest_send, quiet_wait
 from bot.domain.window import next_allowed, parse_window

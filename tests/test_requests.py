@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -11,8 +12,10 @@ from bot.clock import FrozenClock
 from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.usecases.inputs import RequestCreate
 from store.db import Database
-from store.models import Event, Message, ReviewRequest
+from store.models import Contact, Event, Message, ReviewRequest
 from tests.helpers import ALICE, Engine
+
+PHONE_NEW = "06 12 34 00 00"  # a customer nobody has asked yet
 
 
 @pytest.fixture
@@ -199,3 +202,33 @@ def test_delete_erases_content_keeps_audit(engine: Engine) -> None:
     with engine.db.read() as session:
         audit = session.exec(select(Event).where(Event.kind == "deleted")).one()
     assert audit.actor == ALICE.id and audit.detail["number"] == r.number
+
+
+def test_people_asking_for_the_same_new_customer_at_once_share_one_contact(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Two colleagues (or a double-clicked form) send to a customer nobody has asked before,
+    at the same moment: every request is made, under one contact (on PostgreSQL the second
+    used to fail on the contact's unique number)."""
+    engine = Engine(db, clock, cooldown_days=0)
+    made: list[int] = []
+    refused: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def ask() -> None:
+        start.wait()
+        try:
+            request = engine.ops.create(engine.ws, RequestCreate(name="Jo", phone=PHONE_NEW), ALICE)
+            made.append(request.number)
+        except BaseException as exc:  # noqa: BLE001 - the test reports what went wrong
+            refused.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == [] and sorted(made) == [1, 2, 3, 4, 5, 6]
+    with db.read() as session:
+        contacts = session.exec(select(Contact).where(Contact.phone == "+33612340000")).all()
+        assert len(contacts) == 1

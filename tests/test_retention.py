@@ -10,6 +10,7 @@ erases a workspace's customers 30 days after it uninstalled the app, unless it c
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from bot.clock import FrozenClock
 from bot.usecases.actors import Actor
 from bot.usecases.erasure import ErasureRun
 from scheduler.erasure import run_erasure
-from store.models import Contact, Message, ReviewRequest
+from store.models import Contact, Event, Message, ReviewRequest
 from tests.helpers import cli_invoker
 from tests.slack_harness import ADMIN, CHANNEL, SlackHarness, slack_fixture, text_of  # noqa: F401
 from tests.test_slack_bulk import drain_outbox
@@ -113,6 +114,32 @@ def test_retention_erases_old_requests_keeps_recent_ones_and_the_stats(
     assert "Jane" not in shown and "OLD-1" not in shown
     assert "Customer data erased (retention)" in shown
     assert run_erasure(slack.ops.erasure, GRACE) == ErasureRun()  # idempotent
+
+
+def test_two_schedulers_running_the_job_at_once_erase_and_say_each_request_once(
+    years: SlackHarness,
+) -> None:
+    if years.app.db.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the second run sees the first's work")
+    erasure = years.ops.erasure
+    go = threading.Barrier(2)
+    runs: list[ErasureRun] = []
+
+    def run() -> None:
+        go.wait()
+        runs.append(erasure.run_daily(GRACE))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sum(r.by_retention for r in runs) == 2
+    with years.app.db.read() as session:
+        erased = session.exec(select(Event).where(Event.kind == "erased")).all()
+    assert sorted(e.request_id or 0 for e in erased) == sorted(
+        r.id or 0 for r in requests_of(years.app)[:2]
+    )
 
 
 def test_a_run_is_bounded_by_batches(years: SlackHarness) -> None:

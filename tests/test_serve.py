@@ -7,6 +7,7 @@ by the child's own scheduler and posted to Slack by its outbox job.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -21,8 +22,12 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+from sqlalchemy import text
+from sqlmodel import SQLModel
 
 from bench.speedkit import awake_phones
+from bot.supervisor import SCHEDULER_NICENESS, fork
+from store.db import Database
 from tests.fakes.slack_api import FakeSlack
 from tests.slack_harness import CHANNEL, SIGNING_SECRET, TEAM_ID, USER, sign, text_of
 
@@ -48,6 +53,8 @@ def serving(tmp_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[
         "PORT": str(port),
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "DEFAULT_REGION": "FR",
+        # The child runs this checkout's code, wherever the virtualenv was installed from.
+        "PYTHONPATH": str(ROOT),
         **env,
     }
     with log.open("wb") as out:
@@ -189,6 +196,10 @@ def test_serve_answers_slack_and_its_scheduler_sends_and_posts_the_thread(
             workers = _pids(log, r"Booting worker with pid: (\d+)")
             assert workers and scheduler not in [web, *workers]
             assert all(_running(pid) for pid in [web, scheduler, *workers])
+            # Slack answers first: the scheduler yields the CPU to the web workers.
+            base = os.getpriority(os.PRIO_PROCESS, web)
+            assert os.getpriority(os.PRIO_PROCESS, scheduler) == base + SCHEDULER_NICENESS
+            assert all(os.getpriority(os.PRIO_PROCESS, pid) == base for pid in workers)
     output = log.read_text()
     assert "senders: SMS=console" in output
     assert _sent_line(phone) in output  # the console sender, in the scheduler process, sent it
@@ -219,6 +230,8 @@ def test_a_scheduler_process_that_dies_is_restarted_and_sends_what_slack_asked(
             second = _pids(log, started)[1]
             assert second != first and _running(second) and child.poll() is None
             assert len(_pids(log, r"Booting worker with pid: (\d+)")) == 2  # WEB_CONCURRENCY
+            # Built once, in the arbiter: the workers and both schedulers share its pages.
+            assert _pids(log, r"web app built in the arbiter \(pid (\d+)\)") == [child.pid]
 
             _command(url, fake, "settings set send_window=always")
             phone = _awake_phone()
@@ -256,6 +269,7 @@ def test_serve_without_slack_still_runs_and_says_what_to_set(tmp_path: Path) -> 
 def test_socket_mode_without_app_token_exits_2(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'socket.db'}"
+    env["PYTHONPATH"] = str(ROOT)
     done = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "bot", "serve", "--socket-mode"],
         cwd=tmp_path,
@@ -267,3 +281,32 @@ def test_socket_mode_without_app_token_exits_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "SLACK_APP_TOKEN" in done.stderr
+
+
+def test_the_scheduler_process_is_forked_with_the_arbiters_objects_frozen() -> None:
+    """Its collections never visit (and so never copy) the pages it shares with the arbiter."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gc.unfreeze()
+    try:
+        child = fork("probe", lambda: 0 if gc.get_freeze_count() > 0 else 3)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        gc.unfreeze()
+
+
+def test_the_arbiters_database_has_no_connection_and_configured_mappers_when_it_forks(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    try:
+        with db.read() as session:
+            session.execute(text("SELECT 1"))
+        assert db.engine.pool.checkedin() == 1  # type: ignore[attr-defined]
+        db.before_fork()
+        # A child opens its own connections and never configures the mappers again.
+        assert db.engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+        assert all(mapper.configured for mapper in SQLModel._sa_registry.mappers)
+    finally:
+        db.dispose()

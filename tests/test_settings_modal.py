@@ -13,6 +13,7 @@ from bot.domain.templating import sms_segments
 from handlers.blocks import common, sms_estimate
 from handlers.blocks import settings as settings_blocks
 from handlers.blocks.limits import assert_within_limits
+from handlers.blocks.settings_messages import SMS_TEXT_ACTION
 from tests.slack_harness import (  # noqa: F401
     ADMIN,
     TEAM_ID,
@@ -61,6 +62,19 @@ EVERY_FIELD = {
     "notify_channel",
     "alert_channel",
     "admins",
+    "require_consent",
+    "retention_days",
+    "shopify_orders",
+    "shopify_secret",
+    "stripe_orders",
+    "stripe_secret",
+    "order_delay",
+    "order_review_type",
+    "events_url",
+    "events_secret",
+    "digest",
+    "digest_time",
+    "digest_channel",
 }
 
 
@@ -160,6 +174,10 @@ def test_an_admin_opens_a_form_with_every_setting_filled_in(slack: SlackHarness)
         "SMS",
         "Email",
         "Slack",
+        "Customer data",
+        "Order triggers",
+        "Events",
+        "Digest",
     ]
     # The default English SMS with a real-length link: one or two segments, priced.
     assert "segment" in preview_text(view) and "EUR per request" in preview_text(view)
@@ -222,12 +240,14 @@ def test_a_valid_submission_is_stored_whole_and_confirmed(slack: SlackHarness) -
         notify_channel={"type": "conversations_select", "selected_conversation": "C0NOTIFY"},
         alert_channel={"type": "conversations_select", "selected_conversation": "C0ALERTS"},
         admins={"type": "multi_users_select", "selected_users": [USER]},
+        require_consent=chose("on", "radio_buttons"),
+        retention_days=typed("400", "number_input"),
     )
     assert answer is None  # the modal closes
     policy = slack.ops.policy(slack.ws)
     assert policy.business_name == "Chez Jane"
     assert (policy.timezone, policy.region, policy.language) == ("America/New_York", "US", "sv")
-    assert policy.send_window == "mon,tue,wed,thu,fri,sat 08:30-24:00"
+    assert policy.send_window == "mon-sat 08:30-24:00"
     assert (policy.holidays, policy.delay, policy.method) == ("US", "3h", "email")
     assert (policy.reminders, policy.reminder_interval_days, policy.reminder_channel) == (
         2,
@@ -235,6 +255,7 @@ def test_a_valid_submission_is_stored_whole_and_confirmed(slack: SlackHarness) -
         "email",
     )
     assert (policy.fallback_email, policy.cooldown_days) == (False, 14)
+    assert (policy.require_consent, policy.retention_days) == (True, 400)
     assert policy.landing_url("service", "sv") == "https://g.page/r/jane-sv"
     assert policy.landing_url("service", "fr") == "https://g.page/r/jane"
     assert policy.landing_url("product", "en") == "https://g.page/r/jane-product"
@@ -291,6 +312,8 @@ LONG_SMS = "x" * 111
         ("delay_custom", typed("soon"), "'soon' is not a delay"),
         ("reminder_interval_days", typed("0", "number_input"), "greater than or equal to 1"),
         ("cooldown_days", typed("a week", "number_input"), "whole number"),
+        ("retention_days", typed("7", "number_input"), "at least 30 days, or 0"),
+        ("retention_days", typed("3651", "number_input"), "less than or equal to 3650"),
         ("landing_service", typed("g.page/r/acme"), "is not a web address"),
         ("landing_product_sv", typed("ftp://example.com"), "is not a web address"),
         ("sms_sender", typed("12345"), "digits only"),
@@ -367,7 +390,7 @@ def type_sms(
     values = {
         **{b: {common.INPUT: s} for b, s in unchanged(view).items()},
         **{b: {common.INPUT: s} for b, s in changes.items()},
-        "sms_template": {settings_blocks.SMS_TEXT_ACTION: typed(text)},
+        "sms_template": {SMS_TEXT_ACTION: typed(text)},
     }
     payload = {
         "type": "block_actions",
@@ -382,7 +405,7 @@ def type_sms(
             {
                 "type": "plain_text_input",
                 "block_id": "sms_template",
-                "action_id": settings_blocks.SMS_TEXT_ACTION,
+                "action_id": SMS_TEXT_ACTION,
                 "value": text,
                 "action_ts": f"{time.time():.6f}",
             }
@@ -509,7 +532,7 @@ def test_the_form_stays_within_slack_limits_with_the_longest_values() -> None:
     view = settings_blocks.settings_modal(policy, estimate=estimate, private_metadata="{}")
     assert_within_limits(view, kind="modal")
     data = view.to_dict()
-    assert len(data["blocks"]) < 60
+    assert len(data["blocks"]) < 90  # Slack's limit is 100: room for a few more settings
     inputs = {b["block_id"]: b["element"] for b in data["blocks"] if b["type"] == "input"}
     assert inputs["delay"]["initial_option"]["value"] == "custom"
     assert inputs["delay_custom"]["initial_value"] == "45m"

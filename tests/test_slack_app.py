@@ -35,6 +35,7 @@ REQUIRED_SCOPES = {
     "chat:write",
     "chat:write.public",
     "files:write",
+    "files:read",  # the CSV of /reviews import
     "users:read",
     "im:write",
     # The outbox reads back a post Slack stored but answered 5xx (exactly-once posts).
@@ -122,7 +123,10 @@ def test_the_manifest_agrees_with_the_registered_listeners(slack: SlackHarness) 
     # Exports and confirmations without a channel arrive as direct messages from the app.
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert manifest["features"]["bot_user"]["display_name"]
-    assert settings["org_deploy_enabled"] is False and settings["socket_mode_enabled"] is False
+    assert settings["socket_mode_enabled"] is False
+    # Workflow steps: declared as functions, run on our server, in an org-ready app.
+    assert list(manifest["functions"]) == registered.functions == ["send_review_request"]
+    assert settings["function_runtime"] == "remote" and settings["org_deploy_enabled"] is True
 
 
 def test_every_registered_action_is_routed(slack: SlackHarness) -> None:

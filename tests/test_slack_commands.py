@@ -83,6 +83,17 @@ def test_quick_send_at_a_time_in_the_workspace_timezone(slack: SlackHarness) -> 
     assert request.scheduled_at.isoformat() == "2026-12-01T09:00:00+00:00"  # 10:00 in Paris
 
 
+def test_quick_send_says_why_it_goes_later_than_asked(slack: SlackHarness) -> None:
+    # The words `reviewops send` says too (bot/domain/send_time.py::why_later).
+    slack.set_policy(send_window="mon-fri 09:00-19:00", holidays="FR")
+    text = ask(slack, "send Jane +33 6 10 20 30 40 at:2030-12-25T10:00")
+    assert "(Christmas Day is a public holiday (FR))" in text
+    text = ask(slack, "send Bea +33 6 10 20 30 41 at:2030-12-07T10:00")  # a Saturday
+    assert "(outside the send window mon-fri 09:00-19:00)" in text
+    text = ask(slack, "send Cid +33 6 10 20 30 42 at:2030-12-09T10:00")  # inside: no reason
+    assert "goes out" in text and "send window" not in text and "holiday" not in text
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [
@@ -410,6 +421,16 @@ def test_settings_are_shown_to_all_and_changed_by_admins_only(slack: SlackHarnes
     assert "Settings saved: delay" in ask(slack, "settings set delay=1d", user=ADMIN)
     assert slack.ops.policy(slack.ws).delay == "1d"
     assert "Unknown setting 'colour'" in ask(slack, "settings set colour=red", user=ADMIN)
+
+
+def test_settings_help_says_what_each_setting_means_and_its_default(slack: SlackHarness) -> None:
+    from bot.domain.setting_help import setting_help
+
+    text = ask(slack, "settings help")
+    for key, _, default in setting_help():
+        assert f"`{key}` " in text and f"_Default: {default}._" in text
+    assert "`send_window` Days and hours messages may go out" in text
+    assert "`/reviews settings help`" in ask(slack, "settings show")
 
 
 # --- stats and export ------------------------------------------------------------------------

@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 
 from bot.domain.errors import NotFound
+from bot.domain.import_file import read_csv
+from bot.usecases.actors import Actor
+from bot.usecases.import_plan import ImportOptions
 from tests.slack_harness import (  # noqa: F401
+    ADMIN,
     ALICE,
     USER,
     SlackHarness,
@@ -272,3 +276,25 @@ def test_row_menu_resends_a_failed_request(slack: SlackHarness) -> None:
     slack.post_action(slack.action_payload("list_row", selected="resend:1"))
     assert "#1 is being sent again" in text_of(slack.answer())
     assert [m.kind for m in slack.ops.show(slack.ws, 1).messages] == ["initial", "resend"]
+
+
+def test_the_filter_modal_keeps_the_words_it_has_no_field_for(slack: SlackHarness) -> None:
+    """`/reviews list import:1`, then the filter modal: what is chosen there is added to the
+    import word, not put in its place (the modal has no field for imports or sent days)."""
+    slack.create("Walk-in", phone="+33610203040")
+    rows = b"name,phone\nJane Doe,0611111111\nBob Martin,0612121212\n"
+    plan = slack.ops.imports.check(slack.ws, read_csv(rows), ImportOptions())
+    slack.ops.imports.confirm(slack.ws, plan, Actor(ADMIN, "boss", admin=True), file_name="a.csv")
+    page = slack.post_command("list import:1") and slack.answer()
+    assert "Walk-in" not in text_of(page) and "Jane Doe" in text_of(page)
+    button = find_element(page, "list_filter_open")
+    slack.post_action(slack.action_payload("list_filter_open", button["value"]))
+    page_url = slack.last_response_url
+    view = slack.opened_view()
+    ok = slack.post_view_submission(
+        view,
+        {"status": {"type": "multi_static_select", "selected_options": [{"value": "queued"}]}},
+    )
+    assert ok.text == ""
+    shown = text_of(slack.answer(page_url))
+    assert "Jane Doe" in shown and "Bob Martin" in shown and "Walk-in" not in shown

@@ -12,7 +12,7 @@ from bot.clock import FrozenClock
 from bot.domain.errors import InvalidInput
 from bot.domain.templating import sms_segments
 from bot.usecases.inputs import RequestCreate
-from handlers.stats import parse_stats_period
+from bot.usecases.periods import parse_stats_period
 from store.db import Database
 from store.models import Message
 from store.stats import PeriodStats, Tally, period_stats
@@ -139,6 +139,8 @@ def test_periods_read_in_the_workspace_timezone() -> None:
         ("from:2026-12-25", "in the future"),
         ("from:2026-11-01 from:2026-11-02", "given twice"),
         ("30d from:2026-11-01", "I don't understand '30d'"),
+        ("from:0900-01-01", "at most 3660 days"),  # its period before runs off the calendar
+        ("from:2016-01-01 to:2026-11-01", "at most 3660 days"),
     ],
 )
 def test_a_wrong_period_is_refused_precisely(text: str, words: str) -> None:

@@ -21,11 +21,22 @@ from bot.domain.status import Status
 from bot.domain.timing import slack_date_token
 from bot.usecases.inputs import BulkResult, CustomerLookup, RequestDetail
 from bot.usecases.notifier import Change
-from handlers.blocks import card, customer, detail, help, home, listing, send, settings_show
+from handlers.blocks import (
+    apikeys,
+    card,
+    customer,
+    detail,
+    help,
+    home,
+    listing,
+    send,
+    settings_show,
+)
 from handlers.blocks.common import Reply, dicts
 from handlers.blocks.controls import CustomerState
 from handlers.blocks.detail import SenderInfo
 from handlers.parsing import PageState
+from store.integration_models import ApiKey
 from store.models import Contact, Event, Message, ReviewRequest
 from store.queries import ContactHistory, HistoryFilter
 from tests.test_trust_escape import foreign_markup, mrkdwn_texts
@@ -163,8 +174,25 @@ BUILDERS: dict[str, Callable[[], Any]] = {
     "queued": lambda: home.queued_modal([hostile_request()], 1),
     "created": lambda: send.created_reply(hostile_request()),
     "settings show": lambda: settings_show.settings_reply([("business_name", EVIL)], admin=True),
+    "created why": lambda: send.created_reply(hostile_request(scheduled_at=NOW), why=[EVIL, EVIL]),
+    "settings help": lambda: settings_show.settings_help_reply([("business_name", EVIL, EVIL)]),
     "help": lambda: help.help_reply(EVIL),
+    "api key created": lambda: apikeys.created_key_reply(hostile_key(), "rvo_secret"),
+    "api keys": lambda: apikeys.keys_reply([hostile_key()], "Europe/Paris"),
 }
+
+
+def hostile_key() -> ApiKey:
+    return ApiKey(
+        id=3,
+        workspace_id=1,
+        name=EVIL,
+        prefix="rvo_AbCd",
+        secret_hash="0" * 64,
+        created_by="U0ALICE",
+        created_by_name=EVIL,
+        created_at=NOW,
+    )
 
 
 def _as_messages(built: Any) -> list[dict[str, Any]]:

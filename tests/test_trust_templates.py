@@ -115,3 +115,22 @@ def test_filling_a_text_is_bounded() -> None:
     assert templating.fill("{{ name }}" * 5, context, limit=500) == "x" * 500
     with pytest.raises(InvalidInput, match="over 500 characters"):
         templating.fill("{{ name }}" * 5 + "!", context, limit=500)
+
+
+def test_the_scanner_reads_many_placeholders_and_names_the_first_bad_markup() -> None:
+    """The scanner finds each opener and its closer in one pass (a lazy pattern rescanned the
+    rest of the text from every unclosed `{{`). Asserted on what it finds, never on time."""
+    many = "{{ name }} " * 20_000
+    scanned = templating.scan(many)
+    assert scanned.problem is None
+    assert len(scanned.parts) == 20_001
+    assert {name for _, name in scanned.parts} == {"name", None}
+
+    unclosed = templating.scan("Hi {{ name }}\n" + "{{ " * 20_000)
+    assert unclosed.problem is not None
+    assert unclosed.problem.startswith("Template error on line 2: `{{ {{")
+    assert "is not closed" in unclosed.problem
+
+    tag_after_many = templating.scan("{{ name }}\n" * 5_000 + "{% if x %}")
+    assert tag_after_many.problem is not None
+    assert "line 5001: `{% if x %}` is a tag" in tag_after_many.problem

@@ -18,7 +18,9 @@ from bot.clock import FrozenClock
 from bot.domain.policy import WorkspacePolicy
 from bot.usecases.inputs import RequestCreate
 from store.models import Contact, Event, Message, ReviewRequest
+from tests.fakes.twilio_api import SCENARIO_UNSUBSCRIBED
 from tests.helpers import ALICE
+from tests.test_dispatch import NANP_EVENING
 from tests.test_webhooks_twilio import FROM, PHONE, Web, running
 
 OTHER_NUMBER = "+15005550009"  # an operator number no workspace sent from
@@ -63,6 +65,10 @@ class Two:
             return session.exec(
                 select(Contact).where(Contact.workspace_id == workspace, Contact.phone == PHONE)
             ).one()
+
+    def contacts(self, phone: str) -> list[Contact]:
+        with self.web.app.db.read() as session:
+            return list(session.exec(select(Contact).where(Contact.phone == phone)).all())
 
     def status(self, request_id: int) -> str:
         with self.web.app.db.read() as session:
@@ -183,3 +189,28 @@ def test_stop_and_start_leave_a_workspace_that_sent_through_another_sender_alone
     assert two.inbound("START") == 200
     assert two.contact(two.web.ws).phone_opted_out_at is None
     assert two.contact(two.b).phone_opted_out_at == before
+
+
+def test_twilio_refusing_a_number_opts_it_out_only_where_that_sender_reached_it(
+    two: Two,
+) -> None:
+    """Twilio's 21610 says the number sent STOP to this sender: it opts the number out in the
+    workspaces that texted it through that sender, not in one that has not yet (whose own
+    send is refused in turn, and opts out then): nothing reaches the customer either way."""
+    refused = SCENARIO_UNSUBSCRIBED
+    two.web.clock.set(NANP_EVENING)  # within the recipient's hours (a US number)
+    later_b = two.create(two.b, phone=refused, when="delay", delay=timedelta(days=1))
+    sent_by_a = two.create(two.web.ws, phone=refused)
+
+    two.web.send_all()
+    assert two.status(sent_by_a) == "unsubscribed"
+    opted = {c.workspace_id: c.phone_opted_out_at for c in two.contacts(refused)}
+    assert opted == {two.web.ws: two.web.clock.now(), two.b: None}
+    assert two.status(later_b) == "queued"
+    assert [e.workspace_id for e in two.events("opted_out")] == [two.web.ws]
+
+    two.web.clock.advance(timedelta(days=1, minutes=1))
+    two.web.send_all()
+    assert two.status(later_b) == "unsubscribed"
+    assert all(c.phone_opted_out_at is not None for c in two.contacts(refused))
+    assert [e.workspace_id for e in two.events("opted_out")] == [two.web.ws, two.b]

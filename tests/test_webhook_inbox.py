@@ -66,6 +66,7 @@ def test_callback_is_answered_first_and_applied_by_the_sweep(web: Web) -> None:
     [row] = inbox_rows(web)
     assert row.applied_at is None
     assert row.payload["sid"] == sid and row.payload["status"] == "delivered"
+    assert row.payload["to"] == web.message(number).to_address  # needed to apply it
 
     assert sweep(web.app.inbox().inbox) == 0  # young: the web process's own thread takes it
     web.clock.advance(SWEEP_AFTER)
@@ -74,6 +75,13 @@ def test_callback_is_answered_first_and_applied_by_the_sweep(web: Web) -> None:
     assert [c.text for c in web.changes("delivered")] == ["SMS delivered"]
     [row] = inbox_rows(web)
     assert (row.applied_at, row.result) == (web.clock.now(), "applied")
+    # Kept a week as evidence, without the customer's number (an erasure can't reach it here).
+    assert row.payload == {
+        "sid": sid,
+        "status": "delivered",
+        "error_code": None,
+        "token": row.payload["token"],
+    }
     assert sweep(web.app.inbox().inbox) == 0  # applied once
 
 

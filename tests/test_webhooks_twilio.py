@@ -139,6 +139,8 @@ def running(
     mailgun_signing_key: str | None = None,
     smtp_url: str | None = None,
     background_inbox: bool = False,
+    environment: dict[str, str] | None = None,
+    token_keys: str = "",
     **policy: Any,
 ) -> Iterator[Web]:
     """Run the real app (create_app, create_flask) against the fake Twilio over HTTP."""
@@ -154,12 +156,14 @@ def running(
             # Callbacks, not pacing, are tested here: several sends in one frozen instant
             # (tests/test_pacing.py holds the pace).
             "SENDER_RATES": f"{FROM}=off,smtp=off",
+            "TOKEN_ENCRYPTION_KEYS": token_keys,  # secret settings sealed when set
         }
         if smtp_url:
             env |= {"SMTP_URL": smtp_url, "EMAIL_FROM": "shop@acme.example"}
         if mailgun_signing_key:
             env["MAILGUN_SIGNING_KEY"] = mailgun_signing_key
-        settings = Settings(_env_file=None, **env)
+        env |= environment or {}
+        settings = Settings(_env_file=None, **{k: v for k, v in env.items() if v})
         notifier = RecordingNotifier()
         app = create_app(settings, clock=clock, notifier=notifier)
         # Each test applies the inbox when it means to, unless it tests the web's own thread.

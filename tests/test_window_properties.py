@@ -73,7 +73,8 @@ def test_the_repeated_hour_of_a_fall_back_night_is_outside_a_window_opening_afte
     assert result == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST
 
 
-@settings(max_examples=600)
+# No deadline: a loaded CI machine once made one example slow, which hypothesis calls flaky.
+@settings(max_examples=600, deadline=None)
 @given(
     MOMENTS,
     st.sampled_from(ZONES),

@@ -10,9 +10,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
-from urllib.parse import unquote, urlsplit
 
 from bot.delivery.base import Outcome, OutgoingMessage, SendResult
+from bot.delivery.smtp_url import smtp_endpoint
 from bot.domain.contacts import read_mailbox
 from bot.domain.errors import InvalidInput
 from bot.domain.typed_text import without_control_characters
@@ -33,14 +33,12 @@ class SmtpSender:
         default_reply_to: str | None = None,
         timeout: float = 10.0,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError("SMTP_URL must look like smtp://user:pass@host:port or smtps://...")
-        self.implicit_tls = parts.scheme == "smtps"
-        self.host = parts.hostname
-        self.port = parts.port or (465 if self.implicit_tls else 25)
-        self.username = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password else None
+        endpoint = smtp_endpoint(url)
+        self.implicit_tls = endpoint.implicit_tls
+        self.host = endpoint.host
+        self.port = endpoint.port
+        self.username = endpoint.username
+        self.password = endpoint.password
         self.default_from = default_from
         self.default_reply_to = default_reply_to
         self.timeout = timeout

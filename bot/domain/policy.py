@@ -17,8 +17,10 @@ from pydantic import (
     field_validator,
 )
 
-from bot.domain import contacts, quiet_hours, templating, timing, window
+from bot.domain import contacts, events, quiet_hours, templating, timing, window
+from bot.domain.digest import DEFAULT_DIGEST_TIME, parse_digest_time
 from bot.domain.errors import InvalidInput
+from bot.domain.sealed import is_sealed
 from bot.domain.typed_text import (
     control_character_reason,
     too_long_reason,
@@ -51,11 +53,14 @@ TYPED_LIMITS = {
     "holidays": 8,
     "quiet_hours": 32,
     "delay": 32,
+    "order_delay": 32,
     "currency": 8,
+    "digest_time": 16,
 }
 STORED = {"stored": True}
 # The shortest retention: a request's replies, reminders and stats need a month to settle.
 MIN_RETENTION_DAYS = 30
+SECRET_MAX = 200  # a shop's webhook signing secret (Shopify's and Stripe's are under 100)
 
 
 def _url(value: str) -> str:
@@ -103,6 +108,22 @@ class WorkspacePolicy(BaseModel):
     admins: list[str] = Field(default_factory=list)
     # On: every new request needs the sender's word that the customer agreed to be contacted.
     require_consent: bool = False
+    # Order triggers (bot/order_webhooks.py): each shop's signing secret (write-only, maybe
+    # sealed: bot/domain/sealed.py) and its switch; without its secret it refuses every event.
+    shopify_secret: str = ""
+    shopify_orders: bool = True
+    stripe_secret: str = ""
+    stripe_orders: bool = True
+    # A triggered request's delay ("" : the workspace's `delay`) and review type.
+    order_delay: str = ""
+    order_review_type: Literal["service", "product"] = "service"
+    # Outbound events: signed webhooks to the workspace's own system (bot/domain/events.py).
+    events_url: str = ""
+    events_secret: str = Field(default="", validate_default=True)  # write-only
+    # The digest of the outreach (scheduler/digest.py): when, and where (else notify_channel).
+    digest: Literal["off", "daily", "weekly"] = "off"
+    digest_time: str = DEFAULT_DIGEST_TIME  # local, workspace timezone; weekly: on Mondays
+    digest_channel: str = Field(default="", validate_default=True)
 
     @field_validator("language")
     @classmethod
@@ -134,10 +155,13 @@ class WorkspacePolicy(BaseModel):
     def _holidays(cls, value: Any) -> str | None:
         return _domain(window.validate_holiday_country, value)
 
-    @field_validator("delay")
+    @field_validator("delay", "order_delay")
     @classmethod
-    def _delay(cls, value: str) -> str:
-        return timing.format_delay(_domain(timing.parse_delay, value))
+    def _delay(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "order_delay" and not value.strip():
+            return ""  # the workspace's delay
+        field = str(info.field_name)
+        return timing.format_delay(_domain(timing.parse_delay, value, field=field))
 
     @field_validator("landing_url_service", "landing_url_product")
     @classmethod
@@ -198,6 +222,18 @@ class WorkspacePolicy(BaseModel):
     def _email(cls, value: str) -> str:
         return _domain(contacts.normalize_email, value, sender=True) if value.strip() else ""
 
+    @field_validator("shopify_secret", "stripe_secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        if is_sealed(value):
+            return value
+        value = value.strip()
+        if len(value) > SECRET_MAX:
+            raise ValueError(too_long_reason(SECRET_MAX, len(value)))
+        if any(c.isspace() for c in value):
+            raise ValueError("A signing secret has no spaces: paste it as the shop shows it.")
+        return value
+
     @field_validator("retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
@@ -214,12 +250,26 @@ class WorkspacePolicy(BaseModel):
             raise ValueError("The SMS price must be between 0 and 10.")
         return value
 
-    @field_validator("notify_channel", "alert_channel")
+    @field_validator("notify_channel", "alert_channel", "digest_channel")
     @classmethod
     def _channel(cls, value: str) -> str:
         value = value.strip().lstrip("#") if value.strip().startswith("#") else value.strip()
         if value and not _SLACK_CHANNEL.match(value):
             raise ValueError(f"'{value}' is not a Slack channel id (like C0123ABCD).")
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        return _domain(parse_digest_time, value)
+
+    @field_validator("digest_channel")
+    @classmethod
+    def _digest_somewhere(cls, value: str, info: ValidationInfo) -> str:
+        # Declared after notify_channel and digest, so both are in info.data when valid.
+        on = info.data.get("digest", "off") != "off"
+        if on and not value and not info.data.get("notify_channel") and not _stored(info):
+            raise ValueError("Choose the channel the digest goes to (or a notify channel).")
         return value
 
     @field_validator("admins", mode="before")
@@ -232,6 +282,21 @@ class WorkspacePolicy(BaseModel):
             if not SLACK_USER_ID.match(item):
                 raise ValueError(f"'{item}' is not a Slack user id (like U0123ABCD).")
         return cleaned
+
+    @field_validator("events_url")
+    @classmethod
+    def _events_url(cls, value: str, info: ValidationInfo) -> str:
+        return value if _stored(info) else _domain(events.validate_events_url, value)
+
+    @field_validator("events_secret")
+    @classmethod
+    def _events_secret(cls, value: str, info: ValidationInfo) -> str:
+        if _stored(info) or is_sealed(value):
+            return value
+        value = _domain(events.validate_events_secret, value)
+        if info.data.get("events_url") and not value:
+            raise ValueError("Events are signed: set events_secret too (whsec_...).")
+        return value
 
     @field_validator("*", mode="before")
     @classmethod
@@ -332,69 +397,3 @@ def policy_errors(data: dict[str, Any]) -> dict[str, str]:
             errors.setdefault(key, validation_reason(error))
         return errors
     return {}
-
-
-def _coerce(key: str, raw: str) -> Any:
-    if key in ("fallback_email", "require_consent"):
-        lowered = raw.strip().lower()
-        if lowered in ("on", "true", "yes", "1"):
-            return True
-        if lowered in ("off", "false", "no", "0"):
-            return False
-        raise InvalidInput(f"{key} is on or off.", field=key)
-    if key == "holidays" and raw.strip().lower() in ("none", "off", ""):
-        return None
-    if key == "landing_urls":
-        pairs = [p for p in raw.split(",") if p.strip()]
-        result: dict[str, str] = {}
-        for pair in pairs:
-            name, sep, url = pair.partition("=")
-            if not sep:
-                raise InvalidInput(
-                    "landing_urls is service.fr=https://...,product.sv=https://...", field=key
-                )
-            result[name.strip()] = url.strip()
-        return result
-    return raw
-
-
-def parse_setting_assignments(current: WorkspacePolicy, pairs: list[str]) -> WorkspacePolicy:
-    """Apply KEY=VALUE edits all at once; any invalid one refuses them all.
-
-    :raise InvalidInput: unknown key, missing "=", or an invalid value (named).
-    """
-    data = current.model_dump()
-    if not pairs:
-        raise InvalidInput("Give at least one KEY=VALUE.", field="settings")
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep:
-            raise InvalidInput(f"'{pair}' is not KEY=VALUE.", field="settings")
-        if key not in SETTING_KEYS:
-            raise InvalidInput(
-                f"Unknown setting '{key}'. Settings: {', '.join(SETTING_KEYS)}.", field=key
-            )
-        data[key] = _coerce(key, value)
-    errors = policy_errors(data)
-    if errors:
-        raise InvalidInput.many({k: f"{k}: {v}" for k, v in errors.items()})
-    return WorkspacePolicy.model_validate(data)
-
-
-def as_display_rows(policy: WorkspacePolicy) -> list[tuple[str, str]]:
-    """Return (key, value) rows for `settings show`, in the documented order."""
-    rows: list[tuple[str, str]] = []
-    for key, value in policy.model_dump(mode="json").items():
-        if isinstance(value, list):
-            shown = ",".join(value) or "-"
-        elif isinstance(value, dict):
-            shown = ",".join(f"{k}={v}" for k, v in value.items()) or "-"
-        elif isinstance(value, bool):
-            shown = "on" if value else "off"
-        elif value is None or value == "":
-            shown = "-"
-        else:
-            shown = str(value)
-        rows.append((key, shown))
-    return rows

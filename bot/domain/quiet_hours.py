@@ -15,10 +15,9 @@ from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-from phonenumbers import NumberParseException
 from phonenumbers import timezone as number_zones
 
+from bot.domain.contacts import parse_e164
 from bot.domain.errors import InvalidInput
 from bot.domain.window import SendWindow, next_allowed
 
@@ -86,9 +85,8 @@ def recipient_zones(phone: str, fallback: str) -> tuple[str, ...]:
     A number phonenumbers can't place (no zone data: "Etc/Unknown") is taken to be in the
     workspace's timezone (`fallback`): the zone the business sends from is the best guess left.
     """
-    try:
-        parsed = phonenumbers.parse(phone, None)
-    except NumberParseException:
+    parsed = parse_e164(phone)
+    if parsed is None:
         return (fallback,)
     zones = [z for z in number_zones.time_zones_for_number(parsed) if z != UNKNOWN_ZONE]
     known = tuple(z for z in zones if _is_zone(z))

@@ -90,9 +90,11 @@ def _render(env: ImmutableSandboxedEnvironment, source: str, context: dict[str, 
 
 # --- a workspace's own text: plain text and placeholders ----------------------------------------
 
-# Jinja2's three kinds of markup: {{ expression }}, {% tag %}, {# comment #}.
-_MARKUP = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}|\{#(.*?)#\}", re.S)
-_OPENERS = ("{{", "{%", "{#")
+# Jinja2's three kinds of markup: {{ expression }}, {% tag %}, {# comment #}, found by their
+# opener and then the first closer after it (str.find): one pass over the text, where a lazy
+# pattern would rescan the rest of the text from every unclosed opener (quadratic).
+_OPENER = re.compile(r"\{[{%#]")
+_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
 _NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*")
 _FILTER = re.compile(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)")
 _ONLY = "only plain placeholders like {{ name }} are allowed"
@@ -116,20 +118,24 @@ def scan(source: str) -> Scanned:
     """
     parts: list[Part] = []
     at = 0
-    for match in _MARKUP.finditer(source):
-        text = source[at : match.start()]
-        problem = _unclosed(source, text, at) or _not_a_placeholder(source, match)
+    while (opened := _OPENER.search(source, at)) is not None:
+        start = opened.start()
+        end = source.find(_CLOSERS[opened.group(0)], start + 2)
+        if end < 0:
+            line = _line(source, start)
+            return Scanned(
+                problem=f"Template error on line {line}: `{_clip(source[start:])}` is not "
+                f"closed; {_ONLY}."
+            )
+        markup = source[start : end + 2]
+        problem = _not_a_placeholder(source, start, markup)
         if problem is not None:
             return Scanned(problem=problem)
-        named = _NAME.fullmatch(match.group(1))
+        named = _NAME.fullmatch(markup[2:-2])
         assert named is not None  # _not_a_placeholder said so
-        parts.append((text, named.group(1)))
-        at = match.end()
-    tail = source[at:]
-    problem = _unclosed(source, tail, at)
-    if problem is not None:
-        return Scanned(problem=problem)
-    parts.append((tail, None))
+        parts.append((source[at:start], named.group(1)))
+        at = end + 2
+    parts.append((source[at:], None))
     return Scanned(parts=tuple(parts))
 
 
@@ -138,28 +144,20 @@ def _line(source: str, offset: int) -> int:
 
 
 def _clip(snippet: str) -> str:
-    snippet = " ".join(snippet.split())
+    snippet = " ".join(snippet[:200].split())
     return snippet if len(snippet) <= 60 else snippet[:59] + "…"
 
 
-def _unclosed(source: str, text: str, offset: int) -> str | None:
-    found = [i for i in (text.find(o) for o in _OPENERS) if i >= 0]
-    if not found:
+def _not_a_placeholder(source: str, start: int, markup: str) -> str | None:
+    expression = markup[2:-2]
+    if markup.startswith("{{") and _NAME.fullmatch(expression):
         return None
-    start = min(found)
-    line = _line(source, offset + start)
-    return f"Template error on line {line}: `{_clip(text[start:])}` is not closed; {_ONLY}."
-
-
-def _not_a_placeholder(source: str, match: re.Match[str]) -> str | None:
-    expression, tag, _comment = match.groups()
-    where = f"Template error on line {_line(source, match.start())}: `{_clip(match.group(0))}`"
-    if tag is not None:
+    # Only a refusal counts lines (counting for every placeholder would be quadratic).
+    where = f"Template error on line {_line(source, start)}: `{_clip(markup)}`"
+    if markup.startswith("{%"):
         return f"{where} is a tag; {_ONLY}."
-    if expression is None:
+    if markup.startswith("{#"):
         return f"{where} is a comment; {_ONLY}."
-    if _NAME.fullmatch(expression):
-        return None
     filtered = _FILTER.search(expression)
     if filtered:
         return f"{where}: the {filtered.group(1)} filter is not allowed; {_ONLY}."

@@ -147,3 +147,15 @@ def format_local(when: datetime, tz: str = "UTC", *, with_time: bool = True) -> 
     if not with_time:
         return f"{local:%Y-%m-%d}"
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or tz}"
+
+
+def format_day_time(when: datetime, tz: str, *, now: datetime) -> str:
+    """Write a time as people say it, naming the zone: "Thu 3 Dec 09:00 (Europe/Paris)".
+
+    The year is written only when it is not `now`'s.
+    """
+    zone = ZoneInfo(tz)
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    local = aware.astimezone(zone)
+    year = f" {local.year}" if local.year != now.astimezone(zone).year else ""
+    return f"{local:%a} {local.day} {local:%b}{year} {local:%H:%M} ({tz})"

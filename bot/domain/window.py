@@ -85,9 +85,26 @@ def format_window(window: SendWindow) -> str:
     """Write a window back in the form `parse_window` reads."""
     if window.always:
         return "always"
-    days = ",".join(DAY_NAMES[d] for d in sorted(window.days))
+    days = _days_text(sorted(window.days))
     end = "24:00" if window.end == time.max else f"{window.end:%H:%M}"
     return f"{days} {window.start:%H:%M}-{end}"
+
+
+def _days_text(days: list[int]) -> str:
+    """Write days as people do: runs of three or more as a range ("mon-fri,sun")."""
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts = [
+        f"{DAY_NAMES[run[0]]}-{DAY_NAMES[run[-1]]}"
+        if len(run) >= 3
+        else ",".join(DAY_NAMES[d] for d in run)
+        for run in runs
+    ]
+    return ",".join(parts)
 
 
 @lru_cache(maxsize=1)
@@ -137,6 +154,14 @@ def _holidays(country: str, year: int) -> frozenset[date]:
 
 def _is_holiday(day: date, country: str | None) -> bool:
     return country is not None and day in _holidays(country, day.year)
+
+
+def holiday_name(day: date, country: str | None) -> str | None:
+    """Name the public holiday a day is in a country ("Christmas Day"), or None."""
+    if not _is_holiday(day, country):
+        return None
+    assert country is not None
+    return str(holidays_lib.country_holidays(country, years=day.year).get(day) or "a holiday")
 
 
 def next_allowed(

@@ -2,8 +2,9 @@
 
 `record_audit` is the one writer. Each action calls it in its own transaction, so an action
 that is rolled back leaves no entry and an entry never outlives its action. A value of a
-secret setting (any key containing "secret", "token" or "key") is masked here, before it is
-stored: the trail says a secret changed, never what it is.
+secret setting (a key naming a secret, token or key: the one rule of bot/domain/policy_edit.py) is masked
+here, before it is stored: the trail says a secret changed, never what it is; an address that
+may carry a token (`events_url`) is kept by its host.
 
 `AuditTrail` reads the trail back for `/reviews audit` and `reviewops audit`, and writes the
 entries of actions that change nothing in the database (exports).
@@ -19,6 +20,7 @@ from sqlmodel import Session
 
 from bot.domain.errors import InvalidInput
 from bot.domain.policy import SLACK_USER_ID
+from bot.domain.policy_edit import TOKEN_URL_SETTINGS, is_secret_setting, shown_url
 from bot.usecases.actors import Actor
 from bot.usecases.history import end_of_day, start_of_day
 from bot.usecases.services import UseCase
@@ -31,6 +33,8 @@ Origin = Literal["slack", "cli", "api", "system"]
 ACTIONS = (
     "settings",  # a workspace setting changed: field, old, new
     "cancel_all",
+    "import",  # a CSV import confirmed: file, rows, to send, skipped by kind
+    "cancel_import",  # what an import still had to send, canceled
     "delete",  # one request erased
     "erase",  # every request and the contact of a customer erased
     "export",  # the history as CSV
@@ -39,8 +43,9 @@ ACTIONS = (
     "send_again",  # a message in doubt decided: send it again
     "install",
     "uninstall",
+    "apikey_create",  # an API key made: its name and the first characters of its secret
+    "apikey_revoke",
 )
-SECRET_WORDS = ("secret", "token", "key")
 MASK = "••••••"
 
 
@@ -55,15 +60,12 @@ def origin_of(actor: Actor) -> Origin:
     return "system"
 
 
-def is_secret(key: str) -> bool:
-    """Say whether a setting holds a secret, by its name."""
-    lowered = key.lower()
-    return any(word in lowered for word in SECRET_WORDS)
-
-
 def masked(key: str, value: Any) -> Any:
-    """Return a setting's value as the trail may keep it: a secret's only as set or not."""
-    if not is_secret(key):
+    """Return a setting's value as the trail may keep it: a secret's only as set or not, an
+    address that may carry a token by its host (the rule of bot/domain/policy_edit.py)."""
+    if key in TOKEN_URL_SETTINGS and isinstance(value, str):
+        return shown_url(value)
+    if not is_secret_setting(key):
         return value
     return MASK if value not in (None, "", [], {}) else ""
 

@@ -2,41 +2,75 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.domain import contacts
-from bot.domain.channels import METHOD_LABELS, PHONE_CHANNELS
-from bot.domain.errors import Conflict, InvalidInput
 from bot.domain.policy import WorkspacePolicy, stored_policy
-from bot.domain.send_time import earliest_send
-from bot.domain.status import Status
-from bot.domain.timing import parse_delay
-from bot.usecases import loading, once
+from bot.usecases import event_log, loading, once
 from bot.usecases.actors import Actor
-from bot.usecases.audit import origin_of
 from bot.usecases.inputs import RequestCreate
 from bot.usecases.notifier import Change
+from bot.usecases.planning import (
+    CONSENT_REQUIRED,
+    OptOuts,
+    Plan,
+    SessionAddresses,
+    choose_channels,
+    consent_record,
+    cooldown_conflict,
+    email_free,
+    make_plan,
+    opted_out_reason,
+    read_contact,
+    require_consent,
+    wanted_time,
+)
+from bot.usecases.planning import opt_outs as opt_outs_of
 from bot.usecases.services import UseCase
 from store import contacts as contact_store
-from store import suppressions
 from store.models import Contact, ReviewRequest, Workspace
 from store.suppressions import SuppressionKey
+
+__all__ = [
+    "CONSENT_REQUIRED",
+    "Creating",
+    "OptOuts",
+    "Plan",
+    "allocate_numbers",
+    "check_cooldown",
+    "choose_channels",
+    "consent_record",
+    "opt_outs",
+    "opted_out_reason",
+    "upsert_contact",
+]
 
 
 class Creating(UseCase):
     """Validate and store new review requests."""
 
     def create(
-        self, workspace_id: int, data: RequestCreate, actor: Actor, *, key: str | None = None
+        self,
+        workspace_id: int,
+        data: RequestCreate,
+        actor: Actor,
+        *,
+        key: str | None = None,
+        claim: Callable[[Session], None] | None = None,
+        keep: Callable[[Session, ReviewRequest], None] | None = None,
     ) -> ReviewRequest:
         """Validate and store a new request with its first message(s).
 
         `key` names the delivery it comes from (bot/usecases/once.py): one request per key.
+        `claim` runs in the creating transaction once the workspace is locked and may refuse
+        (raise): an order asks its customer once (bot/usecases/orders.py).
+        `keep` runs last in the creating transaction, with the request written, and may refuse
+        (raise): the API keeps its answer to an Idempotency-Key (bot/usecases/idempotency.py).
 
         :raise InvalidInput: a field is wrong (``.field`` names it); nothing is stored.
         :raise Conflict: the contact was invited within the cooldown and no override was given.
@@ -45,33 +79,21 @@ class Creating(UseCase):
         now = self.clock.now()
         with self.db.write() as session:
             once.claim(session, workspace_id, key, now)
+            # The number first: its increment locks the workspace's row until this commits, so
+            # two creators for the same new customer take turns and the second finds the
+            # contact the first made (a refusal rolls the number back with the rest).
             workspace = loading.workspace(session, workspace_id)
+            number = allocate_number(session, workspace_id)
+            if claim is not None:
+                claim(session)
             policy = stored_policy(workspace.policy)
-            plan = self._plan(session, workspace_id, policy, data, now)
-            contact = upsert_contact(session, workspace_id, plan, now)
+            # One lookup per address in this transaction: the opt-outs and the contact share it.
+            addresses = SessionAddresses(session, workspace_id)
+            plan = self._plan(addresses, policy, data, now)
+            contact = upsert_contact(session, workspace_id, plan, now, addresses)
             if not data.override_cooldown:
                 check_cooldown(session, workspace_id, contact, plan, policy, now)
-            number = allocate_number(session, workspace_id)
-            request = ReviewRequest(
-                workspace_id=workspace_id,
-                number=number,
-                contact_id=contact.id,
-                customer_name=plan.name,
-                phone=plan.phone,
-                email=plan.email,
-                language=plan.language,
-                method=plan.method,
-                channel="+".join(plan.channels),
-                review_type=data.review_type,
-                reference=(data.reference or "").strip() or None,
-                created_by=actor.id,
-                created_by_name=actor.name,
-                created_at=now,
-                updated_at=now,
-                scheduled_at=plan.due_at,
-                origin_channel=data.origin_channel,
-                **consent_record(data, actor, now),
-            )
+            request = new_request(workspace_id, number, contact, plan, data, actor, now)
             self.journal.open_request(session, request)
             once.record(session, workspace_id, key, request)
             for channel in plan.channels:
@@ -79,6 +101,9 @@ class Creating(UseCase):
                     session, request, channel, "initial", plan.due_for(channel), now
                 )
             self._record_created(session, request, plan, data, actor, now)
+            if keep is not None:
+                keep(session, request)
+        event_log.request_created(request, workspace.team_id)
         if plan.due_at <= now:
             self.wake()
         return request
@@ -114,186 +139,47 @@ class Creating(UseCase):
 
     def _plan(
         self,
-        session: Session,
-        workspace_id: int,
+        addresses: SessionAddresses,
         policy: WorkspacePolicy,
         data: RequestCreate,
         now: datetime,
     ) -> Plan:
         require_consent(policy, data)
-        region = policy.region or self.default_region
-        method: str = data.method or policy.method
-        explicit = data.method is not None
-        name = contacts.normalize_name(data.name)
-        phone_raw = (data.phone or "").strip()
-        email_raw = (data.email or "").strip()
-        errors: dict[str, str] = {}
-        phone: str | None = None
-        email: str | None = None
-        mobile = False
-        if phone_raw:
-            try:
-                phone = contacts.normalize_phone(phone_raw, region, require_mobile=False)
-                mobile = contacts.is_mobile(phone)
-            except InvalidInput as exc:
-                errors["phone"] = exc.message
-        if email_raw:
-            try:
-                email = contacts.normalize_email(email_raw)
-            except InvalidInput as exc:
-                errors["email"] = exc.message
-        if errors:
-            raise InvalidInput.many(errors)
-
-        opted = opt_outs(session, workspace_id, phone, email, self.journal.suppression_key)
-        channels = choose_channels(method, explicit, phone, mobile, email, opted)
-        language = (data.language or policy.language or "en").lower()
-        wanted = self._wanted(data, policy, now)
-        # Each channel its own time: a text waits for the recipient's hours, an email does not.
-        due = tuple((c, earliest_send(wanted, policy, c, phone)) for c in channels)
-        first = min(at for _, at in due)
-        return Plan(name, phone, email, method, channels, language, first, due)
-
-    def _wanted(self, data: RequestCreate, policy: WorkspacePolicy, now: datetime) -> datetime:
-        """The time asked for (now, a date, the delay), before the window and the hours."""
-        if data.when == "now":
-            wanted = now
-        elif data.when == "at":
-            if data.at is None:
-                raise InvalidInput("Pick a date and time.", field="when")
-            if data.at.tzinfo is None:
-                raise InvalidInput("The time needs a timezone.", field="when")
-            if data.at < now - timedelta(minutes=1):
-                raise InvalidInput("That time has already passed.", field="when")
-            wanted = max(data.at, now)
-        else:
-            delay = data.delay if data.delay is not None else parse_delay(policy.delay)
-            wanted = now + delay
-        return wanted
+        typed = read_contact(data, policy.region or self.default_region)
+        opted = opt_outs_of(addresses, typed.phone, typed.email, self.journal.suppression_key)
+        return make_plan(policy, data, typed, opted, wanted_time(data, policy, now))
 
 
-# --- plan and rules ------------------------------------------------------------------------
-
-CONSENT_REQUIRED = (
-    "Confirm that the customer agreed to be contacted: this workspace requires it "
-    "(setting require_consent)."
-)
-
-
-def require_consent(policy: WorkspacePolicy, data: RequestCreate) -> None:
-    """Refuse a request without the sender's word that the customer agreed, where required."""
-    if policy.require_consent and not data.consent:
-        raise InvalidInput(CONSENT_REQUIRED, field="consent")
-
-
-def consent_record(data: RequestCreate, actor: Actor, now: datetime) -> dict[str, Any]:
-    """The request's consent record: how it was asked for; who confirmed the agreement, when.
-
-    A surface that does not say how (tests, older callers) is read from who asked.
-    """
-    origin = data.origin or origin_of(actor)
-    return {
-        "origin": "slack" if origin == "system" else origin,
-        "consent_at": now if data.consent else None,
-        "consent_by": actor.id if data.consent else None,
-    }
-
-
-@dataclass(frozen=True)
-class Plan:
-    name: str
-    phone: str | None
-    email: str | None
-    method: str
-    channels: tuple[str, ...]
-    language: str
-    due_at: datetime  # the first message's
-    channel_due: tuple[tuple[str, datetime], ...] = ()  # each channel's, when they differ
-
-    def due_for(self, channel: str) -> datetime:
-        return dict(self.channel_due).get(channel, self.due_at)
-
-
-@dataclass(frozen=True)
-class OptOuts:
-    phone: datetime | None
-    email: datetime | None
-    # "phone", "email": opted out by a customer since erased (a suppression, not a contact).
-    erased: frozenset[str] = frozenset()
-
-
-def choose_channels(
-    method: str,
-    explicit: bool,
-    phone: str | None,
-    mobile: bool,
-    email: str | None,
-    opted: OptOuts,
-) -> tuple[str, ...]:
-    """Pick the channels a request goes out by, or say precisely what is missing."""
-
-    def need_mobile(channel: str) -> None:
-        label = METHOD_LABELS[channel]
-        if phone is None:
-            raise InvalidInput(f"{label} needs a phone number.", field="phone")
-        if not mobile:
-            raise InvalidInput(contacts.not_mobile_reason(phone, label), field="phone")
-        if reason := opted_out_reason(opted, "phone", label):
-            raise InvalidInput(reason, field="phone")
-
-    def need_email() -> None:
-        if email is None:
-            raise InvalidInput("Email needs an email address.", field="email")
-        if reason := opted_out_reason(opted, "email", "by email"):
-            raise InvalidInput(reason, field="email")
-
-    if method in PHONE_CHANNELS:
-        need_mobile(method)
-        return (method,)
-    if method == "email":
-        need_email()
-        return ("email",)
-    phone_ok = phone is not None and mobile and opted.phone is None
-    email_ok = email is not None and opted.email is None
-    if method == "sms_or_email":
-        if phone_ok:
-            return ("sms",)
-        if email_ok:
-            return ("email",)
-        if phone is None and email is None:
-            raise InvalidInput("Give a mobile number or an email address.", field="phone")
-        if phone is not None:
-            need_mobile("sms")
-        need_email()
-        raise AssertionError("unreachable")  # pragma: no cover
-    # sms_and_email: both when chosen explicitly; a workspace default sends what it can.
-    if explicit or (not phone_ok and not email_ok):
-        if phone is None and email is None:
-            raise InvalidInput("Give a mobile number and an email address.", field="phone")
-        need_mobile("sms")
-        need_email()
-        return ("sms", "email")
-    return tuple(c for c, ok in (("sms", phone_ok), ("email", email_ok)) if ok)
-
-
-def opted_out_reason(opted: OptOuts, kind: str, label: str) -> str | None:
-    """Say why the phone or email can't be used (None when it can), an erased customer's too."""
-    at = opted.phone if kind == "phone" else opted.email
-    if at is None:
-        return None
-    if kind in opted.erased:  # the contact is gone: its opt-out outlives it as a hash
-        if kind == "phone":
-            return (
-                "This customer asked to be erased and had opted out of SMS and WhatsApp "
-                f"(on {at:%Y-%m-%d}); they can't be sent {label} unless they text START."
-            )
-        return (
-            "This customer asked to be erased and had unsubscribed from email "
-            f"(on {at:%Y-%m-%d}); they can't be emailed."
-        )
-    if kind == "phone":
-        return f"This number opted out (replied STOP) on {at:%Y-%m-%d}; it can't be sent {label}."
-    return f"This address unsubscribed on {at:%Y-%m-%d}; it can't be emailed."
+def new_request(
+    workspace_id: int,
+    number: int,
+    contact: Contact,
+    plan: Plan,
+    data: RequestCreate,
+    actor: Actor,
+    now: datetime,
+) -> ReviewRequest:
+    """The request row a plan makes (not yet added)."""
+    return ReviewRequest(
+        workspace_id=workspace_id,
+        number=number,
+        contact_id=contact.id,
+        customer_name=plan.name,
+        phone=plan.phone,
+        email=plan.email,
+        language=plan.language,
+        method=plan.method,
+        channel="+".join(plan.channels),
+        review_type=data.review_type,
+        reference=(data.reference or "").strip() or None,
+        created_by=actor.id,
+        created_by_name=actor.name,
+        created_at=now,
+        updated_at=now,
+        scheduled_at=plan.due_at,
+        origin_channel=data.origin_channel,
+        **consent_record(data, actor, now),
+    )
 
 
 def opt_outs(
@@ -303,55 +189,66 @@ def opt_outs(
     email: str | None,
     key: SuppressionKey | None = None,
 ) -> OptOuts:
-    """Say since when the phone and the email opted out, by a contact or an erased one's hash."""
-    phone_at = email_at = None
-    if phone:
-        by_phone = contact_store.contact_by_phone(session, workspace_id, phone)
-        phone_at = by_phone.phone_opted_out_at if by_phone else None
-    if email:
-        by_email = contact_store.contact_by_email(session, workspace_id, email)
-        email_at = by_email.email_opted_out_at if by_email else None
-    erased: dict[str, datetime] = {}
-    for kind, address in (("phone", phone), ("email", email)):
-        if key is not None and address:
-            row = suppressions.find(session, workspace_id, kind, key.digest(kind, address))
-            if row is not None:
-                erased[kind] = row.opted_out_at
-    if phone_at is None and "phone" in erased:
-        phone_at = erased["phone"]
-    if email_at is None and "email" in erased:
-        email_at = erased["email"]
-    return OptOuts(phone_at, email_at, frozenset(erased))
+    """Say since when the phone and the email opted out (looked up in this transaction)."""
+    return opt_outs_of(SessionAddresses(session, workspace_id), phone, email, key)
 
 
-def upsert_contact(session: Session, workspace_id: int, plan: Plan, now: datetime) -> Contact:
-    """Find the contact by phone, then email; fill in what it lacks; create it if new."""
+def upsert_contact(
+    session: Session,
+    workspace_id: int,
+    plan: Plan,
+    now: datetime,
+    addresses: SessionAddresses | None = None,
+) -> Contact:
+    """Find the contact by phone, then email; fill in what it lacks; create it if new.
+
+    `addresses`: the transaction's lookups so far (the opt-outs'), reused rather than repeated.
+    """
+    addresses = addresses or SessionAddresses(session, workspace_id)
     contact = None
     if plan.phone:
-        contact = contact_store.contact_by_phone(session, workspace_id, plan.phone)
+        contact = addresses.by_phone(plan.phone)
     if contact is None and plan.email:
-        contact = contact_store.contact_by_email(session, workspace_id, plan.email)
+        contact = addresses.by_email(plan.email)
     if contact is None:
-        contact = Contact(
-            workspace_id=workspace_id,
-            name=plan.name,
-            phone=plan.phone,
-            email=plan.email,
-            language=plan.language,
-            created_at=now,
-        )
+        contact = new_contact(workspace_id, plan, now)
     else:
-        if plan.name != "customer":
-            contact.name = plan.name
-        contact.language = plan.language
-        if plan.phone and not contact.phone:
-            contact.phone = plan.phone
-        if plan.email and not contact.email:
-            if contact_store.contact_by_email(session, workspace_id, plan.email) is None:
-                contact.email = plan.email
+        free = email_free(addresses, plan.email, contact)
+        merge_contact(contact, plan, email_free=free)
     session.add(contact)
     session.flush()
     return contact
+
+
+def new_contact(workspace_id: int, plan: Plan, now: datetime) -> Contact:
+    """The contact a request to someone new creates."""
+    return Contact(**contact_values(workspace_id, plan, now))
+
+
+def contact_values(workspace_id: int, plan: Plan, now: datetime) -> dict[str, Any]:
+    """The columns of the contact a request to someone new creates."""
+    return {
+        "workspace_id": workspace_id,
+        "name": plan.name,
+        "phone": plan.phone,
+        "email": plan.email,
+        "language": plan.language,
+        "created_at": now,
+    }
+
+
+def merge_contact(contact: Contact, plan: Plan, *, email_free: bool) -> None:
+    """Update a known contact from a new request: its name, language, and what it lacks.
+
+    `email_free`: no other contact of the workspace has the request's email.
+    """
+    if plan.name != "customer":
+        contact.name = plan.name
+    contact.language = plan.language
+    if plan.phone and not contact.phone:
+        contact.phone = plan.phone
+    if plan.email and not contact.email and email_free:
+        contact.email = plan.email
 
 
 def check_cooldown(
@@ -362,36 +259,37 @@ def check_cooldown(
     policy: WorkspacePolicy,
     now: datetime,
 ) -> None:
+    """:raise Conflict: the contact was asked within the cooldown."""
     if policy.cooldown_days <= 0:
         return
     since = now - timedelta(days=policy.cooldown_days)
-    clauses = [ReviewRequest.contact_id == contact.id]
     previous = session.exec(
-        select(ReviewRequest)
-        .where(
-            ReviewRequest.workspace_id == workspace_id,
-            *clauses,
-            col(ReviewRequest.created_at) >= since,
-            col(ReviewRequest.deleted_at).is_(None),
-            ReviewRequest.status != Status.CANCELED.value,
-        )
-        .order_by(col(ReviewRequest.created_at).desc())
+        recent_requests(workspace_id, since).where(ReviewRequest.contact_id == contact.id)
     ).first()
-    if previous is not None:
-        raise Conflict(
-            f"{previous.customer_name} was already asked on {previous.created_at:%Y-%m-%d} "
-            f"(#{previous.number}); the cooldown is {policy.cooldown_days} days. "
-            "Send anyway to override it.",
-            field="phone" if plan.phone else "email",
-        )
+    if (conflict := cooldown_conflict(previous, plan, policy)) is not None:
+        raise conflict
+
+
+def recent_requests(workspace_id: int, since: datetime) -> SelectOfScalar[ReviewRequest]:
+    """The requests that count for the cooldown since a time, newest first."""
+    return (
+        select(ReviewRequest)
+        .where(*contact_store.counts_for_cooldown(workspace_id, since))
+        .order_by(col(ReviewRequest.created_at).desc())
+    )
 
 
 def allocate_number(session: Session, workspace_id: int) -> int:
+    return allocate_numbers(session, workspace_id, 1)
+
+
+def allocate_numbers(session: Session, workspace_id: int, count: int) -> int:
+    """Take `count` consecutive request numbers; return the first."""
     # One atomic increment: two creators can never get the same number.
     next_number = session.execute(
         update(Workspace)
         .where(col(Workspace.id) == workspace_id)
-        .values(next_number=Workspace.next_number + 1)
+        .values(next_number=Workspace.next_number + count)
         .returning(col(Workspace.next_number))
     ).scalar_one()
-    return int(next_number) - 1
+    return int(next_number) - count

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,22 +19,26 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from bot import tracing
 from bot.compose import Composer
-from bot.delivery.base import Outcome, OutgoingMessage, Sender, SendResult
-from bot.domain.channels import PHONE_CHANNELS, channel_in_sentence
+from bot.delivery.base import OutgoingMessage, Sender, SendResult
 from bot.domain.status import Status
 from bot.metrics import Metrics
+from bot.usecases import event_log
 from bot.usecases import send_sql as sql
-from bot.usecases.actors import SYSTEM, Actor
-from bot.usecases.followups import fall_back_to_email, reminder_stop, schedule_reminder
-from bot.usecases.in_doubt import InDoubt, mark_unknown, reap_expired
+from bot.usecases.actors import SYSTEM
+from bot.usecases.batches import Batches, all_or_each
+from bot.usecases.event_log import Recorded
+from bot.usecases.followups import reminder_stop
+from bot.usecases.in_doubt import reap_expired
 from bot.usecases.in_flight import HandOver, InFlight, Tally, send_once
+from bot.usecases.journal_sql import Start
 from bot.usecases.notifier import Change
 from bot.usecases.preparing import prepare, why_unprepared
-from bot.usecases.reasons import stored_reason
+from bot.usecases.recording import Finished, Recording
 from bot.usecases.waiting import opted_out
 from store.db import Database
-from store.models import Message, ReviewRequest
+from store.models import Contact, Message, ReviewRequest, Workspace
 
 if TYPE_CHECKING:
     from bot.usecases.pacing import Pacing
@@ -43,7 +48,17 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=2)  # claimed but not yet handed over: safe to give back
 SENDING_LEASE = timedelta(minutes=5)  # longer than any provider timeout
-MAX_RETRY_DELAY = timedelta(hours=1)
+
+
+Handing = tuple[Message, ReviewRequest, Workspace, Contact | None]
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A claimed message checked and prepared: what its start writes, what its sender gets."""
+
+    start: Start
+    outgoing: OutgoingMessage
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,9 @@ class Dispatcher:
         self._stopping = threading.Event()
         # 1 keeps the one-after-the-other loop: no threads at all.
         self._in_flight = InFlight(concurrency)
+        self.recording = Recording(self.journal, pacing)
+        self._started = Batches(self.start_all, concurrency)
+        self._recorded = Batches(self.record_results, concurrency)
 
     def stop(self) -> None:
         """Stop claiming; sends in flight finish, the claimed rest goes back to the queue."""
@@ -111,12 +129,21 @@ class Dispatcher:
         # Checked only before `sending`: once committed, the send must go on.
         if self._stopping.is_set():
             return HandOver.NOT_STARTED
-        outgoing = self.start_sending(claim)
+        # Started with the other claims handed in meanwhile, in one transaction.
+        outgoing = self._started.do(claim)
         if outgoing is None:
             return HandOver.SKIPPED
-        result = send_once(self.senders, outgoing)
-        self.record_result(claim, result)
+        with tracing.span("reviewops.send", message=claim.message_id, channel=outgoing.channel):
+            started = time.perf_counter()
+            result = send_once(self.senders, outgoing)
+            took = time.perf_counter() - started
+            # Recorded with the other sends that finished meanwhile, in one transaction.
+            recorded = self._recorded.do(Finished(claim, result))
+            tracing.annotate(recorded, result)
+        self.metrics.send_seconds.labels(result.provider, outgoing.channel).observe(took)
         self.metrics.sends.labels(outgoing.channel, result.outcome.value).inc()
+        if recorded is not None:
+            event_log.send_outcome(recorded, outgoing, result)
         return HandOver.SENT
 
     # --- claim ----------------------------------------------------------------------------
@@ -161,51 +188,74 @@ class Dispatcher:
 
     def start_sending(self, claim: Claim) -> OutgoingMessage | None:
         """Re-check a claimed message and move it to `sending`; None when it must not go now."""
+        return self.start_all([claim])[0]
+
+    def start_all(self, claims: Sequence[Claim]) -> list[OutgoingMessage | None]:
+        """Start several claimed messages in one write transaction (committed `sending`
+        before any of them is sent); one whose start fails is left `claimed` (None)."""
         now = self.clock.now()
         with self.db.write() as session:
-            found = session.exec(sql.HANDING_OVER, params=_params(claim)).first()
-            if found is None:
-                return None
-            message, request, workspace, contact = found
-            if request.deleted_at is not None:
-                self._cancel(session, message, request, "The request was deleted", now)
-                return None
-            if contact is not None and opted_out(contact, message.channel):
-                self._cancel(session, message, request, "The customer opted out", now)
-                return None
-            stop = reminder_stop(session, message, request, contact)
-            if stop is not None:
-                # Whatever path queued it, a reminder never follows a customer's action.
-                self._cancel(session, message, request, stop, now)
-                return None
-            try:
-                allowed, outgoing = prepare(self.composer, message, request, workspace, now)
-            except SQLAlchemyError:
-                raise  # the database, not the message: the claim comes back with its lease
-            except Exception as error:  # noqa: BLE001 - a poison message must not loop
-                log.error("message %s could not be prepared", message.id, exc_info=error)
-                self._give_up(session, message, request, why_unprepared(error, workspace), now)
-                return None
-            if outgoing is None:
-                # Outside the send window (it may have changed since queuing): wait for it.
-                self.journal.wait(session, [message], Status.QUEUED, now, due_at=allowed)
-                return None
-            if self.pacing is not None and self.pacing.must_wait(session, message, outgoing, now):
-                return None
-            body, subject = outgoing.body_text, outgoing.subject
-            started = self.journal.start_sending(
-                session, message, now, now + SENDING_LEASE, body=body, subject=subject
-            )
-            return outgoing if started else None
 
-    def _give_up(
-        self, session: Session, message: Message, request: ReviewRequest, why: str, now: datetime
-    ) -> None:
-        """A message that cannot be prepared (its settings or template) ends `failed` with its
-        reason and an alert, instead of coming back with every lease."""
-        result = SendResult(Outcome.FAILED, "reviewops", reason=f"Could not be prepared: {why}")
-        channel = channel_in_sentence(message.channel)
-        self._record_failure(session, message, request, result, now, SYSTEM, channel)
+            def together(items: Sequence[Claim]) -> list[OutgoingMessage | None]:
+                tokens = {c.message_id: c.token for c in items}
+                ids = {"message_ids": list(tokens)}
+                rows = session.exec(sql.HANDING_OVER_ALL, params=ids).all()
+                held = {r[0].id: r for r in rows if r[0].claim_token == tokens.get(r[0].id or 0)}
+                ready = [self._ready(session, held.get(c.message_id), now) for c in items]
+                return self._go(session, ready, now)
+
+            def alone(claim: Claim) -> OutgoingMessage | None:
+                found = session.exec(sql.HANDING_OVER, params=_params(claim)).first()
+                return self._go(session, [self._ready(session, found, now)], now)[0]
+
+            return all_or_each(session, claims, together, alone, _start_of)
+
+    def _go(
+        self, session: Session, ready: Sequence[Ready | None], now: datetime
+    ) -> list[OutgoingMessage | None]:
+        # The ready ones move to `sending` in one statement; each keeps its place in the list.
+        going = [r for r in ready if r is not None]
+        starts = [r.start for r in going]
+        moved = iter(self.journal.start_sending(session, starts, now, now + SENDING_LEASE))
+        return [None if r is None or not next(moved) else r.outgoing for r in ready]
+
+    def _ready(self, session: Session, found: Handing | None, now: datetime) -> Ready | None:
+        # Checks a claimed message and prepares it; None when it must not go now.
+        if found is None:
+            return None
+        message, request, workspace, contact = found
+        if request.deleted_at is not None:
+            self._cancel(session, message, request, "The request was deleted", now)
+            return None
+        if contact is not None and opted_out(contact, message.channel):
+            self._cancel(session, message, request, "The customer opted out", now)
+            return None
+        stop = reminder_stop(session, message, request, contact)
+        if stop is not None:
+            # Whatever path queued it, a reminder never follows a customer's action.
+            self._cancel(session, message, request, stop, now)
+            return None
+        try:
+            allowed, outgoing = prepare(self.composer, message, request, workspace, now)
+        except SQLAlchemyError:
+            raise  # the database, not the message: the claim comes back with its lease
+        except Exception as error:  # noqa: BLE001 - a poison message must not loop
+            log.error("message %s could not be prepared", message.id, exc_info=error)
+            why = why_unprepared(error, workspace)
+            self.recording.give_up(session, message, request, why, now)
+            return None
+        if outgoing is None:
+            # Outside the send window (it may have changed since queuing): wait for it.
+            self.journal.wait(session, [message], Status.QUEUED, now, due_at=allowed)
+            return None
+        pace_key = message.pace_key
+        if self.pacing is not None:
+            reservation = self.pacing.reserve(session, message, outgoing, now)
+            if reservation.waits:
+                return None
+            pace_key = reservation.key
+        start = Start(message, outgoing.body_text, outgoing.subject, pace_key)
+        return Ready(start, outgoing)
 
     def _cancel(
         self, session: Session, message: Message, request: ReviewRequest, reason: str, now: datetime
@@ -220,160 +270,23 @@ class Dispatcher:
 
     # --- outcome --------------------------------------------------------------------------
 
-    def record_result(self, claim: Claim, result: SendResult) -> None:
-        """Store what the provider said about a message this worker handed over."""
+    def record_result(self, claim: Claim, result: SendResult) -> Recorded | None:
+        """Store what the provider said about a message this worker handed over; say what."""
+        return self.record_results([Finished(claim, result)])[0]
+
+    def record_results(self, batch: Sequence[Finished]) -> list[Recorded | None]:
+        """Store several providers' answers in one write transaction (a savepoint each)."""
         now = self.clock.now()
         with self.db.write() as session:
-            found = session.exec(sql.SENT_BY_ME, params=_params(claim)).first()
-            if found is None:
-                log.error(
-                    "message %s lost its claim before its result was stored", claim.message_id
-                )
-                return
-            # The workspace comes along so the follow-ups' policy read is served by the session.
-            message, request, _workspace = found
-            actor = Actor(result.provider, result.provider)
-            message.provider = result.provider
-            message.provider_id = message.provider_id or result.provider_id
-            message.updated_at = now
-            channel = channel_in_sentence(message.channel)
-            if result.outcome is Outcome.SENT:
-                self._record_sent(session, message, request, result, now, actor, channel)
-            elif result.outcome is Outcome.RETRY and message.status == Status.SENDING.value:
-                self._record_retry(session, message, request, result, now, actor)
-            elif result.outcome is Outcome.UNKNOWN:
-                said = (
-                    f"The {channel} may or may not have gone out ({result.reason or 'no answer'}); "
-                    "it will not be sent again automatically."
-                )
-                why = InDoubt(result.reason, result.reason, said)
-                mark_unknown(self.journal, session, message, request, why, actor, now)
-            elif result.outcome in (Outcome.FAILED, Outcome.OPTED_OUT):
-                self._record_failure(session, message, request, result, now, actor, channel)
-            else:
-                # A retry for a row the reaper already gave up on: keep it `unknown`.
-                log.warning("message %s: late %s ignored", message.id, result.outcome)
-
-    def _record_sent(
-        self,
-        session: Session,
-        message: Message,
-        request: ReviewRequest,
-        result: SendResult,
-        now: datetime,
-        actor: Actor,
-        channel: str,
-    ) -> None:
-        self.journal.advance(session, message, Status.SENT, now)
-        message.sent_at = message.sent_at or now
-        message.lease_until = None
-        session.add(message)
-        request.sent_at = request.sent_at or now
-        if message.kind == "reminder":
-            request.retries += 1
-        self.journal.refresh(session, request, now)
-        detail = {
-            "provider": result.provider,
-            "provider_id": result.provider_id,
-            "kind": message.kind,
-        }
-        self.journal.record(session, request, "sent", actor, now, message=message, detail=detail)
-        how = f"{channel} ({result.provider})"
-        if result.provider == "console":
-            how = f"{channel} to the console (printed, not delivered: no provider configured)"
-        kind = {
-            "reminder": "Reminder sent",
-            "fallback": "Fallback email sent",
-            "resend": "Sent again",
-        }
-        self.journal.notify(
-            session, request, Change("sent", f"{kind.get(message.kind, 'Sent')} by {how}")
-        )
-        schedule_reminder(self.journal, session, request, message, now)
-
-    def _record_retry(
-        self,
-        session: Session,
-        message: Message,
-        request: ReviewRequest,
-        result: SendResult,
-        now: datetime,
-        actor: Actor,
-    ) -> None:
-        # Nothing reached the provider, so the row may safely go back to the queue.
-        message.attempts += 1
-        if self.pacing is not None and result.throttled:
-            self.pacing.slow_down(session, message, now, result.retry_after_seconds)
-        delay = timedelta(seconds=result.retry_after_seconds or 0) or min(
-            timedelta(seconds=30 * 2 ** min(message.attempts - 1, 10)), MAX_RETRY_DELAY
-        )
-        self.journal.wait(session, [message], Status.QUEUED, now, due_at=now + delay)
-        self.journal.record(
-            session,
-            request,
-            "retry",
-            actor,
-            now,
-            message=message,
-            detail={
-                "reason": result.reason,
-                "attempt": message.attempts,
-                "next_at": message.due_at.isoformat(),
-            },
-        )
-
-    def _record_failure(
-        self,
-        session: Session,
-        message: Message,
-        request: ReviewRequest,
-        result: SendResult,
-        now: datetime,
-        actor: Actor,
-        channel: str,
-    ) -> None:
-        opted = result.outcome is Outcome.OPTED_OUT
-        new_status = Status.UNSUBSCRIBED if opted else Status.FAILED
-        self.journal.advance(
-            session, message, new_status, now, error_code=result.error_code, reason=result.reason
-        )
-        message.failed_at = message.failed_at or now
-        message.lease_until = None
-        session.add(message)
-        # The request shows its latest error; each message keeps its own first one.
-        request.last_error = stored_reason(result.reason) or request.last_error
-        self.journal.refresh(session, request, now)
-        self.journal.record(
-            session,
-            request,
-            new_status.value,
-            actor,
-            now,
-            message=message,
-            detail={"code": result.error_code, "reason": result.reason},
-        )
-        told = False
-        if opted and message.channel in PHONE_CHANNELS and message.to_address:
-            # The same opt-out rule as an inbound STOP: every contact and message to the
-            # number, and one alert, told by the rule itself.
-            reason = result.reason or "The customer opted out"
-            told = self.journal.opt_out_phone(session, message.to_address, reason, now)
-        if not told:
-            code = f" (error {result.error_code})" if result.error_code else ""
-            self.journal.notify(
-                session,
-                request,
-                Change(
-                    new_status.value,
-                    f"{channel} {new_status.value}: {result.reason or 'no reason given'}{code}",
-                    alert=True,
-                ),
-            )
-        fall_back_to_email(self.journal, session, request, message, now)
+            return self.recording.record_all(session, batch, now)
 
     def reap(self) -> tuple[int, int]:
         """Give back expired claims; turn expired sends into `unknown`. Return both counts."""
         return reap_expired(self.journal, self.db, self.clock.now())
+
+
+def _start_of(claim: Claim) -> str:
+    return f"handing over message {claim.message_id}"
 
 
 def _params(claim: Claim) -> dict[str, object]:

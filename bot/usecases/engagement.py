@@ -107,8 +107,10 @@ class Engagement(FeedbackSource):
         assert request is not None
         address = message.to_address or _erased_address(session, request, message.channel)
         if message.channel in PHONE_CHANNELS:
-            if address:
-                self.journal.opt_out_phone(session, address, reason, now)
+            if address:  # the business that sent the link, not others texting the number
+                self.journal.opt_out_phone(
+                    session, address, reason, now, workspaces=[message.workspace_id]
+                )
             return Applied.APPLIED
         self.journal.opt_out_email(
             session,

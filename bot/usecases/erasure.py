@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
@@ -132,14 +132,15 @@ class Erasure(UseCase):
         to `batch` of the contacts left (those without a request); they count in the result.
         """
         with self.db.write() as session:
-            query = select(ReviewRequest).where(
-                ReviewRequest.workspace_id == workspace_id,
-                col(ReviewRequest.erased_at).is_(None),
-                col(ReviewRequest.deleted_at).is_(None),
-            )
+            query = select(ReviewRequest).where(*_still_kept(workspace_id))
             if cutoff is not None:
                 query = query.where(col(ReviewRequest.created_at) < cutoff)
-            requests = session.exec(query.order_by(col(ReviewRequest.id)).limit(batch)).all()
+            query = query.order_by(col(ReviewRequest.id)).limit(batch)
+            if self.db.dialect == "postgresql":
+                # Two scheduler processes running the job at once take different rows (each
+                # erased, and said, once); SQLite's single writer already serialises them.
+                query = query.with_for_update(skip_locked=True)
+            requests = session.exec(query).all()
             erased = [r for r in requests if not _being_sent(session, r)]
             contacts = {r.contact_id for r in erased if r.contact_id is not None}
             senders = {c: _texted_through(session, session.get(Contact, c)) for c in contacts}
@@ -149,8 +150,10 @@ class Erasure(UseCase):
                 contact = session.get(Contact, contact_id)
                 if contact is not None and not _requests_of(session, contact, kept_only=True):
                     self._erase_contact(session, contact, through, now)
-            if cutoff is None and not requests:  # uninstalled: then the customers left
-                left = _contacts_of(session, workspace_id, batch)
+            if cutoff is None and not requests and not _requests_left(session, workspace_id):
+                # Uninstalled: then the customers left, once no request of theirs is left
+                # (not merely held by another run, whose contacts it erases itself).
+                left = _contacts_of(session, workspace_id, batch, self.db.dialect)
                 for contact in left:
                     self._erase_contact(session, contact, _texted_through(session, contact), now)
                 return len(left)
@@ -203,15 +206,34 @@ def _requests_of(
     return list(session.exec(query.order_by(col(ReviewRequest.id))).all())
 
 
-def _contacts_of(session: Session, workspace_id: int, limit: int) -> list[Contact]:
-    """Return up to `limit` of a workspace's contacts not yet erased."""
+def _still_kept(workspace_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The workspace's requests not yet erased nor deleted: what the job may still erase."""
+    return (
+        col(ReviewRequest.workspace_id) == workspace_id,
+        col(ReviewRequest.erased_at).is_(None),
+        col(ReviewRequest.deleted_at).is_(None),
+    )
+
+
+def _requests_left(session: Session, workspace_id: int) -> bool:
+    """Say whether any request of the workspace still waits for erasure (locked or not)."""
+    query = select(ReviewRequest.id).where(*_still_kept(workspace_id))
+    return session.exec(query.limit(1)).first() is not None
+
+
+def _contacts_of(session: Session, workspace_id: int, limit: int, dialect: str) -> list[Contact]:
+    """Return up to `limit` of a workspace's contacts not yet erased (and not being erased by
+    another process: their rows are skipped, on PostgreSQL)."""
     not_erased = or_(
         col(Contact.name) != ERASED,
         col(Contact.phone).is_not(None),
         col(Contact.email).is_not(None),
     )
     query = select(Contact).where(Contact.workspace_id == workspace_id, not_erased)
-    return list(session.exec(query.order_by(col(Contact.id)).limit(limit)).all())
+    query = query.order_by(col(Contact.id)).limit(limit)
+    if dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.exec(query).all())
 
 
 def _being_sent(session: Session, request: ReviewRequest) -> bool:

@@ -18,6 +18,8 @@ from bot.domain.channels import CHANNELS
 from bot.domain.errors import InvalidInput
 from bot.domain.status import PENDING, REACHED, Status
 from bot.domain.templating import sms_segments
+from bot.domain.typed_text import control_character_reason
+from bot.usecases.history_period import DayTally, DetailedReport, detailed_report
 from bot.usecases.inputs import ReviewType
 from store.db import Database
 from store.exports import BATCH, ExportRow, iter_export_rows
@@ -46,6 +48,8 @@ __all__ = [
     "Criteria",
     "Event",
     "Cursor",
+    "DayTally",
+    "DetailedReport",
     "ExportRow",
     "HistoryFilter",
     "HistoryPage",
@@ -60,6 +64,7 @@ __all__ = [
     "SenderTally",
     "Tally",
     "count_matching",
+    "detailed_report",
     "end_of_day",
     "export_rows",
     "history_filter",
@@ -111,15 +116,27 @@ class Criteria:
     sent_from: date | None = None
     sent_to: date | None = None  # included
     text: str | None = None  # name, email or phone, whole or partial
+    import_id: str | None = None  # a CSV import's id, as typed ("3" or "#3")
 
 
 def start_of_day(day: date, timezone: str) -> datetime:
-    """Return the UTC instant a day starts in a timezone."""
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    """Return the UTC instant a day starts in a timezone.
+
+    :raise InvalidInput: a day at the very ends of the calendar (no instant to give).
+    """
+    try:
+        return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(f"{day} is too far from today.", field="day") from exc
 
 
 def end_of_day(day: date, timezone: str) -> datetime:
-    """Return the UTC instant a day ends in a timezone (the next day's start, exclusive)."""
+    """Return the UTC instant a day ends in a timezone (the next day's start, exclusive).
+
+    :raise InvalidInput: a day at the very ends of the calendar.
+    """
+    if day == date.max:
+        raise InvalidInput(f"{day} is too far from today.", field="day")
     return start_of_day(day + timedelta(days=1), timezone)
 
 
@@ -131,7 +148,10 @@ def history_filter(criteria: Criteria, *, timezone: str, region: str) -> History
     """
     created_from, created_to = _day_range(criteria.created_from, criteria.created_to, timezone)
     sent_from, sent_to = _day_range(criteria.sent_from, criteria.sent_to, timezone, "sent_")
+    # Spaces, tabs and line breaks between words are one space; other control characters
+    # are refused.
     text = " ".join((criteria.text or "").split())
+    _refuse_control_characters(text=text, reference=criteria.reference, sender=criteria.sender)
     if len(text) > MAX_TEXT_FILTER:
         raise InvalidInput(
             f"Search for at most {MAX_TEXT_FILTER} characters of a name, email or phone.",
@@ -151,7 +171,30 @@ def history_filter(criteria: Criteria, *, timezone: str, region: str) -> History
         text=text or None,
         phone=phone.e164,
         phone_prefix=phone.prefix,
+        import_id=None if criteria.import_id is None else read_import_id(criteria.import_id),
     )
+
+
+def _refuse_control_characters(**typed: str | None) -> None:
+    # A NUL ends SQLite's full-text query early ("unterminated string") and PostgreSQL refuses
+    # it in any string: a control character is refused where it was typed, on every surface.
+    for field, value in typed.items():
+        problem = control_character_reason(value) if value else None
+        if problem:
+            raise InvalidInput(f"The {field} to search for {problem}.", field=field)
+
+
+def read_import_id(word: str) -> int:
+    """Read an import's id as typed (`3`, `#3`), bounded: every surface reads it here.
+
+    :raise InvalidInput: not a positive number of at most 12 digits.
+    """
+    cleaned = word.strip().lstrip("#")
+    if not cleaned.isdigit() or len(cleaned) > 12 or int(cleaned) == 0:
+        raise InvalidInput(
+            f"'{word[:20]}' is not an import: write its id, like import:3.", field="import"
+        )
+    return int(cleaned)
 
 
 def _statuses(words: Sequence[str]) -> frozenset[str]:
@@ -257,10 +300,12 @@ def list_page(
     return HistoryPage(rows=rows, next=page.next, prev=page.prev, counts=group_counts)
 
 
-def latest(db: Database, workspace_id: int, f: HistoryFilter, *, limit: int) -> list[ReviewRequest]:
-    """Return the newest requests matching a filter (at most `limit`)."""
+def latest(
+    db: Database, workspace_id: int, f: HistoryFilter, *, limit: int, after: Cursor | None = None
+) -> Page:
+    """Return the newest requests matching a filter (at most `limit`, older than `after`)."""
     with db.read() as session:
-        return list_requests(session, workspace_id, f, limit=limit).rows
+        return list_requests(session, workspace_id, f, after=after, limit=limit)
 
 
 # --- the App Home and /reviews stats -------------------------------------------------------

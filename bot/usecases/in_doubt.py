@@ -13,11 +13,12 @@ from typing import NamedTuple
 from sqlmodel import Session, col, select
 
 from bot.domain.status import Status, can_advance
+from bot.usecases import event_log
 from bot.usecases.actors import SYSTEM, Actor
 from bot.usecases.journal import Journal
 from bot.usecases.notifier import Change
 from store.db import Database
-from store.models import Message, ReviewRequest
+from store.models import Message, ReviewRequest, Workspace
 
 
 class InDoubt(NamedTuple):
@@ -50,11 +51,12 @@ def mark_unknown(
     journal.refresh(session, request, now)
     detail = {"reason": why.logged}
     journal.record(session, request, "unknown", actor, now, message=message, detail=detail)
-    journal.notify(session, request, Change("unknown", why.told, alert=True))
+    journal.notify(session, request, Change("unknown", why.told, alert=True, message_id=message.id))
 
 
 def reap_expired(journal: Journal, db: Database, now: datetime) -> tuple[int, int]:
     """Give back expired claims; turn expired sends into `unknown`. Return both counts."""
+    lost: list[tuple[int, str, Message]] = []
     with db.write() as session:
         released = journal.release_expired_claims(session, now)
         stuck = session.exec(
@@ -68,4 +70,14 @@ def reap_expired(journal: Journal, db: Database, now: datetime) -> tuple[int, in
             request = session.get(ReviewRequest, message.request_id)
             assert request is not None
             mark_unknown(journal, session, message, request, WORKER_STOPPED, SYSTEM, now)
+            workspace = session.get(Workspace, message.workspace_id)
+            lost.append((request.number, workspace.team_id if workspace else "?", message))
+    for number, team, message in lost:
+        event_log.marked_unknown(
+            number=number,
+            workspace=team,
+            channel=message.channel,
+            to=message.to_address,
+            why=str(WORKER_STOPPED.logged),
+        )
     return released, len(stuck)

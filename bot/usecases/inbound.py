@@ -25,6 +25,7 @@ from bot.domain.pacing import canonical
 from bot.domain.policy import stored_policy
 from bot.domain.reports import InboundText, Intent
 from bot.domain.status import HANDED_OVER
+from bot.usecases import event_log
 from bot.usecases.actors import CUSTOMER
 from bot.usecases.notifier import Change
 from bot.usecases.reports import FeedbackSource, seen
@@ -75,7 +76,17 @@ class InboundReplies(FeedbackSource):
                 return self._opt(session, phone, text, senders, key)
             return self._reply(session, phone, text, senders, key if sid else None)
 
-        return self.guarded_value(run, lambda: InboundAnswer("duplicate"))
+        answer = self.guarded_value(run, lambda: InboundAnswer("duplicate"))
+        if answer.kind in ("opted_out", "opted_in"):
+            said = "out of" if answer.kind == "opted_out" else "back into"
+            log.info(
+                "%s opted %s texts (replied %s)",
+                mask_phone(phone),
+                said,
+                text.keyword,
+                extra=event_log.fields(f"contact.{answer.kind}", keyword=text.keyword),
+            )
+        return answer
 
     def _opt(
         self, session: Session, phone: str, text: InboundText, senders: Sequence[str], key: str

@@ -13,12 +13,11 @@ lease that runs out: the next applier takes them. Several PostgreSQL processes m
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import bindparam, delete, or_, update
 from sqlmodel import col, select
 
 from bot.usecases.feedback import Feedback
@@ -35,6 +34,8 @@ KEEP_APPLIED = timedelta(days=7)  # applied rows are evidence for a week, then d
 # What the route may store: these fields only, each cut to this length (Twilio's are shorter).
 FIELD_LIMITS = {"sid": 64, "to": 64, "status": 32, "error_code": 16, "token": 128}
 ERROR = "error"
+# Stored fields that name the customer: dropped from a row once it is applied.
+PERSONAL = frozenset({"to"})
 
 
 def bounded(fields: dict[str, str | None]) -> dict[str, str | None]:
@@ -54,8 +55,16 @@ def retry_delay(attempts: int) -> timedelta:
 class Inbox:
     """Store verified reports and apply them later, in order, each once in effect."""
 
-    def __init__(self, feedback: Feedback, *, batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        feedback: Feedback,
+        *,
+        batch_size: int = 100,
+        applied: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.feedback = feedback
+        # Told each applied report's source and its wait, received to applied (a metric).
+        self.applied = applied
         self.db = feedback.db
         self.clock = feedback.clock
         self.batch_size = batch_size
@@ -104,7 +113,7 @@ class Inbox:
         claimed = self._claim(limit or self.batch_size, received_before)
         results: dict[int, str] = {}
         failed: dict[int, int] = {}
-        for row_id, source, payload, attempts in claimed:
+        for row_id, source, payload, attempts, _received in claimed:
             if should_stop():
                 break  # the rest is given back below
             try:
@@ -113,7 +122,13 @@ class Inbox:
                 log.exception("webhook inbox row %s (%s) could not be applied", row_id, source)
                 failed[row_id] = attempts + 1
         released = [r for r, *_ in claimed if r not in results and r not in failed]
-        self._settle(results, failed, released)
+        payloads = {row[0]: row[2] for row in claimed if row[0] in results}
+        self._settle(results, failed, released, payloads)
+        if self.applied is not None:
+            now = self.clock.now()
+            for row_id, source, _payload, _attempts, received in claimed:
+                if row_id in results:
+                    self.applied(source, max((now - received).total_seconds(), 0.0))
         return len(results)
 
     def apply_pending(self, max_batches: int = 1000, older_than: timedelta | None = None) -> int:
@@ -152,7 +167,7 @@ class Inbox:
 
     def _claim(
         self, limit: int | None = None, received_before: datetime | None = None
-    ) -> list[tuple[int, str, dict[str, Any], int]]:
+    ) -> list[tuple[int, str, dict[str, Any], int, datetime]]:
         now = self.clock.now()
         query = (
             select(WebhookInbox)
@@ -177,18 +192,33 @@ class Inbox:
                     .where(col(WebhookInbox.id).in_(ids))
                     .values(lease_until=now + LEASE)
                 )
-            return [(r.id, r.source, dict(r.payload), r.attempts) for r in rows if r.id]
+            return [
+                (r.id, r.source, dict(r.payload), r.attempts, r.received_at) for r in rows if r.id
+            ]
 
-    def _settle(self, results: dict[int, str], failed: dict[int, int], released: list[int]) -> None:
+    def _settle(
+        self,
+        results: dict[int, str],
+        failed: dict[int, int],
+        released: list[int],
+        payloads: dict[int, dict[str, Any]],
+    ) -> None:
         if not (results or failed or released):
             return
         now = self.clock.now()
-        by_result: dict[str, list[int]] = defaultdict(list)
-        for row_id, result in results.items():
-            by_result[result].append(row_id)
+        # An applied row is kept a week as evidence, without the customer's number: an erased
+        # customer's number must not outlive the erasure here (the sid still names the message).
+        applied = [
+            {
+                "row_id": row_id,
+                "row_result": result,
+                "row_payload": {k: v for k, v in payloads[row_id].items() if k not in PERSONAL},
+            }
+            for row_id, result in results.items()
+        ]
         with self.db.write() as session:
-            for result, ids in by_result.items():
-                session.exec(_set(ids, applied_at=now, result=result, lease_until=None))
+            if applied:
+                session.connection().execute(_APPLIED.values(applied_at=now), applied)
             if released:
                 session.exec(_set(released, lease_until=None))
             for row_id, attempts in failed.items():
@@ -210,6 +240,14 @@ class Inbox:
             idempotency_token=payload.get("token"),
         )
         return applied.value
+
+
+# One statement for a batch of applied rows, each with its own result and payload.
+_APPLIED = (
+    update(WebhookInbox)
+    .where(col(WebhookInbox.id) == bindparam("row_id"))
+    .values(result=bindparam("row_result"), payload=bindparam("row_payload"), lease_until=None)
+)
 
 
 def _set(ids: list[int], **values: Any) -> Any:

@@ -25,11 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from bot.domain import send_time
 from bot.domain.contacts import tidy_name
 from bot.domain.errors import InvalidInput
 from bot.domain.pacing import PacedWait
 from bot.domain.policy import Method, WorkspacePolicy, supported_language
-from bot.domain.send_time import QuietWait
+from bot.domain.send_time import QuietWait, WindowWait
 from bot.domain.typed_text import control_character_reason, validation_reason
 from store import queries
 from store.models import (
@@ -45,10 +46,11 @@ from store.models import (
 )
 
 ReviewType = Literal["service", "product"]
-# How a request was asked for: the Slack surface, the CLI, an API key, an import file or an
-# order trigger (Shopify, Stripe). None: read from the actor (bot.usecases.audit.origin_of).
-RequestOrigin = Literal["slack", "cli", "api", "import", "order"]
-When = Literal["now", "delay", "at"]
+# How a request was asked for: the Slack surface, the CLI, an API key, an import file, an
+# order trigger (Shopify, Stripe) or a Slack Workflow Builder step. None: read from the actor
+# (bot.usecases.audit.origin_of).
+RequestOrigin = Literal["slack", "cli", "api", "import", "order", "workflow"]
+When = send_time.When  # how a request says when it goes (the domain reads it)
 
 # A phone number as typed ("+33 (0)6 10-20-30-40"): longer than the E.164 form it is stored
 # in (store.models.PHONE_MAX), but no real number needs more.
@@ -165,6 +167,7 @@ class BulkResult:
 
     changed: list[int] = field(default_factory=list)
     refused: list[tuple[int, str]] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)  # refused because no such request
 
 
 @dataclass
@@ -178,6 +181,8 @@ class RequestDetail:
     paced: dict[int, PacedWait] = field(default_factory=dict)
     # Texts held back by the recipient's local hours, by message id.
     quiet: dict[int, QuietWait] = field(default_factory=dict)
+    # Messages held back by the send window or a holiday, by message id.
+    window: dict[int, WindowWait] = field(default_factory=dict)
 
 
 @dataclass

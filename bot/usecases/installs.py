@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from bot.usecases.actors import Actor
 from bot.usecases.audit import record_audit
+from bot.usecases.setting_secrets import SettingSecrets
 from store import installations
 from store.installations import TokenCipher
 from store.models import Event, Workspace
@@ -41,6 +42,14 @@ class InstalledBot:
     bot_token: str
     bot_user_id: str
     installed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Resealed:
+    """What a rotation sealed again: bot tokens, and secret settings (all workspaces')."""
+
+    tokens: int
+    secrets: int
 
 
 class Installs:
@@ -98,13 +107,16 @@ class Installs:
                 )
         return paused
 
-    def reseal_all(self) -> int:
-        """Seal every stored bot token again with the first key (rotation); return how many.
+    def reseal_all(self) -> Resealed:
+        """Seal every stored bot token and secret setting again with the first key (rotation),
+        those in clear too; say how many of each were, in one transaction.
 
-        :raise TokenKeyError: a token no configured key opens (then none is changed).
+        :raise TokenKeyError: a token or secret no configured key opens (then none is changed).
         """
         with self.db.write() as session:
-            return installations.reseal_all(session, self.cipher)
+            tokens = installations.reseal_all(session, self.cipher)
+            secrets = SettingSecrets(self.cipher).reseal_all(session)
+        return Resealed(tokens, secrets)
 
     def _record(
         self, session: Session, workspace_id: int, kind: str, detail: dict[str, object]

@@ -17,25 +17,16 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
-from bot.domain.status import PENDING, REMINDER_STOPS, Status, advance, keep_error, request_status
-from bot.domain.templating import sms_segments
+from bot.domain.status import PENDING, REMINDER_STOPS, Status, advance, keep_error
 from bot.usecases import journal_sql as sql
 from bot.usecases import waiting
 from bot.usecases.actors import CUSTOMER, SYSTEM, Actor
+from bot.usecases.journal_sql import refresh_status
 from bot.usecases.notifier import Change, Notifier
 from bot.usecases.reasons import stored_reason
 from store import contacts as contact_store
 from store.models import Contact, Event, Message, ReviewRequest
 from store.suppressions import SuppressionKey
-
-
-def refresh_status(session: Session, request: ReviewRequest, now: datetime) -> None:
-    """Recompute the request's displayed status from its messages."""
-    session.flush()
-    statuses = session.exec(sql.STATUSES_OF, params={"request_id": request.id}).all()
-    request.status = request_status(Status(s) for s in statuses).value
-    request.updated_at = now
-    session.add(request)
 
 
 class Journal:
@@ -90,6 +81,8 @@ class Journal:
         request.status = Status.QUEUED.value
         session.add(request)
         session.flush()
+
+    open_many = staticmethod(sql.open_many)  # a CSV import's batch of new requests
 
     def add_message(
         self,
@@ -201,28 +194,24 @@ class Journal:
         return sql.rows_moved(result)
 
     def start_sending(
-        self,
-        session: Session,
-        message: Message,
-        now: datetime,
-        lease: datetime,
-        *,
-        body: str,
-        subject: str | None,
-    ) -> bool:
-        """Move a claimed message to `sending` (committed before the call); False if it was lost."""
-        params = {
-            "b_id": message.id,
-            "b_token": message.claim_token,
-            "new_body": body,
-            "new_subject": subject,
-            # What it costs, kept beside the body so the period stats sum it in SQL.
-            "new_segments": sms_segments(body).segments if message.channel == "sms" else None,
-            "new_lease": lease,
-            "now": now,
-        }
-        result = session.execute(sql.START_SENDING, params)
-        return sql.rows_moved(result) == 1
+        self, session: Session, starts: Sequence[sql.Start], now: datetime, lease: datetime
+    ) -> list[bool]:
+        """Move claimed messages to `sending` (committed before any call) in one statement;
+        say which moved (False: it lost its claim).
+
+        :raise StartLost: in a batch, fewer moved than were given (undo it, start each alone).
+        """
+        session.flush()  # what this transaction changed first, as an autoflush would
+        params = [sql.start_params(s, lease, now) for s in starts]
+        if not params:
+            return []
+        # Core, one executemany: the ORM's per-statement work cost more than the UPDATE.
+        moved = sql.rows_moved(session.connection().execute(sql.START_SENDING, params))
+        if len(params) == 1:
+            return [moved == 1]
+        if moved != len(params):
+            raise sql.StartLost(f"{moved} of {len(params)} claimed messages moved to sending")
+        return [True] * len(params)
 
     # --- opt-outs: one rule whoever learns of it --------------------------------------------
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.policy import stored_policy
@@ -21,6 +22,7 @@ from bot.usecases.notifier import Change
 from bot.usecases.services import UseCase
 from bot.usecases.unknown_outcomes import require_decider
 from bot.usecases.waiting import opted_out
+from store import imports as import_store
 from store.models import Contact, Message, ReviewRequest
 
 
@@ -55,22 +57,59 @@ class Lifecycle(UseCase):
     def cancel_all_queued(self, workspace_id: int, actor: Actor) -> BulkResult:
         """Cancel every request in the workspace that still has a message waiting."""
         with self.db.read() as session:
-            numbers = session.exec(
-                select(ReviewRequest.number)
-                .join(Message, col(Message.request_id) == col(ReviewRequest.id))
-                .where(
-                    Message.workspace_id == workspace_id,
-                    col(Message.status).in_([s.value for s in PENDING]),
-                    col(ReviewRequest.deleted_at).is_(None),
-                )
-                .distinct()
-            ).all()
+            numbers = session.exec(_waiting_numbers(workspace_id)).all()
         result = self.cancel(workspace_id, sorted(numbers), actor)
         # Each request is canceled in its own transaction; the entry says what the whole did.
         with self.db.write() as session:
             detail = {"canceled": len(result.changed), "refused": len(result.refused)}
             record_audit(
                 session, workspace_id, actor, "cancel_all", self.clock.now(), detail=detail
+            )
+        return result
+
+    def cancel_import(self, workspace_id: int, import_id: int, actor: Actor) -> BulkResult:
+        """Cancel whatever the requests of one CSV import still had to send.
+
+        The import is marked canceled first, in its own transaction, under the lock each of
+        its batches takes (bot/usecases/import_write.py): a batch being written finishes
+        first, and no batch starts after. Then what waits is canceled, again until nothing
+        of the import waits.
+
+        :raise NotFound: the workspace has no such import.
+        """
+        with self.db.write() as session:
+            batch = import_store.lock_import(session, workspace_id, import_id)
+            if batch is None:
+                raise NotFound(f"There is no import {import_id}.", field="import")
+            batch.state = "canceled"
+            session.add(batch)
+        result = BulkResult()
+        tried: set[int] = set()
+        while True:
+            with self.db.read() as session:
+                waiting = session.exec(
+                    _waiting_numbers(workspace_id).where(ReviewRequest.import_id == import_id)
+                ).all()
+            numbers = sorted(set(waiting) - tried)
+            if not numbers:
+                break
+            tried.update(numbers)
+            # Many per transaction: an import may hold 100,000 requests.
+            done = self._bulk(workspace_id, numbers, actor, self._cancel_one, per=500)
+            result.changed += done.changed
+            result.refused += done.refused
+            result.unknown += done.unknown
+        with self.db.write() as session:
+            detail = {"canceled": len(result.changed), "refused": len(result.refused)}
+            target = f"import {import_id}"
+            record_audit(
+                session,
+                workspace_id,
+                actor,
+                "cancel_import",
+                self.clock.now(),
+                target=target,
+                detail=detail,
             )
         return result
 
@@ -189,17 +228,29 @@ class Lifecycle(UseCase):
         numbers: Iterable[int],
         actor: Actor,
         one: Callable[[Session, ReviewRequest, Actor, datetime], None],
+        *,
+        per: int = 1,
     ) -> BulkResult:
+        """Apply `one` to each request, `per` requests a transaction.
+
+        `one` refuses (NotAllowed, NotFound) before it writes anything, so a refusal leaves the
+        others of its transaction to go on.
+        """
         result = BulkResult()
         now = self.clock.now()
-        for number in dict.fromkeys(numbers):  # keep order, drop repeats
-            try:
-                with self.db.write() as session:
-                    request = loading.request(session, workspace_id, number)
-                    one(session, request, actor, now)
-                result.changed.append(number)
-            except (NotAllowed, NotFound) as exc:
-                result.refused.append((number, exc.message))
+        wanted = list(dict.fromkeys(numbers))  # keep order, drop repeats
+        for start in range(0, len(wanted), per):
+            with self.db.write() as session:
+                for number in wanted[start : start + per]:
+                    try:
+                        request = loading.request(session, workspace_id, number)
+                        one(session, request, actor, now)
+                    except (NotAllowed, NotFound) as exc:
+                        result.refused.append((number, exc.message))
+                        if isinstance(exc, NotFound):
+                            result.unknown.append(number)
+                    else:
+                        result.changed.append(number)
         return result
 
     def _pause_one(
@@ -246,3 +297,17 @@ class Lifecycle(UseCase):
             request,
             Change(verb, f"{verb.capitalize()} by {actor.label}", actor_id=actor.id),
         )
+
+
+def _waiting_numbers(workspace_id: int) -> SelectOfScalar[int]:
+    """The numbers of a workspace's requests that still have a message waiting."""
+    return (
+        select(ReviewRequest.number)
+        .join(Message, col(Message.request_id) == col(ReviewRequest.id))
+        .where(
+            Message.workspace_id == workspace_id,
+            col(Message.status).in_([s.value for s in PENDING]),
+            col(ReviewRequest.deleted_at).is_(None),
+        )
+        .distinct()
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from sqlmodel import col, select
@@ -9,8 +10,9 @@ from sqlmodel import col, select
 from bot.domain import contacts
 from bot.domain.errors import InvalidInput, NotFound
 from bot.domain.policy import WorkspacePolicy, stored_policy
-from bot.domain.send_time import QuietWait, quiet_wait
+from bot.domain.send_time import QuietWait, WindowWait, quiet_wait, window_wait
 from bot.domain.status import Status
+from bot.domain.typed_text import control_character_reason
 from bot.usecases import loading
 from bot.usecases.inputs import CustomerLookup, RequestDetail
 from bot.usecases.pacing import paced_waits
@@ -36,15 +38,18 @@ class Lookups(UseCase):
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
             policy = stored_policy(loading.workspace(session, workspace_id).policy)
             paced = paced_waits(session, messages)
-            quiet = quiet_waits(messages, policy, self.clock.now())
-            return RequestDetail(request, messages, events, contact, policy, paced, quiet)
+            now = self.clock.now()
+            quiet = quiet_waits(messages, policy, now)
+            window = window_waits(messages, policy, now)
+            return RequestDetail(request, messages, events, contact, policy, paced, quiet, window)
 
     # --- one customer ------------------------------------------------------------------
 
     def find_customer(self, workspace_id: int, value: str) -> CustomerLookup:
         """Find a customer by email, phone (any usual form, read in the workspace region) or name.
 
-        :raise InvalidInput: nothing was typed, or an email or phone number that can't be read.
+        :raise InvalidInput: nothing was typed, a control character, or an email or phone number
+            that can't be read.
         :raise NotFound: no customer matches.
         """
         text = " ".join((value or "").split())
@@ -52,6 +57,9 @@ class Lookups(UseCase):
             raise InvalidInput(
                 "Say whom to show: an email address, a phone number or a name.", field="customer"
             )
+        problem = control_character_reason(text)
+        if problem:  # a NUL is refused by PostgreSQL: say so here, never a crash in the query
+            raise InvalidInput(f"The customer to show {problem}.", field="customer")
         with self.db.read() as session:
             policy = stored_policy(loading.workspace(session, workspace_id).policy)
             region = policy.region or self.default_region
@@ -95,11 +103,27 @@ def quiet_waits(
 ) -> dict[int, QuietWait]:
     """The queued texts the recipient's local hours hold back, by message id."""
     found: dict[int, QuietWait] = {}
-    for m in messages:
-        if m.id is None or m.status != Status.QUEUED.value:
-            continue
-        due = m.due_at if m.due_at.tzinfo else m.due_at.replace(tzinfo=UTC)
-        held = quiet_wait(m.id, m.channel, m.to_address, due, now, policy)
+    for message_id, m, due in _queued(messages):
+        held = quiet_wait(message_id, m.channel, m.to_address, due, now, policy)
         if held is not None:
-            found[m.id] = held
+            found[message_id] = held
     return found
+
+
+def window_waits(
+    messages: list[Message], policy: WorkspacePolicy, now: datetime
+) -> dict[int, WindowWait]:
+    """The queued messages the send window or a holiday holds back, by message id."""
+    found: dict[int, WindowWait] = {}
+    for message_id, _m, due in _queued(messages):
+        held = window_wait(message_id, due, now, policy)
+        if held is not None:
+            found[message_id] = held
+    return found
+
+
+def _queued(messages: list[Message]) -> Iterator[tuple[int, Message, datetime]]:
+    """The queued messages with their id and due time (UTC)."""
+    for m in messages:
+        if m.id is not None and m.status == Status.QUEUED.value:
+            yield m.id, m, m.due_at if m.due_at.tzinfo else m.due_at.replace(tzinfo=UTC)

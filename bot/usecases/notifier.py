@@ -1,7 +1,9 @@
-"""The Notifier port: every change to a request is told to the team (Slack outbox rows)."""
+"""The Notifier port: every change to a request is told to the team (Slack outbox rows) and, where
+a workspace asked for them, to its own system (event outbox rows)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +23,8 @@ class Change:
     decision_needed: bool = False
     # The customer's own words at the end of `text` (a reply): surfaces show them quoted.
     quote: str | None = None
+    # The message the change is about (a send, a provider's report), when there is one.
+    message_id: int | None = None
 
 
 class Notifier(Protocol):
@@ -31,6 +35,21 @@ class Notifier(Protocol):
     def forget(self, session: Session, request: ReviewRequest) -> None:
         """Erase, inside the caller's transaction, what was kept to tell about a deleted request."""
         ...
+
+
+class Notifiers:
+    """Tell every notifier, in order, inside the same transaction (Slack, outbound events)."""
+
+    def __init__(self, notifiers: Iterable[Notifier]) -> None:
+        self.notifiers = tuple(notifiers)
+
+    def notify(self, session: Session, request: ReviewRequest, change: Change) -> None:
+        for notifier in self.notifiers:
+            notifier.notify(session, request, change)
+
+    def forget(self, session: Session, request: ReviewRequest) -> None:
+        for notifier in self.notifiers:
+            notifier.forget(session, request)
 
 
 class NullNotifier:

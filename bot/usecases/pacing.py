@@ -9,6 +9,7 @@ second. A 429 from the provider halves the sender's rate; quiet minutes double i
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -26,6 +27,14 @@ from store.models import Message
 SLOT_KEPT = timedelta(minutes=15)
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """The sender a message goes out through (its pace key), and whether it waits its slot."""
+
+    key: str | None
+    waits: bool
+
+
 class Pacing:
     """Hold messages to their sender's pace (SENDER_RATES over the defaults by kind)."""
 
@@ -34,23 +43,22 @@ class Pacing:
         self.rates = rates
         self.setup = setup
 
-    def must_wait(
+    def reserve(
         self, session: Session, message: Message, outgoing: OutgoingMessage, now: datetime
-    ) -> bool:
+    ) -> Reservation:
         """Reserve the message's slot with its sender; if it is later, queue it until then.
 
         Runs in the dispatcher's transaction before `sending`: the sender's row stays locked
-        until the message is either started or queued again, so workers take turns.
+        until the message is either started or queued again, so workers take turns. A message
+        that goes now keeps its sender's key for the start to write (one UPDATE, not two).
         """
         key = self.setup.key(outgoing.channel, outgoing.sender_name)
         configured = self.rates.rate_for(key) if key is not None else None
-        message.pace_key = key
-        session.add(message)
         if key is None or configured is None:
-            return False
+            return Reservation(key, waits=False)
         if _slot_came(message, key, now):
             message.paced_at = None
-            return False
+            return Reservation(key, waits=False)
         pace = pace_store.locked_pace(session, key, configured, now)
         pace.rate, pace.slowed_at = pacing.recovered(pace.rate, configured, pace.slowed_at, now)
         units = pacing.cost(outgoing.channel, outgoing.body_text)
@@ -58,11 +66,13 @@ class Pacing:
         pace.updated_at = now
         session.add(pace)
         if slot <= now:
-            message.paced_at = None
-            return False
+            if message.paced_at is not None:
+                message.paced_at = None
+            return Reservation(key, waits=False)
+        message.pace_key = key
         message.paced_at = slot
         self.journal.wait(session, [message], Status.QUEUED, now, due_at=slot)
-        return True
+        return Reservation(key, waits=True)
 
     def slow_down(
         self, session: Session, message: Message, now: datetime, retry_after: float | None

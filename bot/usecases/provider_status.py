@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from bot.domain.channels import PHONE_CHANNELS
 from bot.domain.reports import DeliveryReport
 from bot.domain.status import Status
+from bot.usecases import waiting
 from bot.usecases.actors import TWILIO
 from bot.usecases.reports import Applied, FeedbackSource, Report, locked
 from store.models import Message
@@ -56,7 +57,8 @@ class ProviderStatus(FeedbackSource):
         result = self.apply(session, message, report, now)
         if result is Applied.APPLIED and opted_out:
             reason = "The customer replied STOP"
-            self.journal.opt_out_phone(session, message.to_address, reason, now)
+            scope = waiting.sender_scope(session, message)
+            self.journal.opt_out_phone(session, message.to_address, reason, now, workspaces=scope)
         return result
 
     def _adopt(self, session: Session, sid: str, to: str, now: datetime) -> Message | None:

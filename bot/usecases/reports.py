@@ -134,11 +134,9 @@ class FeedbackSource:
         # One alert that a message did not reach the customer, whichever failure came first.
         alert = report.alerts and after is report.status and report.status in ALERTS
         alert = alert and not (failure and before in FAILURES)
-        self.journal.notify(
-            session,
-            request,
-            Change(report.status.value, _change_text(request, message, report), alert=alert),
-        )
+        text = _change_text(request, message, report)
+        change = Change(report.status.value, text, alert=alert, message_id=message.id)
+        self.journal.notify(session, request, change)
         if report.status in REMINDER_STOPS:
             self.journal.cancel_reminders(session, request, now, report.status)
         if failure and after is report.status:

@@ -6,16 +6,21 @@ binds them to one database, clock and journal and routes to them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
+from bot import tracing
 from bot.clock import Clock
 from bot.domain.policy import WorkspacePolicy
 from bot.usecases.actors import Actor
+from bot.usecases.api_keys import ApiKeys
 from bot.usecases.audit import AuditTrail
 from bot.usecases.corrections import Corrections
 from bot.usecases.creating import Creating
+from bot.usecases.digests import Digests
 from bot.usecases.erasure import Erasure
+from bot.usecases.idempotency import Idempotency, Keep
+from bot.usecases.importing import Importing
 from bot.usecases.inputs import (
     BulkResult,
     CustomerLookup,
@@ -27,7 +32,9 @@ from bot.usecases.journal import Journal
 from bot.usecases.lifecycle import Lifecycle
 from bot.usecases.lookups import Lookups
 from bot.usecases.notifier import Notifier, NullNotifier
+from bot.usecases.orders import OrderTriggers
 from bot.usecases.services import Services
+from bot.usecases.setting_secrets import SettingSecrets
 from bot.usecases.workspaces import Workspaces
 from store import queries
 from store.db import Database
@@ -47,6 +54,7 @@ class ReviewOps:
         default_region: str = "US",
         wake: Callable[[], None] | None = None,
         suppression_key: str | None = None,
+        token_keys: Sequence[str] = (),
     ) -> None:
         self.db = db
         self.clock = clock
@@ -55,13 +63,20 @@ class ReviewOps:
         self.journal = Journal(self.notifier, SuppressionKey(suppression_key or ""))
         self._wake = wake
         services = Services(db, clock, self.journal, default_region, self.wake)
-        self.workspaces = Workspaces(services)
+        # Secret settings sealed with the bot tokens' keys (TOKEN_ENCRYPTION_KEYS).
+        self.secrets = SettingSecrets.with_keys(token_keys)
+        self.workspaces = Workspaces(services, self.secrets)
         self.creating = Creating(services)
         self.lifecycle = Lifecycle(services)
         self.corrections = Corrections(services)
         self.lookups = Lookups(services)
         self.audit = AuditTrail(services)
         self.erasure = Erasure(services)
+        self.api_keys = ApiKeys(services)
+        self.idempotency = Idempotency(services)
+        self.orders = OrderTriggers(services, self.creating, self.lifecycle)
+        self.digests = Digests(services)
+        self.imports = Importing(services)
 
     def set_wake(self, wake: Callable[[], None] | None) -> None:
         """Say whom to wake when a message becomes due now (the dispatcher)."""
@@ -99,15 +114,27 @@ class ReviewOps:
     # --- creating ---------------------------------------------------------------------------
 
     def create(
-        self, workspace_id: int, data: RequestCreate, actor: Actor, *, key: str | None = None
+        self,
+        workspace_id: int,
+        data: RequestCreate,
+        actor: Actor,
+        *,
+        key: str | None = None,
+        keep: Keep | None = None,
     ) -> ReviewRequest:
         """Validate and store a new request with its first message(s), once per `key`.
+
+        `keep`: the API's answer to an Idempotency-Key, kept in the creating transaction.
 
         :raise InvalidInput: a field is wrong (``.field`` names it); nothing is stored.
         :raise Conflict: the contact was invited within the cooldown and no override was given.
         :raise AlreadyCreated: `key`'s delivery already created a request; nothing is stored.
+        :raise Replayed: `keep`'s key was answered before; nothing is stored.
         """
-        return self.creating.create(workspace_id, data, actor, key=key)
+        with tracing.span("reviewops.create", workspace_id=workspace_id, actor=actor.id):
+            request = self.creating.create(workspace_id, data, actor, key=key, keep=keep)
+            tracing.tag(request=request.number)
+        return request
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -122,6 +149,10 @@ class ReviewOps:
     def cancel(self, workspace_id: int, numbers: Iterable[int], actor: Actor) -> BulkResult:
         """Cancel for good whatever these requests still had to send."""
         return self.lifecycle.cancel(workspace_id, numbers, actor)
+
+    def cancel_import(self, workspace_id: int, import_id: int, actor: Actor) -> BulkResult:
+        """Cancel whatever a CSV import's requests still had to send."""
+        return self.lifecycle.cancel_import(workspace_id, import_id, actor)
 
     def count_queued(self, workspace_id: int) -> int:
         """Count the requests that still have a message waiting (queued or paused)."""

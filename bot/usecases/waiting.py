@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from bot.domain.channels import PHONE_CHANNELS
 from bot.domain.status import HANDED_OVER, PENDING
 from store import contacts as contact_store
+from store import replies as reply_store
 from store.models import Contact, Message, ReviewRequest
 
 
@@ -86,3 +87,18 @@ def latest_handed_over(
         .order_by(col(Message.id).desc())
         .limit(1)
     ).first()
+
+
+def sender_scope(session: Session, message: Message) -> list[int]:
+    """The workspaces a provider's "this number opted out" about `message` applies to.
+
+    Twilio refuses a number (21610) for the sender it texted STOP to, so the opt-out holds in
+    the workspaces that texted that number through the same sender (they share the operator's
+    Twilio number or messaging service), the message's own always; never in a workspace
+    that texts it through another sender (the same scope as an inbound STOP).
+    """
+    senders = [message.pace_key] if message.pace_key else []
+    shared = reply_store.workspaces_that_sent(
+        session, message.to_address, senders, [s.value for s in HANDED_OVER]
+    )
+    return sorted({message.workspace_id, *shared})

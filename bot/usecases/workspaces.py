@@ -8,12 +8,17 @@ from bot.domain.errors import InvalidInput, NotFound
 from bot.domain.policy import WorkspacePolicy, stored_policy
 from bot.usecases.actors import Actor
 from bot.usecases.audit import record_audit, setting_changes
-from bot.usecases.services import UseCase
+from bot.usecases.services import Services, UseCase
+from bot.usecases.setting_secrets import SettingSecrets
 from store.models import Event, Workspace
 
 
 class Workspaces(UseCase):
-    """Find or create a workspace; read and store its settings."""
+    """Find or create a workspace; read and store its settings (secrets sealed)."""
+
+    def __init__(self, services: Services, secrets: SettingSecrets) -> None:
+        super().__init__(services)
+        self.secrets = secrets
 
     def ensure_workspace(self, team_id: str, name: str = "") -> Workspace:
         """Return the workspace for a Slack team id, creating it with default settings."""
@@ -48,6 +53,19 @@ class Workspaces(UseCase):
         with self.db.read() as session:
             workspace = session.exec(select(Workspace).where(Workspace.team_id == team_id)).first()
         return workspace.id if workspace is not None and workspace.bot_token else None
+
+    def serving(self, workspace_id: int, *, oauth: bool) -> bool:
+        """Say whether a machine (an API key) may still act for a workspace.
+
+        With OAuth installs a workspace is served while its row holds a bot token: one that
+        uninstalled the app (or whose token was revoked) stops its keys with it. With one
+        workspace's token the operator runs the one workspace there is.
+        """
+        if not oauth:
+            return True
+        with self.db.read() as session:
+            workspace = session.get(Workspace, workspace_id)
+        return workspace is not None and bool(workspace.bot_token)
 
     def find_workspace(self, team_id: str) -> Workspace | None:
         """Return the workspace of a Slack team, if there is one (never creates it)."""
@@ -85,14 +103,18 @@ class Workspaces(UseCase):
             return stored_policy(workspace.policy)
 
     def update_policy(self, workspace_id: int, policy: WorkspacePolicy, actor: Actor) -> None:
-        """Store a workspace's validated settings, whole."""
+        """Store a workspace's validated settings, whole, its secrets sealed (with keys).
+
+        A secret kept from before is the stored value itself (sealed, or in clear from before
+        keys were set: sealed now); a new one is the plain value, checked as it was typed.
+        """
         with self.db.write() as session:
             workspace = session.get(Workspace, workspace_id)
             if workspace is None:
                 raise NotFound("That workspace doesn't exist.")
             before = stored_policy(workspace.policy).model_dump(mode="json")
             after = policy.model_dump(mode="json")
-            workspace.policy = after
+            workspace.policy = self.secrets.sealed(after)
             session.add(workspace)
             changes = setting_changes(before, after)
             changed = {k: change["new"] for k, change in changes.items()}

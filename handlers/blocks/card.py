@@ -85,7 +85,8 @@ def request_card_blocks(
         f"*Contact*\n{escape(masked_contact(request))}",
         f"*Method*\n{escape(channel_label(request.channel))}"
         f" ({escape(METHOD_LABELS.get(request.method, request.method))})",
-        f"*Requested by*\n{user_mention(request.created_by, request.created_by_name)}",
+        f"*Requested by*\n{user_mention(request.created_by, request.created_by_name)}"
+        + (" via Workflow Builder" if request.origin == "workflow" else ""),
         f"*Status*\n{label(status)}",
     ]
     if waiting and request.scheduled_at is not None:

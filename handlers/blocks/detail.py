@@ -179,6 +179,9 @@ def detail_reply(detail: RequestDetail, sender: SenderInfo) -> Reply:
         if paced is not None:
             said = paced.sentence(slack_date(paced.expected_at, tz=tz), escape(paced.sender))
             line += f"\n> :hourglass_flowing_sand: {said}"
+        window = detail.window.get(message.id or 0)
+        if window is not None:
+            line += f"\n> :calendar: {escape(window.sentence())}"
         quiet = detail.quiet.get(message.id or 0)
         if quiet is not None:
             line += f"\n> :crescent_moon: {escape(quiet.sentence())}"

@@ -23,8 +23,10 @@ HELP_LINES = (
     (
         "list",
         "`/reviews list` newest first. Filters: `status:failed` `via:sms` `by:@jane` `by:me` "
-        "`from:2026-11-01` `to:2026-11-30` `type:product` `ref:A-1042` and any name, email or phone:\n"
-        "`/reviews list status:queued,paused via:whatsapp jane`",
+        "`from:2026-11-01` `to:2026-11-30` `type:product` `ref:A-1042` `import:3` and any name, email or phone:\n"
+        "`/reviews list status:queued,paused via:whatsapp jane`\n"
+        "`/reviews list orders` what the shops' order events (Shopify, Stripe) did, and why an "
+        "order was skipped",
     ),
     (
         "show",
@@ -51,20 +53,39 @@ HELP_LINES = (
     (
         "stats / export",
         "`/reviews stats` the last 7 days (or `30d`, `from:2026-11-01 to:2026-11-30`): sent, "
-        "delivered, opened, clicked, failed, per channel and per sender, and the SMS cost\n"
+        "delivered, opened, clicked, failed, per channel and per sender, and the SMS cost; "
+        "add `chart` for a chart in a direct message\n"
         "`/reviews export ; bom status:failed` every matching request as a CSV file in a direct "
         "message (admins; `,` or `;` first, `bom` for Excel, then any list filter)",
     ),
     (
+        "import",
+        "`/reviews import` a CSV of customers (name, phone, email, reference, type, language, "
+        "send_at; `,` or `;`): first what will be sent and what is skipped and why, then an "
+        "admin sends them all · `/reviews list import:3` one import's requests",
+    ),
+    (
         "settings",
         "`/reviews settings` opens the settings form (admins) · `/reviews settings show` "
-        'lists them · `/reviews settings set delay=1d send_window="mon-fri 09:00-19:00"` (admins)',
+        "lists them · `/reviews settings help` says what each means · "
+        '`/reviews settings set delay=1d send_window="mon-fri 09:00-19:00"` (admins)',
     ),
     (
         "audit",
         "`/reviews audit` who changed settings, canceled all, deleted, exported or decided "
         "what, when and from where (admins) · filters: `by:@jane` `action:settings` "
         "`from:2026-11-01` `to:2026-11-30`",
+    ),
+    (
+        "apikey",
+        "`/reviews apikey create zapier` a key to the REST API, its secret shown once · "
+        "`/reviews apikey list` · `/reviews apikey revoke 3` (admins)",
+    ),
+    (
+        "workflows",
+        "In Workflow Builder, add the step *Send a review request* (reviewops) to send one from "
+        "a form, an emoji reaction or a message in a channel; the next steps get its number, "
+        "status and a link",
     ),
     ("help", "`/reviews help` this message"),
 )
@@ -81,6 +102,6 @@ def help_reply(unknown: str | None = None) -> Reply:
         blocks.append(SectionBlock(text=md(f"*{name}*\n{text}")))
     fallback = (
         intro
-        + " Subcommands: send, list, show, edit, pause, resume, cancel, delete, stats, export, settings, audit, help."
+        + " Subcommands: send, list, show, edit, pause, resume, cancel, delete, stats, export, import, settings, audit, apikey, help."
     )
     return Reply(fallback, dicts(blocks))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from slack_sdk.models.blocks import (
+    CheckboxesElement,
     ConversationFilter,
     ConversationSelectElement,
     InputBlock,
@@ -13,6 +14,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
+from bot.domain.channels import METHOD_LABELS
 from handlers.blocks.common import INPUT, option
 
 
@@ -90,5 +92,30 @@ def channel_input(block_id: str, label: str, current: str, hint: str) -> InputBl
             placeholder="No channel",
             initial_conversation=current or None,
             filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
+        ),
+    )
+
+
+def consent_input(agreement: str) -> InputBlock:
+    """The required consent box of a form that contacts customers (require_consent is on):
+    Slack won't submit the form without it, and creating.py checks it again."""
+    return InputBlock(
+        block_id="consent",
+        label="Consent",
+        element=CheckboxesElement(action_id=INPUT, options=[option(agreement, "consent")]),
+        hint="This workspace asks for it before any customer is contacted.",
+    )
+
+
+def method_input(current: str) -> InputBlock:
+    """The "Send via" menu of a form that sends (send, import), on the workspace's method."""
+    methods = [option(text, value) for value, text in METHOD_LABELS.items()]
+    return InputBlock(
+        block_id="method",
+        label="Send via",
+        element=StaticSelectElement(
+            action_id=INPUT,
+            options=methods,
+            initial_option=next(o for o in methods if o.value == current),
         ),
     )

@@ -251,6 +251,8 @@ def describe_filter(f: HistoryFilter, *, tz: str = "UTC") -> str:
         parts.append(f"{f.review_type} reviews")
     if f.reference:
         parts.append(f"reference {escape(f.reference)}")
+    if f.import_id is not None:
+        parts.append(f"import {f.import_id}")
     if f.created_from:
         parts.append(f"created from {slack_date(f.created_from, '{date_short}', tz=tz)}")
     if f.created_to:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import ContextBlock, SectionBlock
 
 from bot.usecases.history import PeriodStats, Tally
+from bot.usecases.periods import period_words, tally_words
 from handlers.blocks.common import Reply, dicts, md
 from handlers.text import channel_label, clip, escape, user_mention
 
@@ -16,21 +15,8 @@ MAX_SENDER_LINES = 15
 
 
 def tally_line(label: str, t: Tally) -> str:
-    """One line of numbers: sent, delivered, opened, clicked, failed and click rate."""
-    return (
-        f"*{label}*: sent {t.sent:,} · delivered {t.delivered:,} · opened {t.opened:,} · "
-        f"clicked {t.clicked:,} · failed {t.failed:,} · click rate {t.click_rate:.0%}"
-    )
-
-
-def _period(stats: PeriodStats, timezone: str) -> str:
-    zone = ZoneInfo(timezone)
-    first = stats.start.astimezone(zone)
-    if stats.end is None:
-        return f"since {first:%Y-%m-%d %H:%M} ({timezone})"
-    # `end` is exclusive: a period ending at midnight ends, for people, the day before.
-    last = (stats.end - timedelta(microseconds=1)).astimezone(zone)
-    return f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} ({timezone})"
+    """One line of numbers under a bold label (the words: bot/usecases/periods.py)."""
+    return f"*{label}*: {tally_words(t)}"
 
 
 def stats_reply(
@@ -44,7 +30,7 @@ def stats_reply(
 ) -> Reply:
     """Build the stats answer: overall, per channel, per sender, SMS cost, what is waiting."""
     overall = tally_line(label, stats.overall)
-    head = f"{overall}\nRequests created {_period(stats, timezone)}."
+    head = f"{overall}\nRequests created {period_words(stats, timezone)}."
     channels = [tally_line(channel_label(c), t) for c, t in stats.by_channel.items()]
     senders = [
         tally_line(user_mention(s.user_id, s.name), s.tally)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
@@ -15,10 +16,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.domain.channels import METHOD_LABELS
 from bot.domain.policy import WorkspacePolicy
+from bot.domain.send_time import asked_time, why_request_later
 from bot.usecases.history import ReviewRequest
+from bot.usecases.inputs import RequestCreate
 from handlers.blocks.common import INPUT, Reply, option, text_reply
+from handlers.blocks.inputs import consent_input, method_input
 from handlers.blocks.limits import (
     MAX_VIEW_TITLE,
 )
@@ -52,7 +55,6 @@ def send_modal(policy: WorkspacePolicy, *, private_metadata: str = "") -> View:
         option(f"{WHEN_LABELS['delay']} ({delay})", "delay"),
         option(WHEN_LABELS["at"], "at"),
     ]
-    methods = [option(text, value) for value, text in METHOD_LABELS.items()]
     types = [option(text, value) for value, text in TYPE_LABELS.items()]
     languages = [option(text, value) for value, text in LANGUAGE_LABELS.items()]
     override = option("Send even if invited recently", "override")
@@ -81,15 +83,7 @@ def send_modal(policy: WorkspacePolicy, *, private_metadata: str = "") -> View:
                 action_id=INPUT, placeholder="jane@example.com", max_length=320
             ),
         ),
-        InputBlock(
-            block_id="method",
-            label="Send via",
-            element=StaticSelectElement(
-                action_id=INPUT,
-                options=methods,
-                initial_option=next(o for o in methods if o.value == policy.method),
-            ),
-        ),
+        method_input(policy.method),
         InputBlock(
             block_id="review_type",
             label="Review type",
@@ -137,16 +131,7 @@ def send_modal(policy: WorkspacePolicy, *, private_metadata: str = "") -> View:
         ),
     ]
     if policy.require_consent:
-        # Required: Slack won't submit the form without it, and creating.py checks it again.
-        agreed = option(CONSENT_TEXT, "consent")
-        blocks.append(
-            InputBlock(
-                block_id="consent",
-                label="Consent",
-                element=CheckboxesElement(action_id=INPUT, options=[agreed]),
-                hint="This workspace asks for it before any customer is contacted.",
-            )
-        )
+        blocks.append(consent_input(CONSENT_TEXT))
     return View(
         type="modal",
         callback_id=SEND_MODAL,
@@ -158,7 +143,14 @@ def send_modal(policy: WorkspacePolicy, *, private_metadata: str = "") -> View:
     )
 
 
-def created_reply(request: ReviewRequest, *, tz: str = "UTC") -> Reply:
+def created_why(data: RequestCreate, request: ReviewRequest, policy: WorkspacePolicy) -> list[str]:
+    """Say why a new request goes later than asked: the send window, a holiday, the
+    recipient's hours (the domain's words, as `reviewops send` says them)."""
+    asked = asked_time(data.when, data.at, data.delay, policy, request.created_at)
+    return why_request_later(asked, policy, request.channel, request.phone)
+
+
+def created_reply(request: ReviewRequest, *, tz: str = "UTC", why: Sequence[str] = ()) -> Reply:
     """Confirm a new request to the person who asked (full contact: this is ephemeral)."""
     contact = " / ".join(x for x in (request.phone, request.email) if x)
     when = (
@@ -166,6 +158,8 @@ def created_reply(request: ReviewRequest, *, tz: str = "UTC") -> Reply:
         if request.scheduled_at is not None
         else "queued"
     )
+    if why and request.scheduled_at is not None:
+        when += f" ({escape('; '.join(why))})"
     text = (
         f":white_check_mark: *#{request.number}* created for *{escape(request.customer_name)}* "
         f"({escape(contact)}) by {channel_label(request.channel)}, {when}."

@@ -11,10 +11,9 @@ from handlers.blocks.limits import MAX_TEXT
 from handlers.text import escape
 
 
-def settings_reply(rows: Sequence[tuple[str, str]], *, admin: bool) -> Reply:
-    """Show the workspace settings; say how admins change them."""
-    lines = [f"`{key}` {escape(value) if value else '–'}" for key, value in rows]
-    blocks: list[Block] = [HeaderBlock(text="Workspace settings")]
+def _sections(lines: Sequence[str]) -> list[Block]:
+    """Lines in as few sections as their text limit allows."""
+    blocks: list[Block] = []
     chunk: list[str] = []
     for line in lines:
         if sum(len(x) + 1 for x in chunk) + len(line) > MAX_TEXT - 10:
@@ -23,11 +22,29 @@ def settings_reply(rows: Sequence[tuple[str, str]], *, admin: bool) -> Reply:
         chunk.append(line)
     if chunk:
         blocks.append(SectionBlock(text=md("\n".join(chunk))))
+    return blocks
+
+
+def settings_reply(rows: Sequence[tuple[str, str]], *, admin: bool) -> Reply:
+    """Show the workspace settings; say how admins change them."""
+    lines = [f"`{key}` {escape(value) if value else '–'}" for key, value in rows]
+    blocks: list[Block] = [HeaderBlock(text="Workspace settings"), *_sections(lines)]
     hint = (
         "Change them in the form `/reviews settings` opens, "
-        "or with `/reviews settings set key=value ...`."
+        "or with `/reviews settings set key=value ...`; `/reviews settings help` says what "
+        "each one means."
         if admin
-        else "Only workspace admins can change them."
+        else "Only workspace admins can change them; `/reviews settings help` says what each "
+        "one means."
     )
     blocks.append(ContextBlock(elements=[md(hint)]))
     return Reply("Workspace settings", dicts(blocks))
+
+
+def settings_help_reply(keys: Sequence[tuple[str, str, str]]) -> Reply:
+    """Say what each setting means and its default (bot/domain/setting_help.py)."""
+    lines = [
+        f"`{key}` {escape(meaning)} _Default: {escape(default)}._" for key, meaning, default in keys
+    ]
+    blocks: list[Block] = [HeaderBlock(text="What each setting means"), *_sections(lines)]
+    return Reply("What each setting means", dicts(blocks))

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import store.models  # noqa: F401  (registers the tables on the metadata)
+import store.integration_models  # noqa: F401  (registers the tables on the metadata)
+import store.models  # noqa: F401
 from store.db import include_name, include_object_for
 
 target_metadata = SQLModel.metadata

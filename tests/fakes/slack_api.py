@@ -13,6 +13,10 @@ are decoded when they arrive as strings, so `fake.calls_to(...)` shows lists/dic
 Besides /api/<method>, the server answers:
   POST /upload/<file_id>     the upload_url of files.getUploadURLExternal (raw bytes or multipart)
   POST /response/<id>        a response_url from `fake.new_response_url()` (JSON body)
+  GET  /files-pri/<id>/<name> a shared file's `url_private` (bot token as Bearer, else 403)
+
+A user's file (a `file_input` upload) is added with `fake.share_file(name, content)`;
+`files.info` describes it and its `url_private` serves its bytes.
 
 Errors follow Slack: HTTP 200 with {"ok": false, "error": ...} (with
 `response_metadata.messages` explaining validation failures), except injected failures
@@ -54,9 +58,12 @@ MAX_MESSAGE_TEXT_CHARS = 40000
 MAX_VIEW_TITLE_CHARS = 24
 MAX_PRIVATE_METADATA_CHARS = 3000
 
-JSON_FIELDS = ("blocks", "attachments", "view", "files", "metadata")
+JSON_FIELDS = ("blocks", "attachments", "view", "files", "metadata", "outputs")
 OAUTH_CODE_TTL_SECONDS = 600
 POSTED_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
+
+
+DROPPED = 0  # fail_next(status=DROPPED): close the connection without an answer
 
 
 class SlackError(Exception):
@@ -158,6 +165,8 @@ class FakeSlack:
         self.files: dict[str, dict[str, Any]] = {}
         self.responses: list[dict[str, Any]] = []
         self.users: dict[str, dict[str, Any]] = {}
+        self.shared_files: dict[str, dict[str, Any]] = {}  # files users uploaded (file_input)
+        self.downloads: list[dict[str, Any]] = []  # each url_private GET: file id, auth
 
         self._roots: dict[str, list[dict[str, Any]]] = {}
         self._by_ts: dict[tuple[str, str], dict[str, Any]] = {}
@@ -171,6 +180,9 @@ class FakeSlack:
         self._oauth_client: tuple[str, str] | None = None
         self._oauth_codes: dict[str, float] = {}
         self._socket_mode: tuple[str, str] | None = None
+        # Workflow steps: each run's short-lived token (xwfp-...) and what the app answered.
+        self._function_tokens: dict[str, str] = {}
+        self.function_results: list[dict[str, Any]] = []
 
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -280,6 +292,74 @@ class FakeSlack:
             self._oauth_codes[code] = self.clock()
             return code
 
+    def issue_function_execution(self) -> tuple[str, str]:
+        """Start a workflow step run: return its function_execution_id and its own token.
+
+        Like Slack's, the token (sent in the function_executed event) acts as the bot for any
+        method, and is the only token that may complete that run.
+        """
+        with self._lock:
+            execution_id = self._new_id("Fx")
+            token = f"xwfp-{execution_id}-{self._new_id('')}"
+            self._function_tokens[token] = execution_id
+        return execution_id, token
+
+    def results_of(self, execution_id: str) -> list[dict[str, Any]]:
+        """What the app told Slack of a step run: {"method", "outputs"} or {"method", "error"}."""
+        with self._lock:
+            return [
+                copy.deepcopy(r)
+                for r in self.function_results
+                if r["function_execution_id"] == execution_id
+            ]
+
+    def share_file(
+        self, name: str, content: bytes, *, user: str = "U0ALICE", filetype: str = "csv"
+    ) -> dict[str, Any]:
+        """Add a file a user uploaded (as a modal's file_input does); return its file object."""
+        with self._lock:
+            file_id = self._new_id("F")
+            url = f"{self.base_url}/files-pri/{self.team_id}-{file_id}/{name}"
+            info = {
+                "id": file_id,
+                "name": name,
+                "title": name,
+                "mimetype": "text/csv" if filetype == "csv" else "application/octet-stream",
+                "filetype": filetype,
+                "size": len(content),
+                "user": user,
+                "url_private": url,
+                "url_private_download": url + "?download=1",
+            }
+            self.shared_files[file_id] = {"info": info, "content": content}
+            return copy.deepcopy(info)
+
+    def _handle_download(
+        self, path: str, auth_header: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Serve a shared file's bytes to a request with the bot token (Slack: url_private)."""
+        with self._cond:
+            try:
+                file_id = path.split("/", 1)[0].rsplit("-", 1)[-1]
+                token = (
+                    auth_header[7:].strip()
+                    if auth_header and auth_header.lower().startswith("bearer ")
+                    else None
+                )
+                self.downloads.append({"file": file_id, "token": token})
+                failure = self._take_failure("download")
+                if failure is not None:
+                    return _failure_answer(failure)
+                shared = self.shared_files.get(file_id)
+                if shared is None:
+                    return _text_answer(404, "file not found")
+                if token != self.bot_token:
+                    # Slack answers a login page (HTML, 200) to an unauthenticated url_private.
+                    return 200, {"Content-Type": "text/html"}, b"<html>Sign in to Slack</html>"
+                return 200, {"Content-Type": "application/octet-stream"}, shared["content"]
+            finally:
+                self._cond.notify_all()
+
     def new_response_url(self) -> str:
         with self._lock:
             n = next(self._seq)
@@ -300,7 +380,8 @@ class FakeSlack:
         """Make the next `times` calls to `method` fail.
 
         error="x" -> HTTP 200 {"ok": false, "error": "x"}; else status 429 -> ratelimited with
-        Retry-After; any other status -> that status with a text body ("internal error" for 500).
+        Retry-After; status=DROPPED (0) -> the connection is closed with no answer (a network
+        error); any other status -> that status with a text body ("internal error" for 500).
         after_storing=True: the call is carried out (a message stored) before the failure answer.
         """
         with self._lock:
@@ -386,8 +467,10 @@ class FakeSlack:
                     return _json_answer({"ok": True, "url": self._socket_mode[1]})
                 if not token:
                     return _json_answer({"ok": False, "error": "not_authed"})
-                if token != self.bot_token:
+                if token != self.bot_token and token not in self._function_tokens:
                     return _json_answer({"ok": False, "error": "invalid_auth"})
+                if method.startswith("functions.complete"):
+                    return self._complete_function(method, params, token)
                 failure = self._take_failure(method)
                 if failure is not None and failure.after_storing and method in _METHODS:
                     _METHODS[method](self, params)
@@ -429,6 +512,28 @@ class FakeSlack:
             "enterprise": None,
             "is_enterprise_install": False,
         }
+
+    def _complete_function(
+        self, method: str, params: dict[str, Any], token: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        execution_id = str(params.get("function_execution_id") or "")
+        if execution_id not in self._function_tokens.values():
+            return _json_answer({"ok": False, "error": "function_execution_not_found"})
+        if self._function_tokens.get(token) != execution_id:
+            # Only the run's own token (the event's bot_access_token) completes it.
+            return _json_answer({"ok": False, "error": "not_allowed_token_type"})
+        failure = self._take_failure(method)
+        if failure is not None:
+            return _failure_answer(failure)
+        result: dict[str, Any] = {"method": method, "function_execution_id": execution_id}
+        if method == "functions.completeSuccess" and isinstance(params.get("outputs"), dict):
+            result["outputs"] = copy.deepcopy(params["outputs"])
+        elif method == "functions.completeError" and params.get("error"):
+            result["error"] = str(params["error"])
+        else:
+            return _json_answer({"ok": False, "error": "invalid_arguments"})
+        self.function_results.append(result)
+        return _json_answer({"ok": True})
 
     def _handle_upload(
         self, file_id: str, data: bytes, content_type: str
@@ -915,6 +1020,13 @@ def _files_complete_upload(fake: FakeSlack, params: dict[str, Any]) -> dict[str,
     return {"ok": True, "files": out}
 
 
+def _files_info(fake: FakeSlack, params: dict[str, Any]) -> dict[str, Any]:
+    shared = fake.shared_files.get(str(params.get("file") or ""))
+    if shared is None:
+        raise SlackError("file_not_found")
+    return {"ok": True, "file": copy.deepcopy(shared["info"])}
+
+
 def _with_metadata(msg: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """A message as the history methods return it: metadata only when asked for."""
     out = {k: copy.deepcopy(v) for k, v in msg.items() if k not in ("replies", "metadata")}
@@ -959,6 +1071,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "views.publish": _views_publish,
     "files.getUploadURLExternal": _files_get_upload_url,
     "files.completeUploadExternal": _files_complete_upload,
+    "files.info": _files_info,
 }
 
 
@@ -974,6 +1087,8 @@ def _text_answer(status: int, text: str) -> tuple[int, dict[str, str], bytes]:
 
 
 def _failure_answer(failure: _Failure) -> tuple[int, dict[str, str], bytes]:
+    if failure.status == DROPPED and failure.error is None:
+        return DROPPED, {}, b""
     if failure.error is not None:
         return _json_answer({"ok": False, "error": failure.error})
     if failure.status == 429:
@@ -1038,6 +1153,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, answer: tuple[int, dict[str, str], bytes]) -> None:
         status, headers, body = answer
+        if status == DROPPED:  # a network error: the client sees the connection closed
+            self.close_connection = True
+            return
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -1062,6 +1180,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(self.owner._handle_upload(path[len("/upload/") :], body, content_type))
         elif path.startswith("/response/") and self.command == "POST":
             self._send(self.owner._handle_response_url(path[len("/response/") :], body))
+        elif path.startswith("/files-pri/") and self.command == "GET":
+            auth = self.headers.get("Authorization")
+            self._send(self.owner._handle_download(path[len("/files-pri/") :], auth))
         else:
             self._send(_text_answer(404, "not found"))
 

@@ -347,9 +347,19 @@ class FakeTwilio:
         return self._post_signed(target, params, idempotency_token)
 
     def send_inbound(
-        self, from_: str, to: str, body: str, url: str, *, idempotency_token: str | None = None
+        self,
+        from_: str,
+        to: str,
+        body: str,
+        url: str,
+        *,
+        idempotency_token: str | None = None,
+        service: str | None = None,
     ) -> int:
-        """Post a signed inbound-message webhook (a customer's reply) and return the HTTP status."""
+        """Post a signed inbound-message webhook (a customer's reply) and return the HTTP status.
+
+        `service`: the messaging service `to` belongs to (Twilio adds MessagingServiceSid).
+        """
         sid = _new_sid("SM")
         params = {
             "MessageSid": sid,
@@ -364,6 +374,8 @@ class FakeTwilio:
             "SmsStatus": "received",
             "ApiVersion": API_VERSION,
         }
+        if service:
+            params["MessagingServiceSid"] = service
         return self._post_signed(url, params, idempotency_token)
 
     def _post_signed(self, url: str, params: dict[str, str], token: str | None) -> int:
