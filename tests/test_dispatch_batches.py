@@ -5,6 +5,7 @@ are stored in one write transaction, one bad record loses only itself, nothing i
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 
@@ -75,6 +76,34 @@ def test_what_is_handed_in_meanwhile_goes_in_the_next_batch_and_each_gets_its_re
     assert results[13] == "the batch of 13 failed" and batches[-1] == [13]
     hand_in(4)  # a failed batch leaves the next one working
     assert results[4] == 40
+
+
+def test_many_threads_each_get_their_own_result_in_batches_of_at_most_the_limit() -> None:
+    # Each batch's end wakes only its own threads and the next runner: none may be left
+    # waiting with nobody to run its batch.
+    batches: list[list[int]] = []
+
+    def run(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        threading.Event().wait(0.001)  # a commit's length, so threads pile up meanwhile
+        return [i * 10 for i in items]
+
+    queue: Batches[int, int] = Batches(run, limit=5)
+    results: dict[int, int] = {}
+
+    def hand_in(item: int) -> None:
+        results[item] = queue.do(item)
+
+    threads = [threading.Thread(target=hand_in, args=(i,), daemon=True) for i in range(200)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 20  # all of them, not 20 s each: a stuck one fails soon
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not [t for t in threads if t.is_alive()]
+    assert results == {i: i * 10 for i in range(200)}
+    assert sorted(i for b in batches for i in b) == list(range(200))
+    assert max(len(b) for b in batches) <= 5 and len(batches) < 200  # some ran together
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ given back to the queue by the caller.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -81,9 +82,10 @@ class InFlight:
                     continue
                 self._count(claim, outcome, tally)
             return tally
-        in_flight = {self._executor().submit(hand_over, c): c for c in claims}
+        finished: queue.SimpleQueue[Future[HandOver]] = queue.SimpleQueue()
+        in_flight = {self._submit(hand_over, c, finished): c for c in claims}
         while in_flight:
-            self._collect(in_flight, tally)
+            self._collect(in_flight, finished, tally)
         return tally
 
     def drain(
@@ -105,6 +107,7 @@ class InFlight:
                 tally.give_back += more.give_back
             return tally
         in_flight: dict[Future[HandOver], Claim] = {}
+        finished: queue.SimpleQueue[Future[HandOver]] = queue.SimpleQueue()
         claims_left = max_claims
         while True:
             free = self.concurrency - len(in_flight)
@@ -114,13 +117,36 @@ class InFlight:
                 if not claimed:
                     claims_left = 0  # nothing due now: finish what is in flight
                 for c in claimed:
-                    in_flight[self._executor().submit(hand_over, c)] = c
+                    in_flight[self._submit(hand_over, c, finished)] = c
             if not in_flight:
                 return tally
-            self._collect(in_flight, tally)
+            self._collect(in_flight, finished, tally)
 
-    def _collect(self, in_flight: dict[Future[HandOver], Claim], tally: Tally) -> None:
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+    def _submit(
+        self,
+        hand_over: Callable[[Claim], HandOver],
+        claim: Claim,
+        finished: queue.SimpleQueue[Future[HandOver]],
+    ) -> Future[HandOver]:
+        future = self._executor().submit(hand_over, claim)
+        # Each hand-over says itself when it ends: `wait(FIRST_COMPLETED)` instead added and
+        # removed a waiter on every future in flight at each turn (N locks per collect).
+        future.add_done_callback(finished.put)
+        return future
+
+    def _collect(
+        self,
+        in_flight: dict[Future[HandOver], Claim],
+        finished: queue.SimpleQueue[Future[HandOver]],
+        tally: Tally,
+    ) -> None:
+        """Count the hand-overs that ended: at least one (waiting for it), and any others."""
+        done = [finished.get()]
+        while True:
+            try:
+                done.append(finished.get_nowait())
+            except queue.Empty:
+                break
         for future in done:
             claim = in_flight.pop(future)
             try:
