@@ -53,6 +53,7 @@ from store import event_outbox as rows
 from store.db import Database
 from store.installations import TokenKeyError
 from store.models import Workspace
+from store.outbox_settle import settle
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class EventSender:
                 return _Delivery(
                     row_id, row.event_id, policy.events_url, policy.events_secret, body, now + LEASE
                 )
-            rows.settle(row, rows.DROPPED, now, reason)
+            settle(row, rows.DROPPED, now, reason)
             session.add(row)
         self._dropped(row_id, reason)
         return rows.DROPPED
@@ -245,9 +246,9 @@ class EventSender:
                 return None
             row.attempts += 1
             if error is None:
-                rows.settle(row, rows.DONE, now)
+                settle(row, rows.DONE, now)
             elif given_up(row.attempts, now - row.created_at):
-                rows.settle(row, rows.DROPPED, now, f"dropped after {row.attempts} tries: {error}")
+                settle(row, rows.DROPPED, now, f"dropped after {row.attempts} tries: {error}")
             else:
                 row.next_attempt_at = now + retry_delay(row.attempts, self.spread())
                 row.last_error = error
@@ -277,7 +278,7 @@ class EventSender:
             if row is None:
                 return None
             row.attempts += 1
-            rows.settle(row, rows.DROPPED, self.clock.now(), f"dropped: refused, {reason}")
+            settle(row, rows.DROPPED, self.clock.now(), f"dropped: refused, {reason}")
             session.add(row)
         self.metrics.events.labels("refused").inc()
         log.warning("event row %s dropped: refused, %s", delivery.row_id, reason)

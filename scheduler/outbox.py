@@ -54,10 +54,11 @@ from bot.metrics import Metrics
 from bot.usecases import event_log
 from scheduler.jobs import Scheduler
 from scheduler.outbox_recovery import find_earlier_post, marked, settle_lost_post
-from scheduler.outbox_rows import DEAD, EDITS, PENDING, finish, post_args
+from scheduler.outbox_rows import DEAD, DONE, EDITS, PENDING, post_args
 from scheduler.slack_errors import Failure, backoff_seconds, classify
 from store.db import Database
 from store.models import ReviewRequest, SlackOutbox
+from store.outbox_settle import settle
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +262,7 @@ class OutboxSender:
             row = _held(session, call)
             if row is None:
                 return False
-            finish(row, now)
+            settle(row, DONE, now)
             row.attempts += 1
             if call.kind in ERASABLE and data.get("ts"):
                 # Remembered so that deleting the request can erase this message too.
@@ -320,7 +321,7 @@ class OutboxSender:
                 log.info("slack outbox row %s: lease lost, its new holder decides", call.row_id)
                 return
             row.attempts += 1
-            finish(row, now, status=DEAD, error=error)
+            settle(row, DEAD, now, error)
             session.add(row)
         log.warning(
             "Slack %s (outbox row %s) given up: %s",

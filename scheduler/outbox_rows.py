@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject
 from sqlmodel import Session, col, select
 
 from store.models import ReviewRequest, SlackOutbox
+from store.outbox_settle import settle
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +26,6 @@ ROOT_LOST = "the request's card was never posted, so its thread doesn't exist"
 def thread_link(channel: str, ts: str) -> str:
     """Return a link to a message, in the form of Slack's permalinks."""
     return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
-
-
-def finish(
-    row: SlackOutbox, now: datetime, *, status: str = DONE, error: str | None = None
-) -> None:
-    row.status = status
-    row.done_at = now
-    row.next_attempt_at = now
-    if error is not None:
-        row.last_error = error[:500]
 
 
 def superseded(session: Any, row: SlackOutbox) -> bool:
@@ -60,16 +51,16 @@ def post_args(
 
     if row.kind == "root":
         if request is not None and request.slack_ts:
-            finish(row, now)  # already posted: post a card only once
+            settle(row, DONE, now)  # already posted: post a card only once
             return None
         args.update(unfurl_links=False, unfurl_media=False)
     elif row.kind in ("reply", "update"):
         if request is None or not request.slack_ts or not request.slack_channel:
-            finish(row, now, status=DEAD, error=ROOT_LOST)
+            settle(row, DEAD, now, ROOT_LOST)
             log.warning("slack outbox row %s dead: %s", row.id, ROOT_LOST)
             return None
         if row.kind == "update" and superseded(session, row):
-            finish(row, now)  # a later update draws the card as it is now
+            settle(row, DONE, now)  # a later update draws the card as it is now
             return None
         args["channel"] = request.slack_channel
         if row.kind == "reply":

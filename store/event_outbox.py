@@ -72,15 +72,6 @@ def held(session: Session, row_id: int, token: datetime) -> EventOutbox | None:
     return session.get(EventOutbox, row_id)
 
 
-def settle(row: EventOutbox, status: str, now: datetime, error: str | None = None) -> None:
-    """Mark a row done or dropped."""
-    row.status = status
-    row.done_at = now
-    row.next_attempt_at = now
-    if error is not None:
-        row.last_error = error[:500]
-
-
 def purge_settled(session: Session, before: datetime) -> int:
     """Delete rows settled before `before`; return how many."""
     result = session.exec(

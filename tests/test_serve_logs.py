@@ -81,24 +81,20 @@ def test_serve_says_who_sends_first_is_silent_while_idle_and_logs_one_line_per_s
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",
         }
-        window = subprocess.run(  # noqa: S603 - due now, whatever the hour (real clock)
-            [sys.executable, "-m", "bot", "settings", "set", "send_window=always"],
-            cwd=tmp_path,
-            env=cli_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert window.returncode == 0, window.stderr
-        queued = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "bot", "send", "Jane Doe", "--phone", phone, "--queue-only"],
-            cwd=tmp_path,
-            env=cli_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert queued.returncode == 0, queued.stderr
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            done = subprocess.run(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "bot", *args],
+                cwd=tmp_path,
+                env=cli_env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            return done
+
+        cli("settings", "set", "send_window=always")  # due now, whatever the hour (real clock)
+        queued = cli("send", "Jane Doe", "--phone", phone, "--queue-only")
 
         def sent() -> bool:
             return '"event": "message.sent"' in log.read_text()
