@@ -81,6 +81,7 @@ def test_serve_says_who_sends_first_is_silent_while_idle_and_logs_one_line_per_s
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "json",
         }
+
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
             done = subprocess.run(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "bot", *args],

@@ -47,6 +47,20 @@ def md(text: str, limit: int = MAX_TEXT) -> MarkdownTextObject:
     return MarkdownTextObject(text=clip(text, limit))
 
 
+def line_sections(lines: Iterable[str]) -> list[Block]:
+    """Lines in as few sections as their text limit allows (a line is never split)."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_TEXT - 10:
+            blocks.append(SectionBlock(text=md("\n".join(chunk))))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(SectionBlock(text=md("\n".join(chunk))))
+    return blocks
+
+
 def option(text: str, value: str) -> Option:
     """Build a menu or checkbox option, its text clipped to Slack's limit."""
     return Option(text=clip(text, MAX_OPTION_TEXT), value=value)

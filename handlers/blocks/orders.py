@@ -8,8 +8,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
 from bot.domain.orders import OUTCOME_WORDS, event_title
 from bot.usecases.orders import TriggerEvent
-from handlers.blocks.common import Reply, dicts, md
-from handlers.blocks.limits import MAX_TEXT
+from handlers.blocks.common import Reply, dicts, line_sections, md
 from handlers.text import clip, escape, slack_date
 
 
@@ -49,14 +48,7 @@ def order_events_reply(events: Sequence[TriggerEvent], *, skipped: int, tz: str)
                 )
             )
         )
-    chunk: list[str] = []
-    for line in (event_line(e, tz=tz) for e in events):
-        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_TEXT - 10:
-            blocks.append(SectionBlock(text=md("\n".join(chunk))))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(SectionBlock(text=md("\n".join(chunk))))
+    blocks += line_sections(event_line(e, tz=tz) for e in events)
     blocks.append(
         ContextBlock(elements=[md(f"Skipped in the last 7 days: {skipped}. Kept 90 days.")])
     )

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlock
+from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock
 
-from handlers.blocks.common import Reply, dicts, md
-from handlers.blocks.limits import MAX_TEXT
+from handlers.blocks.common import Reply, dicts, line_sections, md
 from handlers.text import escape
-
-
-def _sections(lines: Sequence[str]) -> list[Block]:
-    """Lines in as few sections as their text limit allows."""
-    blocks: list[Block] = []
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_TEXT - 10:
-            blocks.append(SectionBlock(text=md("\n".join(chunk))))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(SectionBlock(text=md("\n".join(chunk))))
-    return blocks
 
 
 def settings_reply(rows: Sequence[tuple[str, str]], *, admin: bool) -> Reply:
     """Show the workspace settings; say how admins change them."""
     lines = [f"`{key}` {escape(value) if value else '–'}" for key, value in rows]
-    blocks: list[Block] = [HeaderBlock(text="Workspace settings"), *_sections(lines)]
+    blocks: list[Block] = [HeaderBlock(text="Workspace settings"), *line_sections(lines)]
     hint = (
         "Change them in the form `/reviews settings` opens, "
         "or with `/reviews settings set key=value ...`; `/reviews settings help` says what "
@@ -46,5 +31,5 @@ def settings_help_reply(keys: Sequence[tuple[str, str, str]]) -> Reply:
     lines = [
         f"`{key}` {escape(meaning)} _Default: {escape(default)}._" for key, meaning, default in keys
     ]
-    blocks: list[Block] = [HeaderBlock(text="What each setting means"), *_sections(lines)]
+    blocks: list[Block] = [HeaderBlock(text="What each setting means"), *line_sections(lines)]
     return Reply("What each setting means", dicts(blocks))
