@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -104,6 +105,26 @@ def test_email_and_name_rules() -> None:
     assert contacts.normalize_name("   ") == "customer"
     assert contacts.mask_phone("+33610203040") == "+33 •••• ••40"
     assert contacts.mask_email("jane@example.com") == "j•••@example.com"
+
+
+@pytest.mark.parametrize(
+    ("e164", "country"),
+    [
+        ("+15005550006", "+1"),  # 1 digit
+        ("+447700900123", "+44"),  # 2
+        ("+35312345678", "+353"),  # 3 (+35 is no country)
+        ("+8613800138000", "+86"),
+        ("+9715012345678", "+971"),
+        ("+0123456789", ""),  # no country code starts with 0
+        ("0610203040", ""),  # not E.164
+    ],
+)
+def test_a_masked_phone_keeps_its_country_code_as_phonenumbers_reads_it(
+    e164: str, country: str
+) -> None:
+    assert contacts.mask_phone(e164) == f"{country} •••• ••{e164[-2:]}".strip()
+    if country:
+        assert f"+{phonenumbers.parse(e164, None).country_code}" == country
 
 
 # --- send window ----------------------------------------------------------------------------------

@@ -235,11 +235,19 @@ def mask_phone(e164: str | None) -> str:
     """Hide all but the country code and last two digits, for channel messages."""
     if not e164:
         return ""
-    try:
-        country = f"+{phonenumbers.parse(e164, None).country_code}"
-    except NumberParseException:
-        country = ""
-    return f"{country} •••• ••{e164[-2:]}".strip()
+    return f"{_country_prefix(e164)} •••• ••{e164[-2:]}".strip()
+
+
+def _country_prefix(e164: str) -> str:
+    # Country codes are prefix-free (ITU E.164), so the first one that exists is the one:
+    # a table lookup instead of parsing the whole number (every masked log line and card).
+    if not e164.startswith("+") or e164.startswith("+0"):
+        return ""
+    for size in (1, 2, 3):
+        code = e164[1 : 1 + size]
+        if code.isdigit() and int(code) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return f"+{code}"
+    return ""
 
 
 def mask_email(email: str | None) -> str:

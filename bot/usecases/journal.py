@@ -73,6 +73,7 @@ class Journal:
         self.notifier.forget(session, request)
 
     refresh = staticmethod(refresh_status)
+    statuses_read_ahead = staticmethod(sql.statuses_read_ahead)
 
     # --- requests and messages --------------------------------------------------------------
 

@@ -8,12 +8,13 @@ it, and these run for every message a worker sends (bench/profile_dispatch.py).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, insert, inspect, update
+from sqlalchemy import CursorResult, Table, bindparam, event, insert, inspect, update
 from sqlalchemy.orm.attributes import get_history
 from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE
 from sqlmodel import Session, col, select
@@ -100,15 +101,65 @@ CLAIM = (
 )
 
 
+STATUSES_OF_ALL = select(Message.request_id, Message.id, Message.status).where(
+    col(Message.request_id).in_(bindparam("request_ids", expanding=True))
+)
+# session.info key: {request id: {message id: stored status}}, read ahead for a batch.
+_READ_AHEAD = "reviewops.stored_statuses"
+
+
+@contextmanager
+def statuses_read_ahead(session: Session, request_ids: Collection[int]) -> Iterator[None]:
+    """Read the stored statuses of several requests' messages in one query, for the refreshes
+    of a batch (the dispatcher's record: one query instead of one per request).
+
+    Kept true by every flush of the session until the block ends (`_follow_flush`); only the
+    journal's Core statements (claim, start) write statuses past the ORM, and none runs
+    where a batch is recorded.
+    """
+    known: dict[int, dict[int, str]] = {rid: {} for rid in request_ids}
+    with session.no_autoflush:
+        rows = session.execute(STATUSES_OF_ALL, {"request_ids": list(known)})
+        for request_id, message_id, status in rows:
+            known[request_id][message_id] = status
+    session.info[_READ_AHEAD] = known
+    try:
+        yield
+    finally:
+        session.info.pop(_READ_AHEAD, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _follow_flush(session: Session, _context: object) -> None:
+    # What a flush wrote is what is stored now: the read-ahead follows it.
+    known: dict[int, dict[int, str]] | None = session.info.get(_READ_AHEAD)
+    if not known:
+        return
+    for message in (*session.new, *session.dirty):
+        if isinstance(message, Message) and message.request_id in known and message.id:
+            known[message.request_id][message.id] = message.status
+    for message in session.deleted:
+        if isinstance(message, Message) and message.request_id in known:
+            known[message.request_id].pop(message.id or 0, None)
+
+
+def _stored_statuses(session: Session, request_id: int | None) -> list[tuple[int, str]]:
+    known: dict[int, dict[int, str]] | None = session.info.get(_READ_AHEAD)
+    if known is not None and request_id in known:
+        return list(known[request_id].items())
+    with session.no_autoflush:
+        return [(m, s) for m, s in session.execute(STATUSES_OF, {"request_id": request_id})]
+
+
 def refresh_status(session: Session, request: ReviewRequest, now: datetime) -> None:
     """Recompute the request's displayed status from its messages.
 
-    The statuses as a flush would leave them, without one: the stored ones, each replaced by
-    the status this session changed and has not written yet (the request's one UPDATE and the
-    message's are then written together, at the next flush).
+    The statuses as a flush would leave them, without one: the stored ones (read now, or
+    ahead for a batch), each replaced by the status this session changed and has not written
+    yet (the request's one UPDATE and the message's are then written together, at the next
+    flush).
     """
-    with session.no_autoflush:
-        stored = session.execute(STATUSES_OF, {"request_id": request.id}).all()
+    stored = _stored_statuses(session, request.id)
     held, deleted = session.identity_map, session.deleted
     statuses: list[str] = []
     for message_id, status in stored:

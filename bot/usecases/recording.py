@@ -73,7 +73,11 @@ class Recording:
 
         def together(items: Sequence[Finished]) -> list[Recorded | None]:
             held = self._held(session, items)
-            return [self.record(session, f, held.get(f.claim.message_id), now) for f in items]
+            # Each record refreshes its request's status: their messages read in one query.
+            with self.journal.statuses_read_ahead(
+                session, {r.id or 0 for _, r, _ in held.values()}
+            ):
+                return [self.record(session, f, held.get(f.claim.message_id), now) for f in items]
 
         def alone(finished: Finished) -> Recorded | None:
             return self.record(session, finished, self._held_one(session, finished), now)
