@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -305,6 +305,21 @@ def count_requests(session: Session, workspace_id: int, f: HistoryFilter) -> int
             select(func.count()).select_from(ReviewRequest).where(*conditions(workspace_id, f))
         ).one()
     )
+
+
+def count_groups(
+    session: Session, workspace_id: int, f: HistoryFilter, groups: Mapping[str, Collection[str]]
+) -> dict[str, int]:
+    """Count the requests matching a filter in each group of statuses, in one pass.
+
+    The numbers `count_requests` gives with each group as the filter's statuses (the filter's
+    own statuses are set aside), read with one query instead of one per group.
+    """
+    status = col(ReviewRequest.status)
+    tallies = [func.count().filter(status.in_(sorted(group))) for group in groups.values()]
+    where = conditions(workspace_id, replace(f, statuses=frozenset()))
+    row = session.execute(sa_select(*tallies).select_from(ReviewRequest).where(*where)).one()
+    return {key: int(n or 0) for key, n in zip(groups, row, strict=True)}
 
 
 def message_statuses(

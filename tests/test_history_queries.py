@@ -18,6 +18,7 @@ from bot.clock import FrozenClock
 from bot.domain.contacts import PhoneSearch, phone_search
 from bot.domain.errors import InvalidInput
 from bot.usecases.actors import Actor
+from bot.usecases.history import STATUS_GROUPS
 from bot.usecases.inputs import RequestCreate
 from handlers.parsing import parse_list_query
 from store import db as store_db
@@ -27,6 +28,8 @@ from store.queries import (
     PG_PROBE_MIN_TEXT,
     Cursor,
     HistoryFilter,
+    count_groups,
+    count_requests,
     counts,
     iter_requests,
     list_requests,
@@ -194,6 +197,29 @@ def test_each_filter_and_combination(
         assert [r.number for r in iter_requests(session, history.ws, f, batch=2)] == _nums(
             sample, *expected
         )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [pytest.param(fields, id=name) for name, fields, _ in FILTER_CASES]
+    + [pytest.param({"text": "jane"}, id="text"), pytest.param({"text": "@example"}, id="email")],
+)
+def test_the_status_groups_counted_in_one_pass_are_each_groups_own_count(
+    history: History, sample: dict[str, int], fields: dict[str, Any]
+) -> None:
+    f = HistoryFilter(**fields)
+    with history.db.read() as session:
+        together = count_groups(session, history.ws, f, STATUS_GROUPS)
+        each = {
+            key: count_requests(session, history.ws, replace(f, statuses=group))
+            for key, group in STATUS_GROUPS.items()
+        }
+    assert together == each
+    # and each is the number of rows the list shows for that group
+    assert each == {
+        key: len(history.numbers(replace(f, statuses=group)))
+        for key, group in STATUS_GROUPS.items()
+    }
 
 
 SEARCH_CASES: list[tuple[str, tuple[str, ...]]] = [

@@ -8,7 +8,7 @@ CLI import the types they render from here, never from the store.
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import get_args
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ from store.queries import (
     Cursor,
     HistoryFilter,
     Page,
+    count_groups,
     count_requests,
     counts,
     list_requests,
@@ -292,10 +293,7 @@ def list_page(
         waiting: dict[int, set[Status]] = {}
         for request_id, status in message_statuses(session, ids, {s.value for s in PENDING}):
             waiting.setdefault(request_id, set()).add(Status(status))
-        group_counts = {
-            key: count_requests(session, workspace_id, replace(f, statuses=group))
-            for key, group in STATUS_GROUPS.items()
-        }
+        group_counts = count_groups(session, workspace_id, f, STATUS_GROUPS)
     rows = [ListedRequest(r, frozenset(waiting.get(r.id or 0, set()))) for r in page.rows]
     return HistoryPage(rows=rows, next=page.next, prev=page.prev, counts=group_counts)
 
