@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.domain.errors import Conflict, DomainError, InvalidInput
 from bot.domain.numbers import parse_numbers
+from bot.domain.policy import WorkspacePolicy
 from bot.domain.policy_edit import as_display_rows, parse_setting_assignments
 from bot.domain.setting_help import setting_help
 from bot.usecases import history
@@ -124,9 +125,12 @@ def do_list(inv: Invocation) -> None:
         skipped = orders.skipped_lately(inv.workspace_id)
         inv.reply(order_events_reply(orders.recent(inv.workspace_id), skipped=skipped, tz=tz))
         return
-    admin = inv.is_admin()
+    # Read once: who administers (the Delete buttons) and how the page reads its filter.
+    policy = inv.surface.ops.policy(inv.workspace_id)
+    state = PageState(inv.args)
+    admin = inv.is_admin(policy)
     inv.reply(
-        render_list(inv.surface, inv.workspace_id, inv.actor.id, PageState(inv.args), admin=admin)
+        render_list(inv.surface, inv.workspace_id, inv.actor.id, state, admin=admin, policy=policy)
     )
 
 
@@ -274,12 +278,13 @@ def render_list(
     *,
     note: str | None = None,
     admin: bool = False,
+    policy: WorkspacePolicy | None = None,
 ) -> Reply:
     """Read one page of the history for a page state and build it (with Delete for admins).
 
     :raise InvalidInput: the filter text is wrong (the reply names the filter).
     """
-    policy = surface.ops.policy(workspace_id)
+    policy = policy or surface.ops.policy(workspace_id)
     query = parse_list_query(
         state.query, timezone=policy.timezone, user_id=user_id, region=policy.region
     )

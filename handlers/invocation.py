@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
+from bot.domain.policy import WorkspacePolicy
 from bot.usecases.actors import Actor
 from handlers.blocks.common import Reply
 from handlers.surface import Surface
@@ -27,10 +28,11 @@ class Invocation:
     respond: Respond
     client: WebClient
 
-    def is_admin(self) -> bool:
-        """Say whether the person who typed the command may administer the workspace."""
+    def is_admin(self, policy: WorkspacePolicy | None = None) -> bool:
+        """Say whether the person who typed the command may administer the workspace
+        (`policy`: the workspace's settings, when read already)."""
         return self.surface.permissions.is_admin(
-            self.client, self.workspace_id, self.team_id, self.actor.id
+            self.client, self.workspace_id, self.team_id, self.actor.id, policy=policy
         )
 
     def reply(self, reply: Reply) -> None:

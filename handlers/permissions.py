@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain.errors import NotAllowed
+from bot.domain.policy import WorkspacePolicy
 from bot.usecases.review_ops import ReviewOps
 
 log = logging.getLogger(__name__)
@@ -80,12 +81,23 @@ class Permissions:
         if role.guest:
             raise NotAllowed(GUEST_REFUSAL)
 
-    def is_admin(self, client: WebClient, workspace_id: int, team_id: str, user_id: str) -> bool:
-        """Say whether the user administers this workspace (in Slack or in reviewops)."""
+    def is_admin(
+        self,
+        client: WebClient,
+        workspace_id: int,
+        team_id: str,
+        user_id: str,
+        *,
+        policy: WorkspacePolicy | None = None,
+    ) -> bool:
+        """Say whether the user administers this workspace (in Slack or in reviewops);
+        `policy`: the workspace's settings when the caller has read them already."""
         role = self._role(client, team_id, user_id)
         if isinstance(role, str) or role.guest:
             return False  # refuse rather than guess; a guest is never an admin
-        return role.admin or user_id in self.ops.policy(workspace_id).admins
+        if role.admin:
+            return True
+        return user_id in (policy or self.ops.policy(workspace_id)).admins
 
     def _role(self, client: WebClient, team_id: str, user_id: str) -> SlackRole | str:
         """Return the user's role, or the reason Slack could not say it."""

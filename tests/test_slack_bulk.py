@@ -407,3 +407,20 @@ def test_an_admin_lists_a_queued_request_within_slacks_five_menu_options(
     menu = next(b for b in page["blocks"] if b.get("block_id") == "row_1")["accessory"]
     labels = [o["text"]["text"] for o in menu["options"]]
     assert labels == ["Pause", "Cancel", "Reschedule", "Edit", "Details"]
+
+
+def test_the_list_reads_who_administers_from_the_settings_it_reads_once(
+    posted: SlackHarness,
+) -> None:
+    # Not a Slack admin: named in the workspace's `admins` setting, which /reviews list reads
+    # once for both the Delete item and the page's filter.
+    slack = posted
+
+    def menu_of(user: str) -> list[str]:
+        row = next(b for b in listing(slack, user=user)["blocks"] if b.get("block_id") == "row_1")
+        accessory = row["accessory"]  # one action is a button, more an overflow menu
+        return [o["text"]["text"] for o in accessory.get("options", [accessory])]
+
+    assert menu_of(USER) == ["Details"]
+    slack.set_policy(admins=[USER])
+    assert menu_of(USER) == ["Details", "Delete"]
