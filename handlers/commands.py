@@ -298,7 +298,7 @@ def render_list(
     )
     rows = [Row(listed.request, listed.waiting) for listed in page.rows]
     base = PageState(query.text)
-    hint = skipped_hint(surface.ops.orders.skipped_lately(workspace_id))
+    hint = skipped_hint(surface.ops.orders.skipped_lately(workspace_id, policy))
     note = "\n".join(n for n in (note, hint) if n) or None
     return list_reply(
         rows,

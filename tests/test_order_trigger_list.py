@@ -114,3 +114,21 @@ def test_list_orders_before_any_event_says_how_to_set_them_up(slack: SlackHarnes
     assert "No order event yet" in text_of(slack.answer())
     slack.post_command("list", user=ADMIN)
     assert "skipped by the order triggers" not in text_of(slack.answer())
+
+
+def test_the_list_says_nothing_of_skipped_orders_once_no_trigger_can_take_one(
+    slack: SlackHarness,
+) -> None:
+    slack.set_policy(shopify_secret=SECRET, delay="1d")
+    assert deliver(slack, "orders/fulfilled", order(1001), "w1")["outcome"] == "skipped"
+    hint = "1 order was skipped by the order triggers in the last 7 days"
+    slack.post_command("list", user=USER)
+    assert hint in text_of(slack.answer())
+    slack.set_policy(shopify_orders=False)  # the only trigger off: nothing more is taken
+    slack.post_command("list", user=USER)
+    assert "skipped by the order triggers" not in text_of(slack.answer())
+    slack.post_command("list orders", user=USER)  # what it did is still there
+    assert "Skipped in the last 7 days: 1" in text_of(slack.answer())
+    slack.set_policy(shopify_orders=True)
+    slack.post_command("list", user=USER)
+    assert hint in text_of(slack.answer())

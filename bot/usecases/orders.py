@@ -61,6 +61,14 @@ class TriggerOutcome:
     numbers: tuple[int, ...] = ()
 
 
+def takes_orders(policy: WorkspacePolicy) -> bool:
+    """Whether a shop's order event can be taken now: its secret set (the webhook refuses
+    an event it can't verify) and its trigger on."""
+    return bool(policy.shopify_secret and policy.shopify_orders) or bool(
+        policy.stripe_secret and policy.stripe_orders
+    )
+
+
 class OrderTriggers(UseCase):
     """Apply shops' order events to a workspace's requests."""
 
@@ -114,8 +122,14 @@ class OrderTriggers(UseCase):
         with self.db.read() as session:
             return trigger_events.recent(session, workspace_id, limit=limit)
 
-    def skipped_lately(self, workspace_id: int) -> int:
-        """How many orders were skipped in the last week (the list's hint)."""
+    def skipped_lately(self, workspace_id: int, policy: WorkspacePolicy | None = None) -> int:
+        """How many orders were skipped in the last week (the list's hint).
+
+        Given the workspace's settings (`policy`), none without reading when no shop's trigger
+        can take an order now: most workspaces have none, and the list asks at every page.
+        """
+        if policy is not None and not takes_orders(policy):
+            return 0
         since = self.clock.now() - SKIPPED_WINDOW
         with self.db.read() as session:
             return trigger_events.count_since(session, workspace_id, "skipped", since)
