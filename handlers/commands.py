@@ -284,7 +284,7 @@ def render_list(
 
     :raise InvalidInput: the filter text is wrong (the reply names the filter).
     """
-    policy = policy or surface.ops.policy(workspace_id)
+    policy = policy if policy is not None else surface.ops.policy(workspace_id)
     query = parse_list_query(
         state.query, timezone=policy.timezone, user_id=user_id, region=policy.region
     )

@@ -97,7 +97,9 @@ class Permissions:
             return False  # refuse rather than guess; a guest is never an admin
         if role.admin:
             return True
-        return user_id in (policy or self.ops.policy(workspace_id)).admins
+        if policy is None:
+            policy = self.ops.policy(workspace_id)
+        return user_id in policy.admins
 
     def _role(self, client: WebClient, team_id: str, user_id: str) -> SlackRole | str:
         """Return the user's role, or the reason Slack could not say it."""

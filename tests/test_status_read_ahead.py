@@ -29,7 +29,9 @@ def engine(db: Database, clock: FrozenClock) -> Engine:
     return Engine(db, clock, region="FR", cooldown_days=0, reminders=1)
 
 
-def _status_reads(db: Database) -> Iterator[list[str]]:
+@pytest.fixture
+def status_reads(db: Database) -> Iterator[list[str]]:
+    """The message-status reads the database is sent: "batch" (read ahead) or "one"."""
     reads: list[str] = []
 
     def seen(_c: object, _cur: object, statement: str, *_rest: object) -> None:
@@ -41,11 +43,6 @@ def _status_reads(db: Database) -> Iterator[list[str]]:
     event.listen(db.engine, "before_cursor_execute", seen)
     yield reads
     event.remove(db.engine, "before_cursor_execute", seen)
-
-
-@pytest.fixture
-def status_reads(db: Database) -> Iterator[list[str]]:
-    yield from _status_reads(db)
 
 
 def _sending(engine: Engine, count: int) -> list[Claim]:
