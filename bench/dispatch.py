@@ -35,7 +35,7 @@ from bench import speedkit as kit
 
 # One PostgreSQL database per checkout, so two people benchmarking at once do not collide.
 PG_NAME = "dispatch_" + re.sub(r"[^a-z0-9]+", "_", kit.ROOT.name.lower())
-CONCURRENCY = 32  # DISPATCH_CONCURRENCY's default
+CONCURRENCY = 48  # DISPATCH_CONCURRENCY's default
 # Options of every fake Twilio of the run (`--lean-fake`).
 FAKE_OPTIONS: dict[str, Any] = {}
 
