@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import speedkit as kit
+from bot.settings import Settings
 
 # One PostgreSQL database per checkout, so two people benchmarking at once do not collide.
 PG_NAME = "dispatch_" + re.sub(r"[^a-z0-9]+", "_", kit.ROOT.name.lower())
-CONCURRENCY = 48  # DISPATCH_CONCURRENCY's default
+CONCURRENCY: int = Settings.model_fields["dispatch_concurrency"].default  # the product's default
 # Options of every fake Twilio of the run (`--lean-fake`).
 FAKE_OPTIONS: dict[str, Any] = {}
 
