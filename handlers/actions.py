@@ -107,8 +107,13 @@ def show_page(
     user = actor_of(body).id
     state = PageState.decode(str(first_action(body).get("value", "")))
     ws = surface.workspace_id(context)
-    admin = surface.is_admin(client, context, user)
-    reply = render_list(surface, ws, user, state, admin=admin)
+    reply = render_list(
+        surface,
+        ws,
+        user,
+        state,
+        admin=lambda policy: surface.is_admin(client, context, user, policy),
+    )
     respond(replace_original=True, **reply.as_kwargs())
 
 

@@ -66,8 +66,14 @@ def selected(
         if numbers
         else NOTHING_SELECTED
     )
-    admin = surface.is_admin(client, context, actor.id)
-    reply = render_list(surface, ws, actor.id, state, note=note, admin=admin)
+    reply = render_list(
+        surface,
+        ws,
+        actor.id,
+        state,
+        note=note,
+        admin=lambda policy: surface.is_admin(client, context, actor.id, policy),
+    )
     respond(replace_original=True, **reply.as_kwargs())
 
 

@@ -125,12 +125,10 @@ def do_list(inv: Invocation) -> None:
         skipped = orders.skipped_lately(inv.workspace_id)
         inv.reply(order_events_reply(orders.recent(inv.workspace_id), skipped=skipped, tz=tz))
         return
-    # Read once: who administers (the Delete buttons) and how the page reads its filter.
-    policy = inv.surface.ops.policy(inv.workspace_id)
-    state = PageState(inv.args)
-    admin = inv.is_admin(policy)
     inv.reply(
-        render_list(inv.surface, inv.workspace_id, inv.actor.id, state, admin=admin, policy=policy)
+        render_list(
+            inv.surface, inv.workspace_id, inv.actor.id, PageState(inv.args), admin=inv.is_admin
+        )
     )
 
 
@@ -277,14 +275,16 @@ def render_list(
     state: PageState,
     *,
     note: str | None = None,
-    admin: bool = False,
-    policy: WorkspacePolicy | None = None,
+    admin: Callable[[WorkspacePolicy], bool],
 ) -> Reply:
     """Read one page of the history for a page state and build it (with Delete for admins).
 
+    The workspace's settings are read once, for the filter, the skipped-orders line and who
+    administers (`admin`, asked with them).
+
     :raise InvalidInput: the filter text is wrong (the reply names the filter).
     """
-    policy = policy if policy is not None else surface.ops.policy(workspace_id)
+    policy = surface.ops.policy(workspace_id)
     query = parse_list_query(
         state.query, timezone=policy.timezone, user_id=user_id, region=policy.region
     )
@@ -308,6 +308,6 @@ def render_list(
         next_state=PageState(base.query, after=page.next) if page.next else None,
         prev_state=PageState(base.query, before=page.prev) if page.prev else None,
         note=note,
-        admin=admin,
+        admin=admin(policy),
         tz=policy.timezone,
     )

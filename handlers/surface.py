@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot.app import ReviewOpsApp
 from bot.domain.errors import NotAllowed
+from bot.domain.policy import WorkspacePolicy
 from bot.usecases.actors import Actor
 from bot.usecases.feedback import Feedback
 from handlers.blocks.detail import SenderInfo
@@ -69,10 +70,19 @@ class Surface:
             self._workspaces[team_id] = found
         return found
 
-    def is_admin(self, client: WebClient, context: BoltContext, user_id: str) -> bool:
-        """Say whether a Slack user may administer this request's workspace."""
+    def is_admin(
+        self,
+        client: WebClient,
+        context: BoltContext,
+        user_id: str,
+        policy: WorkspacePolicy | None = None,
+    ) -> bool:
+        """Say whether a Slack user may administer this request's workspace (`policy`: its
+        settings, when read already)."""
         team_id = str(context.team_id or "")
-        return self.permissions.is_admin(client, self.workspace_id(context), team_id, user_id)
+        return self.permissions.is_admin(
+            client, self.workspace_id(context), team_id, user_id, policy=policy
+        )
 
     def sender_info(self) -> SenderInfo:
         """Return the deployment's sender defaults, shown where the workspace sets none."""

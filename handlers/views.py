@@ -207,8 +207,13 @@ def filter_submitted(
         return
     parse_list_query(query, timezone=surface.ops.policy(ws).timezone, user_id=user_id)
     ack()
-    admin = surface.is_admin(client, context, user_id)
-    page = render_list(surface, ws, user_id, PageState(query), admin=admin)
+    page = render_list(
+        surface,
+        ws,
+        user_id,
+        PageState(query),
+        admin=lambda policy: surface.is_admin(client, context, user_id, policy),
+    )
     tell(client, meta, user_id, page, replace=True)
 
 
