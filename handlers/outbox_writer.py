@@ -25,7 +25,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
-from bot.domain.policy import stored_policy
+from bot.domain.policy_read import stored_policy
 from bot.domain.status import PENDING, Status
 from bot.usecases.notifier import Change
 from handlers.blocks.card import (

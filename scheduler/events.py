@@ -44,7 +44,7 @@ import requests
 
 from bot.clock import Clock
 from bot.domain.events import given_up, retry_delay, sign
-from bot.domain.policy import stored_policy
+from bot.domain.policy_read import stored_policy
 from bot.metrics import Metrics
 from bot.usecases.setting_secrets import SettingSecrets
 from scheduler.events_http import RefusedAddress, checked_session

@@ -11,8 +11,9 @@ from jinja2 import Environment
 import bot.domain.window as window_module
 from bot.clock import FrozenClock
 from bot.domain.errors import InvalidInput
-from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy import WorkspacePolicy
 from bot.domain.policy_edit import parse_setting_assignments
+from bot.domain.policy_read import stored_policy
 from bot.usecases.inputs import RequestCreate
 from store.db import Database
 from tests.helpers import ALICE, Engine
@@ -78,6 +79,21 @@ def test_a_read_policy_is_the_callers_own_copy() -> None:
     again = stored_policy(stored)
     assert again.admins == ["U0123ABCD"] and again.landing_urls == {}
     assert again == WorkspacePolicy.model_validate(stored)
+
+
+def test_the_same_stored_settings_edited_in_place_are_read_anew() -> None:
+    # A batch reads one workspace's stored dict once per message: read again, it is served
+    # from what it held, unless it changed since (an edit in place).
+    stored = WorkspacePolicy(business_name="Before").model_dump(mode="json")
+    assert stored_policy(stored).business_name == "Before"
+    assert stored_policy(stored).business_name == "Before"
+    stored["business_name"] = "After"
+    stored["admins"] = ["U0123ABCD"]
+    again = stored_policy(stored)
+    assert again.business_name == "After" and again.admins == ["U0123ABCD"]
+    assert again == WorkspacePolicy.model_validate(stored)
+    stored["admins"].append("U0999ZZZZ")  # a nested edit in place, too
+    assert stored_policy(stored).admins == ["U0123ABCD", "U0999ZZZZ"]
 
 
 def test_settings_are_still_validated_when_saved() -> None:

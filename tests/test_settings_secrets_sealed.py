@@ -22,7 +22,8 @@ from sqlmodel import select
 from bot.app import ReviewOpsApp, create_app
 from bot.clock import FrozenClock
 from bot.customer_export import write_customer_json
-from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_read import stored_policy
 from bot.usecases.audit import MASK
 from bot.usecases.inputs import RequestCreate
 from bot.usecases.setting_secrets import SettingSecrets

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import (
@@ -363,27 +361,6 @@ def _domain(func: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 SETTING_KEYS = tuple(WorkspacePolicy.model_fields)
-
-
-def stored_policy(stored: dict[str, Any]) -> WorkspacePolicy:
-    """Read a workspace's stored settings, validated once per distinct stored value.
-
-    Settings are validated when saved; a read (every send, list, webhook) reuses the result.
-    The cache key is the stored value itself, so a change of settings is a new key.
-    """
-    fields = _validated_fields(json.dumps(stored, sort_keys=True, default=str))
-    # A fresh object with its own lists and dicts (of strings): a caller's edit never reaches
-    # the cache.
-    own: dict[str, Any] = {
-        k: v.copy() if isinstance(v, list | dict) else v for k, v in fields.items()
-    }
-    return WorkspacePolicy.model_construct(**own)
-
-
-@lru_cache(maxsize=256)
-def _validated_fields(stored_json: str) -> dict[str, Any]:
-    policy = WorkspacePolicy.model_validate(json.loads(stored_json), context=STORED)
-    return {name: getattr(policy, name) for name in WorkspacePolicy.model_fields}
 
 
 def policy_errors(data: dict[str, Any]) -> dict[str, str]:

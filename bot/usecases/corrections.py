@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from bot.domain import contacts
 from bot.domain.channels import METHOD_LABELS, PHONE_CHANNELS
 from bot.domain.errors import InvalidInput, NotAllowed
-from bot.domain.policy import stored_policy
+from bot.domain.policy_read import stored_policy
 from bot.domain.status import PENDING, Status
 from bot.usecases import loading
 from bot.usecases.actors import Actor

@@ -10,7 +10,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_read import stored_policy
 from bot.usecases import event_log, loading, once
 from bot.usecases.actors import Actor
 from bot.usecases.inputs import RequestCreate

@@ -13,7 +13,8 @@ from datetime import timedelta
 from sqlmodel import col, select
 
 from bot.domain.digest import DigestPeriod, due_period, series_buckets, series_start
-from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_read import stored_policy
 from bot.usecases.history_period import DetailedReport, detailed_report
 from bot.usecases.services import UseCase
 from store import digests

@@ -140,8 +140,7 @@ class Dispatcher:
             # Recorded with the other sends that finished meanwhile, in one transaction.
             recorded = self._recorded.do(Finished(claim, result))
             tracing.annotate(recorded, result)
-        self.metrics.send_seconds.labels(result.provider, outgoing.channel).observe(took)
-        self.metrics.sends.labels(outgoing.channel, result.outcome.value).inc()
+        self.metrics.count_send(result.provider, outgoing.channel, result.outcome.value, took)
         if recorded is not None:
             event_log.send_outcome(recorded, outgoing, result)
         return HandOver.SENT

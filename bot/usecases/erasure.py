@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from bot.domain.channels import PHONE_CHANNELS
 from bot.domain.contacts import mask_contact
 from bot.domain.errors import NotAllowed, NotFound
-from bot.domain.policy import stored_policy
+from bot.domain.policy_read import stored_policy
 from bot.domain.status import HANDED_OVER
 from bot.usecases.actors import Actor
 from bot.usecases.audit import record_audit

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from bot.clock import Clock
 from bot.domain.events import event_type
-from bot.domain.policy import stored_policy
+from bot.domain.policy_read import stored_policy
 from bot.usecases.notifier import Change
 from store.integration_models import EventOutbox
 from store.models import Message, ReviewRequest, Workspace

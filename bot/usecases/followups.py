@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from bot.domain.channels import PHONE_CHANNELS
-from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_read import stored_policy
 from bot.domain.quiet_hours import NeverReachable
 from bot.domain.send_time import earliest_send
 from bot.domain.status import PENDING, REMINDER_STOPS, Status

@@ -27,7 +27,8 @@ from sqlmodel import Session, col, select
 
 from bot.domain.channels import METHOD_LABELS, PHONE_CHANNELS
 from bot.domain.errors import NotFound
-from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_read import stored_policy
 from bot.usecases.actors import Actor
 from bot.usecases.creating import allocate_numbers, consent_record, contact_values, merge_contact
 from bot.usecases.import_plan import OVERRIDE_HINT, Known, ReadyRow, SkipKind, Skipped

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 
 from bot.domain.errors import DomainError, InvalidInput
 from bot.domain.import_file import ImportFile, ImportRow
-from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_read import stored_policy
 from bot.usecases import event_log, loading, once
 from bot.usecases.actors import Actor
 from bot.usecases.audit import record_audit

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from bot.domain.contacts import mask_phone
 from bot.domain.pacing import canonical
-from bot.domain.policy import stored_policy
+from bot.domain.policy_read import stored_policy
 from bot.domain.reports import InboundText, Intent
 from bot.domain.status import HANDED_OVER
 from bot.usecases import event_log

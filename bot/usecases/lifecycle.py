@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
-from bot.domain.policy import stored_policy
+from bot.domain.policy_read import stored_policy
 from bot.domain.send_time import earliest_send
 from bot.domain.status import PENDING, Status
 from bot.domain.timing import slack_date_token

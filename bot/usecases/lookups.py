@@ -9,7 +9,8 @@ from sqlmodel import col, select
 
 from bot.domain import contacts
 from bot.domain.errors import InvalidInput, NotFound
-from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_read import stored_policy
 from bot.domain.send_time import QuietWait, WindowWait, quiet_wait, window_wait
 from bot.domain.status import Status
 from bot.domain.typed_text import control_character_reason

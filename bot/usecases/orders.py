@@ -19,7 +19,8 @@ from sqlmodel import Session
 from bot.domain.contacts import mask_email, mask_phone
 from bot.domain.errors import Conflict, DomainError, InvalidInput
 from bot.domain.orders import SHOP_NAMES, OrderEvent, OrderKind
-from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_read import stored_policy
 from bot.domain.timing import parse_delay
 from bot.usecases import history, loading
 from bot.usecases.actors import Actor

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from bot.compose import Composer
 from bot.delivery.base import OutgoingMessage
 from bot.domain.errors import DomainError
-from bot.domain.policy import policy_errors, stored_policy
+from bot.domain.policy import policy_errors
+from bot.domain.policy_read import stored_policy
 from bot.domain.send_time import earliest_send
 from store.models import Message, ReviewRequest, Workspace
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from bot.domain.errors import InvalidInput, NotFound
-from bot.domain.policy import WorkspacePolicy, stored_policy
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_read import stored_policy
 from bot.usecases.actors import Actor
 from bot.usecases.audit import record_audit, setting_changes
 from bot.usecases.services import Services, UseCase
