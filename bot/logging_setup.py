@@ -97,6 +97,10 @@ def configure(
     handler.addFilter(RedactUrls())
     root.addHandler(handler)
     root.setLevel(level)
+    # No line we print names its source line or thread: don't look them up for every record
+    # (the logging HOWTO's "Optimization"; a worker logs a line per message it sends).
+    logging._srcfile = None
+    logging.logThreads = False
     library_level = logging.DEBUG if level == "DEBUG" else logging.WARNING
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(library_level)

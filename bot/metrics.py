@@ -184,6 +184,24 @@ class Metrics:
             clock = clock or SystemClock()
             self.registry.register(QueueCollector(db, clock))
             self.registry.register(SenderCollector(db, clock))
+        self._send_series: dict[tuple[str, str, str], tuple[Histogram, Counter]] = {}
+
+    def count_send(self, provider: str, channel: str, outcome: str, seconds: float) -> None:
+        """Count one send by its outcome, and how long its provider took.
+
+        Each series is looked up once (a few providers, channels and outcomes): `labels()`
+        checks and locks on every call, which cost more than the count itself, per message.
+        """
+        series = self._send_series.get((provider, channel, outcome))
+        if series is None:
+            series = (
+                self.send_seconds.labels(provider, channel),
+                self.sends.labels(channel, outcome),
+            )
+            self._send_series[(provider, channel, outcome)] = series
+        took, sends = series
+        took.observe(seconds)
+        sends.inc()
 
 
 SEND_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

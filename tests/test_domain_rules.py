@@ -17,6 +17,7 @@ from bot.domain.policy_edit import parse_setting_assignments
 from bot.domain.status import RANK, TERMINAL, Status, advance, keep_error, request_status
 from bot.domain.timing import parse_delay, parse_when
 from bot.domain.window import next_allowed, parse_window
+from tests.fakes.twilio_api import num_segments
 
 # --- status machine --------------------------------------------------------------------------
 
@@ -247,6 +248,19 @@ def test_segments_gsm_and_ucs2() -> None:
     assert templating.sms_segments("é" * 70).encoding == "GSM-7"
     assert templating.sms_segments("ł" * 70) == templating.SegmentInfo("UCS-2", 1, 70)
     assert templating.sms_segments("ł" * 71).segments == 2
+
+
+def test_segments_count_extension_characters_twice() -> None:
+    assert templating.sms_segments("{" * 80) == templating.SegmentInfo("GSM-7", 1, 80)
+    assert templating.sms_segments("{" * 80 + "a").segments == 2  # 161 septets
+    assert templating.sms_segments("a]" * 51).segments == 1  # 153 septets, one segment
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.sampled_from("aZ9 @£{}[]~|€^\\\fé\nłç😀"), max_size=400))
+def test_segments_match_the_carriers_count(text: str) -> None:
+    # The fake Twilio's count is written apart from ours, as carriers count.
+    assert templating.sms_segments(text).segments == (num_segments(text) if text else 0)
 
 
 def test_html_email_escapes_customer_values() -> None:
