@@ -10,7 +10,7 @@ from jinja2 import Environment
 
 import bot.domain.window as window_module
 from bot.clock import FrozenClock
-from bot.domain.errors import InvalidInput
+from bot.domain.errors import InvalidInput, NotFound
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.policy_edit import parse_setting_assignments
 from bot.domain.policy_read import stored_policy
@@ -69,6 +69,15 @@ def test_a_settings_change_reaches_the_next_send(db: Database, clock: FrozenCloc
     out = engine.console_out.getvalue()
     assert "First C0" in out and "Then C0" in out
     assert engine.ops.policy(engine.ws).sms_template == "Then {{ name }}"
+
+
+def test_the_settings_of_a_workspace_that_does_not_exist_are_refused(
+    db: Database, clock: FrozenClock
+) -> None:
+    engine = Engine(db, clock, region="US", business_name="Ours")
+    assert engine.ops.policy(engine.ws).business_name == "Ours"
+    with pytest.raises(NotFound, match="That workspace doesn't exist"):
+        engine.ops.policy(engine.ws + 1000)
 
 
 def test_a_read_policy_is_the_callers_own_copy() -> None:

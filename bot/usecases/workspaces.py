@@ -7,6 +7,7 @@ from sqlmodel import col, select
 from bot.domain.errors import InvalidInput, NotFound
 from bot.domain.policy import WorkspacePolicy
 from bot.domain.policy_read import stored_policy
+from bot.usecases import loading
 from bot.usecases.actors import Actor
 from bot.usecases.audit import record_audit, setting_changes
 from bot.usecases.services import Services, UseCase
@@ -97,11 +98,12 @@ class Workspaces(UseCase):
         return self.ensure_workspace("local", "")
 
     def policy(self, workspace_id: int) -> WorkspacePolicy:
+        """Return a workspace's settings, validated.
+
+        :raise NotFound: no such workspace.
+        """
         with self.db.read() as session:
-            workspace = session.get(Workspace, workspace_id)
-            if workspace is None:
-                raise NotFound("That workspace doesn't exist.")
-            return stored_policy(workspace.policy)
+            return stored_policy(loading.stored_settings(session, workspace_id))
 
     def update_policy(self, workspace_id: int, policy: WorkspacePolicy, actor: Actor) -> None:
         """Store a workspace's validated settings, whole, its secrets sealed (with keys).
