@@ -86,6 +86,22 @@ def test_a_send_logs_created_and_sent_masked_with_its_fields(
     assert not [r for r in caplog.records if r.name.startswith("twilio")]
 
 
+def test_at_debug_the_twilio_sdk_still_logs_each_request_without_its_credentials(
+    web: Web, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Our client skips the SDK's request dump only while nobody would see it.
+    logging_setup.configure("DEBUG")
+    caplog.set_level(logging.DEBUG)
+    web.create(phone=PHONE)
+    web.send_all()
+
+    dump = [r.getMessage() for r in caplog.records if r.name == "twilio.http_client"]
+    assert "-- BEGIN Twilio API Request --" in dump
+    assert any(m.startswith("POST Request: ") and "/Messages.json" in m for m in dump)
+    assert any(m.startswith("Response Status Code: 201") for m in dump)
+    assert not [m for m in dump if "authorization" in m.lower()]
+
+
 def test_a_refused_number_logs_the_code_and_reason(
     web: Web, caplog: pytest.LogCaptureFixture
 ) -> None:

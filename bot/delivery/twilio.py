@@ -116,6 +116,18 @@ class RedirectingHttpClient(TwilioHttpClient):
         """Return this thread's last HTTP response, if the last request got one."""
         return getattr(self._local, "last_response", None)
 
+    # The SDK formats every header of each request and response for its INFO lines, printed
+    # or not (logging_setup keeps "twilio.http_client" at WARNING): only when they would be.
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        """Log the request as the SDK does, when its INFO lines are printed."""
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_request(kwargs)
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        """Log the response as the SDK does, when its INFO lines are printed."""
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_response(status_code, response)
+
 
 def _not_sent(exc: requests.RequestException) -> bool:
     # True only when the failure happened while connecting: no byte of the request left us.
