@@ -49,20 +49,23 @@ class Journal:
         message: Message | None = None,
         detail: dict[str, Any] | None = None,
         dedup_key: str | None = None,
-    ) -> Event:
-        """Append an event to the request's log."""
-        event = Event(
-            workspace_id=request.workspace_id,
-            request_id=request.id,
-            message_id=message.id if message else None,
-            kind=kind,
-            actor=actor.id,
-            at=now,
-            detail={"actor_name": actor.name, **(detail or {})},
-            dedup_key=dedup_key,
-        )
-        session.add(event)
-        return event
+    ) -> None:
+        """Append an event to the request's log (held for one insert in `events_together`)."""
+        row = {
+            "workspace_id": request.workspace_id,
+            "request_id": request.id,
+            "message_id": message.id if message else None,
+            "kind": kind,
+            "actor": actor.id,
+            "at": now,
+            "detail": {"actor_name": actor.name, **(detail or {})},
+            "dedup_key": dedup_key,
+        }
+        held = sql.held_events(session)
+        if held is not None:
+            held.append(row)
+        else:
+            session.add(Event(**row))
 
     def notify(self, session: Session, request: ReviewRequest, change: Change) -> None:
         """Tell the team about a change (an outbox row written in this transaction)."""
@@ -74,6 +77,7 @@ class Journal:
 
     refresh = staticmethod(refresh_status)
     statuses_read_ahead = staticmethod(sql.statuses_read_ahead)
+    events_together = staticmethod(sql.events_together)
 
     # --- requests and messages --------------------------------------------------------------
 

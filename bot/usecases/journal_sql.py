@@ -182,6 +182,32 @@ REQUESTS, MESSAGES, EVENTS = (
     cast(Table, model.__table__)  # type: ignore[union-attr]
     for model in (ReviewRequest, Message, Event)
 )
+# session.info key: the event rows a batch recorded, inserted when the batch ends.
+_EVENTS_HELD = "reviewops.events_held"
+
+
+@contextmanager
+def events_together(session: Session) -> Iterator[None]:
+    """Insert the events recorded in this block in one statement when it ends (the
+    dispatcher's record of a batch), not each as an ORM object of its own.
+
+    On SQLite the ORM inserts event rows one statement each (it reads each new id back; no
+    row needs it). Nothing in the block may read them back; if it raises, none is written.
+    """
+    held: list[dict[str, Any]] = []
+    session.info[_EVENTS_HELD] = held
+    try:
+        yield
+    finally:
+        session.info.pop(_EVENTS_HELD, None)
+    if held:
+        session.execute(insert(EVENTS), held)
+
+
+def held_events(session: Session) -> list[dict[str, Any]] | None:
+    """The rows of an `events_together` block open on this session, else None."""
+    held: list[dict[str, Any]] | None = session.info.get(_EVENTS_HELD)
+    return held
 
 
 def open_many(

@@ -73,9 +73,12 @@ class Recording:
 
         def together(items: Sequence[Finished]) -> list[Recorded | None]:
             held = self._held(session, items)
-            # Each record refreshes its request's status: their messages read in one query.
-            with self.journal.statuses_read_ahead(
-                session, {r.id or 0 for _, r, _ in held.values()}
+            # Each record refreshes its request's status: their messages read in one query;
+            # and writes events: inserted in one statement at the end.
+            requests = {r.id or 0 for _, r, _ in held.values()}
+            with (
+                self.journal.statuses_read_ahead(session, requests),
+                self.journal.events_together(session),
             ):
                 return [self.record(session, f, held.get(f.claim.message_id), now) for f in items]
 
