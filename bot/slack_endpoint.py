@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from flask import Request, Response
 from slack_bolt import App, BoltContext, BoltRequest
@@ -62,16 +62,27 @@ class SlackEndpoint:
                 extra=event_log.fields("webhook.refused", source="slack", reason="malformed"),
             )
             return Response("malformed payload\n", status=400, mimetype="text/plain")
+        # Made empty, then given the body as read above: Bolt would parse it again (a button's
+        # payload carries its whole message), and its own reading loses a command whose text
+        # says "payload". Its signature check reads `raw_body`.
         bolt_request = BoltRequest(
-            body=body.decode("utf-8"),
+            body="",
             query=request.query_string.decode("utf-8", "replace"),
-            headers={name: request.headers.getlist(name) for name in request.headers.keys()},
+            headers=_headers(request),
         )
-        # The body as read above (Bolt's own reading loses a command whose text says "payload").
+        bolt_request.raw_body = body.decode("utf-8")
         bolt_request.body = data
         bolt_request.context = build_context(BoltContext({}), data)
         with tracing.span("reviewops.slack_request", **_what(data)):
             return to_flask_response(self.bolt.dispatch(bolt_request))
+
+
+def _headers(request: Request) -> dict[str, str | Sequence[str]]:
+    """Each header's values by name, read in one pass over the request's headers."""
+    found: dict[str, list[str]] = {}
+    for name, value in request.headers.items():
+        found.setdefault(name, []).append(value)
+    return cast(dict[str, str | Sequence[str]], found)
 
 
 def _what(data: dict[str, Any]) -> dict[str, Any]:
