@@ -23,9 +23,18 @@ def workspace(session: Session, workspace_id: int) -> Workspace:
     return workspace
 
 
-# Built once, so its cache key is too: a list, a modal and a webhook read settings first, and
-# building the statement (Session.get's) cost more than running it.
+# Built once, so their cache keys are too: every button and command reads with them, and
+# building a statement cost more CPU than running it (py-spy of `serve`: a click on a card).
 _STORED_SETTINGS = select(Workspace.policy).where(col(Workspace.id) == bindparam("workspace_id"))
+_REQUEST_NUMBERED = select(ReviewRequest).where(
+    col(ReviewRequest.workspace_id) == bindparam("workspace_id"),
+    col(ReviewRequest.number) == bindparam("number"),
+)
+_MESSAGES_OF = (
+    select(Message)
+    .where(col(Message.request_id) == bindparam("request_id"))
+    .order_by(col(Message.id))
+)
 
 
 def stored_settings(session: Session, workspace_id: int) -> dict[str, Any]:
@@ -47,11 +56,8 @@ def request(
 
     :raise NotFound: no such request (or it was deleted and deleted ones are not wanted).
     """
-    found = session.exec(
-        select(ReviewRequest).where(
-            ReviewRequest.workspace_id == workspace_id, ReviewRequest.number == number
-        )
-    ).first()
+    params = {"workspace_id": workspace_id, "number": number}
+    found = session.exec(_REQUEST_NUMBERED, params=params).first()
     if found is None or (found.deleted_at is not None and not include_deleted):
         raise NotFound(f"There is no request #{number}.")
     return found
@@ -59,11 +65,7 @@ def request(
 
 def messages(session: Session, request: ReviewRequest) -> list[Message]:
     """Return a request's messages, oldest first."""
-    return list(
-        session.exec(
-            select(Message).where(Message.request_id == request.id).order_by(col(Message.id))
-        ).all()
-    )
+    return list(session.exec(_MESSAGES_OF, params={"request_id": request.id}).all())
 
 
 def pending_messages(session: Session, request: ReviewRequest) -> list[Message]:
