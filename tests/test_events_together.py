@@ -14,11 +14,11 @@ from sqlmodel import col, select
 from bot.clock import FrozenClock
 from bot.delivery.base import Outcome, SendResult
 from bot.usecases.dispatcher import Claim
-from bot.usecases.inputs import RequestCreate
 from bot.usecases.recording import Finished
 from store.db import Database
 from store.models import Event, Message, ReviewRequest
-from tests.helpers import ALICE, Engine
+from tests.helpers import Engine
+from tests.test_status_read_ahead import _sending
 
 
 @pytest.fixture
@@ -38,15 +38,6 @@ def event_inserts(db: Database) -> Iterator[list[str]]:
     event.listen(db.engine, "before_cursor_execute", seen)
     yield inserts
     event.remove(db.engine, "before_cursor_execute", seen)
-
-
-def _sending(engine: Engine, count: int) -> list[Claim]:
-    for i in range(count):
-        phone = f"+3361555{7100 + i:04d}"
-        engine.ops.create(engine.ws, RequestCreate(name=f"C{i}", phone=phone, method="sms"), ALICE)
-    claims = engine.dispatcher.claim_due()
-    assert all(engine.dispatcher.start_all(claims))
-    return claims
 
 
 def _sent(claim: Claim) -> Finished:
