@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, func, or_
+from sqlalchemy import ColumnElement, Integer, bindparam, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -328,13 +328,16 @@ def message_statuses(
     """Return (request id, status) for the requests' messages that are in one of `statuses`."""
     if not request_ids:
         return []
-    rows = session.exec(
-        select(Message.request_id, Message.status).where(
-            col(Message.request_id).in_(list(request_ids)),
-            col(Message.status).in_(sorted(statuses)),
-        )
-    ).all()
+    params = {"request_ids": list(request_ids), "statuses": sorted(statuses)}
+    rows = session.execute(_MESSAGE_STATUSES, params).all()
     return [(request_id, status) for request_id, status in rows]
+
+
+# Built once (every list page reads it): its cache key is not computed again for each page.
+_MESSAGE_STATUSES = sa_select(col(Message.request_id), col(Message.status)).where(
+    col(Message.request_id).in_(bindparam("request_ids", expanding=True)),
+    col(Message.status).in_(bindparam("statuses", expanding=True)),
+)
 
 
 # --- one customer's history (the per-customer view) ------------------------------------------
