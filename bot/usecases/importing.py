@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from bot.domain.errors import DomainError, InvalidInput
 from bot.domain.import_file import ImportFile, ImportRow
 from bot.domain.policy import WorkspacePolicy
-from bot.domain.policy_read import stored_policy
 from bot.usecases import event_log, loading, once
 from bot.usecases.actors import Actor
 from bot.usecases.audit import record_audit
@@ -106,7 +105,7 @@ class Importing(UseCase):
         """
         now = self.clock.now()
         with self.db.read() as session:
-            policy = stored_policy(loading.workspace(session, workspace_id).policy)
+            policy = loading.policy(session, workspace_id)
             require_consent(policy, RequestCreate(consent=options.consent))
             plan = ImportPlan(total=len(file.rows), currency=policy.currency)
             parsed = self._typed_rows(file.rows, options, policy, plan, now)

@@ -10,7 +10,6 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
-from bot.domain.policy_read import stored_policy
 from bot.domain.send_time import earliest_send
 from bot.domain.status import PENDING, Status
 from bot.domain.timing import slack_date_token
@@ -147,7 +146,7 @@ class Lifecycle(UseCase):
             raise InvalidInput("That time has already passed.", field="when")
         with self.db.write() as session:
             request = loading.request(session, workspace_id, number)
-            policy = stored_policy(loading.workspace(session, workspace_id).policy)
+            policy = loading.policy(session, workspace_id)
             pending = loading.pending_messages(session, request)
             if not pending:
                 raise NotAllowed(loading.why_not(session, request, "rescheduled"))

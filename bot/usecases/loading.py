@@ -8,6 +8,8 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot.domain.errors import NotFound
+from bot.domain.policy import WorkspacePolicy
+from bot.domain.policy_read import stored_policy
 from bot.domain.status import PENDING, Status, request_status
 from store.models import Message, ReviewRequest, Workspace
 
@@ -37,8 +39,8 @@ _MESSAGES_OF = (
 )
 
 
-def stored_settings(session: Session, workspace_id: int) -> dict[str, Any]:
-    """Return a workspace's stored settings, without loading the rest of its row.
+def policy(session: Session, workspace_id: int) -> WorkspacePolicy:
+    """Return a workspace's settings, validated, without loading the rest of its row.
 
     :raise NotFound: no such workspace.
     """
@@ -46,7 +48,7 @@ def stored_settings(session: Session, workspace_id: int) -> dict[str, Any]:
     if found is None:
         raise NotFound("That workspace doesn't exist.")
     stored: dict[str, Any] = found[0]
-    return stored
+    return stored_policy(stored)
 
 
 def request(

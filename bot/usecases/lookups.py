@@ -10,7 +10,6 @@ from sqlmodel import col, select
 from bot.domain import contacts
 from bot.domain.errors import InvalidInput, NotFound
 from bot.domain.policy import WorkspacePolicy
-from bot.domain.policy_read import stored_policy
 from bot.domain.send_time import QuietWait, WindowWait, quiet_wait, window_wait
 from bot.domain.status import Status
 from bot.domain.typed_text import control_character_reason
@@ -37,7 +36,7 @@ class Lookups(UseCase):
                 ).all()
             )
             contact = session.get(Contact, request.contact_id) if request.contact_id else None
-            policy = stored_policy(loading.workspace(session, workspace_id).policy)
+            policy = loading.policy(session, workspace_id)
             paced = paced_waits(session, messages)
             now = self.clock.now()
             quiet = quiet_waits(messages, policy, now)
@@ -62,7 +61,7 @@ class Lookups(UseCase):
         if problem:  # a NUL is refused by PostgreSQL: say so here, never a crash in the query
             raise InvalidInput(f"The customer to show {problem}.", field="customer")
         with self.db.read() as session:
-            policy = stored_policy(loading.workspace(session, workspace_id).policy)
+            policy = loading.policy(session, workspace_id)
             region = policy.region or self.default_region
             if "@" in text:
                 email = contacts.normalize_email(text)

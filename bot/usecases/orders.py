@@ -20,7 +20,6 @@ from bot.domain.contacts import mask_email, mask_phone
 from bot.domain.errors import Conflict, DomainError, InvalidInput
 from bot.domain.orders import SHOP_NAMES, OrderEvent, OrderKind
 from bot.domain.policy import WorkspacePolicy
-from bot.domain.policy_read import stored_policy
 from bot.domain.timing import parse_delay
 from bot.usecases import history, loading
 from bot.usecases.actors import Actor
@@ -143,7 +142,7 @@ class OrderTriggers(UseCase):
         earlier = [r.number for r in history.latest(self.db, workspace_id, asked, limit=1).rows]
         key = f"order:{event.source}:{event.event_id}"
         with self.db.read() as session:
-            policy = stored_policy(loading.workspace(session, workspace_id).policy)
+            policy = loading.policy(session, workspace_id)
             # This event's own request, made by a delivery that stopped before settling.
             mine = creation_keys.request_number(session, workspace_id, key)
         if mine is not None:

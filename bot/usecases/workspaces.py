@@ -103,7 +103,7 @@ class Workspaces(UseCase):
         :raise NotFound: no such workspace.
         """
         with self.db.read() as session:
-            return stored_policy(loading.stored_settings(session, workspace_id))
+            return loading.policy(session, workspace_id)
 
     def update_policy(self, workspace_id: int, policy: WorkspacePolicy, actor: Actor) -> None:
         """Store a workspace's validated settings, whole, its secrets sealed (with keys).
