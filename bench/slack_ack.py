@@ -5,7 +5,8 @@ gets a request card (its first button is what the benchmark presses), then a bac
 queued requests is made due and, while the server's scheduler sends it, signed requests are
 fired exactly as Slack sends them: `/reviews list`, `/reviews help` and a button click on
 the card, at 10 and 50 concurrent clients. Reported: the HTTP answer time (Slack needs it
-within 3 s) p50/p95/p99/max. Baseline in the same run, same server, same concurrency:
+within 3 s) p50/p95/p99/max, and how long after its request each answer posted to its
+response_url reached the fake Slack (what the person waits for; wall clocks of one machine). Baseline in the same run, same server, same concurrency:
 GET /healthz (a database round trip, no Slack work). The summary checks issue 11's targets:
 each ack's p99 at most 2x the /healthz p99 of the same run, and under 100 ms (that one only
 means something on a quiet machine). `serve` runs its scheduler in a process of its own and
@@ -18,6 +19,7 @@ WEB_CONCURRENCY web workers (default: the cores but one); `--web-concurrency` se
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -104,20 +106,38 @@ def main() -> None:
         def healthz(session: Any, i: int) -> Any:
             return session.get(f"{stack.base}/healthz", timeout=30)
 
-        def prepared(bodies: list[str]) -> Any:
+        started: dict[str, float] = {}  # response_url -> when its request left (wall clock)
+
+        def prepared(bodies: list[str], urls: list[str]) -> Any:
             signed = [(b, kit.slack_headers(b)) for b in bodies]
 
             def send(session: Any, i: int) -> Any:
                 body, headers = signed[i]
+                started[urls[i]] = time.time()
                 return session.post(events, data=body.encode(), headers=headers, timeout=30)
 
             return send
+
+        def answer_times(urls: set[str]) -> str:
+            """How long after its request each answer reached its response_url."""
+            posted = stack.slack.call("response_url_first_posts")
+            lags = [posted[u] - started[u] for u in urls if u in posted]
+            if not lags:
+                return "-"
+            return (
+                f"p50 {kit.pct(lags, 50) * 1000:.0f} p95 {kit.pct(lags, 95) * 1000:.0f} "
+                f"max {max(lags) * 1000:.0f} ms"
+            )
 
         def slash(text: str) -> Any:
             urls = stack.slack.call("new_response_url", repeat=per_target)
             triggers = stack.slack.call("issue_trigger_id", repeat=per_target)
             return prepared(
-                [urlencode(kit.slash_form(text, u, t)) for u, t in zip(urls, triggers, strict=True)]
+                [
+                    urlencode(kit.slash_form(text, u, t))
+                    for u, t in zip(urls, triggers, strict=True)
+                ],
+                urls,
             )
 
         def click() -> Any:
@@ -127,10 +147,12 @@ def main() -> None:
                 [
                     urlencode({"payload": kit.button_payload(button, block_id, card, u, t)})
                     for u, t in zip(urls, triggers, strict=True)
-                ]
+                ],
+                urls,
             )
 
         summary: list[tuple[int, str, float, float]] = []
+        seen: set[str] = set()
         for level in levels:
             print(f"\n## {level} concurrent clients")
             targets = [
@@ -148,12 +170,15 @@ def main() -> None:
                 kit.log(f"slack_ack: {label} x{per_target} at {level}")
                 latencies, statuses, wall = kit.fire(send, per_target, level)
                 sent = stack.sent_count() - before
-                answers = "-"
+                answers = lag = "-"
+                mine = set(started) - seen
+                seen.update(mine)
                 if label.startswith(("/", "button")):
                     kit.wait_until(
                         lambda a=answered: stack.slack_answers() - a >= per_target, 15, step=0.5
                     )
                     answers = f"{stack.slack_answers() - answered}/{per_target}"
+                    lag = answer_times(mine)
                 p95, p99 = kit.pct(latencies, 95), kit.pct(latencies, 99)
                 if baseline_p95 is None or baseline_p99 is None:
                     baseline_p95, baseline_p99 = p95, p99
@@ -163,7 +188,7 @@ def main() -> None:
                     kit.latency_row(label, latencies)
                     + f"  p95 x{p95 / baseline_p95:.1f} p99 x{p99 / baseline_p99:.1f} baseline"
                     + f"  {per_target / wall:.0f} req/s  HTTP {dict(statuses)}"
-                    + f"  answers seen {answers}  backlog sent meanwhile: {sent}"
+                    + f"  answers seen {answers} (response_url posts {lag})  backlog sent meanwhile: {sent}"
                     + f"  serve ERROR log lines: {server.error_lines() - errors}"
                 )
         print_summary(summary)

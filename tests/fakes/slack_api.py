@@ -367,6 +367,15 @@ class FakeSlack:
             self._response_urls[rid] = {"issued": self.clock(), "uses": 0}
             return f"{self.base_url}/response/{rid}"
 
+    def response_url_first_posts(self) -> dict[str, float]:
+        """When each response_url was first posted to (wall clock, for answer times)."""
+        with self._lock:
+            return {
+                f"{self.base_url}/response/{rid}": state["first_post"]
+                for rid, state in self._response_urls.items()
+                if "first_post" in state
+            }
+
     def fail_next(
         self,
         method: str,
@@ -575,6 +584,7 @@ class FakeSlack:
                 if not isinstance(payload, dict):
                     return _text_answer(400, "invalid_payload")
                 state["uses"] += 1
+                state.setdefault("first_post", time.time())
                 self.responses.append({**payload, "url": f"{self.base_url}/response/{rid}"})
                 return _text_answer(200, "ok")
             finally:
