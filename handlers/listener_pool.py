@@ -9,6 +9,13 @@ carries on. Two limits keep acks quick under load:
 - the pool is large, so a new listener rarely waits behind older ones for a thread;
 - after its ack, a listener waits for one of a few slots before its slow part, so a burst of
   expensive answers (a list page each) can't crowd the acks of new requests out of the GIL.
+
+An acked listener waits for its slot on a thread of its own, so the pool's size is how many
+answers a process can owe at once: a burst of up to that many commands is acked at once and
+answered at the rate the process builds answers (about 100 list pages a second on a 2-core
+machine that is also sending). Past it, a new request waits for a thread and, at
+`ack_wait`, gets an empty ack. A waiting thread costs about 30 KB; the threads a burst
+starts stay in the pool.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from slack_bolt.context import BoltContext
 log = logging.getLogger(__name__)
 
 LISTENER_POOL = "reviewops_listener_pool"  # the Bolt context key that holds the pool
-POOL_THREADS = 128  # listeners alive at once per process, most of them waiting for a slot
+POOL_THREADS = 512  # listeners alive at once per process, most of them waiting for a slot
 AFTER_ACK_SLOTS = 2  # listeners doing their slow part at once per process (GIL share)
 ACK_WAIT_SECONDS = 2.5  # Slack gives up after 3 s: past this, answer an empty ack anyway
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -138,3 +138,29 @@ def test_a_listener_that_does_not_ack_in_time_gets_an_empty_ack_and_carries_on()
     release.set()
     assert done.wait(timeout=30)
     pool.close()
+
+
+def test_past_its_threads_the_pool_acks_a_new_listener_empty_and_runs_it_when_one_frees() -> None:
+    pool = ListenerPool(threads=2, after_ack=1, ack_wait=0.05)
+    release = threading.Event()
+    ran: list[int] = []
+
+    def holding(n: int) -> Callable[[Ack], None]:
+        def listener(acking: Ack) -> None:
+            ran.append(n)
+            acking(text=f"answer {n}")  # then holds the slot, or waits for it, on its thread
+            release.wait(timeout=30)
+
+        return listener
+
+    acks = [Ack() for _ in range(3)]
+    for n, ack in enumerate(acks):
+        pool.run(ack, holding(n))
+
+    # The first two acked themselves (one holds the slot, one waits for it on its thread);
+    # the third found no thread: Slack got an empty ack, and the listener has not started.
+    assert [a.response.body if a.response else None for a in acks] == ["answer 0", "answer 1", ""]
+    assert ran == [0, 1]
+    release.set()
+    pool.close()
+    assert ran == [0, 1, 2]  # run once a thread was free
