@@ -33,10 +33,10 @@ from sqlmodel import select
 from bench import seed as seeding
 from bot.domain.contacts import phone_search
 from store.db import Database
+from store.filter_sql import HistoryFilter
 from store.models import ReviewRequest, Workspace
 from store.queries import (
     Cursor,
-    HistoryFilter,
     Page,
     counts,
     list_requests,

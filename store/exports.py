@@ -15,8 +15,8 @@ from typing import NamedTuple
 from sqlalchemy import select, tuple_
 from sqlmodel import Session, col
 
+from store.filter_sql import HistoryFilter, conditions
 from store.models import ReviewRequest
-from store.queries import HistoryFilter, conditions
 
 BATCH = 5000
 

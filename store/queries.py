@@ -5,39 +5,26 @@ from __future__ import annotations
 import base64
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, bindparam, func, or_
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from store.filter_sql import (
+    HistoryFilter,
+    conditions,
+    filter_params,
+    unbound_conditions,
+    where_of,
+)
 from store.models import Contact, Event, Message, ReviewRequest
-from store.search import PROBE_LIMIT, PlanHints, Search, TextSearch, Unindexed
+from store.search import PROBE_LIMIT, PlanHints
 
 FAILED_STATUSES = ("failed", "undelivered")
-
-
-@dataclass(frozen=True)
-class HistoryFilter:
-    """What the team wants to see of the history; every field narrows it."""
-
-    statuses: frozenset[str] = frozenset()
-    channel: str | None = None  # sms, whatsapp, email: the requests that went by it
-    created_by: str | None = None
-    review_type: str | None = None
-    reference: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None  # exclusive
-    sent_from: datetime | None = None
-    sent_to: datetime | None = None  # exclusive
-    text: str | None = None  # name, email or phone: prefix or substring
-    # The text read as a phone number (bot.domain.contacts.phone_search, workspace region):
-    phone: str | None = None  # the whole number in E.164
-    phone_prefix: str | None = None  # the start of one ("06 10" in FR is "+33610")
-    contact_id: int | None = None
-    import_id: int | None = None  # the CSV import the requests came from
 
 
 @dataclass(frozen=True)
@@ -68,67 +55,6 @@ class Page:
     filters: HistoryFilter = field(default_factory=HistoryFilter)
 
 
-# A request's channel column names every channel it went by ("sms+email" is both).
-CHANNEL_VALUES: dict[str, tuple[str, ...]] = {
-    "sms": ("sms", "sms+email"),
-    "whatsapp": ("whatsapp",),
-    "email": ("email", "sms+email"),
-}
-# A request is always created before it is sent; the margin only absorbs clock skew between
-# workers. It bounds created_at from a sent date, so a sent range walks the created index.
-SENT_AFTER_CREATED_SLACK = timedelta(days=1)
-
-
-def conditions(
-    workspace_id: int, f: HistoryFilter, *, hints: PlanHints | None = None
-) -> list[ColumnElement[bool]]:
-    """Translate a filter into SQL conditions on review_request.
-
-    `hints` (from `plan_hints`) picks the faster SQLite plan for a page; any hints give the
-    same rows.
-    """
-    hints = hints or PlanHints()
-    r = ReviewRequest
-    # Given the few ids a text matches, SQLite must read them by id: without statistics
-    # (no ANALYZE) it would rather walk the workspace's whole created_at index.
-    workspace: Any = col(r.workspace_id) if hints.text_ids is None else Unindexed(r.workspace_id)
-    where: list[ColumnElement[bool]] = [
-        workspace == workspace_id,
-        col(r.deleted_at).is_(None),
-    ]
-    if f.statuses:
-        where.append(col(r.status).in_(sorted(f.statuses)))
-    if f.channel:
-        where.append(col(r.channel).in_(CHANNEL_VALUES.get(f.channel, (f.channel,))))
-    if f.created_by:
-        where.append(col(r.created_by) == f.created_by)
-    if f.review_type:
-        where.append(col(r.review_type) == f.review_type)
-    if f.reference:
-        where.append(col(r.reference) == f.reference)
-    if f.created_from:
-        where.append(col(r.created_at) >= f.created_from)
-    if f.created_to:
-        where.append(col(r.created_at) < f.created_to)
-    # With many sent in the range, "+sent_at" makes SQLite walk the created_at index (bounded
-    # below) rather than sort the whole range.
-    sent_at: Any = Unindexed(col(r.sent_at)) if hints.sent_many else col(r.sent_at)
-    if f.sent_from:
-        where.append(sent_at >= f.sent_from)
-    if f.sent_to:
-        where.append(sent_at < f.sent_to)
-        if f.created_to is None or f.created_to > f.sent_to + SENT_AFTER_CREATED_SLACK:
-            where.append(col(r.created_at) < f.sent_to + SENT_AFTER_CREATED_SLACK)
-    if f.import_id is not None:
-        where.append(col(r.import_id) == f.import_id)
-    if f.contact_id is not None:
-        where.append(col(r.contact_id) == f.contact_id)
-    search = Search.of(f.text, f.phone, f.phone_prefix)
-    if search is not None:
-        where.append(TextSearch(search, hints))
-    return where
-
-
 # PostgreSQL's estimate for ILIKE '%...%' is good for a word, and often ten times too high for
 # a longer text (a full name, an email, a phone), where it then walks the whole history.
 PG_PROBE_MIN_TEXT = 8
@@ -142,7 +68,7 @@ def plan_hints(session: Session, workspace_id: int, f: HistoryFilter) -> PlanHin
     dialect = session.get_bind().dialect.name
     text_ids: tuple[int, ...] | None = None
     text_many = sent_many = False
-    search = Search.of(f.text, f.phone, f.phone_prefix)
+    search = f.search()
     candidates = search.candidates(dialect) if search is not None else None
     if dialect != "sqlite" and search is not None and len(search.text) < PG_PROBE_MIN_TEXT:
         candidates = None  # PostgreSQL estimates a single word well enough on its own
@@ -164,21 +90,49 @@ def plan_hints(session: Session, workspace_id: int, f: HistoryFilter) -> PlanHin
     return PlanHints(text_ids=text_ids, text_many=text_many, sent_many=sent_many)
 
 
-def _older_than(c: Cursor) -> list[ColumnElement[bool]]:
-    # The plain bound on created_at is what both databases turn into an index range.
-    r = ReviewRequest
-    return [
-        col(r.created_at) <= c.created_at,
-        or_(col(r.created_at) < c.created_at, col(r.id) < c.id),
-    ]
+# A page's cursor, as parameters: the plain bound on created_at is what both databases turn
+# into an index range.
+_OLDER_THAN = (
+    col(ReviewRequest.created_at) <= bindparam("cursor_at"),
+    or_(
+        col(ReviewRequest.created_at) < bindparam("cursor_at"),
+        col(ReviewRequest.id) < bindparam("cursor_id"),
+    ),
+)
+_NEWER_THAN = (
+    col(ReviewRequest.created_at) >= bindparam("cursor_at"),
+    or_(
+        col(ReviewRequest.created_at) > bindparam("cursor_at"),
+        col(ReviewRequest.id) > bindparam("cursor_id"),
+    ),
+)
+_NEWEST_FIRST = (col(ReviewRequest.created_at).desc(), col(ReviewRequest.id).desc())
+_OLDEST_FIRST = (col(ReviewRequest.created_at).asc(), col(ReviewRequest.id).asc())
 
 
-def _newer_than(c: Cursor) -> list[ColumnElement[bool]]:
-    r = ReviewRequest
-    return [
-        col(r.created_at) >= c.created_at,
-        or_(col(r.created_at) > c.created_at, col(r.id) > c.id),
-    ]
+def page_query(
+    workspace_id: int,
+    f: HistoryFilter,
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    limit: int = 10,
+    hints: PlanHints | None = None,
+) -> tuple[SelectOfScalar[ReviewRequest], dict[str, Any]]:
+    """Return the query of one page and its parameters: `limit + 1` rows, so the caller knows
+    if more follow. Newest first after `after` (or from the top); oldest first after `before`.
+
+    Without a text search the statement is built once per shape of filter and kept.
+    """
+    hints = hints or PlanHints()
+    params = filter_params(workspace_id, f)
+    cursor = after if after is not None else before
+    if cursor is not None:
+        params |= {"cursor_at": cursor.created_at, "cursor_id": cursor.id}
+    going = "older" if after is not None else "newer" if before is not None else "top"
+    if f.search() is None:
+        return _page_of(frozenset(params), going, limit, hints.sent_many), params
+    return _page(unbound_conditions(params, f, hints), going, limit), params
 
 
 def page_statement(
@@ -190,22 +144,26 @@ def page_statement(
     limit: int = 10,
     hints: PlanHints | None = None,
 ) -> SelectOfScalar[ReviewRequest]:
-    """Build the query of one page: `limit + 1` rows, so the caller knows if more follow.
-
-    Newest first after `after` (or from the top); oldest first after `before`.
-    """
-    r = ReviewRequest
-    where = conditions(workspace_id, f, hints=hints)
-    if after is not None:
-        where += _older_than(after)
-    elif before is not None:
-        where += _newer_than(before)
-    order = (
-        (col(r.created_at).asc(), col(r.id).asc())
-        if before is not None and after is None
-        else (col(r.created_at).desc(), col(r.id).desc())
+    """`page_query`'s statement with its parameters bound (to read it as it is)."""
+    statement, params = page_query(
+        workspace_id, f, after=after, before=before, limit=limit, hints=hints
     )
-    return select(r).where(*where).order_by(*order).limit(limit + 1)
+    return statement.params(params)
+
+
+@lru_cache(maxsize=256)
+def _page_of(
+    names: frozenset[str], going: str, limit: int, sent_many: bool
+) -> SelectOfScalar[ReviewRequest]:
+    return _page(where_of(names, sent_many=sent_many), going, limit)
+
+
+def _page(
+    where: tuple[ColumnElement[bool], ...], going: str, limit: int
+) -> SelectOfScalar[ReviewRequest]:
+    bounds = {"older": _OLDER_THAN, "newer": _NEWER_THAN}.get(going, ())
+    order = _OLDEST_FIRST if going == "newer" else _NEWEST_FIRST
+    return select(ReviewRequest).where(*where, *bounds).order_by(*order).limit(limit + 1)
 
 
 def list_requests(
@@ -219,7 +177,7 @@ def list_requests(
 ) -> Page:
     """Return one page, newest first, keyed on (created_at, id) so deep pages stay fast."""
     newest_first = before is None or after is not None
-    statement = page_statement(
+    statement, params = page_query(
         workspace_id,
         f,
         after=after,
@@ -227,7 +185,7 @@ def list_requests(
         limit=limit,
         hints=plan_hints(session, workspace_id, f),
     )
-    rows = list(session.exec(statement).all())
+    rows = list(session.exec(statement, params=params).all())
     more = len(rows) > limit
     rows = rows[:limit]
     if not newest_first:
@@ -315,11 +273,28 @@ def count_groups(
     The numbers `count_requests` gives with each group as the filter's statuses (the filter's
     own statuses are set aside), read with one query instead of one per group.
     """
-    status = col(ReviewRequest.status)
-    tallies = [func.count().filter(status.in_(sorted(group))) for group in groups.values()]
-    where = conditions(workspace_id, replace(f, statuses=frozenset()))
-    row = session.execute(sa_select(*tallies).select_from(ReviewRequest).where(*where)).one()
+    unfiltered = replace(f, statuses=frozenset())
+    params = filter_params(workspace_id, unfiltered)
+    tallied = tuple((key, tuple(sorted(group))) for key, group in groups.items())
+    if unfiltered.search() is None:
+        statement = _groups_of(frozenset(params), tallied)
+    else:
+        statement = _groups(unbound_conditions(params, unfiltered, PlanHints()), tallied)
+    row = session.execute(statement, params).one()
     return {key: int(n or 0) for key, n in zip(groups, row, strict=True)}
+
+
+@lru_cache(maxsize=64)
+def _groups_of(names: frozenset[str], tallied: tuple[tuple[str, tuple[str, ...]], ...]) -> Select:
+    return _groups(where_of(names), tallied)
+
+
+def _groups(
+    where: tuple[ColumnElement[bool], ...], tallied: tuple[tuple[str, tuple[str, ...]], ...]
+) -> Select:
+    status = col(ReviewRequest.status)
+    tallies = [func.count().filter(status.in_(group)) for _, group in tallied]
+    return sa_select(*tallies).select_from(ReviewRequest).where(*where)
 
 
 def message_statuses(

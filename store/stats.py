@@ -15,8 +15,9 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, Integer, case, func, select
 from sqlmodel import Session, col
 
+from store.filter_sql import HistoryFilter, conditions
 from store.models import Message, ReviewRequest
-from store.queries import FAILED_STATUSES, HistoryFilter, conditions
+from store.queries import FAILED_STATUSES
 
 SEGMENT_BATCH = 2000
 

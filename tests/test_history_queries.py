@@ -23,11 +23,11 @@ from bot.usecases.inputs import RequestCreate
 from handlers.parsing import parse_list_query
 from store import db as store_db
 from store.db import Database, include_name, include_object_for
+from store.filter_sql import HistoryFilter
 from store.models import ReviewRequest
 from store.queries import (
     PG_PROBE_MIN_TEXT,
     Cursor,
-    HistoryFilter,
     count_groups,
     count_requests,
     counts,
@@ -197,6 +197,28 @@ def test_each_filter_and_combination(
         assert [r.number for r in iter_requests(session, history.ws, f, batch=2)] == _nums(
             sample, *expected
         )
+
+
+def test_pages_and_counts_of_one_shape_read_again_with_other_values_get_their_own_rows(
+    history: History, sample: dict[str, int]
+) -> None:
+    # A page's and its counts' statements are built once per shape of filter and kept; the
+    # values (here who sent, and the statuses) must not stay with them.
+    cases = [
+        ("U0BOB", {"queued", "clicked"}, ("both", "wa")),
+        (ALICE.id, {"failed", "delivered"}, ("jane", "jean")),
+        ("U0BOB", {"failed"}, ()),
+        (ALICE.id, {"canceled", "failed"}, ("jean", "ref")),
+    ]
+    for sender, statuses, expected in cases:
+        f = HistoryFilter(created_by=sender, statuses=frozenset(statuses))
+        assert history.numbers(f) == _nums(sample, *expected)
+        with history.db.read() as session:
+            together = count_groups(session, history.ws, f, STATUS_GROUPS)
+        assert together == {
+            key: len(history.numbers(replace(f, statuses=group)))
+            for key, group in STATUS_GROUPS.items()
+        }
 
 
 @pytest.mark.parametrize(

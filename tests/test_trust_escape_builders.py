@@ -36,9 +36,10 @@ from handlers.blocks.common import Reply, dicts
 from handlers.blocks.controls import CustomerState
 from handlers.blocks.detail import SenderInfo
 from handlers.parsing import PageState
+from store.filter_sql import HistoryFilter
 from store.integration_models import ApiKey
 from store.models import Contact, Event, Message, ReviewRequest
-from store.queries import ContactHistory, HistoryFilter
+from store.queries import ContactHistory
 from tests.test_trust_escape import foreign_markup, mrkdwn_texts
 
 EVIL = "<!channel> A&B <@U0BOSS> <https://evil.example|Click here> &lt;"

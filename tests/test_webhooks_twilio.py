@@ -24,8 +24,9 @@ from bot.settings import Settings
 from bot.usecases.inputs import RequestCreate
 from bot.usecases.notifier import Change, RecordingNotifier
 from bot.webhooks import register_webhooks
+from store.filter_sql import HistoryFilter
 from store.models import Contact, Event, Message
-from store.queries import HistoryFilter, list_requests
+from store.queries import list_requests
 from tests.fakes import twilio_api as tw
 from tests.helpers import ALICE
 

@@ -23,13 +23,13 @@ from bot.usecases.history_period import DayTally, DetailedReport, detailed_repor
 from bot.usecases.inputs import ReviewType
 from store.db import Database
 from store.exports import BATCH, ExportRow, iter_export_rows
+from store.filter_sql import HistoryFilter
 from store.models import Contact, Event, Message, ReviewRequest
 from store.queries import (
     FAILED_STATUSES,
     ContactHistory,
     Counts,
     Cursor,
-    HistoryFilter,
     Page,
     count_groups,
     count_requests,

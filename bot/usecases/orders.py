@@ -30,9 +30,9 @@ from bot.usecases.once import AlreadyCreated
 from bot.usecases.reasons import stored_reason
 from bot.usecases.services import Services, UseCase
 from store import creation_keys, trigger_events
+from store.filter_sql import HistoryFilter
 from store.integration_models import TriggerEvent
 from store.models import CUSTOMER_NAME_MAX
-from store.queries import HistoryFilter
 
 # Shops retry a failed delivery for up to 3 days (Stripe) or 48 hours (Shopify); the events
 # are also what `/reviews list orders` shows.
