@@ -231,17 +231,31 @@ def _schedule(url: str, spread: float, rng: random.Random) -> None:
 def drain(
     env: dict[str, str], wd: Path, url: str, settle: float, timeout: float = 300
 ) -> list[str]:
-    """Expire the dead workers' leases; one worker runs until nothing is due or posting."""
+    """Expire the dead workers' leases; one worker runs until nothing is due or posting.
+
+    With sends in doubt, the worker's first reconcile pass (run at its start) must end
+    first: what it resolves is posted to Slack after the check would have seen it quiet.
+    """
     expire_leases(url)
+    in_doubt = kit.scalar(url, "SELECT count(*) FROM message WHERE status = 'unknown'")
     worker = kit.Product(["worker"], env, wd, "drain")
     notes = []
     try:
         started = time.monotonic()
         worker.wait_output("worker running", timeout=120)
+        if in_doubt:
+            worker.wait_output("reconcile:", timeout=120)
+
+        calm_since: list[float] = []
 
         def quiet() -> bool:
+            # Quiet for QUIET_FOR in a row: a job mid-transaction may yet add a Slack post.
             busy = kit.scalar(url, _BUSY_SQL, now=db_now(url))
-            return not busy and time.monotonic() - started >= settle
+            if busy or time.monotonic() - started < settle:
+                calm_since.clear()
+                return False
+            calm_since[:] = calm_since or [time.monotonic()]
+            return time.monotonic() - calm_since[0] >= QUIET_FOR
 
         if not kit.wait_until(quiet, timeout, step=0.5):
             notes.append(f"the drain did not finish in {timeout:.0f} s")
@@ -251,6 +265,8 @@ def drain(
         notes.append(f"drain worker: {worker.error_lines()} ERROR lines, log {worker.log_path}")
     return notes
 
+
+QUIET_FOR = 2.0  # seconds the drain must see nothing due and nothing to post, in a row
 
 # Due messages not yet final, or Slack posts not yet made (their retries included).
 _BUSY_SQL = (

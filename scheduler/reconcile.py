@@ -133,6 +133,14 @@ class Reconciler:
                 unresolved += 1
             else:
                 waiting += 1
+        if resolved or unresolved or waiting or errors:
+            log.info(
+                "reconcile: %d resolved, %d told to the team, %d waiting for Twilio, %d errors",
+                resolved,
+                unresolved,
+                waiting,
+                errors,
+            )
         return ReconcileResult(resolved, unresolved, waiting, errors)
 
     def _this_pass(self) -> Iterator[Message]:
