@@ -40,7 +40,7 @@ from store.queries import (
     Page,
     counts,
     list_requests,
-    page_statement,
+    page_query,
     plan_hints,
 )
 
@@ -288,8 +288,10 @@ def measure(
             if explain and i == 3 and sc.kind != "count":
                 with db.read() as session:
                     hints = plan_hints(session, workspace_id, f)
-                statement = page_statement(workspace_id, f, after=after, limit=PAGE, hints=hints)
-                plan = _explain(db, statement)
+                statement, params = page_query(
+                    workspace_id, f, after=after, limit=PAGE, hints=hints
+                )
+                plan = _explain(db, statement.params(params))
                 print(f"  plan [{sc.name}]:\n{plan}", flush=True)
         print(
             f"  {sc.name:<48} p50 {_percentile(sc.samples, 0.5):7.2f} ms  "

@@ -122,7 +122,8 @@ def page_query(
     """Return the query of one page and its parameters: `limit + 1` rows, so the caller knows
     if more follow. Newest first after `after` (or from the top); oldest first after `before`.
 
-    Without a text search the statement is built once per shape of filter and kept.
+    Without a text search the statement is built once per shape of filter and kept
+    (`statement.params(params)` binds the values, to read it on its own).
     """
     hints = hints or PlanHints()
     params = filter_params(workspace_id, f)
@@ -133,22 +134,6 @@ def page_query(
     if f.search() is None:
         return _page_of(frozenset(params), going, limit, hints.sent_many), params
     return _page(unbound_conditions(params, f, hints), going, limit), params
-
-
-def page_statement(
-    workspace_id: int,
-    f: HistoryFilter,
-    *,
-    after: Cursor | None = None,
-    before: Cursor | None = None,
-    limit: int = 10,
-    hints: PlanHints | None = None,
-) -> SelectOfScalar[ReviewRequest]:
-    """`page_query`'s statement with its parameters bound (to read it as it is)."""
-    statement, params = page_query(
-        workspace_id, f, after=after, before=before, limit=limit, hints=hints
-    )
-    return statement.params(params)
 
 
 @lru_cache(maxsize=256)
