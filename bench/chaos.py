@@ -244,7 +244,8 @@ def drain(
         started = time.monotonic()
         worker.wait_output("worker running", timeout=120)
         if in_doubt:
-            worker.wait_output("reconcile:", timeout=120)
+            # A pass with no candidate (each in doubt told to the team already) logs nothing.
+            kit.wait_until(lambda: "reconcile:" in worker.output(), 60, step=0.2)
 
         calm_since: list[float] = []
 
