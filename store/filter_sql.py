@@ -118,15 +118,15 @@ def where_of(
 
 
 def unbound_conditions(
-    params: dict[str, Any], f: HistoryFilter, hints: PlanHints
+    params: dict[str, Any], search: Search | None, hints: PlanHints
 ) -> tuple[ColumnElement[bool], ...]:
-    """The filter's conditions with its values left to `params` (the free text built here)."""
+    """A filter's conditions with its values left to `params` (`filter_params`) and its free
+    text (`HistoryFilter.search`) built here."""
     where = where_of(
         frozenset(params),
         unindexed_workspace=hints.text_ids is not None,
         sent_many=hints.sent_many,
     )
-    search = f.search()
     return where if search is None else (*where, TextSearch(search, hints))
 
 
@@ -139,4 +139,5 @@ def conditions(
     same rows.
     """
     params = filter_params(workspace_id, f)
-    return [c.params(params) for c in unbound_conditions(params, f, hints or PlanHints())]
+    unbound = unbound_conditions(params, f.search(), hints or PlanHints())
+    return [c.params(params) for c in unbound]

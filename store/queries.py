@@ -127,13 +127,15 @@ def page_query(
     """
     hints = hints or PlanHints()
     params = filter_params(workspace_id, f)
+    names = frozenset(params)  # the filter's shape, before the cursor's values join them
+    search = f.search()
+    going = "older" if after is not None else "newer" if before is not None else "top"
     cursor = after if after is not None else before
     if cursor is not None:
         params |= {"cursor_at": cursor.created_at, "cursor_id": cursor.id}
-    going = "older" if after is not None else "newer" if before is not None else "top"
-    if f.search() is None:
-        return _page_of(frozenset(params), going, limit, hints.sent_many), params
-    return _page(unbound_conditions(params, f, hints), going, limit), params
+    if search is None:
+        return _page_of(names, going, limit, hints.sent_many), params
+    return _page(unbound_conditions(params, search, hints), going, limit), params
 
 
 @lru_cache(maxsize=256)
@@ -261,10 +263,11 @@ def count_groups(
     unfiltered = replace(f, statuses=frozenset())
     params = filter_params(workspace_id, unfiltered)
     tallied = tuple((key, tuple(sorted(group))) for key, group in groups.items())
-    if unfiltered.search() is None:
+    search = unfiltered.search()
+    if search is None:
         statement = _groups_of(frozenset(params), tallied)
     else:
-        statement = _groups(unbound_conditions(params, unfiltered, PlanHints()), tallied)
+        statement = _groups(unbound_conditions(params, search, PlanHints()), tallied)
     row = session.execute(statement, params).one()
     return {key: int(n or 0) for key, n in zip(groups, row, strict=True)}
 
