@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -81,9 +81,8 @@ def _card_result(
 
 
 @refusals(to_clicker)
-def card_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def card_button(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Pause, resume, cancel or send now from a request card; tell only the clicker."""
-    ack()
     surface = services(context)
     action = first_action(body)
     text = _card_result(
@@ -99,10 +98,9 @@ def card_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Bolt
 
 @refusals(in_place)
 def show_page(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
     """Redraw the list page for a paging, count or clear button."""
-    ack()
     surface = services(context)
     user = actor_of(body).id
     state = PageState.decode(str(first_action(body).get("value", "")))
@@ -130,9 +128,8 @@ def kept_words(query: str) -> str | None:
 
 
 @refusals(below)
-def open_filter(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def open_filter(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Open the filter modal, filled with the list page's current filter."""
-    ack()
     surface = services(context)
     policy = surface.ops.policy(surface.workspace_id(context))
     state = PageState.decode(str(first_action(body).get("value", "")))
@@ -153,10 +150,9 @@ def open_filter(ack: Ack, body: dict[str, Any], client: WebClient, context: Bolt
 
 @refusals(below)
 def row_action(
-    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
+    body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
 ) -> None:
     """Do what a row's menu (or its Details button) asked; answer under the list."""
-    ack()
     action = first_action(body)
     if action["action_id"] == ROW_DETAILS:
         verb, value = "details", str(action.get("value", ""))
@@ -259,9 +255,8 @@ ROW_VERBS: dict[str, Callable[[RowClick], Reply | None]] = {
 
 
 @refusals(in_place)
-def row_cancel(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
+def row_cancel(body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
     """Cancel the one request whose cancel the person confirmed."""
-    ack()
     surface = services(context)
     number = parse_number(str(first_action(body).get("value", "")))
     result = surface.ops.cancel(surface.workspace_id(context), [number], actor_of(body))
@@ -269,19 +264,17 @@ def row_cancel(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltCo
 
 
 @refusals(anywhere)
-def row_keep(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+def row_keep(body: dict[str, Any], respond: Respond) -> None:
     """Say nothing was canceled."""
-    ack()
     value = str(first_action(body).get("value", ""))
     respond(replace_original=True, text=f"Kept #{value}: nothing was canceled.")
 
 
 @refusals(anywhere)
 def cancel_all(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
     """Cancel every queued request once an admin confirmed the count they saw."""
-    ack()
     surface = services(context)
     ws = surface.workspace_id(context)
     actor = actor_of(body)
@@ -312,9 +305,8 @@ def _canceled_all_text(result: BulkResult) -> str:
 
 
 @refusals(anywhere)
-def cancel_all_keep(ack: Ack, respond: Respond) -> None:
+def cancel_all_keep(respond: Respond) -> None:
     """Say the queue is as it was."""
-    ack()
     respond(replace_original=True, text="Nothing was canceled: the queue is as it was.")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -78,10 +78,9 @@ def run_command(inv: Invocation) -> None:
 
 @refusals(in_place)
 def next_page(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
     """Redraw the trail with the page after the one shown (admins only, asked again)."""
-    ack()
     surface = services(context)
     ws = surface.workspace_id(context)
     if not surface.is_admin(client, context, actor_of(body).id):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -51,10 +51,9 @@ def act_on_selected(
 
 @refusals(in_place)
 def selected(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
     """Pause, resume or cancel the ticked requests, then redraw the page saying what changed."""
-    ack()
     surface = services(context)
     action = first_action(body)
     actor = actor_of(body)
@@ -78,11 +77,8 @@ def selected(
 
 
 @refusals(in_place)
-def delete(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
-) -> None:
+def delete(body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     """Erase the request an admin confirmed deleting."""
-    ack()
     surface = services(context)
     ws = surface.workspace_id(context)
     actor = actor_of(body)
@@ -98,9 +94,8 @@ def delete(
 
 
 @refusals(anywhere)
-def keep(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+def keep(body: dict[str, Any], respond: Respond) -> None:
     """Say nothing was deleted."""
-    ack()
     value = str(first_action(body).get("value", ""))
     respond(replace_original=True, text=f"Kept #{value.lstrip('#')}: nothing was deleted.")
 

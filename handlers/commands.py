@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -49,14 +49,12 @@ PAGE_SIZE = 10
 
 @refusals(to_command)
 def reviews_command(
-    ack: Ack,
     body: dict[str, Any],
     respond: Respond,
     client: WebClient,
     context: BoltContext,
 ) -> None:
     """Answer /reviews: run the subcommand typed, for the person who typed it."""
-    ack()
     surface = services(context)
     command = split_command(str(body.get("text", "")))
     inv = Invocation(

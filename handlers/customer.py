@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -51,10 +51,9 @@ def _refused(exc: DomainError, request: Request) -> None:
 
 @refusals(_refused)
 def show_customer(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
     """Show a customer's view: opened from details or a choice, toggled or paged in place."""
-    ack()
     surface = services(context)
     action = first_action(body)
     state = CustomerState.decode(str(action.get("value", "")))
@@ -74,10 +73,9 @@ def _contact_id(body: dict[str, Any]) -> int:
 
 @refusals(in_place)
 def ask_erase(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
     """Ask the admin who clicked "Erase customer" to confirm."""
-    ack()
     surface = services(context)
     if not surface.is_admin(client, context, actor_of(body).id):
         reply = text_reply(refusal("erase customers"))
@@ -87,11 +85,8 @@ def ask_erase(
 
 
 @refusals(in_place)
-def erase(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
-) -> None:
+def erase(body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     """Erase the customer an admin confirmed erasing."""
-    ack()
     surface = services(context)
     actor = actor_of(body)
     # Checked again here: the prompt may have been forwarded, or the admin list changed.
@@ -106,9 +101,8 @@ def erase(
 
 
 @refusals(anywhere)
-def keep(ack: Ack, respond: Respond) -> None:
+def keep(respond: Respond) -> None:
     """Say nothing was erased."""
-    ack()
     respond(replace_original=True, text="Kept the customer: nothing was erased.")
 
 

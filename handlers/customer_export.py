@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -34,10 +34,9 @@ def _contact_id(body: dict[str, Any]) -> int:
 
 @refusals(below)
 def export_customer(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
     """Post the customer's JSON to the admin who pressed the button; refuse anyone else."""
-    ack()
     surface = services(context)
     actor = actor_of(body)
     ws = surface.workspace_id(context)

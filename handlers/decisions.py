@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -22,11 +22,8 @@ from handlers.surface import Registered, actor_of, first_action, services
 
 
 @refusals(to_clicker)
-def decide(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
-) -> None:
+def decide(body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
     """Record the decision, then redraw the asking message with who decided, without buttons."""
-    ack()
     surface = services(context)
     clicker = actor_of(body)
     actor = clicker.as_admin(surface.is_admin(client, context, clicker.id))

@@ -126,7 +126,11 @@ def _first_input(body: dict[str, Any]) -> str:
 
 
 def refusals(answer: Answer) -> Callable[[Listener], Listener]:
-    """Make a listener answer a DomainError it raises with `answer`, instead of failing."""
+    """Make a listener answer a DomainError it raises with `answer`, instead of failing.
+
+    A listener that names no `ack` parameter is acked (empty) before it runs, and runs queued
+    in its turn (listener_pool's `defer`); one that names it acks when it knows what to say.
+    """
 
     def decorate(listener: Listener) -> Listener:
         wanted = inspect.signature(listener).parameters
@@ -157,10 +161,17 @@ def refusals(answer: Answer) -> Callable[[Listener], Listener]:
                     log.exception("Slack listener %s failed", listener.__name__)
                     tell(request, failure_text(exc))
 
-            if "ack" not in wanted and ack.response is None:
-                ack()  # a listener that never acks (an event): Slack needs only the 200, now
             pool = context.get(LISTENER_POOL)
-            if pool is None:
+            if "ack" not in wanted:
+                # Its ack says nothing (an event, a command, a button): Slack gets it now, and
+                # the listener runs after it, queued in its turn.
+                if ack.response is None:
+                    ack()
+                if pool is None:
+                    answered(ack)
+                else:
+                    pool.defer(lambda: answered(ack))
+            elif pool is None:
                 answered(ack)
             else:
                 # Slack gets its answer when the listener acks; the rest runs after it.

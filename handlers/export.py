@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -83,14 +83,12 @@ def parse_export_args(text: str) -> ExportRequest:
 
 @refusals(anywhere)
 def home_export(
-    ack: Ack,
     body: dict[str, Any],
     client: WebClient,
     context: BoltContext,
     respond: Respond,
 ) -> None:
     """Export every request to the admin who pressed the Home tab button, in a direct message."""
-    ack()
     surface = services(context)
     user_id = str((body.get("user") or {}).get("id", ""))
     workspace_id = surface.workspace_id(context)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
@@ -67,9 +67,8 @@ def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) 
 
 
 @refusals(anywhere)
-def send_from_home(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def send_from_home(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Open the send modal from the Home tab."""
-    ack()
     surface = services(context)
     policy = surface.ops.policy(surface.workspace_id(context))
     # `h` tells the send modal's submission (handlers/views.py) to refresh this Home tab.
@@ -78,9 +77,8 @@ def send_from_home(ack: Ack, body: dict[str, Any], client: WebClient, context: B
 
 
 @refusals(anywhere)
-def show_queued(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def show_queued(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Open the modal listing what is queued or paused."""
-    ack()
     surface = services(context)
     ws = surface.workspace_id(context)
     rows, total = read_queued(surface, ws)

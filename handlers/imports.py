@@ -273,10 +273,9 @@ def import_confirmed(
 
 @refusals(to_clicker)
 def import_cancel_clicked(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
     """Cancel whatever the import still had to send (admins), and say so in its message."""
-    ack()
     surface = services(context)
     user = actor_of(body)
     if not surface.is_admin(client, context, user.id):

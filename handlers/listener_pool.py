@@ -1,21 +1,22 @@
 """Run Slack listeners off the request thread and answer Slack the moment a listener acks.
 
 Bolt runs with `process_before_response=True`, so each listener is called on the thread that
-serves Slack's HTTP request (or Socket Mode envelope). `ListenerPool.run` hands the listener to
-a pool thread at once and waits on an event set by `ack()` (no polling), so the HTTP answer
-leaves as soon as the listener acked, while its slow part (reading a page, calling Slack)
-carries on. Two limits keep acks quick under load:
+serves Slack's HTTP request (or Socket Mode envelope). A few slots (`AFTER_ACK_SLOTS`) bound
+how many listeners do their slow part (reading a page, calling Slack) at once, so a burst of
+expensive answers can't crowd the acks of new requests out of the GIL. Two ways in:
 
-- the pool is large, so a new listener rarely waits behind older ones for a thread;
-- after its ack, a listener waits for one of a few slots before its slow part, so a burst of
-  expensive answers (a list page each) can't crowd the acks of new requests out of the GIL.
-
-An acked listener waits for its slot on a thread of its own, so the pool's size is how many
-answers a process can owe at once: a burst of up to that many commands is acked at once and
-answered at the rate the process builds answers (about 100 list pages a second on a 2-core
-machine that is also sending). Past it, a new request waits for a thread and, at
-`ack_wait`, gets an empty ack. A waiting thread costs about 30 KB; the threads a burst
-starts stay in the pool.
+- `defer`: a listener whose ack comes first and says nothing (most of them: a command, a
+  button) is acked on the request thread by its caller and queued here as it is, a closure
+  and not a thread. Its turn comes in the order it arrived (one queue for the slots' threads).
+  The HTTP answer never waits for a thread, so acks stay quick however many answers are
+  owed: a queued answer costs its request's payload, not a thread's stack. Past `MAX_OWED`
+  queued answers a new one waits for room (at most `ack_wait`), which slows the acks down
+  rather than let memory grow without end.
+- `run`: a listener whose ack says something (a modal's field errors) runs on a pool thread at
+  once; the request thread waits on an event set by its `ack()` (no polling), then the listener
+  waits on its thread for a slot. Past the pool's threads a new one waits for a thread and, at
+  `ack_wait`, gets an empty ack. A waiting thread costs about 30 KB; the threads a burst
+  starts stay in the pool.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from slack_bolt.context import BoltContext
 log = logging.getLogger(__name__)
 
 LISTENER_POOL = "reviewops_listener_pool"  # the Bolt context key that holds the pool
-POOL_THREADS = 512  # listeners alive at once per process, most of them waiting for a slot
+POOL_THREADS = 512  # listeners that ack late alive at once, most of them waiting for a slot
 AFTER_ACK_SLOTS = 2  # listeners doing their slow part at once per process (GIL share)
+MAX_OWED = 4096  # queued acked listeners per process: ~40 s of list pages at ~100 a second
 ACK_WAIT_SECONDS = 2.5  # Slack gives up after 3 s: past this, answer an empty ack anyway
 
 
@@ -84,12 +86,37 @@ class ListenerPool:
         threads: int = POOL_THREADS,
         after_ack: int = AFTER_ACK_SLOTS,
         ack_wait: float = ACK_WAIT_SECONDS,
+        owed: int = MAX_OWED,
     ) -> None:
         self._executor = ThreadPoolExecutor(
             max_workers=threads, thread_name_prefix="slack-listener"
         )
+        # One thread per slot: the queue in front of them is first come, first served.
+        self._answers = ThreadPoolExecutor(max_workers=after_ack, thread_name_prefix="slack-answer")
         self._slots = threading.BoundedSemaphore(after_ack)
+        self._owed = owed
+        self._room = threading.BoundedSemaphore(owed)
         self._ack_wait = ack_wait
+
+    def defer(self, listener: Callable[[], None]) -> None:
+        """Queue `listener`, acked already, to run in its turn holding a slot.
+
+        `listener` must not raise (handlers/errors.py's `refusals` catches everything).
+        """
+        # Past MAX_OWED the request waits for room, but not past Slack's patience: it is acked.
+        roomy = self._room.acquire(timeout=self._ack_wait)
+        if not roomy:
+            log.warning("%d Slack answers are owed: one more queued past the limit", self._owed)
+
+        def work() -> None:
+            try:
+                with self._slots:  # shared with `run`'s listeners that acked late
+                    listener()
+            finally:
+                if roomy:
+                    self._room.release()
+
+        self._answers.submit(work)
 
     def run(self, ack: Ack, listener: Callable[[Ack], None]) -> None:
         """Start `listener(ack)` on a pool thread; return when it acked or ended.
@@ -119,5 +146,6 @@ class ListenerPool:
         next()
 
     def close(self) -> None:
-        """Let running listeners finish; start no more."""
+        """Let running and queued listeners finish; start no more."""
         self._executor.shutdown(wait=True)
+        self._answers.shutdown(wait=True)

@@ -311,10 +311,9 @@ def settings_submitted(
 
 @refusals(anywhere)
 def sms_text_typed(
-    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
+    body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
 ) -> None:
     """Redraw the SMS estimate as the SMS text is typed."""
-    ack()
     surface = services(context)
     view = body.get("view")
     if not view:

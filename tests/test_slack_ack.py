@@ -164,3 +164,67 @@ def test_past_its_threads_the_pool_acks_a_new_listener_empty_and_runs_it_when_on
     release.set()
     pool.close()
     assert ran == [0, 1, 2]  # run once a thread was free
+
+
+def _wait(condition: Callable[[], bool]) -> bool:
+    done = threading.Event()
+    for _ in range(3000):
+        if condition():
+            return True
+        done.wait(0.01)
+    return condition()
+
+
+def test_acked_listeners_queue_for_the_slots_in_the_order_they_came_not_a_thread_each() -> None:
+    pool = ListenerPool(threads=1, after_ack=1)
+    release = threading.Event()
+    started: list[int] = []
+
+    def answer(n: int) -> Callable[[], None]:
+        def listener() -> None:
+            started.append(n)
+            release.wait(timeout=30)
+
+        return listener
+
+    for n in range(40):  # forty answers owed, on a pool of one thread: none waits for a thread
+        pool.defer(answer(n))
+    assert _wait(lambda: started == [0])  # the first holds the slot, the rest are queued
+
+    late = Ack()
+    done = threading.Event()
+
+    def modal(acking: Ack) -> None:
+        acking(response_action="errors", errors={"x": "said in the ack"})
+        done.set()  # its slow part, run once a slot frees
+
+    pool.run(late, modal)  # a listener that acks itself still has its thread
+    assert late.response is not None and "said in the ack" in late.response.body
+    assert not done.is_set() and started == [0]  # it waits for the slot like the queue does
+    release.set()
+    pool.close()
+    assert started == list(range(40)) and done.is_set()  # each in its turn, none lost
+
+
+def test_past_the_answers_it_may_owe_the_pool_queues_one_more_after_waiting_for_room(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = ListenerPool(after_ack=1, owed=2, ack_wait=0.05)
+    release = threading.Event()
+    ran: list[int] = []
+
+    def answer(n: int) -> Callable[[], None]:
+        def listener() -> None:
+            ran.append(n)
+            release.wait(timeout=30)
+
+        return listener
+
+    pool.defer(answer(0))
+    pool.defer(answer(1))
+    assert "owed" not in caplog.text
+    pool.defer(answer(2))  # no room: waited, then queued anyway (Slack must get its ack)
+    assert "Slack answers are owed: one more queued past the limit" in caplog.text
+    release.set()
+    pool.close()
+    assert ran == [0, 1, 2]
