@@ -31,7 +31,6 @@ import argparse
 import re
 import time
 import uuid
-from datetime import datetime
 from typing import Any
 
 from bench import speedkit as kit
@@ -133,32 +132,12 @@ def thread_lag(stack: kit.Stack, samples: int) -> tuple[list[float], list[float]
     return lags, acks, notes
 
 
-def job_seconds(log_text: str, job: str) -> list[float]:
-    """How long each run of a scheduler job took, from APScheduler's own log lines."""
-    runs: list[float] = []
-    started: datetime | None = None
-    for line in log_text.splitlines():
-        if f'"{job} (' not in line:
-            continue
-        try:
-            # Only differences count: the zone the process logs in does not matter.
-            at = datetime.strptime(line[:23] + "+0000", "%Y-%m-%d %H:%M:%S,%f%z")
-        except ValueError:
-            continue
-        if "Running job" in line:
-            started = at
-        elif "executed successfully" in line and started is not None:
-            runs.append((at - started).total_seconds())
-            started = None
-    return runs
-
-
 def outbox_pace(backlog: int, window: float = 15.0) -> list[str]:
     """Section 3: what the Slack outbox posts while one SQLite worker sends a backlog."""
     stack = kit.Stack("sqlite", "webhooks-outbox")
     notes: list[str] = []
     try:
-        worker = stack.worker()
+        stack.worker()
         before = len(stack.slack.call("calls"))
         stack.clone(backlog, first_phone=CLONE_FIRST)
         # The worker finds the clones at its next dispatch pass: count from its first SMS.
@@ -184,9 +163,6 @@ def outbox_pace(backlog: int, window: float = 15.0) -> list[str]:
             f" ({len(posts) / elapsed:.2f} x baseline); {updates} chat.update;"
             f" {pending} outbox rows pending"
         )
-        # Each run takes the SQLite write lock a few times: its length bounds the lock waits.
-        runs = job_seconds(worker.output(), "slack_outbox")
-        print(kit.latency_row("outbox job run (lease, post, record)", runs))
     finally:
         notes += stack.close()
     return notes
