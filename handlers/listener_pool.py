@@ -2,16 +2,19 @@
 
 Bolt runs with `process_before_response=True`, so each listener is called on the thread that
 serves Slack's HTTP request (or Socket Mode envelope). A few slots (`AFTER_ACK_SLOTS`) bound
-how many listeners do their slow part (reading a page, calling Slack) at once, so a burst of
-expensive answers can't crowd the acks of new requests out of the GIL. Two ways in:
+how many listeners do their slow part (reading a page, building an answer) at once, so a
+burst of expensive answers can't crowd the acks of new requests out of the GIL; a listener
+gives its slot back while it waits on Slack (handlers/listener_slots.py). Two ways in:
 
 - `defer`: a listener whose ack comes first and says nothing (most of them: a command, a
   button) is acked on the request thread by its caller and queued here as it is, a closure
-  and not a thread. Its turn comes in the order it arrived (one queue for the slots' threads).
+  and not a thread. Its turn comes in the order it arrived (one queue in front of
+  `ANSWER_THREADS` threads, which take a slot for their work).
   The HTTP answer never waits for a thread, so acks stay quick however many answers are
-  owed: a queued answer costs its request's payload, not a thread's stack. Past `MAX_OWED`
-  queued answers a new one waits for room (at most `ack_wait`), which slows the acks down
-  rather than let memory grow without end.
+  owed: a queued answer costs its request's payload (a button on a list page carries the
+  whole page's message), not a thread. Past `MAX_OWED` queued answers a new one waits for
+  room (at most `ack_wait`), which slows the acks down rather than let memory grow without
+  end.
 - `run`: a listener whose ack says something (a modal's field errors) runs on a pool thread at
   once; the request thread waits on an event set by its `ack()` (no polling), then the listener
   waits on its thread for a slot. Past the pool's threads a new one waits for a thread and, at
@@ -30,24 +33,26 @@ from typing import Any
 from slack_bolt import Ack, BoltResponse
 from slack_bolt.context import BoltContext
 
+from handlers.listener_slots import Slots, give_back_while
+
 log = logging.getLogger(__name__)
 
 LISTENER_POOL = "reviewops_listener_pool"  # the Bolt context key that holds the pool
 POOL_THREADS = 512  # listeners that ack late alive at once, most of them waiting for a slot
 AFTER_ACK_SLOTS = 2  # listeners doing their slow part at once per process (GIL share)
-MAX_OWED = 4096  # queued acked listeners per process: ~40 s of list pages at ~100 a second
+ANSWER_THREADS = 16  # queued listeners under way at once: the others of a slot's wait on Slack
+MAX_OWED = 2048  # queued acked listeners per process: ~20 s of list pages at ~100 a second
 ACK_WAIT_SECONDS = 2.5  # Slack gives up after 3 s: past this, answer an empty ack anyway
 
 
 class SignallingAck(Ack):
     """Bolt's ack that also wakes the request thread, then waits for a slot for what follows."""
 
-    def __init__(self, inner: Ack, acked: threading.Event, slots: threading.Semaphore) -> None:
+    def __init__(self, inner: Ack, acked: threading.Event, slots: Slots) -> None:
         self._inner = inner
         super().__init__()
         self._acked = acked
         self._slots = slots
-        self._holding = False
 
     @property  # type: ignore[override]
     def response(self) -> BoltResponse | None:
@@ -65,16 +70,8 @@ class SignallingAck(Ack):
     def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:  # type: ignore[override]
         response = self._inner(*args, **kwargs)
         self._acked.set()
-        if not self._holding:
-            self._slots.acquire()
-            self._holding = True
+        self._slots.take()  # on the listener's thread, which gives it back when done
         return response
-
-    def release(self) -> None:
-        """Give the slot back (the listener is done)."""
-        if self._holding:
-            self._holding = False
-            self._slots.release()
 
 
 class ListenerPool:
@@ -85,15 +82,18 @@ class ListenerPool:
         *,
         threads: int = POOL_THREADS,
         after_ack: int = AFTER_ACK_SLOTS,
+        answer_threads: int = ANSWER_THREADS,
         ack_wait: float = ACK_WAIT_SECONDS,
         owed: int = MAX_OWED,
     ) -> None:
         self._executor = ThreadPoolExecutor(
             max_workers=threads, thread_name_prefix="slack-listener"
         )
-        # One thread per slot: the queue in front of them is first come, first served.
-        self._answers = ThreadPoolExecutor(max_workers=after_ack, thread_name_prefix="slack-answer")
-        self._slots = threading.BoundedSemaphore(after_ack)
+        # The queue in front of these threads is first come, first served.
+        self._answers = ThreadPoolExecutor(
+            max_workers=max(answer_threads, after_ack), thread_name_prefix="slack-answer"
+        )
+        self._slots = Slots(after_ack)
         self._owed = owed
         self._room = threading.BoundedSemaphore(owed)
         self._ack_wait = ack_wait
@@ -110,9 +110,10 @@ class ListenerPool:
 
         def work() -> None:
             try:
-                with self._slots:  # shared with `run`'s listeners that acked late
-                    listener()
+                self._slots.take()  # shared with `run`'s listeners that acked late
+                listener()
             finally:
+                self._slots.give_back()
                 if roomy:
                     self._room.release()
 
@@ -130,7 +131,7 @@ class ListenerPool:
             try:
                 listener(signalling)
             finally:
-                signalling.release()
+                self._slots.give_back()
                 acked.set()
 
         self._executor.submit(work)
@@ -141,8 +142,11 @@ class ListenerPool:
             ack()
 
     def provide(self, context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002
-        """Hand this pool to every listener through the request's context (a Bolt middleware)."""
+        """Hand this pool to every listener through the request's context, with a `client`
+        and a `respond` that give the listener's slot back while they wait on Slack (a Bolt
+        middleware)."""
         context[LISTENER_POOL] = self
+        give_back_while(context, self._slots)
         next()
 
     def close(self) -> None:

@@ -1,9 +1,10 @@
 """Slack gets its ack before a listener's slow part, however many slow parts are under way.
 
 The real Bolt app behind a real HTTP server talks to the fake Slack, whose `users.info` (the
-admin check `/reviews list` makes before reading its page) is held shut by the test: while it
+membership check every command makes before its answer) is held shut by the test: while it
 is shut the listener cannot build its page, so an HTTP answer that arrives proves the ack did
-not wait for the page. The page then arrives at the response_url once the gate opens.
+not wait for the page. The page then arrives at the response_url once the gate opens. Other
+tests hold the answers' posts instead, or drive the listener pool directly.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from slack_bolt import Ack
 
 from bot.clock import FrozenClock
 from handlers.listener_pool import AFTER_ACK_SLOTS, ListenerPool
+from handlers.listener_slots import Slots
 from tests.fakes.slack_api import FakeSlack
 from tests.slack_harness import TEAM_ID, USER, SlackHarness, text_of
 
@@ -25,33 +27,54 @@ GATED = ("users.info", "views.publish")
 
 
 class GatedSlack(FakeSlack):
-    """The fake Slack, holding every users.info and views.publish until the test opens the gate."""
+    """The fake Slack, holding the calls named (API methods, or "response_url" for the posts
+    to response_urls) until the test opens the gate."""
 
-    def __init__(self) -> None:
+    def __init__(self, gated: tuple[str, ...] = GATED) -> None:
         super().__init__()
+        self.gated = gated
         self.gate = threading.Event()
         self.held = 0
-        self._count = threading.Lock()
+
+    def _hold(self, what: str) -> None:
+        if what in self.gated:
+            with self._cond:
+                self.held += 1
+                self._cond.notify_all()  # wakes wait_for
+            self.gate.wait(timeout=60)
 
     def _handle_api(
         self, method: str, params: dict[str, Any], auth_header: str | None
     ) -> tuple[int, dict[str, str], bytes]:
-        if method in GATED:
-            with self._count:
-                self.held += 1
-            self.gate.wait(timeout=60)
+        self._hold(method)
         return super()._handle_api(method, params, auth_header)
 
+    def _handle_response_url(self, rid: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+        self._hold("response_url")
+        return super()._handle_response_url(rid, data)
 
-@pytest.fixture(name="gated")
-def gated_fixture(database_url: str, clock: FrozenClock) -> Iterator[SlackHarness]:
-    with GatedSlack() as fake:
+
+def _gated_harness(
+    database_url: str, clock: FrozenClock, gated: tuple[str, ...]
+) -> Iterator[SlackHarness]:
+    with GatedSlack(gated) as fake:
         harness = SlackHarness(fake, database_url, clock)
         try:
             yield harness
         finally:
             fake.gate.set()
             harness.close()
+
+
+@pytest.fixture(name="gated")
+def gated_fixture(database_url: str, clock: FrozenClock) -> Iterator[SlackHarness]:
+    yield from _gated_harness(database_url, clock, GATED)
+
+
+@pytest.fixture(name="posts_gated")
+def posts_gated_fixture(database_url: str, clock: FrozenClock) -> Iterator[SlackHarness]:
+    """The fake Slack holding every answer posted to a response_url."""
+    yield from _gated_harness(database_url, clock, ("response_url",))
 
 
 def _gate(harness: SlackHarness) -> GatedSlack:
@@ -76,25 +99,31 @@ def test_list_acks_empty_before_its_page_is_built_and_the_page_comes_by_response
     assert "#1" in text_of(page) and "Jane" in text_of(page)
 
 
-def test_new_commands_are_acked_while_more_slow_answers_than_slots_are_under_way(
-    gated: SlackHarness,
+def test_answers_waiting_on_slack_hold_no_slot_so_the_next_ones_are_built_meanwhile(
+    posts_gated: SlackHarness,
 ) -> None:
-    gated.create("Jane Doe")
-    fake = _gate(gated)
+    posts_gated.create("Jane Doe")
+    fake = _gate(posts_gated)
     busy = AFTER_ACK_SLOTS + 4  # more than the slots, and than Bolt's own 5 threads
     urls = []
     for _ in range(busy):
-        answer = gated.post_command("list")
+        answer = posts_gated.post_command("list")
         assert (answer.status_code, answer.text) == (200, "")
-        urls.append(gated.last_response_url)
-    assert fake.wait_for(lambda: fake.held == AFTER_ACK_SLOTS)  # the others wait for a slot
+        urls.append(posts_gated.last_response_url)
+    # Every page was built and is being posted (each post held by Slack): none kept its slot
+    # for the post, or only AFTER_ACK_SLOTS of them would be this far.
+    assert fake.wait_for(lambda: fake.held == busy)
 
-    help_answer = gated.post_command("help")
+    help_answer = posts_gated.post_command("help")
     assert (help_answer.status_code, help_answer.text) == (200, "")
+    assert fake.wait_for(lambda: fake.held == busy + 1)  # built too, while the lists wait
+    assert not fake.responses
 
     fake.gate.set()
-    for url in [*urls, gated.last_response_url]:
-        assert text_of(gated.answer(url))  # every one answered in the end
+    assert "#1" in text_of(posts_gated.answer(urls[0]))
+    for url in urls[1:]:
+        assert "#1" in text_of(posts_gated.answer(url))  # every one answered in the end
+    assert "/reviews" in text_of(posts_gated.answer(posts_gated.last_response_url))
 
 
 def test_an_event_is_acked_before_its_listener_publishes_the_home_tab(
@@ -176,7 +205,7 @@ def _wait(condition: Callable[[], bool]) -> bool:
 
 
 def test_acked_listeners_queue_for_the_slots_in_the_order_they_came_not_a_thread_each() -> None:
-    pool = ListenerPool(threads=1, after_ack=1)
+    pool = ListenerPool(threads=1, after_ack=1, answer_threads=1)
     release = threading.Event()
     started: list[int] = []
 
@@ -228,3 +257,47 @@ def test_past_the_answers_it_may_owe_the_pool_queues_one_more_after_waiting_for_
     release.set()
     pool.close()
     assert ran == [0, 1, 2]
+
+
+def test_a_freed_slot_goes_to_the_thread_that_waited_longest() -> None:
+    slots = Slots(1)
+    slots.take()  # this thread holds the only slot
+    order: list[int] = []
+
+    def waiter(n: int) -> None:
+        slots.take()
+        order.append(n)
+        slots.give_back()
+
+    threads = []
+    for n in range(5):
+        thread = threading.Thread(target=waiter, args=(n,))
+        thread.start()
+        threads.append(thread)
+        assert _wait(lambda n=n: slots.waiting == n + 1)  # in line before the next comes
+    slots.give_back()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert order == [0, 1, 2, 3, 4]
+    slots.take()  # all given back: free at once
+    assert slots.held() and slots.waiting == 0
+
+
+def test_a_thread_waiting_on_slack_lends_its_slot_and_holds_one_again_after() -> None:
+    slots = Slots(1)
+    slots.take()
+    lent = threading.Event()
+
+    def other() -> None:
+        slots.take()
+        lent.set()
+        slots.give_back()
+
+    thread = threading.Thread(target=other)
+    with slots.given_back():
+        assert not slots.held()
+        thread.start()
+        assert lent.wait(timeout=30)  # the slot was free while this thread waited on Slack
+    assert slots.held()
+    thread.join(timeout=30)
+    slots.give_back()
