@@ -11,6 +11,9 @@ GET /healthz (a database round trip, no Slack work). The summary checks issue 11
 each ack's p99 at most 2x the /healthz p99 of the same run, and under 100 ms (that one only
 means something on a quiet machine). `serve` runs its scheduler in a process of its own and
 WEB_CONCURRENCY web workers (default: the cores but one); `--web-concurrency` sets it.
+The fake Slack answers at once unless `--slack-latency` gives it Slack's own delay (each API
+call and response_url post waits that long on its own thread), which is where an answer's
+time goes in production.
 
     .venv/bin/python -m bench.slack_ack --quick
     .venv/bin/python -m bench.slack_ack --backlog 5000 --requests 1000
@@ -73,6 +76,13 @@ def main() -> None:
     parser.add_argument(
         "--admin", action="store_true", help="the Slack user is a workspace admin (default not)"
     )
+    parser.add_argument(
+        "--slack-latency",
+        type=float,
+        default=0.0,
+        help="seconds the fake Slack takes to answer each call and response_url post "
+        "(Slack's own are about 0.1 to 0.3); default 0",
+    )
     args = parser.parse_args()
     backlog = args.backlog if args.backlog is not None else (1000 if args.quick else 3000)
     per_target = args.requests or (100 if args.quick else 1000)
@@ -81,7 +91,8 @@ def main() -> None:
     print(
         f"mode: {'quick' if args.quick else 'full'}; {args.db}; backlog {backlog}; "
         f"{per_target} requests per target and concurrency; serve + {args.workers} worker(s); "
-        f"user {'an admin' if args.admin else 'not an admin'}"
+        f"user {'an admin' if args.admin else 'not an admin'}; "
+        f"fake Slack answers after {args.slack_latency * 1000:.0f} ms"
     )
     stack = kit.Stack(args.db, "slack_ack", admin=args.admin)
     notes: list[str] = []
@@ -90,6 +101,7 @@ def main() -> None:
         stack.cli("send", "Card Holder", "--phone", "0620000001", "--in", "30d", "--queue-only")
         if args.web_concurrency:
             stack.env["WEB_CONCURRENCY"] = str(args.web_concurrency)
+        stack.slack.call("set_latency", args.slack_latency)
         server = stack.serve()
         print(f"serve: {len(server.pids())} processes (gunicorn arbiter, web workers, scheduler)")
         for _ in range(args.workers):

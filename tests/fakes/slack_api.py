@@ -178,6 +178,7 @@ class FakeSlack:
         self._uploads: dict[str, dict[str, Any]] = {}
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._oauth_client: tuple[str, str] | None = None
+        self.latency = 0.0  # seconds each HTTP request waits before its answer (Slack's own)
         self._oauth_codes: dict[str, float] = {}
         self._socket_mode: tuple[str, str] | None = None
         # Workflow steps: each run's short-lived token (xwfp-...) and what the app answered.
@@ -359,6 +360,10 @@ class FakeSlack:
                 return 200, {"Content-Type": "application/octet-stream"}, shared["content"]
             finally:
                 self._cond.notify_all()
+
+    def set_latency(self, seconds: float) -> None:
+        """Make every request wait `seconds` before it is handled, as Slack's do (benchmarks)."""
+        self.latency = seconds
 
     def new_response_url(self) -> str:
         with self._lock:
@@ -1174,6 +1179,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _dispatch(self) -> None:
+        if self.owner.latency:
+            time.sleep(self.owner.latency)  # on this request's own thread, as a slow network
         parts = urlsplit(self.path)
         path = parts.path
         body = self._read_body()
