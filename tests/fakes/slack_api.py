@@ -131,6 +131,12 @@ def _check_blocks(blocks: Any, limit: int, error: str) -> list[dict[str, Any]]:
     return blocks
 
 
+class _Server(ThreadingHTTPServer):
+    # Slack takes as many connections as a process opens; the standard library's listen
+    # backlog of 5 resets some of a burst's (a web worker posts up to 16 answers at once).
+    request_queue_size = 128
+
+
 class FakeSlack:
     def __init__(
         self,
@@ -202,7 +208,7 @@ class FakeSlack:
         class Handler(_Handler):
             owner = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         port = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{port}"
