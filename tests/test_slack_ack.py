@@ -126,6 +126,21 @@ def test_answers_waiting_on_slack_hold_no_slot_so_the_next_ones_are_built_meanwh
     assert "/reviews" in text_of(posts_gated.answer(posts_gated.last_response_url))
 
 
+def test_a_web_api_call_waits_on_slack_without_its_slot(gated: SlackHarness) -> None:
+    gated.create("Jane Doe")
+    fake = _gate(gated)
+    busy = AFTER_ACK_SLOTS + 4
+    urls = []
+    for _ in range(busy):
+        assert gated.post_command("list").status_code == 200
+        urls.append(gated.last_response_url)
+    # Every list is in its membership check's users.info at once: none holds a slot there.
+    assert fake.wait_for(lambda: fake.held == busy)
+    fake.gate.set()
+    for url in urls:
+        assert "#1" in text_of(gated.answer(url))
+
+
 def test_an_event_is_acked_before_its_listener_publishes_the_home_tab(
     gated: SlackHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
