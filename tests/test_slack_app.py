@@ -13,7 +13,7 @@ import yaml
 from slack_sdk.models.blocks import DividerBlock, Option
 
 from bot.domain.policy import WorkspacePolicy
-from bot.failures import SORRY
+from bot.failures import FORM_TOO_LATE, SORRY
 from bot.usecases.inputs import BulkResult, CustomerLookup, RequestDetail
 from handlers.blocks import common, limits, settings_show
 from handlers.blocks import customer as customer_blocks
@@ -88,6 +88,13 @@ def test_a_failing_listener_is_logged_and_the_user_told_politely(
     assert answer["text"] == SORRY
     failures = [r for r in caplog.records if r.name == "handlers.errors" and r.exc_info]
     assert failures and "reviews_command" in failures[0].getMessage()
+
+
+def test_a_form_slack_no_longer_lets_us_open_is_said_as_such(slack: SlackHarness) -> None:
+    slack.fake.fail_next("views.open", error="expired_trigger_id")
+    assert slack.post_command("send").status_code == 200
+    assert slack.answer()["text"] == FORM_TOO_LATE
+    assert not slack.fake.views  # no form opened, nothing else done
 
 
 def test_an_unhandled_request_answers_404(
