@@ -1,8 +1,9 @@
 """Buttons and menus: the request card's buttons in channel threads, and the list's controls.
 
-Every listener acks first. Controls on an ephemeral list page answer through `respond()`
-(the response_url); buttons on a channel's request card answer the clicker with an ephemeral
-message, while the card itself is redrawn by the notifier and the outbox.
+Every listener is acked before it runs (it names no `ack`: handlers/errors.py). Controls on
+an ephemeral list page answer through `respond()` (the response_url); buttons on a channel's
+request card answer the clicker with an ephemeral message, while the card itself is redrawn
+by the notifier and the outbox.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The /reviews slash command: ack first, parse, call one use-case, answer the person who asked."""
+"""The /reviews slash command: acked first, parsed, one use-case called, the person who asked
+answered."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The App Home tab: published when a user opens it, and again after they send from it.
 
-app_home_opened is an event, acked by Bolt before the listener runs; the buttons ack first
-and then open their modal at once, because a trigger id lives only 3 seconds.
+app_home_opened is an event and the buttons are clicks: each is acked before its listener
+runs (handlers/errors.py); the buttons then open their modal at once, because a trigger id
+lives only 3 seconds.
 """
 
 from __future__ import annotations
