@@ -1,6 +1,6 @@
 """Run the black-box speed benchmarks of issue 11 one after the other.
 
-    .venv/bin/python -m bench.speed            # quick mode of each (make bench-speed)
+    .venv/bin/python -m bench.speed            # quick mode of each (make bench)
     .venv/bin/python -m bench.speed --full     # the full runs (long: see BENCHMARKS.md)
     .venv/bin/python -m bench.speed --only dispatch,memory
 
