@@ -161,18 +161,16 @@ def refusals(answer: Answer) -> Callable[[Listener], Listener]:
                     log.exception("Slack listener %s failed", listener.__name__)
                     tell(request, failure_text(exc))
 
-            pool = context.get(LISTENER_POOL)
-            if "ack" not in wanted:
+            acked_first = "ack" not in wanted
+            if acked_first and ack.response is None:
                 # Its ack says nothing (an event, a command, a button): Slack gets it now, and
                 # the listener runs after it, queued in its turn.
-                if ack.response is None:
-                    ack()
-                if pool is None:
-                    answered(ack)
-                else:
-                    pool.defer(lambda: answered(ack))
-            elif pool is None:
+                ack()
+            pool = context.get(LISTENER_POOL)
+            if pool is None:
                 answered(ack)
+            elif acked_first:
+                pool.defer(lambda: answered(ack))
             else:
                 # Slack gets its answer when the listener acks; the rest runs after it.
                 pool.run(ack, answered)

@@ -262,7 +262,7 @@ def count_groups(
     """
     unfiltered = replace(f, statuses=frozenset())
     params = filter_params(workspace_id, unfiltered)
-    tallied = tuple((key, tuple(sorted(group))) for key, group in groups.items())
+    tallied = tuple(tuple(sorted(group)) for group in groups.values())
     search = unfiltered.search()
     if search is None:
         statement = _groups_of(frozenset(params), tallied)
@@ -273,15 +273,13 @@ def count_groups(
 
 
 @lru_cache(maxsize=64)
-def _groups_of(names: frozenset[str], tallied: tuple[tuple[str, tuple[str, ...]], ...]) -> Select:
+def _groups_of(names: frozenset[str], tallied: tuple[tuple[str, ...], ...]) -> Select:
     return _groups(where_of(names), tallied)
 
 
-def _groups(
-    where: tuple[ColumnElement[bool], ...], tallied: tuple[tuple[str, tuple[str, ...]], ...]
-) -> Select:
+def _groups(where: tuple[ColumnElement[bool], ...], tallied: tuple[tuple[str, ...], ...]) -> Select:
     status = col(ReviewRequest.status)
-    tallies = [func.count().filter(status.in_(group)) for _, group in tallied]
+    tallies = [func.count().filter(status.in_(group)) for group in tallied]
     return sa_select(*tallies).select_from(ReviewRequest).where(*where)
 
 
